@@ -1,0 +1,300 @@
+//! The shinso wire protocol, shared by the firmware and the host CLI.
+//!
+//! A *frame* on the wire is
+//!
+//! ```text
+//! COBS( postcard(seq: u32) ++ postcard(message) ++ crc32_le(everything before) ) ++ 0x00
+//! ```
+//!
+//! * **COBS** removes every zero byte from the payload so `0x00` can delimit frames: a receiver
+//!   that lost sync (line noise, a reset half way through a frame) recovers at the next zero.
+//! * **CRC-32** (the zlib/Ethernet polynomial, [`crc32`]) catches corruption that COBS cannot.
+//! * **seq** pairs a response with its request. `0` is reserved for frames that answer no request
+//!   (the boot-time [`Response::Ready`], and errors for frames whose seq could not be read), so a
+//!   host numbers its requests from 1 and skips 0 when it wraps.
+//!
+//! Every message has a bounded size (heapless containers, fixed arrays), so both ends work with
+//! fixed buffers of [`MAX_FRAME`] bytes; [`Decoder`] never allocates and never panics, whatever
+//! arrives. The host uses [`encode`] + [`Decoder`] exactly as the device does.
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod cobs;
+mod frame;
+mod pixels;
+
+pub use frame::{encode, encoded_len_bound, Decoder, EncodeError, FrameError};
+pub use pixels::Pixels;
+
+use heapless::{String, Vec};
+use serde::{Deserialize, Serialize};
+
+/// Protocol version, reported by [`Response::Info`]; bump on any incompatible change.
+pub const PROTOCOL_VERSION: u16 = 1;
+/// Pixels in one MNIST image (28 × 28, row-major, 0 = white background, 255 = ink).
+pub const PIXELS: usize = 784;
+/// Number of classes (digits).
+pub const CLASSES: usize = 10;
+/// Largest weight chunk in one [`Request::PushChunk`] / [`Response::Chunk`].
+pub const CHUNK: usize = 512;
+/// Most models a device can describe in [`Response::Info`].
+pub const MAX_MODELS: usize = 4;
+/// Longest model name / firmware version string.
+pub const NAME_LEN: usize = 24;
+/// Largest un-encoded frame payload (seq + message + CRC). Every message fits (tested).
+pub const MAX_PAYLOAD: usize = 1024;
+/// Largest frame on the wire, COBS overhead and the 0x00 delimiter included.
+pub const MAX_FRAME: usize = encoded_len_bound(MAX_PAYLOAD);
+
+/// Identifies a model on the device (an index into [`Response::Info`]'s list).
+pub type ModelId = u8;
+
+/// CRC-32 (ISO-HDLC, as zlib's `crc32`) used for frames and for weight blobs.
+pub const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+
+/// CRC-32 of `data`, as used in frames and [`Request::PushBegin`].
+pub fn crc32(data: &[u8]) -> u32 {
+    CRC32.checksum(data)
+}
+
+/// What the host asks. Every request carries a `seq` in its frame, echoed by the response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Request {
+    /// Describe the firmware, its models and its memory budget → [`Response::Info`].
+    Info,
+    /// Classify one image with `model` → [`Response::Inferred`].
+    Infer {
+        /// Which model.
+        model: ModelId,
+        /// The image.
+        pixels: Pixels,
+    },
+    /// One online-learning step of the device's learner on a labelled image → [`Response::Learned`].
+    /// The learner first predicts (for the prequential accuracy), then updates.
+    Learn {
+        /// The image.
+        pixels: Pixels,
+        /// Its digit, `0..CLASSES`.
+        label: u8,
+    },
+    /// Learner statistics → [`Response::Stats`].
+    Stats,
+    /// Choose the learner's optimizer and learning rate (resets optimizer state) → [`Response::Ok`].
+    Configure {
+        /// Update rule; hyperparameters other than the rate take the course's defaults.
+        optimizer: Optimizer,
+        /// Learning rate; must be finite and positive.
+        lr: f32,
+    },
+    /// Re-initialise the learner's weights from `seed` and clear its statistics → [`Response::Ok`].
+    Reset {
+        /// PRNG seed for the initialisation.
+        seed: u64,
+    },
+    /// Start replacing `model`'s parameters with a blob of `len` bytes (little-endian f32) whose
+    /// CRC-32 is `crc`. `signature` must equal the model's (so weights for another architecture
+    /// are refused up front). The old weights stay in use until [`Request::PushEnd`] verifies
+    /// the whole blob.
+    PushBegin {
+        /// Target model.
+        model: ModelId,
+        /// Architecture signature the blob was exported for.
+        signature: u64,
+        /// Blob length in bytes.
+        len: u32,
+        /// CRC-32 of the whole blob.
+        crc: u32,
+    },
+    /// The next piece of the blob; `offset` must equal the bytes received so far.
+    PushChunk {
+        /// Byte offset of `data` in the blob.
+        offset: u32,
+        /// The bytes.
+        data: Vec<u8, CHUNK>,
+    },
+    /// Check length, CRC and finiteness, then swap the new weights in → [`Response::Ok`].
+    PushEnd,
+    /// Read `len` (≤ [`CHUNK`]) bytes of `model`'s parameter blob from `offset` → [`Response::Chunk`].
+    Pull {
+        /// Source model.
+        model: ModelId,
+        /// Byte offset.
+        offset: u32,
+        /// Bytes wanted (the answer is shorter at the end of the blob).
+        len: u16,
+    },
+}
+
+/// Update rules the device's learner supports (course defaults for everything but the rate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Optimizer {
+    /// `w -= lr·g`
+    Sgd,
+    /// μ = 0.9
+    Momentum,
+    /// initial h = 1e-4
+    AdaGrad,
+    /// ρ = 0.99
+    RmsProp,
+    /// β1 = 0.9, β2 = 0.999
+    Adam,
+}
+
+/// What the device says. Each answers the request with the same seq, except [`Response::Ready`].
+// Messages are fixed-size by design (no heap on the device); boxing the big variant is not an option.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Response {
+    /// Sent once at boot (seq 0) as soon as the receiver is on: bytes sent earlier are lost
+    /// (QEMU drops them), so the host waits for this before its first request.
+    Ready,
+    /// Answer to [`Request::Info`].
+    Info(DeviceInfo),
+    /// Answer to [`Request::Infer`].
+    Inferred {
+        /// Arg-max of `scores`.
+        class: u8,
+        /// Softmax probabilities.
+        scores: [f32; CLASSES],
+        /// Cost of the inference in [`DeviceInfo::counter`] units.
+        count: u64,
+    },
+    /// Answer to [`Request::Learn`].
+    Learned {
+        /// Loss of the sample before the update.
+        loss: f32,
+        /// The learner's prediction before the update (prequential evaluation).
+        predicted_before: u8,
+        /// Samples learned since the last reset.
+        samples_seen: u32,
+        /// Cost of the whole step (predict + backward + update) in [`DeviceInfo::counter`] units.
+        count: u64,
+    },
+    /// Answer to [`Request::Stats`].
+    Stats(LearnStats),
+    /// Success without data.
+    Ok,
+    /// Answer to [`Request::Pull`].
+    Chunk {
+        /// Byte offset of `data` in the blob.
+        offset: u32,
+        /// The bytes (empty past the end).
+        data: Vec<u8, CHUNK>,
+    },
+    /// The request failed; nothing changed on the device (see [`ErrorCode`]).
+    Error {
+        /// What went wrong.
+        code: ErrorCode,
+        /// A number that helps: expected length, offset, byte count… (0 if none).
+        detail: u32,
+    },
+}
+
+/// Description of the device in [`Response::Info`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    /// [`PROTOCOL_VERSION`] the firmware speaks.
+    pub protocol: u16,
+    /// Firmware name and version, e.g. `shinso-fw 0.1.0`.
+    pub firmware: String<NAME_LEN>,
+    /// The models, indexed by [`ModelId`].
+    pub models: Vec<ModelInfo, MAX_MODELS>,
+    /// Memory the firmware uses.
+    pub memory: MemoryBudget,
+    /// Unit of the `count` fields of [`Response::Inferred`] / [`Response::Learned`].
+    pub counter: Counter,
+    /// Core clock in Hz (16 MHz under QEMU, 168 MHz on a board).
+    pub clock_hz: u32,
+}
+
+/// One model the device holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    /// Its [`ModelId`].
+    pub id: ModelId,
+    /// Human-readable architecture name.
+    pub name: String<NAME_LEN>,
+    /// Architecture signature; a pushed blob must carry the same.
+    pub signature: u64,
+    /// Number of f32 parameters (blob length is 4× this).
+    pub params: u32,
+    /// Whether [`Request::Learn`] trains it.
+    pub trainable: bool,
+}
+
+/// Memory budget in bytes (measured by the firmware from its linker symbols).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct MemoryBudget {
+    /// Flash used by code and constants.
+    pub flash: u32,
+    /// Static RAM (.data + .bss), CCM included.
+    pub ram: u32,
+    /// Stack reserved.
+    pub stack: u32,
+    /// Heap size.
+    pub heap: u32,
+    /// Heap in use now.
+    pub heap_used: u32,
+}
+
+/// What the device's `count` fields measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Counter {
+    /// Executed instructions (QEMU with `-icount shift=0`).
+    Instructions,
+    /// CPU cycles (DWT cycle counter on hardware).
+    Cycles,
+    /// No counter (host emulation).
+    None,
+}
+
+/// Learner statistics in [`Response::Stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct LearnStats {
+    /// Samples learned since the last reset.
+    pub samples_seen: u32,
+    /// Of those, how many the learner predicted right *before* learning them.
+    pub prequential_correct: u32,
+    /// `prequential_correct / samples_seen` (0 when none).
+    pub prequential_accuracy: f32,
+    /// Loss of the last sample.
+    pub last_loss: f32,
+    /// Steps rolled back because the loss or the update was not finite.
+    pub rolled_back: u32,
+}
+
+/// Why a request failed. Frame-level codes come from [`Decoder`]; the rest from the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ErrorCode {
+    /// COBS or length invalid (truncated frame, garbage between frames).
+    BadFrame,
+    /// CRC mismatch.
+    BadCrc,
+    /// The CRC was right but the message is not one this side knows (other version?).
+    Unknown,
+    /// The frame was longer than [`MAX_FRAME`]; it was skipped up to its delimiter.
+    Oversized,
+    /// A number that must be finite was NaN or infinite (learning rate, pushed weights).
+    NonFinite,
+    /// A pushed blob's signature is not the model's.
+    BadSignature,
+    /// A length is wrong (blob length, pull length, push past the announced length).
+    BadLength,
+    /// A chunk's offset is not where the push stands.
+    BadOffset,
+    /// The whole blob's CRC does not match [`Request::PushBegin`]'s.
+    BadBlobCrc,
+    /// No model with that id.
+    NoSuchModel,
+    /// The model cannot learn.
+    NotTrainable,
+    /// Label outside `0..CLASSES`, or another out-of-range value.
+    BadValue,
+    /// A chunk or end came without a begin.
+    NoPush,
+    /// The learning step gave a non-finite loss or weights; it was undone.
+    RolledBack,
+    /// The device cannot allocate what the request needs.
+    OutOfMemory,
+}

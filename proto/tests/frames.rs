@@ -1,0 +1,220 @@
+//! Round trips of every message and the decoder's behaviour on hostile input.
+
+use heapless::{String, Vec};
+use proptest::prelude::*;
+use shinso_proto::*;
+
+fn decode_all<T: serde::de::DeserializeOwned>(dec: &mut Decoder, bytes: &[u8]) -> std::vec::Vec<Result<(u32, T), FrameError>> {
+    bytes.iter().filter_map(|&b| dec.feed::<T>(b)).collect()
+}
+
+fn round_trip<T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + Clone + core::fmt::Debug>(seq: u32, msg: &T) {
+    let mut buf = [0u8; MAX_FRAME];
+    let frame = encode(seq, msg, &mut buf).expect("fits");
+    assert!(frame.len() <= MAX_FRAME);
+    assert_eq!(*frame.last().unwrap(), 0);
+    assert!(!frame[..frame.len() - 1].contains(&0));
+    let mut dec = Decoder::new();
+    let got = decode_all::<T>(&mut dec, frame);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].as_ref().unwrap(), &(seq, msg.clone()));
+}
+
+fn pixels(seed: u8) -> Pixels {
+    let mut p = [0u8; PIXELS];
+    for (i, b) in p.iter_mut().enumerate() {
+        *b = (i as u8).wrapping_mul(31).wrapping_add(seed);
+    }
+    Pixels(p)
+}
+
+fn full_chunk() -> Vec<u8, CHUNK> {
+    (0..CHUNK).map(|i| (i % 256) as u8).collect()
+}
+
+fn requests() -> std::vec::Vec<Request> {
+    vec![
+        Request::Info,
+        Request::Infer { model: 1, pixels: pixels(3) },
+        Request::Infer { model: 0, pixels: Pixels([255; PIXELS]) },
+        Request::Learn { pixels: pixels(9), label: 7 },
+        Request::Stats,
+        Request::Configure { optimizer: Optimizer::Adam, lr: 1e-3 },
+        Request::Configure { optimizer: Optimizer::Sgd, lr: 0.1 },
+        Request::Configure { optimizer: Optimizer::Momentum, lr: 0.01 },
+        Request::Configure { optimizer: Optimizer::AdaGrad, lr: 0.01 },
+        Request::Configure { optimizer: Optimizer::RmsProp, lr: 0.01 },
+        Request::Reset { seed: u64::MAX },
+        Request::PushBegin { model: 0, signature: 0xDEAD_BEEF_0123_4567, len: 51_240, crc: 0xFFFF_FFFF },
+        Request::PushChunk { offset: u32::MAX, data: full_chunk() },
+        Request::PushChunk { offset: 0, data: Vec::new() },
+        Request::PushEnd,
+        Request::Pull { model: 3, offset: 512, len: CHUNK as u16 },
+    ]
+}
+
+fn responses() -> std::vec::Vec<Response> {
+    let name = |s: &str| String::<NAME_LEN>::try_from(s).unwrap();
+    let model = |id| ModelInfo { id, name: name("conv-8-16-800-10-xxxxxxx"), signature: u64::MAX, params: u32::MAX, trainable: id == 1 };
+    vec![
+        Response::Ready,
+        Response::Info(DeviceInfo {
+            protocol: PROTOCOL_VERSION,
+            firmware: name("shinso-fw 0.1.0"),
+            models: (0..MAX_MODELS as u8).map(model).collect(),
+            memory: MemoryBudget { flash: u32::MAX, ram: 1, stack: 2, heap: 3, heap_used: 4 },
+            counter: Counter::Instructions,
+            clock_hz: 16_000_000,
+        }),
+        Response::Inferred { class: 9, scores: [f32::MIN_POSITIVE; CLASSES], count: u64::MAX },
+        Response::Learned { loss: 2.3, predicted_before: 4, samples_seen: u32::MAX, count: 123 },
+        Response::Stats(LearnStats { samples_seen: 10, prequential_correct: 9, prequential_accuracy: 0.9, last_loss: 0.1, rolled_back: 1 }),
+        Response::Ok,
+        Response::Chunk { offset: 7, data: full_chunk() },
+        Response::Error { code: ErrorCode::BadCrc, detail: u32::MAX },
+        Response::Error { code: ErrorCode::RolledBack, detail: 0 },
+    ]
+}
+
+#[test]
+fn every_request_round_trips() {
+    for (i, r) in requests().iter().enumerate() {
+        round_trip(i as u32, r);
+        round_trip(u32::MAX, r);
+    }
+}
+
+#[test]
+fn every_response_round_trips() {
+    for (i, r) in responses().iter().enumerate() {
+        round_trip(i as u32 + 1000, r);
+        round_trip(u32::MAX, r);
+    }
+}
+
+#[test]
+fn largest_messages_fit_with_room() {
+    let mut buf = [0u8; MAX_FRAME];
+    for r in requests() {
+        let n = encode(u32::MAX, &r, &mut buf).unwrap().len();
+        assert!(n <= MAX_FRAME - 100, "{r:?} takes {n}");
+    }
+    for r in responses() {
+        let n = encode(u32::MAX, &r, &mut buf).unwrap().len();
+        assert!(n <= MAX_FRAME - 100, "{r:?} takes {n}");
+    }
+}
+
+#[test]
+fn small_buffer_is_an_error_not_a_panic() {
+    for size in 0..64 {
+        let mut buf = vec![0u8; size];
+        let _ = encode(1, &Request::Infer { model: 0, pixels: pixels(1) }, &mut buf);
+        let _ = encode(1, &Request::Info, &mut buf);
+    }
+}
+
+fn frame_of(seq: u32, r: &Request) -> std::vec::Vec<u8> {
+    let mut buf = [0u8; MAX_FRAME];
+    encode(seq, r, &mut buf).unwrap().to_vec()
+}
+
+#[test]
+fn corrupt_frames_get_the_right_error() {
+    let mut dec = Decoder::new();
+    let good = frame_of(5, &Request::Stats);
+
+    // A flipped bit in the body: COBS still valid, CRC not.
+    let mut bad = good.clone();
+    bad[2] ^= 0x40;
+    let got = decode_all::<Request>(&mut dec, &bad);
+    assert_eq!(got, vec![Err(FrameError { code: ErrorCode::BadCrc, seq: 0 })]);
+
+    // Truncated: the start of a frame then a delimiter.
+    let mut trunc = good[..3].to_vec();
+    trunc.push(0);
+    let got = decode_all::<Request>(&mut dec, &trunc);
+    assert_eq!(got.len(), 1);
+    assert!(matches!(got[0], Err(FrameError { code: ErrorCode::BadFrame | ErrorCode::BadCrc, .. })));
+
+    // Oversized: MAX_FRAME non-zero bytes, then a delimiter; then a good frame still decodes.
+    let mut big = vec![0x55u8; MAX_FRAME * 3];
+    big.push(0);
+    big.extend_from_slice(&good);
+    let got = decode_all::<Request>(&mut dec, &big);
+    assert_eq!(got, vec![Err(FrameError { code: ErrorCode::Oversized, seq: 0 }), Ok((5, Request::Stats))]);
+
+    // Valid frame, unknown message (a variant index no Request has): Unknown, with the seq.
+    let mut raw = [0u8; MAX_FRAME];
+    let f = encode(77, &200u8, &mut raw).unwrap().to_vec();
+    let got = decode_all::<Request>(&mut dec, &f);
+    assert_eq!(got, vec![Err(FrameError { code: ErrorCode::Unknown, seq: 77 })]);
+
+    // Trailing bytes after a valid message are refused too.
+    let f = encode(78, &(Request::Info, 1u8), &mut raw).unwrap().to_vec();
+    let got = decode_all::<Request>(&mut dec, &f);
+    assert_eq!(got, vec![Err(FrameError { code: ErrorCode::Unknown, seq: 78 })]);
+
+    // Wrong pixel count inside a well-formed frame.
+    let f = encode(79, &(1u8, 0u8, &[1u8; 783][..]), &mut raw).unwrap().to_vec();
+    let got = decode_all::<Request>(&mut dec, &f);
+    assert_eq!(got, vec![Err(FrameError { code: ErrorCode::Unknown, seq: 79 })]);
+
+    // Empty frames are silently skipped.
+    assert!(decode_all::<Request>(&mut dec, &[0, 0, 0]).is_empty());
+}
+
+#[test]
+fn crc_matches_zlib() {
+    assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn byte_soup_never_panics(soup in proptest::collection::vec(any::<u8>(), 0..4000)) {
+        let mut dec = Decoder::new();
+        for &b in &soup {
+            let _ = dec.feed::<Request>(b);
+        }
+        let mut dec = Decoder::new();
+        for &b in &soup {
+            let _ = dec.feed::<Response>(b);
+        }
+    }
+
+    #[test]
+    fn valid_frame_after_garbage_decodes(
+        soup in proptest::collection::vec(any::<u8>(), 0..3000),
+        which in 0usize..16,
+        seq in 1u32..,
+    ) {
+        let reqs = requests();
+        let req = &reqs[which % reqs.len()];
+        let mut dec = Decoder::new();
+        let mut stream = soup.clone();
+        stream.push(0); // ends whatever the garbage started
+        stream.extend_from_slice(&frame_of(seq, req));
+        let got = decode_all::<Request>(&mut dec, &stream);
+        let last = got.last().expect("at least the good frame");
+        prop_assert_eq!(last, &Ok((seq, req.clone())));
+    }
+
+    #[test]
+    fn single_corruption_never_yields_a_different_message(
+        which in 0usize..16,
+        pos in any::<prop::sample::Index>(),
+        flip in 1u8..,
+    ) {
+        let reqs = requests();
+        let req = &reqs[which % reqs.len()];
+        let mut f = frame_of(9, req);
+        let i = pos.index(f.len());
+        f[i] ^= flip;
+        let mut dec = Decoder::new();
+        for (s, m) in decode_all::<Request>(&mut dec, &f).into_iter().flatten() {
+            prop_assert!(s == 9 && &m == req, "corruption produced {:?}", m);
+        }
+    }
+}
