@@ -1,0 +1,10 @@
+//! Hot loops over plain slices. Layers are thin typed wrappers around these.
+//!
+//! Written to vectorise on x86-64 (AVX2 via `target-cpu=x86-64-v3`) and to pipeline on a
+//! Cortex-M4F: contiguous rows, several independent accumulators, no bounds checks in inner
+//! loops (slices are cut to size first, then zipped). Summation order is fixed by the code, not
+//! by the target, so the host and the device compute the same floats.
+
+pub mod gemm;
+
+pub use gemm::{axpy, dot, gemm_nn, gemm_nt, gemm_tn};

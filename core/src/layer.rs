@@ -1,0 +1,188 @@
+//! The `Layer` trait every building block implements, and the views of its parameters.
+//!
+//! A layer is a struct of fixed-size arrays: its sizes are const generics, so a network whose
+//! shapes do not fit together does not compile. The batch dimension is a capacity: buffers hold
+//! `BATCH` samples, and a call may pass fewer (the last, short batch of an epoch, or one sample
+//! at a time for online learning).
+//!
+//! Activations flow between layers as slices of per-sample arrays (`&[Self::In]`, one element a
+//! sample). A layer keeps only what its backward pass cannot get from its input and output:
+//! `backward` is handed the same `x` and `y` that `forward` saw, so a chain of layers stores each
+//! activation once.
+
+use bytemuck::{Pod, Zeroable};
+
+use crate::init::Init;
+use crate::rng::Rng;
+
+/// Whether a forward pass is for training (batch statistics, dropout masks, caches for
+/// backward) or for inference (running statistics, no randomness).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Train,
+    Infer,
+}
+
+/// What a tensor of a layer is for; it decides initialisation, weight decay and naming.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TensorKind {
+    /// Weights: drawn by the initialiser, subject to L1/L2 weight decay.
+    Weight,
+    /// Biases: start at zero, excluded from weight decay.
+    Bias,
+    /// Batch-norm γ: starts at one.
+    Scale,
+    /// Batch-norm β: starts at zero.
+    Shift,
+    /// Batch-norm running mean: saved with the model, not trained.
+    RunningMean,
+    /// Batch-norm running variance: saved with the model, not trained.
+    RunningVar,
+}
+
+impl TensorKind {
+    /// Trainable tensors get a gradient and an optimizer update; the others are state.
+    pub fn trainable(self) -> bool {
+        !matches!(self, TensorKind::RunningMean | TensorKind::RunningVar)
+    }
+
+    /// Conventional name, used for safetensors keys.
+    pub fn name(self) -> &'static str {
+        match self {
+            TensorKind::Weight => "weight",
+            TensorKind::Bias => "bias",
+            TensorKind::Scale => "gamma",
+            TensorKind::Shift => "beta",
+            TensorKind::RunningMean => "running_mean",
+            TensorKind::RunningVar => "running_var",
+        }
+    }
+}
+
+/// A tensor of a layer as the visitor sees it: values, gradient (empty for non-trainable
+/// state), role, logical shape and the fan-in its initialiser needs.
+pub struct Tensor<'a> {
+    pub kind: TensorKind,
+    /// Logical shape, outermost first, unused trailing dimensions 0. Affine weights are
+    /// `(inputs, outputs)`, convolution weights `(FN, C, FH, FW)`, as in the course.
+    pub shape: [usize; 4],
+    pub fan_in: usize,
+    pub value: &'a mut [f32],
+    pub grad: &'a mut [f32],
+}
+
+impl Tensor<'_> {
+    /// Number of meaningful dimensions in `shape`.
+    pub fn rank(&self) -> usize {
+        self.shape.iter().take_while(|&&d| d != 0).count()
+    }
+}
+
+/// Receives every tensor of a network, layer by layer, in a fixed order. That order is the
+/// layout of the model blob and of optimizer state.
+pub trait Visitor {
+    /// A layer with tensors begins; `kind` names it ("affine", "conv", "batchnorm").
+    fn layer(&mut self, _kind: &'static str) {}
+    /// One tensor of the current layer.
+    fn tensor(&mut self, t: Tensor<'_>);
+}
+
+/// Any closure over tensors is a visitor.
+impl<F: FnMut(Tensor<'_>)> Visitor for F {
+    fn tensor(&mut self, t: Tensor<'_>) {
+        self(t)
+    }
+}
+
+/// A differentiable building block with shapes fixed at compile time.
+///
+/// `Zeroable` is required so that a network of any size can be created zeroed straight on the
+/// heap (`bytemuck::zeroed_box`) or in static memory without passing through the stack; a zeroed
+/// layer is valid, and [`Layer::init`] then draws its weights.
+pub trait Layer: Zeroable {
+    /// One input sample, e.g. `[f32; 784]` or `[[[f32; 28]; 28]; 1]`.
+    type In: Pod;
+    /// One output sample.
+    type Out: Pod;
+    /// A whole batch of outputs, `[Self::Out; BATCH]`: lets a chain own the buffer between two
+    /// layers without naming the batch size in an array length.
+    type OutBatch: Pod + AsRef<[Self::Out]> + AsMut<[Self::Out]>;
+
+    /// Batch capacity.
+    const BATCH: usize;
+    /// Trainable parameters (floats); gradients take as many.
+    const PARAMS: usize;
+    /// Persistent non-trainable floats saved with the model (batch-norm running statistics).
+    const STATE: usize;
+    /// Floats kept between forward and backward (activations, masks, im2col buffers).
+    const CACHE: usize;
+    /// A hash of the layer's kind and sizes: two networks with the same signature have the
+    /// same blob layout.
+    const SIGNATURE: u64;
+
+    /// `y = f(x)` for `x.len()` samples (at most `BATCH`; `y.len() == x.len()`).
+    fn forward(&mut self, x: &[Self::In], y: &mut [Self::Out], mode: Mode);
+
+    /// Given the `x` and `y` of the last training forward pass and `dy = ∂E/∂y`, overwrite the
+    /// parameter gradients with `∂E/∂θ` and, when asked, write `dx = ∂E/∂x`. The first layer of
+    /// a network is given `None` and skips that work.
+    fn backward(
+        &mut self,
+        x: &[Self::In],
+        y: &[Self::Out],
+        dy: &[Self::Out],
+        dx: Option<&mut [Self::In]>,
+    );
+
+    /// Show every tensor (trainable and state) to `v`, in a fixed order.
+    fn visit(&mut self, _v: &mut dyn Visitor) {}
+
+    /// Draw initial parameters. Layers with their own randomness (dropout) also take a seed.
+    fn init(&mut self, init: Init, rng: &mut Rng) {
+        self.visit(&mut |t: Tensor<'_>| init.fill(t, rng));
+    }
+}
+
+/// The floats of a plain-old-data value (an `f32` array of any nesting), read-only.
+pub fn flat<T: Pod>(x: &[T]) -> &[f32] {
+    bytemuck::cast_slice(x)
+}
+
+/// The floats of a plain-old-data value, writable.
+pub fn flat_mut<T: Pod>(x: &mut [T]) -> &mut [f32] {
+    bytemuck::cast_slice_mut(x)
+}
+
+/// Number of floats in one `T`.
+pub const fn floats<T>() -> usize {
+    core::mem::size_of::<T>() / 4
+}
+
+/// Mixes a value into a running FNV-1a signature; `const` so signatures are compile-time
+/// constants built from a layer's kind and const-generic sizes.
+pub const fn mix(h: u64, v: u64) -> u64 {
+    let mut h = h;
+    let mut i = 0;
+    while i < 8 {
+        h ^= (v >> (8 * i)) & 0xff;
+        h = h.wrapping_mul(0x0000_0100_0000_01B3);
+        i += 1;
+    }
+    h
+}
+
+/// Signature of a layer kind `tag` with sizes `dims`.
+pub const fn signature(tag: &[u8], dims: &[usize]) -> u64 {
+    let mut h = 0xCBF2_9CE4_8422_2325;
+    let mut i = 0;
+    while i < tag.len() {
+        h = mix(h, tag[i] as u64);
+        i += 1;
+    }
+    let mut j = 0;
+    while j < dims.len() {
+        h = mix(h, dims[j] as u64);
+        j += 1;
+    }
+    h
+}

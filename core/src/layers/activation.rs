@@ -1,0 +1,184 @@
+//! Element-wise activation functions as layers: ReLU, Sigmoid, Tanh, Step, Identity, and one
+//! whose function is picked at run time (for command-line and over-the-wire choices).
+
+use core::marker::PhantomData;
+
+use bytemuck::{Pod, Zeroable};
+
+use crate::layer::{flat, flat_mut, floats, signature, Layer, Mode};
+
+/// A scalar function and its derivative. The derivative may use the input `x` or the output
+/// `y` (sigmoid′ = y(1 − y) is cheaper from `y`).
+pub trait Elementwise: Copy + Zeroable {
+    /// Name, also hashed into the layer's signature.
+    const NAME: &'static str;
+    fn f(&self, x: f32) -> f32;
+    fn df(&self, x: f32, y: f32) -> f32;
+}
+
+/// `max(0, x)`; its derivative at 0 is taken as 0.
+#[derive(Clone, Copy, Debug, Default, Zeroable)]
+pub struct Relu;
+/// `1 / (1 + e⁻ˣ)`.
+#[derive(Clone, Copy, Debug, Default, Zeroable)]
+pub struct Sigmoid;
+/// `tanh x`.
+#[derive(Clone, Copy, Debug, Default, Zeroable)]
+pub struct Tanh;
+/// `1` for `x > 0`, else `0`. Its derivative is zero everywhere it exists, so nothing before a
+/// step function learns by backpropagation: the reason the course moves on to sigmoid.
+#[derive(Clone, Copy, Debug, Default, Zeroable)]
+pub struct Step;
+/// `x`, e.g. the output of a regression network.
+#[derive(Clone, Copy, Debug, Default, Zeroable)]
+pub struct Identity;
+
+impl Elementwise for Relu {
+    const NAME: &'static str = "relu";
+    fn f(&self, x: f32) -> f32 {
+        x.max(0.0)
+    }
+    fn df(&self, x: f32, _y: f32) -> f32 {
+        if x > 0.0 {
+            1.0
+        } else {
+            0.0
+        }
+    }
+}
+
+impl Elementwise for Sigmoid {
+    const NAME: &'static str = "sigmoid";
+    fn f(&self, x: f32) -> f32 {
+        1.0 / (1.0 + libm::expf(-x))
+    }
+    fn df(&self, _x: f32, y: f32) -> f32 {
+        y * (1.0 - y)
+    }
+}
+
+impl Elementwise for Tanh {
+    const NAME: &'static str = "tanh";
+    fn f(&self, x: f32) -> f32 {
+        libm::tanhf(x)
+    }
+    fn df(&self, _x: f32, y: f32) -> f32 {
+        1.0 - y * y
+    }
+}
+
+impl Elementwise for Step {
+    const NAME: &'static str = "step";
+    fn f(&self, x: f32) -> f32 {
+        if x > 0.0 {
+            1.0
+        } else {
+            0.0
+        }
+    }
+    fn df(&self, _x: f32, _y: f32) -> f32 {
+        0.0
+    }
+}
+
+impl Elementwise for Identity {
+    const NAME: &'static str = "identity";
+    fn f(&self, x: f32) -> f32 {
+        x
+    }
+    fn df(&self, _x: f32, _y: f32) -> f32 {
+        1.0
+    }
+}
+
+/// Which function an [`Any`] activation computes. `Identity` is first so that a zeroed layer is
+/// a valid one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Zeroable)]
+#[repr(u8)]
+pub enum Kind {
+    #[default]
+    Identity = 0,
+    Relu,
+    Sigmoid,
+    Tanh,
+    Step,
+}
+
+/// An activation chosen at run time; same results as the fixed ones, one branch per element.
+#[derive(Clone, Copy, Debug, Default, Zeroable)]
+pub struct Any {
+    pub kind: Kind,
+}
+
+impl Elementwise for Any {
+    const NAME: &'static str = "any";
+    fn f(&self, x: f32) -> f32 {
+        match self.kind {
+            Kind::Identity => Identity.f(x),
+            Kind::Relu => Relu.f(x),
+            Kind::Sigmoid => Sigmoid.f(x),
+            Kind::Tanh => Tanh.f(x),
+            Kind::Step => Step.f(x),
+        }
+    }
+    fn df(&self, x: f32, y: f32) -> f32 {
+        match self.kind {
+            Kind::Identity => Identity.df(x, y),
+            Kind::Relu => Relu.df(x, y),
+            Kind::Sigmoid => Sigmoid.df(x, y),
+            Kind::Tanh => Tanh.df(x, y),
+            Kind::Step => Step.df(x, y),
+        }
+    }
+}
+
+/// `y = f(x)` element-wise over samples of type `T` (any shape), batches of up to `B`.
+#[derive(Clone, Copy, Zeroable)]
+pub struct Activation<F: Elementwise, T: Pod, const B: usize> {
+    pub f: F,
+    _shape: PhantomData<T>,
+}
+
+impl<F: Elementwise, T: Pod, const B: usize> Activation<F, T, B> {
+    pub fn new(f: F) -> Self {
+        Self { f, _shape: PhantomData }
+    }
+}
+
+impl<F: Elementwise, T: Pod, const B: usize> Layer for Activation<F, T, B> {
+    type In = T;
+    type Out = T;
+    type OutBatch = [T; B];
+    const BATCH: usize = B;
+    const PARAMS: usize = 0;
+    const STATE: usize = 0;
+    const CACHE: usize = 0;
+    const SIGNATURE: u64 = signature(F::NAME.as_bytes(), &[floats::<T>()]);
+
+    fn forward(&mut self, x: &[T], y: &mut [T], _mode: Mode) {
+        for (yi, xi) in flat_mut(y).iter_mut().zip(flat(x)) {
+            *yi = self.f.f(*xi);
+        }
+    }
+
+    fn backward(&mut self, x: &[T], y: &[T], dy: &[T], dx: Option<&mut [T]>) {
+        let Some(dx) = dx else { return };
+        let xs = flat(x).iter().zip(flat(y));
+        for ((dxi, dyi), (xi, yi)) in flat_mut(dx).iter_mut().zip(flat(dy)).zip(xs) {
+            *dxi = dyi * self.f.df(*xi, *yi);
+        }
+    }
+}
+
+/// ReLU over samples `T`.
+pub type ReLU<T, const B: usize> = Activation<Relu, T, B>;
+/// Sigmoid layer.
+pub type SigmoidLayer<T, const B: usize> = Activation<Sigmoid, T, B>;
+/// Tanh layer.
+pub type TanhLayer<T, const B: usize> = Activation<Tanh, T, B>;
+/// Step layer (forward only in effect: its gradient is zero).
+pub type StepLayer<T, const B: usize> = Activation<Step, T, B>;
+/// Identity layer.
+pub type IdentityLayer<T, const B: usize> = Activation<Identity, T, B>;
+/// Activation chosen at run time.
+pub type AnyActivation<T, const B: usize> = Activation<Any, T, B>;

@@ -1,0 +1,65 @@
+//! Affine (fully connected) layer: `u = x·W + b`, `W` shaped (inputs, outputs), row-major.
+
+use bytemuck::Zeroable;
+
+use crate::kernels::{gemm_nn, gemm_nt, gemm_tn};
+use crate::layer::{flat, flat_mut, signature, Layer, Mode, Tensor, TensorKind, Visitor};
+
+/// `I` inputs, `O` outputs, batches of up to `B` samples.
+#[derive(Clone, Copy, Zeroable)]
+pub struct Affine<const I: usize, const O: usize, const B: usize> {
+    pub w: [[f32; O]; I],
+    pub b: [f32; O],
+    pub dw: [[f32; O]; I],
+    pub db: [f32; O],
+}
+
+impl<const I: usize, const O: usize, const B: usize> Layer for Affine<I, O, B> {
+    type In = [f32; I];
+    type Out = [f32; O];
+    type OutBatch = [[f32; O]; B];
+    const BATCH: usize = B;
+    const PARAMS: usize = I * O + O;
+    const STATE: usize = 0;
+    const CACHE: usize = 0;
+    const SIGNATURE: u64 = signature(b"affine", &[I, O]);
+
+    fn forward(&mut self, x: &[[f32; I]], y: &mut [[f32; O]], _mode: Mode) {
+        let n = x.len();
+        y.fill(self.b);
+        gemm_nn(n, I, O, flat(x), flat(&self.w), flat_mut(y), true);
+    }
+
+    fn backward(&mut self, x: &[[f32; I]], _y: &[[f32; O]], dy: &[[f32; O]], dx: Option<&mut [[f32; I]]>) {
+        let n = x.len();
+        // ∂E/∂W = xᵀ·dy, ∂E/∂b = Σ over the batch of dy, ∂E/∂x = dy·Wᵀ.
+        gemm_tn(I, n, O, flat(x), flat(dy), flat_mut(&mut self.dw), false);
+        self.db = [0.0; O];
+        for row in dy {
+            for (g, d) in self.db.iter_mut().zip(row) {
+                *g += d;
+            }
+        }
+        if let Some(dx) = dx {
+            gemm_nt(n, O, I, flat(dy), flat(&self.w), flat_mut(dx), false);
+        }
+    }
+
+    fn visit(&mut self, v: &mut dyn Visitor) {
+        v.layer("affine");
+        v.tensor(Tensor {
+            kind: TensorKind::Weight,
+            shape: [I, O, 0, 0],
+            fan_in: I,
+            value: flat_mut(&mut self.w),
+            grad: flat_mut(&mut self.dw),
+        });
+        v.tensor(Tensor {
+            kind: TensorKind::Bias,
+            shape: [O, 0, 0, 0],
+            fan_in: I,
+            value: &mut self.b,
+            grad: &mut self.db,
+        });
+    }
+}

@@ -1,0 +1,9 @@
+//! Typed layers over the kernels. Each file holds one kind of layer.
+
+pub mod activation;
+pub mod affine;
+pub mod chain;
+pub mod dropout;
+pub mod flatten;
+pub mod softmax;
+pub mod toggle;

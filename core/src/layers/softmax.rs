@@ -1,0 +1,52 @@
+//! Softmax over the features of each sample, as a layer of its own (for use with plain
+//! cross-entropy). Training a classifier is better served by the fused
+//! [`crate::loss::Loss::SoftmaxCrossEntropy`], whose gradient is simply `(y − d) / B`.
+
+use bytemuck::Zeroable;
+
+use crate::layer::{signature, Layer, Mode};
+
+/// Softmax of `K` features, batches of up to `B`.
+#[derive(Clone, Copy, Zeroable)]
+pub struct Softmax<const K: usize, const B: usize>;
+
+/// `y = exp(x − max x) / Σ exp(x − max x)`. Subtracting the maximum keeps `exp` finite for any
+/// finite input (inputs near ±1000 included) without changing the result.
+pub fn softmax(x: &[f32], y: &mut [f32]) {
+    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0;
+    for (yi, xi) in y.iter_mut().zip(x) {
+        *yi = libm::expf(xi - max);
+        sum += *yi;
+    }
+    let inv = 1.0 / sum;
+    y.iter_mut().for_each(|yi| *yi *= inv);
+}
+
+impl<const K: usize, const B: usize> Layer for Softmax<K, B> {
+    type In = [f32; K];
+    type Out = [f32; K];
+    type OutBatch = [[f32; K]; B];
+    const BATCH: usize = B;
+    const PARAMS: usize = 0;
+    const STATE: usize = 0;
+    const CACHE: usize = 0;
+    const SIGNATURE: u64 = signature(b"softmax", &[K]);
+
+    fn forward(&mut self, x: &[[f32; K]], y: &mut [[f32; K]], _mode: Mode) {
+        for (xi, yi) in x.iter().zip(y) {
+            softmax(xi, yi);
+        }
+    }
+
+    fn backward(&mut self, _x: &[[f32; K]], y: &[[f32; K]], dy: &[[f32; K]], dx: Option<&mut [[f32; K]]>) {
+        // Jacobian-vector product: ∂E/∂xᵢ = yᵢ (∂E/∂yᵢ − Σⱼ ∂E/∂yⱼ yⱼ).
+        let Some(dx) = dx else { return };
+        for ((yr, dyr), dxr) in y.iter().zip(dy).zip(dx) {
+            let s: f32 = yr.iter().zip(dyr).map(|(a, b)| a * b).sum();
+            for ((d, yi), dyi) in dxr.iter_mut().zip(yr).zip(dyr) {
+                *d = yi * (dyi - s);
+            }
+        }
+    }
+}

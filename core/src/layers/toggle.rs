@@ -1,0 +1,53 @@
+//! A layer that can be switched off at run time (batch norm or dropout chosen on the command
+//! line), passing its input through unchanged while off.
+
+use bytemuck::Zeroable;
+
+use crate::init::Init;
+use crate::layer::{flat_mut, Layer, Mode, Visitor};
+use crate::rng::Rng;
+
+/// `L` when `on`, the identity otherwise. Zeroed, it is off.
+#[derive(Clone, Copy, Zeroable)]
+pub struct Toggle<L: Layer<Out = <L as Layer>::In>> {
+    pub layer: L,
+    pub on: bool,
+}
+
+impl<L: Layer<Out = <L as Layer>::In>> Layer for Toggle<L> {
+    type In = L::In;
+    type Out = L::In;
+    type OutBatch = L::OutBatch;
+    const BATCH: usize = L::BATCH;
+    const PARAMS: usize = L::PARAMS;
+    const STATE: usize = L::STATE;
+    const CACHE: usize = L::CACHE;
+    const SIGNATURE: u64 = L::SIGNATURE;
+
+    fn forward(&mut self, x: &[L::In], y: &mut [L::In], mode: Mode) {
+        if self.on {
+            self.layer.forward(x, y, mode);
+        } else {
+            y.copy_from_slice(x);
+        }
+    }
+
+    fn backward(&mut self, x: &[L::In], y: &[L::In], dy: &[L::In], dx: Option<&mut [L::In]>) {
+        if self.on {
+            return self.layer.backward(x, y, dy, dx);
+        }
+        // Off: no gradient for the unused parameters, so optimizers leave them be.
+        self.layer.visit(&mut |t: crate::Tensor<'_>| t.grad.fill(0.0));
+        if let Some(dx) = dx {
+            flat_mut(dx).copy_from_slice(bytemuck::cast_slice(dy));
+        }
+    }
+
+    fn visit(&mut self, v: &mut dyn Visitor) {
+        self.layer.visit(v);
+    }
+
+    fn init(&mut self, init: Init, rng: &mut Rng) {
+        self.layer.init(init, rng);
+    }
+}

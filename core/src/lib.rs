@@ -1,0 +1,56 @@
+//! # shinso
+//!
+//! A deep-learning core small enough for a microcontroller that still trains: `no_std`, no
+//! allocation, `f32`, every size a const generic. The same code is tested on the host, trains
+//! MNIST from the `shinso` CLI and learns online on an STM32F405.
+//!
+//! ```
+//! use shinso::{stack, Affine, ReLU, Network, Init, Loss, Rule, Optimizer, WeightDecay, one_hot};
+//!
+//! // 2-8-2 MLP, batches of up to 4. A mismatched size here is a compile error.
+//! type Net = stack![Affine<2, 8, 4>, ReLU<[f32; 8], 4>, Affine<8, 2, 4>];
+//!
+//! let mut net = Network::<Net>::boxed();
+//! net.init(Init::He, 42);
+//! let mut opt = Optimizer::new(Rule::adam(0.01), vec![0.0; Rule::adam(0.01).state_len(Network::<Net>::PARAMS)]);
+//! let x = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]];
+//! let t = [one_hot::<2>(0), one_hot(1), one_hot(1), one_hot(0)];
+//! let loss = net.train_step(&x, &t, Loss::SoftmaxCrossEntropy, WeightDecay::default(), &mut opt).unwrap();
+//! assert!(loss.is_finite());
+//!
+//! let mut blob = vec![0u8; shinso::model::blob_len::<Net>()];
+//! net.save(&mut blob).unwrap();
+//! ```
+#![no_std]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
+pub mod error;
+pub mod gradcheck;
+pub mod init;
+pub mod kernels;
+pub mod layer;
+pub mod layers;
+pub mod loss;
+pub mod model;
+pub mod network;
+pub mod optim;
+pub mod rng;
+
+pub use error::Error;
+pub use init::Init;
+pub use layer::{Layer, Mode, Tensor, TensorKind, Visitor};
+pub use layers::activation::{
+    Activation, AnyActivation, IdentityLayer, ReLU, SigmoidLayer, StepLayer, TanhLayer,
+};
+pub use layers::affine::Affine;
+pub use layers::chain::Chain;
+pub use layers::dropout::Dropout;
+pub use layers::flatten::Flatten;
+pub use layers::softmax::Softmax;
+pub use layers::toggle::Toggle;
+pub use loss::{argmax, one_hot, Loss};
+pub use network::{Memory, Network};
+pub use optim::{Optimizer, Rule, WeightDecay};
+pub use rng::Rng;

@@ -1,0 +1,119 @@
+//! Loss functions with their gradients, over a batch of `n` rows of `k` outputs (flat slices).
+//!
+//! Every loss is averaged over the batch, so every gradient carries a `1 / n`:
+//! - MSE: `½‖y − d‖²` per sample, gradient `(y − d) / n`;
+//! - cross-entropy of probabilities: `−Σ d·ln(y + 1e-7) / n`, gradient `−d / (y + 1e-7) / n`;
+//! - softmax-with-loss (fused, on logits): gradient `(softmax(x) − d) / n`;
+//! - sigmoid-with-loss (binary cross-entropy on logits): gradient `(σ(x) − d) / n`. The course
+//!   writes `y − d` for one sample; ours is the same at `n = 1` and matches the averaged loss
+//!   (the gradient check holds it to that).
+//! The `1e-7` keeps `ln 0` finite.
+
+use crate::layers::softmax::softmax;
+
+/// Guard added inside logarithms, as in the course.
+pub const LOG_EPS: f32 = 1e-7;
+
+/// Which loss to apply to a network's outputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Loss {
+    /// Mean squared error on raw outputs.
+    Mse,
+    /// Cross-entropy on outputs that already are probabilities (after a `Softmax` layer).
+    CrossEntropy,
+    /// Softmax then cross-entropy, fused: the network outputs logits.
+    SoftmaxCrossEntropy,
+    /// Sigmoid then binary cross-entropy per output, fused: the network outputs logits.
+    SigmoidCrossEntropy,
+}
+
+impl Loss {
+    /// Loss of outputs `y` against targets `d` (`n·k` floats each, `k` per row); writes
+    /// `∂E/∂y` into `dy`.
+    pub fn loss_and_grad(self, y: &[f32], d: &[f32], k: usize, dy: &mut [f32]) -> f32 {
+        let n = y.len() / k.max(1);
+        let inv_n = 1.0 / n.max(1) as f32;
+        let mut total = 0.0;
+        let rows = y.chunks_exact(k).zip(d.chunks_exact(k)).zip(dy.chunks_exact_mut(k));
+        for ((yr, dr), gr) in rows {
+            total += match self {
+                Loss::Mse => mse_row(yr, dr, gr),
+                Loss::CrossEntropy => cross_entropy_row(yr, dr, gr),
+                Loss::SoftmaxCrossEntropy => softmax_cross_entropy_row(yr, dr, gr),
+                Loss::SigmoidCrossEntropy => sigmoid_cross_entropy_row(yr, dr, gr),
+            };
+            gr.iter_mut().for_each(|g| *g *= inv_n);
+        }
+        total * inv_n
+    }
+
+    /// Turn the network's raw outputs into what the loss compares (probabilities for the fused
+    /// losses); used to report predictions.
+    pub fn output(self, raw: &[f32], out: &mut [f32]) {
+        match self {
+            Loss::SoftmaxCrossEntropy => softmax(raw, out),
+            Loss::SigmoidCrossEntropy => {
+                raw.iter().zip(out).for_each(|(x, o)| *o = 1.0 / (1.0 + libm::expf(-x)))
+            }
+            Loss::Mse | Loss::CrossEntropy => out.copy_from_slice(raw),
+        }
+    }
+}
+
+fn mse_row(y: &[f32], d: &[f32], g: &mut [f32]) -> f32 {
+    let mut sum = 0.0;
+    for ((yi, di), gi) in y.iter().zip(d).zip(g) {
+        *gi = yi - di;
+        sum += *gi * *gi;
+    }
+    0.5 * sum
+}
+
+fn cross_entropy_row(y: &[f32], d: &[f32], g: &mut [f32]) -> f32 {
+    let mut sum = 0.0;
+    for ((yi, di), gi) in y.iter().zip(d).zip(g) {
+        sum -= di * libm::logf(yi + LOG_EPS);
+        *gi = -di / (yi + LOG_EPS);
+    }
+    sum
+}
+
+fn softmax_cross_entropy_row(x: &[f32], d: &[f32], g: &mut [f32]) -> f32 {
+    softmax(x, g);
+    let mut sum = 0.0;
+    for (gi, di) in g.iter_mut().zip(d) {
+        sum -= di * libm::logf(*gi + LOG_EPS);
+        *gi -= di;
+    }
+    sum
+}
+
+fn sigmoid_cross_entropy_row(x: &[f32], d: &[f32], g: &mut [f32]) -> f32 {
+    let mut sum = 0.0;
+    for ((xi, di), gi) in x.iter().zip(d).zip(g) {
+        let y = 1.0 / (1.0 + libm::expf(-xi));
+        sum -= di * libm::logf(y + LOG_EPS) + (1.0 - di) * libm::logf(1.0 - y + LOG_EPS);
+        *gi = y - di;
+    }
+    sum
+}
+
+/// Index of the largest value (the predicted class); the first one on ties.
+pub fn argmax(x: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, v) in x.iter().enumerate() {
+        if *v > x[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// One-hot row for class `label` (`k` outputs; labels out of range give all zeros).
+pub fn one_hot<const K: usize>(label: usize) -> [f32; K] {
+    let mut row = [0.0; K];
+    if let Some(r) = row.get_mut(label) {
+        *r = 1.0;
+    }
+    row
+}

@@ -1,0 +1,136 @@
+//! A stack of layers with its output buffers: prediction, one training step, memory plan.
+
+use bytemuck::Zeroable;
+
+use crate::error::Error;
+use crate::init::Init;
+use crate::layer::{flat, flat_mut, floats, Layer, Mode};
+use crate::loss::Loss;
+use crate::model;
+use crate::optim::{Optimizer, Rule, WeightDecay};
+use crate::rng::Rng;
+
+/// A network `L` (usually a [`crate::stack!`] of layers) with the buffers for its output and
+/// the output's gradient.
+///
+/// It is `Zeroable`: on the host create it with `bytemuck::zeroed_box::<Network<L>>()` (no
+/// stack copy, however large), on the device in a `static` or from the heap; then call
+/// [`Network::init`].
+#[derive(Clone, Copy, Zeroable)]
+pub struct Network<L: Layer> {
+    pub layers: L,
+    out: L::OutBatch,
+    dout: L::OutBatch,
+}
+
+/// Bytes a network needs, by purpose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Memory {
+    /// Trainable parameters.
+    pub params: usize,
+    /// Gradients (as many as parameters).
+    pub grads: usize,
+    /// Non-trainable saved state (batch-norm running statistics).
+    pub state: usize,
+    /// Activations, their gradients and caches for backward, at full batch.
+    pub activations: usize,
+    /// Optimizer state for the given rule.
+    pub optimizer: usize,
+}
+
+impl Memory {
+    /// Everything together.
+    pub const fn total(&self) -> usize {
+        self.params + self.grads + self.state + self.activations + self.optimizer
+    }
+}
+
+impl<L: Layer> Network<L> {
+    /// Trainable parameters.
+    pub const PARAMS: usize = L::PARAMS;
+    /// Outputs per sample.
+    pub const OUTPUTS: usize = floats::<L::Out>();
+
+    /// The memory plan of this network trained with `rule`.
+    pub const fn memory(rule: &Rule) -> Memory {
+        Memory {
+            params: 4 * L::PARAMS,
+            grads: 4 * L::PARAMS,
+            state: 4 * L::STATE,
+            activations: 4 * (L::CACHE + 2 * floats::<L::OutBatch>()),
+            optimizer: 4 * rule.state_len(L::PARAMS),
+        }
+    }
+
+    /// A zeroed network straight on the heap (no copy through the stack, however large).
+    #[cfg(feature = "alloc")]
+    pub fn boxed() -> alloc::boxed::Box<Self> {
+        bytemuck::zeroed_box()
+    }
+
+    /// Draw initial parameters from `seed`.
+    pub fn init(&mut self, init: Init, seed: u64) {
+        self.layers.init(init, &mut Rng::new(seed));
+    }
+
+    /// Forward pass for `x.len()` samples (at most `L::BATCH`). Refuses non-finite inputs.
+    pub fn forward(&mut self, x: &[L::In], mode: Mode) -> Result<&[L::Out], Error> {
+        if !flat(x).iter().all(|v| v.is_finite()) {
+            return Err(Error::NonFiniteInput);
+        }
+        let out = &mut self.out.as_mut()[..x.len()];
+        self.layers.forward(x, out, mode);
+        Ok(out)
+    }
+
+    /// Inference: the network's raw outputs (logits for the fused losses).
+    pub fn predict(&mut self, x: &[L::In]) -> Result<&[L::Out], Error> {
+        self.forward(x, Mode::Infer)
+    }
+
+    /// Forward and backward for a batch: leaves `∂E/∂θ` (loss plus weight decay) in the layers'
+    /// gradients and returns the loss. Parameters are not changed.
+    pub fn gradients(&mut self, x: &[L::In], targets: &[L::Out], loss: Loss, decay: WeightDecay) -> Result<f32, Error> {
+        if !flat(targets).iter().all(|v| v.is_finite()) {
+            return Err(Error::NonFiniteInput);
+        }
+        let n = x.len();
+        self.forward(x, Mode::Train)?;
+        let (out, dout) = (&self.out.as_ref()[..n], &mut self.dout.as_mut()[..n]);
+        let value = loss.loss_and_grad(flat(out), flat(targets), Self::OUTPUTS, flat_mut(dout));
+        if !value.is_finite() {
+            return Err(Error::NonFiniteLoss);
+        }
+        self.layers.backward(x, out, dout, None);
+        Ok(value + decay.apply(&mut self.layers))
+    }
+
+    /// One step of gradient descent on a batch; returns the loss (with the decay penalty).
+    /// A non-finite input, loss or gradient returns an error and leaves the parameters as they
+    /// were.
+    pub fn train_step<S: AsMut<[f32]>>(
+        &mut self,
+        x: &[L::In],
+        targets: &[L::Out],
+        loss: Loss,
+        decay: WeightDecay,
+        opt: &mut Optimizer<S>,
+    ) -> Result<f32, Error> {
+        let value = self.gradients(x, targets, loss, decay)?;
+        if !model::grads_finite(&mut self.layers) {
+            return Err(Error::NonFiniteGradient);
+        }
+        opt.step(&mut self.layers);
+        Ok(value)
+    }
+
+    /// Save parameters and state as a blob (see [`model`]).
+    pub fn save(&mut self, out: &mut [u8]) -> Result<usize, Error> {
+        model::save(&mut self.layers, out)
+    }
+
+    /// Load a blob; on error the network is unchanged.
+    pub fn load(&mut self, blob: &[u8]) -> Result<(), Error> {
+        model::load(&mut self.layers, blob)
+    }
+}
