@@ -22,6 +22,8 @@
 //! net.save(&mut blob).unwrap();
 //! ```
 #![no_std]
+// `derive(Zeroable)` repeats a struct's bounds in a where clause; that is not ours to merge.
+#![allow(clippy::multiple_bound_locations)]
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
