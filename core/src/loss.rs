@@ -7,6 +7,7 @@
 //! - sigmoid-with-loss (binary cross-entropy on logits): gradient `(σ(x) − d) / n`. The course
 //!   writes `y − d` for one sample; ours is the same at `n = 1` and matches the averaged loss
 //!   (the gradient check holds it to that).
+//!
 //! The `1e-7` keeps `ln 0` finite.
 
 use crate::layers::softmax::softmax;
