@@ -23,7 +23,12 @@ fn nudge<L: Layer>(net: &mut L, index: usize, delta: f32) {
 /// `∂f/∂θᵢ` for every trainable parameter of `net`, into `grad` (`L::PARAMS` floats). `f`
 /// evaluates the loss (in f64 where f32 would be too coarse); each parameter is restored
 /// after its two evaluations.
-pub fn numerical_gradient<L: Layer>(net: &mut L, h: f32, mut f: impl FnMut(&mut L) -> f64, grad: &mut [f32]) {
+pub fn numerical_gradient<L: Layer>(
+    net: &mut L,
+    h: f32,
+    mut f: impl FnMut(&mut L) -> f64,
+    grad: &mut [f32],
+) {
     for (i, g) in grad.iter_mut().enumerate().take(L::PARAMS) {
         nudge(net, i, h);
         let plus = f(net);
@@ -35,7 +40,12 @@ pub fn numerical_gradient<L: Layer>(net: &mut L, h: f32, mut f: impl FnMut(&mut 
 }
 
 /// `∂f/∂xᵢ` for every element of `x`, into `grad`; `x` is restored.
-pub fn numerical_input_gradient(x: &mut [f32], h: f32, mut f: impl FnMut(&[f32]) -> f64, grad: &mut [f32]) {
+pub fn numerical_input_gradient(
+    x: &mut [f32],
+    h: f32,
+    mut f: impl FnMut(&[f32]) -> f64,
+    grad: &mut [f32],
+) {
     for i in 0..x.len().min(grad.len()) {
         let old = x[i];
         x[i] = old + h;

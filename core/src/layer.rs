@@ -87,6 +87,28 @@ pub trait Visitor {
     fn tensor(&mut self, t: Tensor<'_>);
 }
 
+/// Choices a network can take at run time without changing its type (command-line flags, a
+/// `Configure` request on the device). Layers that do not care ignore them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Knobs {
+    /// Function of every run-time activation ([`crate::AnyActivation`]).
+    pub activation: crate::layers::activation::Kind,
+    /// Whether [`crate::Toggle`]d batch-norm layers are on.
+    pub batch_norm: bool,
+    /// Dropout ratio of [`crate::Toggle`]d dropout layers; 0 switches them off.
+    pub dropout: f32,
+}
+
+impl Default for Knobs {
+    fn default() -> Self {
+        Self {
+            activation: crate::layers::activation::Kind::Relu,
+            batch_norm: false,
+            dropout: 0.0,
+        }
+    }
+}
+
 /// Any closure over tensors is a visitor.
 impl<F: FnMut(Tensor<'_>)> Visitor for F {
     fn tensor(&mut self, t: Tensor<'_>) {
@@ -136,6 +158,14 @@ pub trait Layer: Zeroable {
 
     /// Show every tensor (trainable and state) to `v`, in a fixed order.
     fn visit(&mut self, _v: &mut dyn Visitor) {}
+
+    /// Apply run-time choices (see [`Knobs`]).
+    fn configure(&mut self, _knobs: &Knobs) {}
+
+    /// Whether this layer should run under `knobs` when wrapped in a [`crate::Toggle`].
+    fn enabled_by(_knobs: &Knobs) -> bool {
+        true
+    }
 
     /// Draw initial parameters. Layers with their own randomness (dropout) also take a seed.
     fn init(&mut self, init: Init, rng: &mut Rng) {

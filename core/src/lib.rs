@@ -42,9 +42,10 @@ pub mod rng;
 
 pub use error::Error;
 pub use init::Init;
-pub use layer::{Layer, Mode, Tensor, TensorKind, Visitor};
+pub use layer::{Knobs, Layer, Mode, Tensor, TensorKind, Visitor};
 pub use layers::activation::{
-    Activation, AnyActivation, IdentityLayer, ReLU, SigmoidLayer, StepLayer, TanhLayer,
+    Activation, AnyActivation, IdentityLayer, Kind as ActivationKind, ReLU, SigmoidLayer,
+    StepLayer, TanhLayer,
 };
 pub use layers::affine::Affine;
 pub use layers::chain::Chain;

@@ -35,7 +35,10 @@ impl Loss {
         let n = y.len() / k.max(1);
         let inv_n = 1.0 / n.max(1) as f32;
         let mut total = 0.0;
-        let rows = y.chunks_exact(k).zip(d.chunks_exact(k)).zip(dy.chunks_exact_mut(k));
+        let rows = y
+            .chunks_exact(k)
+            .zip(d.chunks_exact(k))
+            .zip(dy.chunks_exact_mut(k));
         for ((yr, dr), gr) in rows {
             total += match self {
                 Loss::Mse => mse_row(yr, dr, gr),
@@ -53,9 +56,10 @@ impl Loss {
     pub fn output(self, raw: &[f32], out: &mut [f32]) {
         match self {
             Loss::SoftmaxCrossEntropy => softmax(raw, out),
-            Loss::SigmoidCrossEntropy => {
-                raw.iter().zip(out).for_each(|(x, o)| *o = 1.0 / (1.0 + libm::expf(-x)))
-            }
+            Loss::SigmoidCrossEntropy => raw
+                .iter()
+                .zip(out)
+                .for_each(|(x, o)| *o = 1.0 / (1.0 + libm::expf(-x))),
             Loss::Mse | Loss::CrossEntropy => out.copy_from_slice(raw),
         }
     }

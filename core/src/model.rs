@@ -62,10 +62,14 @@ pub fn save<L: Layer>(net: &mut L, out: &mut [u8]) -> Result<usize, Error> {
 pub fn check<L: Layer>(blob: &[u8]) -> Result<(), Error> {
     let expected = blob_len::<L>();
     if blob.len() < HEADER {
-        return Err(Error::BlobLength { expected, found: blob.len() });
+        return Err(Error::BlobLength {
+            expected,
+            found: blob.len(),
+        });
     }
     let (header, payload) = blob.split_at(HEADER);
-    let u32_at = |i: usize| u32::from_le_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]]);
+    let u32_at =
+        |i: usize| u32::from_le_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]]);
     if header[0..4] != MAGIC {
         return Err(Error::BadMagic);
     }
@@ -77,14 +81,23 @@ pub fn check<L: Layer>(blob: &[u8]) -> Result<(), Error> {
     sig.copy_from_slice(&header[8..16]);
     let found = u64::from_le_bytes(sig);
     if found != L::SIGNATURE {
-        return Err(Error::WrongSignature { expected: L::SIGNATURE, found });
+        return Err(Error::WrongSignature {
+            expected: L::SIGNATURE,
+            found,
+        });
     }
     if u32_at(16) as usize != L::PARAMS + L::STATE || blob.len() != expected {
-        return Err(Error::BlobLength { expected, found: blob.len() });
+        return Err(Error::BlobLength {
+            expected,
+            found: blob.len(),
+        });
     }
     let crc = crc32(payload);
     if crc != u32_at(20) {
-        return Err(Error::BadChecksum { expected: u32_at(20), found: crc });
+        return Err(Error::BadChecksum {
+            expected: u32_at(20),
+            found: crc,
+        });
     }
     let finite = payload
         .chunks_exact(4)
@@ -102,7 +115,10 @@ pub fn load<L: Layer>(net: &mut L, blob: &[u8]) -> Result<(), Error> {
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]));
     net.visit(&mut |t: Tensor<'_>| {
-        t.value.iter_mut().zip(&mut floats).for_each(|(v, f)| *v = f);
+        t.value
+            .iter_mut()
+            .zip(&mut floats)
+            .for_each(|(v, f)| *v = f);
     });
     Ok(())
 }

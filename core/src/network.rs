@@ -4,7 +4,7 @@ use bytemuck::Zeroable;
 
 use crate::error::Error;
 use crate::init::Init;
-use crate::layer::{flat, flat_mut, floats, Layer, Mode};
+use crate::layer::{flat, flat_mut, floats, Knobs, Layer, Mode};
 use crate::loss::Loss;
 use crate::model;
 use crate::optim::{Optimizer, Rule, WeightDecay};
@@ -68,6 +68,11 @@ impl<L: Layer> Network<L> {
         bytemuck::zeroed_box()
     }
 
+    /// Apply run-time choices (activation, batch norm on/off, dropout ratio).
+    pub fn configure(&mut self, knobs: &Knobs) {
+        self.layers.configure(knobs);
+    }
+
     /// Draw initial parameters from `seed`.
     pub fn init(&mut self, init: Init, seed: u64) {
         self.layers.init(init, &mut Rng::new(seed));
@@ -90,7 +95,13 @@ impl<L: Layer> Network<L> {
 
     /// Forward and backward for a batch: leaves `∂E/∂θ` (loss plus weight decay) in the layers'
     /// gradients and returns the loss. Parameters are not changed.
-    pub fn gradients(&mut self, x: &[L::In], targets: &[L::Out], loss: Loss, decay: WeightDecay) -> Result<f32, Error> {
+    pub fn gradients(
+        &mut self,
+        x: &[L::In],
+        targets: &[L::Out],
+        loss: Loss,
+        decay: WeightDecay,
+    ) -> Result<f32, Error> {
         if !flat(targets).iter().all(|v| v.is_finite()) {
             return Err(Error::NonFiniteInput);
         }

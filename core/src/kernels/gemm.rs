@@ -9,7 +9,12 @@ pub fn dot(x: &[f32], y: &[f32]) -> f32 {
     let n = x.len().min(y.len());
     let (x, y) = (&x[..n], &y[..n]);
     let (xc, yc) = (x.chunks_exact(8), y.chunks_exact(8));
-    let tail: f32 = xc.remainder().iter().zip(yc.remainder()).map(|(a, b)| a * b).sum();
+    let tail: f32 = xc
+        .remainder()
+        .iter()
+        .zip(yc.remainder())
+        .map(|(a, b)| a * b)
+        .sum();
     let mut acc = [0.0f32; 8];
     for (a, b) in xc.zip(yc) {
         for i in 0..8 {
@@ -48,7 +53,15 @@ fn combine_rows(c: &mut [f32], b: &[f32], k: usize, n: usize, coef: impl Fn(usiz
 }
 
 /// `C (m×n) = A (m×k) · B (k×n)`, or `+=` when `accumulate`.
-pub fn gemm_nn(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32], accumulate: bool) {
+pub fn gemm_nn(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+    accumulate: bool,
+) {
     let (a, b, c) = (&a[..m * k], &b[..k * n], &mut c[..m * n]);
     for i in 0..m {
         let row = &mut c[i * n..(i + 1) * n];
@@ -61,7 +74,15 @@ pub fn gemm_nn(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]
 }
 
 /// `C (m×n) = Aᵀ · B` with `A` stored `k×m` and `B` `k×n` (weight gradients: `xᵀ·dy`).
-pub fn gemm_tn(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32], accumulate: bool) {
+pub fn gemm_tn(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+    accumulate: bool,
+) {
     let (a, b, c) = (&a[..k * m], &b[..k * n], &mut c[..m * n]);
     for i in 0..m {
         let row = &mut c[i * n..(i + 1) * n];
@@ -74,7 +95,15 @@ pub fn gemm_tn(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]
 
 /// `C (m×n) = A · Bᵀ` with `A` stored `m×k` and `B` `n×k`: every entry is a dot product of two
 /// contiguous rows (input gradients `dy·Wᵀ`, and convolution as filters · im2col rows).
-pub fn gemm_nt(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32], accumulate: bool) {
+pub fn gemm_nt(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+    accumulate: bool,
+) {
     let (a, b, c) = (&a[..m * k], &b[..n * k], &mut c[..m * n]);
     for i in 0..m {
         let a_row = &a[i * k..(i + 1) * k];

@@ -5,7 +5,7 @@ use core::marker::PhantomData;
 
 use bytemuck::{Pod, Zeroable};
 
-use crate::layer::{flat, flat_mut, floats, signature, Layer, Mode};
+use crate::layer::{flat, flat_mut, floats, signature, Knobs, Layer, Mode};
 
 /// A scalar function and its derivative. The derivative may use the input `x` or the output
 /// `y` (sigmoid′ = y(1 − y) is cheaper from `y`).
@@ -14,6 +14,8 @@ pub trait Elementwise: Copy + Zeroable {
     const NAME: &'static str;
     fn f(&self, x: f32) -> f32;
     fn df(&self, x: f32, y: f32) -> f32;
+    /// Take the run-time choice of function, if this one has any.
+    fn configure(&mut self, _knobs: &Knobs) {}
 }
 
 /// `max(0, x)`; its derivative at 0 is taken as 0.
@@ -112,6 +114,9 @@ pub struct Any {
 
 impl Elementwise for Any {
     const NAME: &'static str = "any";
+    fn configure(&mut self, knobs: &Knobs) {
+        self.kind = knobs.activation;
+    }
     fn f(&self, x: f32) -> f32 {
         match self.kind {
             Kind::Identity => Identity.f(x),
@@ -141,7 +146,10 @@ pub struct Activation<F: Elementwise, T: Pod, const B: usize> {
 
 impl<F: Elementwise, T: Pod, const B: usize> Activation<F, T, B> {
     pub fn new(f: F) -> Self {
-        Self { f, _shape: PhantomData }
+        Self {
+            f,
+            _shape: PhantomData,
+        }
     }
 }
 
@@ -159,6 +167,10 @@ impl<F: Elementwise, T: Pod, const B: usize> Layer for Activation<F, T, B> {
         for (yi, xi) in flat_mut(y).iter_mut().zip(flat(x)) {
             *yi = self.f.f(*xi);
         }
+    }
+
+    fn configure(&mut self, knobs: &Knobs) {
+        self.f.configure(knobs);
     }
 
     fn backward(&mut self, x: &[T], y: &[T], dy: &[T], dx: Option<&mut [T]>) {

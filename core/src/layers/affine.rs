@@ -30,7 +30,13 @@ impl<const I: usize, const O: usize, const B: usize> Layer for Affine<I, O, B> {
         gemm_nn(n, I, O, flat(x), flat(&self.w), flat_mut(y), true);
     }
 
-    fn backward(&mut self, x: &[[f32; I]], _y: &[[f32; O]], dy: &[[f32; O]], dx: Option<&mut [[f32; I]]>) {
+    fn backward(
+        &mut self,
+        x: &[[f32; I]],
+        _y: &[[f32; O]],
+        dy: &[[f32; O]],
+        dx: Option<&mut [[f32; I]]>,
+    ) {
         let n = x.len();
         // ∂E/∂W = xᵀ·dy, ∂E/∂b = Σ over the batch of dy, ∂E/∂x = dy·Wᵀ.
         gemm_tn(I, n, O, flat(x), flat(dy), flat_mut(&mut self.dw), false);

@@ -4,7 +4,7 @@
 use bytemuck::Zeroable;
 
 use crate::init::Init;
-use crate::layer::{floats, mix, Layer, Mode, Visitor};
+use crate::layer::{floats, mix, Knobs, Layer, Mode, Visitor};
 use crate::rng::Rng;
 
 /// `A` then `B`, owning the activation between them and its gradient.
@@ -27,7 +27,12 @@ impl<A: Layer, B: Layer<In = A::Out>> Layer for Chain<A, B> {
     const SIGNATURE: u64 = mix(A::SIGNATURE, B::SIGNATURE);
 
     fn forward(&mut self, x: &[A::In], y: &mut [B::Out], mode: Mode) {
-        const { assert!(A::BATCH == B::BATCH, "layers of a chain must share one batch size") };
+        const {
+            assert!(
+                A::BATCH == B::BATCH,
+                "layers of a chain must share one batch size"
+            )
+        };
         let mid = &mut self.mid.as_mut()[..x.len()];
         self.first.forward(x, mid, mode);
         self.second.forward(mid, y, mode);
@@ -44,6 +49,11 @@ impl<A: Layer, B: Layer<In = A::Out>> Layer for Chain<A, B> {
     fn visit(&mut self, v: &mut dyn Visitor) {
         self.first.visit(v);
         self.second.visit(v);
+    }
+
+    fn configure(&mut self, knobs: &Knobs) {
+        self.first.configure(knobs);
+        self.second.configure(knobs);
     }
 
     fn init(&mut self, init: Init, rng: &mut Rng) {

@@ -5,7 +5,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use crate::init::Init;
-use crate::layer::{flat, flat_mut, floats, signature, Layer, Mode};
+use crate::layer::{flat, flat_mut, floats, signature, Knobs, Layer, Mode};
 use crate::rng::Rng;
 
 /// Dropout over samples of type `T`, batches of up to `B`. `ratio` must lie in `[0, 1)`.
@@ -39,7 +39,11 @@ impl<T: Pod, const B: usize> Layer for Dropout<T, B> {
             Mode::Train => {
                 let mask = &mut flat_mut(&mut self.mask)[..x.len()];
                 for ((yi, xi), m) in y.iter_mut().zip(x).zip(mask) {
-                    *m = if self.rng.uniform() > self.ratio { 1.0 } else { 0.0 };
+                    *m = if self.rng.uniform() > self.ratio {
+                        1.0
+                    } else {
+                        0.0
+                    };
                     *yi = xi * *m;
                 }
             }
@@ -56,6 +60,14 @@ impl<T: Pod, const B: usize> Layer for Dropout<T, B> {
         for ((d, g), m) in flat_mut(dx).iter_mut().zip(flat(dy)).zip(mask) {
             *d = g * m;
         }
+    }
+
+    fn configure(&mut self, knobs: &Knobs) {
+        self.ratio = knobs.dropout;
+    }
+
+    fn enabled_by(knobs: &Knobs) -> bool {
+        knobs.dropout > 0.0
     }
 
     fn init(&mut self, _init: Init, rng: &mut Rng) {

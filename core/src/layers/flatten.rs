@@ -23,7 +23,12 @@ impl<I: Pod, O: Pod, const B: usize> Layer for Flatten<I, O, B> {
     const SIGNATURE: u64 = signature(b"flatten", &[floats::<O>()]);
 
     fn forward(&mut self, x: &[I], y: &mut [O], _mode: Mode) {
-        const { assert!(floats::<I>() == floats::<O>(), "Flatten must keep the number of floats") };
+        const {
+            assert!(
+                floats::<I>() == floats::<O>(),
+                "Flatten must keep the number of floats"
+            )
+        };
         flat_mut(y).copy_from_slice(flat(x));
     }
 

@@ -39,7 +39,13 @@ impl<const K: usize, const B: usize> Layer for Softmax<K, B> {
         }
     }
 
-    fn backward(&mut self, _x: &[[f32; K]], y: &[[f32; K]], dy: &[[f32; K]], dx: Option<&mut [[f32; K]]>) {
+    fn backward(
+        &mut self,
+        _x: &[[f32; K]],
+        y: &[[f32; K]],
+        dy: &[[f32; K]],
+        dx: Option<&mut [[f32; K]]>,
+    ) {
         // Jacobian-vector product: ∂E/∂xᵢ = yᵢ (∂E/∂yᵢ − Σⱼ ∂E/∂yⱼ yⱼ).
         let Some(dx) = dx else { return };
         for ((yr, dyr), dxr) in y.iter().zip(dy).zip(dx) {

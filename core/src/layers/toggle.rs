@@ -4,7 +4,7 @@
 use bytemuck::Zeroable;
 
 use crate::init::Init;
-use crate::layer::{flat_mut, Layer, Mode, Visitor};
+use crate::layer::{flat_mut, Knobs, Layer, Mode, Visitor};
 use crate::rng::Rng;
 
 /// `L` when `on`, the identity otherwise. Zeroed, it is off.
@@ -37,7 +37,8 @@ impl<L: Layer<Out = <L as Layer>::In>> Layer for Toggle<L> {
             return self.layer.backward(x, y, dy, dx);
         }
         // Off: no gradient for the unused parameters, so optimizers leave them be.
-        self.layer.visit(&mut |t: crate::Tensor<'_>| t.grad.fill(0.0));
+        self.layer
+            .visit(&mut |t: crate::Tensor<'_>| t.grad.fill(0.0));
         if let Some(dx) = dx {
             flat_mut(dx).copy_from_slice(bytemuck::cast_slice(dy));
         }
@@ -45,6 +46,11 @@ impl<L: Layer<Out = <L as Layer>::In>> Layer for Toggle<L> {
 
     fn visit(&mut self, v: &mut dyn Visitor) {
         self.layer.visit(v);
+    }
+
+    fn configure(&mut self, knobs: &Knobs) {
+        self.on = L::enabled_by(knobs);
+        self.layer.configure(knobs);
     }
 
     fn init(&mut self, init: Init, rng: &mut Rng) {

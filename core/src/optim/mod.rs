@@ -25,7 +25,12 @@ pub enum Rule {
     RmsProp { lr: f32, rho: f32, delta: f32 },
     /// `εₜ = ε √(1 − β₂ᵗ) / (1 − β₁ᵗ)`, `m += (1 − β₁)(g − m)`, `v += (1 − β₂)(g² − v)`,
     /// `w −= εₜ m / (√v + δ)`.
-    Adam { lr: f32, beta1: f32, beta2: f32, delta: f32 },
+    Adam {
+        lr: f32,
+        beta1: f32,
+        beta2: f32,
+        delta: f32,
+    },
 }
 
 impl Rule {
@@ -39,15 +44,28 @@ impl Rule {
     }
     /// AdaGrad with `h0` = 1e-4 and δ = 1e-7.
     pub const fn adagrad(lr: f32) -> Self {
-        Rule::AdaGrad { lr, h0: 1e-4, delta: 1e-7 }
+        Rule::AdaGrad {
+            lr,
+            h0: 1e-4,
+            delta: 1e-7,
+        }
     }
     /// RMSProp with ρ = 0.99 and δ = 1e-7.
     pub const fn rmsprop(lr: f32) -> Self {
-        Rule::RmsProp { lr, rho: 0.99, delta: 1e-7 }
+        Rule::RmsProp {
+            lr,
+            rho: 0.99,
+            delta: 1e-7,
+        }
     }
     /// Adam with β₁ = 0.9, β₂ = 0.999, δ = 1e-7 (the course uses ε = 0.001).
     pub const fn adam(lr: f32) -> Self {
-        Rule::Adam { lr, beta1: 0.9, beta2: 0.999, delta: 1e-7 }
+        Rule::Adam {
+            lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            delta: 1e-7,
+        }
     }
 
     /// Floats of state kept per parameter.
@@ -100,7 +118,11 @@ impl<S: AsMut<[f32]>> Optimizer<S> {
     /// `state` must hold at least `rule.state_len(L::PARAMS)` floats for the network it will
     /// train; it is reset here.
     pub fn new(rule: Rule, state: S) -> Self {
-        let mut opt = Self { rule, state, steps: 0 };
+        let mut opt = Self {
+            rule,
+            state,
+            steps: 0,
+        };
         opt.reset();
         opt
     }
@@ -128,7 +150,10 @@ impl<S: AsMut<[f32]>> Optimizer<S> {
     pub fn step<L: Layer>(&mut self, net: &mut L) {
         let per = self.rule.state_per_param();
         let state = self.state.as_mut();
-        assert!(state.len() >= per * L::PARAMS, "optimizer state too small for this network");
+        assert!(
+            state.len() >= per * L::PARAMS,
+            "optimizer state too small for this network"
+        );
         self.steps += 1;
         let (rule, t) = (self.rule, self.steps);
         let mut offset = 0;

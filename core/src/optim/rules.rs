@@ -29,7 +29,12 @@ pub(super) fn apply(rule: Rule, t: u32, w: &mut [f32], g: &[f32], state: &mut [f
                 *wi -= lr * gi / (libm::sqrtf(*hi) + delta);
             }
         }
-        Rule::Adam { lr, beta1, beta2, delta } => {
+        Rule::Adam {
+            lr,
+            beta1,
+            beta2,
+            delta,
+        } => {
             let t = t as i32;
             let lr_t = lr * libm::sqrtf(1.0 - libm::powf(beta2, t as f32))
                 / (1.0 - libm::powf(beta1, t as f32));
