@@ -8,3 +8,10 @@
 pub mod gemm;
 
 pub use gemm::{axpy, dot, gemm_nn, gemm_nt, gemm_tn};
+pub mod conv;
+pub mod im2col;
+pub mod pool;
+
+pub use conv::conv2d_direct;
+pub use im2col::{col2im, im2col, out_size, Axis, Geometry};
+pub use pool::{avg_pool, avg_pool_backward, max_pool, max_pool_backward};
