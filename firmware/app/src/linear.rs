@@ -6,6 +6,7 @@
 //! Affine layer.
 
 use crate::{argmax, normalise, DeviceModel, Learner, Step};
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use shinso_proto::{ErrorCode, Optimizer, CLASSES, PIXELS};
 
@@ -38,16 +39,40 @@ pub struct Linear {
     optimizer: Optimizer,
     lr: f32,
     /// Momentum's velocity, allocated when Momentum is chosen (sized at run time: on the heap).
-    v: Vec<f32>,
+    v: Option<Box<[f32]>>,
 }
+
+/// Learning rate until `Configure` says otherwise.
+pub const DEFAULT_LR: f32 = 0.01;
 
 impl Linear {
     /// Architecture signature of this model's blob.
     pub const SIGNATURE: u64 = fnv1a(NAME);
 
-    /// All-zero weights (softmax regression is convex: zero is a fine start), SGD with rate 0.01.
-    pub const fn new(trainable: bool) -> Self {
-        Linear { p: [0.0; PARAMS], trainable, optimizer: Optimizer::Sgd, lr: 0.01, v: Vec::new() }
+    /// An inference-only model with all-zero weights. Every byte of it is zero, so a `static`
+    /// holding it lands in `.bss`: no flash image, no copy at boot.
+    pub const ZERO: Linear = Linear { p: [0.0; PARAMS], trainable: false, optimizer: Optimizer::Sgd, lr: 0.0, v: None };
+
+    /// Makes this model the device's learner: SGD at [`DEFAULT_LR`] until configured.
+    /// Zero weights are a fine start (softmax regression is convex).
+    pub fn make_learner(&mut self) {
+        self.trainable = true;
+        self.optimizer = Optimizer::Sgd;
+        self.lr = DEFAULT_LR;
+        self.v = None;
+    }
+
+    /// A new model (on the host; on the device use [`Linear::ZERO`] in a static).
+    pub fn new(trainable: bool) -> Self {
+        let mut m = Self::ZERO;
+        if trainable {
+            m.make_learner();
+        }
+        m
+    }
+
+    fn velocity(&self, k: usize) -> f32 {
+        self.v.as_ref().map_or(0.0, |v| v[k])
     }
 
     fn forward(&self, x: &[f32; PIXELS]) -> [f32; CLASSES] {
@@ -70,7 +95,7 @@ impl Linear {
     fn update(&self, k: usize, g: f32) -> (f32, f32) {
         match self.optimizer {
             Optimizer::Momentum => {
-                let v = MU * self.v[k] - self.lr * g;
+                let v = MU * self.velocity(k) - self.lr * g;
                 (self.p[k] + v, v)
             }
             _ => (self.p[k] - self.lr * g, 0.0),
@@ -120,7 +145,7 @@ impl DeviceModel for Linear {
         for (p, b) in self.p.iter_mut().zip(blob.chunks_exact(4)) {
             *p = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
         }
-        self.v.iter_mut().for_each(|v| *v = 0.0);
+        self.v.iter_mut().for_each(|v| v.fill(0.0));
     }
     fn infer(&mut self, pixels: &[u8; PIXELS]) -> [f32; CLASSES] {
         let mut x = [0f32; PIXELS];
@@ -159,7 +184,7 @@ impl Learner for Linear {
         let mut new = |k: usize, gk: f32| {
             let (p, v) = self.update(k, gk);
             self.p[k] = p;
-            if let Some(slot) = self.v.get_mut(k) {
+            if let Some(slot) = self.v.as_mut().and_then(|vel| vel.get_mut(k)) {
                 *slot = v;
             }
             true
@@ -170,12 +195,12 @@ impl Learner for Linear {
 
     fn configure(&mut self, optimizer: Optimizer, lr: f32) -> Result<(), ErrorCode> {
         let v = match optimizer {
-            Optimizer::Sgd => Vec::new(),
+            Optimizer::Sgd => None,
             Optimizer::Momentum => {
                 let mut v = Vec::new();
                 v.try_reserve_exact(PARAMS).map_err(|_| ErrorCode::OutOfMemory)?;
                 v.resize(PARAMS, 0.0);
-                v
+                Some(v.into_boxed_slice())
             }
             _ => return Err(ErrorCode::BadValue),
         };
@@ -192,7 +217,7 @@ impl Learner for Linear {
             *w = 0.01 * rng.normal();
         }
         self.p[N_W..].iter_mut().for_each(|b| *b = 0.0);
-        self.v.iter_mut().for_each(|v| *v = 0.0);
+        self.v.iter_mut().for_each(|v| v.fill(0.0));
     }
 }
 
