@@ -49,8 +49,10 @@ pub use layers::activation::{
 };
 pub use layers::affine::Affine;
 pub use layers::chain::Chain;
+pub use layers::conv::Conv2d;
 pub use layers::dropout::Dropout;
 pub use layers::flatten::Flatten;
+pub use layers::pool::{AvgPool2d, MaxPool2d};
 pub use layers::softmax::Softmax;
 pub use layers::toggle::Toggle;
 pub use loss::{argmax, one_hot, Loss};

@@ -140,6 +140,29 @@ impl Geometry {
     pub const fn col_len(&self) -> usize {
         self.positions() * self.patch()
     }
+
+    /// `self`, once checked to be a sound window whose output is `oh × ow`. Meant for the
+    /// `const` items of layers, where a failed check is a compile error naming the rule.
+    pub const fn checked(self, oh: usize, ow: usize) -> Self {
+        assert!(
+            self.c >= 1 && self.h >= 1 && self.w >= 1,
+            "the input must not be empty"
+        );
+        assert!(self.stride >= 1, "the stride must be at least 1");
+        assert!(
+            self.fh >= 1 && self.fw >= 1,
+            "the window must be at least 1×1"
+        );
+        assert!(
+            self.fh <= self.h + 2 * self.pad && self.fw <= self.w + 2 * self.pad,
+            "the window must fit inside the padded input"
+        );
+        assert!(
+            oh == self.oh() && ow == self.ow(),
+            "output size must be OH = (H + 2P - FH) / S + 1 and OW = (W + 2P - FW) / S + 1"
+        );
+        self
+    }
 }
 
 /// Calls `f(col_at, x_at, len)` for every run of in-image taps: `len` consecutive im2col

@@ -3,7 +3,9 @@
 pub mod activation;
 pub mod affine;
 pub mod chain;
+pub mod conv;
 pub mod dropout;
 pub mod flatten;
+pub mod pool;
 pub mod softmax;
 pub mod toggle;

@@ -1,0 +1,219 @@
+//! Convolution (cross-correlation, as in the course) with stride, zero padding, `C` input
+//! channels and `FN` filters, computed as im2col followed by one matrix product per sample.
+//!
+//! Weights are `(FN, C, FH, FW)` and a sample's im2col matrix is `(OH·OW) × (C·FH·FW)`, so the
+//! product `W · colᵀ` (`gemm_nt`) lands directly in the `(FN, OH, OW)` layout of the output: no
+//! transpose, unlike the course's NumPy code which reshapes `(N·OH·OW, FN)` afterwards.
+
+use bytemuck::Zeroable;
+
+use crate::kernels::{col2im, conv2d_direct, gemm_nn, gemm_nt, gemm_tn, im2col, Geometry};
+use crate::layer::{flat, flat_mut, signature, Layer, Mode, Tensor, TensorKind, Visitor};
+
+/// The floats under one window, `(C, FH, FW)`: one filter, or one row of the im2col matrix.
+pub type Patch<const C: usize, const FH: usize, const FW: usize> = [[[f32; FW]; FH]; C];
+
+/// A 2-D convolution from `(C, H, W)` samples to `(FN, OH, OW)` with `FN` filters of `FH × FW`,
+/// stride `S` and `P` zeros of padding on each side, batches of up to `B`.
+///
+/// `OH` and `OW` must be `(H + 2P − FH) / S + 1` and `(W + 2P − FW) / S + 1`; any other value
+/// (or a zero stride, or a window larger than the padded input) fails to compile where the
+/// layer is used. They are parameters only because stable Rust cannot compute an array length
+/// from generic constants.
+///
+/// Training keeps each sample's im2col matrix for backward; inference convolves directly
+/// ([`conv2d_direct`]) and touches no cache. The two paths agree to rounding.
+///
+/// ```
+/// use shinso::{Conv2d, Layer, Mode};
+/// // The course's example: a 6×6 input, 2×2 filter, stride 1, padding 1 gives 7×7.
+/// let mut conv = <Conv2d<1, 6, 6, 1, 2, 2, 1, 1, 7, 7, 1> as bytemuck::Zeroable>::zeroed();
+/// let mut y = [[[[0.0; 7]; 7]; 1]];
+/// conv.forward(&[[[[1.0; 6]; 6]; 1]], &mut y, Mode::Infer);
+/// ```
+///
+/// A wrong output size does not compile:
+///
+/// ```compile_fail,E0080
+/// use shinso::{Conv2d, Layer, Mode};
+/// let mut conv = <Conv2d<1, 6, 6, 1, 2, 2, 1, 1, 6, 6, 1> as bytemuck::Zeroable>::zeroed();
+/// let mut y = [[[[0.0; 6]; 6]; 1]];
+/// conv.forward(&[[[[1.0; 6]; 6]; 1]], &mut y, Mode::Infer);
+/// ```
+#[derive(Clone, Copy, Zeroable)]
+pub struct Conv2d<
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const FN: usize,
+    const FH: usize,
+    const FW: usize,
+    const S: usize,
+    const P: usize,
+    const OH: usize,
+    const OW: usize,
+    const B: usize,
+> {
+    pub w: [Patch<C, FH, FW>; FN],
+    pub b: [f32; FN],
+    pub dw: [Patch<C, FH, FW>; FN],
+    pub db: [f32; FN],
+    /// im2col of each sample of the last training batch: `dW = Σₙ dYₙ · colₙ`.
+    col: [[[Patch<C, FH, FW>; OW]; OH]; B],
+    /// One sample's `dYₙᵀ · W`, folded back onto the input by col2im.
+    dcol: [[Patch<C, FH, FW>; OW]; OH],
+}
+
+impl<
+        const C: usize,
+        const H: usize,
+        const W: usize,
+        const FN: usize,
+        const FH: usize,
+        const FW: usize,
+        const S: usize,
+        const P: usize,
+        const OH: usize,
+        const OW: usize,
+        const B: usize,
+    > Conv2d<C, H, W, FN, FH, FW, S, P, OH, OW, B>
+{
+    /// The window geometry; evaluating it checks `OH`, `OW` at compile time.
+    pub const GEOMETRY: Geometry = Geometry {
+        c: C,
+        h: H,
+        w: W,
+        fh: FH,
+        fw: FW,
+        stride: S,
+        pad: P,
+    }
+    .checked(OH, OW);
+}
+
+impl<
+        const C: usize,
+        const H: usize,
+        const W: usize,
+        const FN: usize,
+        const FH: usize,
+        const FW: usize,
+        const S: usize,
+        const P: usize,
+        const OH: usize,
+        const OW: usize,
+        const B: usize,
+    > Layer for Conv2d<C, H, W, FN, FH, FW, S, P, OH, OW, B>
+{
+    type In = [[[f32; W]; H]; C];
+    type Out = [[[f32; OW]; OH]; FN];
+    type OutBatch = [Self::Out; B];
+    const BATCH: usize = B;
+    const PARAMS: usize = FN * C * FH * FW + FN;
+    const STATE: usize = 0;
+    const CACHE: usize = (B + 1) * OH * OW * C * FH * FW;
+    const SIGNATURE: u64 = signature(b"conv", &[C, H, W, FN, FH, FW, S, P]);
+
+    fn forward(&mut self, x: &[Self::In], y: &mut [Self::Out], mode: Mode) {
+        let g = const { Self::GEOMETRY };
+        let (xs, ys) = (
+            flat(x).chunks_exact(C * H * W),
+            flat_mut(y).chunks_exact_mut(FN * OH * OW),
+        );
+        let w = flat(&self.w);
+        if mode == Mode::Infer {
+            for (xn, yn) in xs.zip(ys) {
+                conv2d_direct(&g, xn, w, &self.b, yn);
+            }
+            return;
+        }
+        let cols = flat_mut(&mut self.col).chunks_exact_mut(g.col_len());
+        for ((xn, yn), col) in xs.zip(ys).zip(cols) {
+            im2col(&g, xn, col);
+            for (plane, b) in yn.chunks_exact_mut(OH * OW).zip(&self.b) {
+                plane.fill(*b);
+            }
+            gemm_nt(FN, g.patch(), OH * OW, w, col, yn, true);
+        }
+    }
+
+    fn backward(
+        &mut self,
+        x: &[Self::In],
+        _y: &[Self::Out],
+        dy: &[Self::Out],
+        dx: Option<&mut [Self::In]>,
+    ) {
+        let g = const { Self::GEOMETRY };
+        let (k, p) = (g.patch(), OH * OW);
+        let dys = flat(&dy[..x.len()]).chunks_exact(FN * p);
+        // ∂E/∂W = Σₙ dYₙ · colₙ, ∂E/∂b = Σ over samples and positions of dY.
+        let dw = flat_mut(&mut self.dw);
+        dw.fill(0.0);
+        self.db = [0.0; FN];
+        for (dyn_, col) in dys.clone().zip(flat(&self.col).chunks_exact(g.col_len())) {
+            gemm_nn(FN, p, k, dyn_, col, dw, true);
+            for (db, plane) in self.db.iter_mut().zip(dyn_.chunks_exact(p)) {
+                *db += plane.iter().sum::<f32>();
+            }
+        }
+        // ∂E/∂x = col2im(dYₙᵀ · W), one sample at a time through one buffer.
+        let Some(dx) = dx else { return };
+        let dcol = flat_mut(core::slice::from_mut(&mut self.dcol));
+        for (dyn_, dxn) in dys.zip(flat_mut(dx).chunks_exact_mut(C * H * W)) {
+            gemm_tn(p, FN, k, dyn_, flat(&self.w), dcol, false);
+            col2im(&g, dcol, dxn);
+        }
+    }
+
+    fn visit(&mut self, v: &mut dyn Visitor) {
+        v.layer("conv");
+        v.tensor(Tensor {
+            kind: TensorKind::Weight,
+            shape: [FN, C, FH, FW],
+            fan_in: C * FH * FW,
+            value: flat_mut(&mut self.w),
+            grad: flat_mut(&mut self.dw),
+        });
+        v.tensor(Tensor {
+            kind: TensorKind::Bias,
+            shape: [FN, 0, 0, 0],
+            fan_in: C * FH * FW,
+            value: &mut self.b,
+            grad: &mut self.db,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The course's example: 6×6 input, 2×2 filter, stride 1, padding 1 → 7×7.
+    type Course = Conv2d<1, 6, 6, 1, 2, 2, 1, 1, 7, 7, 2>;
+
+    #[test]
+    fn course_shape_and_paths_agree() {
+        let mut conv = Course::zeroed();
+        for (i, w) in flat_mut(&mut conv.w).iter_mut().enumerate() {
+            *w = i as f32 - 1.0;
+        }
+        conv.b = [0.25];
+        let x: [[[[f32; 6]; 6]; 1]; 2] =
+            bytemuck::cast(core::array::from_fn::<f32, 72, _>(|i| (i % 7) as f32));
+        let (mut y1, mut y2) = ([[[[0.0; 7]; 7]; 1]; 2], [[[[0.0; 7]; 7]; 1]; 2]);
+        conv.forward(&x, &mut y1, Mode::Train);
+        conv.forward(&x, &mut y2, Mode::Infer);
+        for (a, b) in flat(&y1).iter().zip(flat(&y2)) {
+            assert!((a - b).abs() < 1e-5);
+        }
+        // Top-left output: only x[0][0] under the bottom-right tap (w = 2).
+        assert_eq!(y1[0][0][0][0], 0.25 + 2.0 * x[0][0][0][0]);
+        // Backward with dy = 1 everywhere: db = number of outputs.
+        let (dy, mut dx) = ([[[[1.0; 7]; 7]; 1]; 2], [[[[0.0; 6]; 6]; 1]; 2]);
+        conv.backward(&x, &y1, &dy, Some(&mut dx));
+        assert_eq!(conv.db, [98.0]);
+        // Every pixel sits under every tap once (padding 1, 2×2): dx = Σ w.
+        assert!(flat(&dx).iter().all(|&d| d == 2.0));
+    }
+}
