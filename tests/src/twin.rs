@@ -1,0 +1,388 @@
+//! Naive `f64` twins of shinso's kernels, layers and losses: textbook loops, no tricks.
+//!
+//! Inputs are any floats (`f32` data or `f64` intermediate results); outputs are `Vec<f64>`.
+//! Matrices are row-major; image batches are NCHW.
+
+/// Anything that widens to `f64`.
+pub trait Real: Copy + Into<f64> {}
+impl<T: Copy + Into<f64>> Real for T {}
+
+fn f<T: Real>(x: T) -> f64 {
+    x.into()
+}
+
+// ---------------------------------------------------------------------------------- kernels
+
+/// `Σ xᵢ yᵢ` over the shorter slice.
+pub fn dot<T: Real>(x: &[T], y: &[T]) -> f64 {
+    x.iter().zip(y).map(|(a, b)| f(*a) * f(*b)).sum()
+}
+
+/// `Σ |xᵢ yᵢ|`: the scale of a dot product's rounding error.
+pub fn dot_abs<T: Real>(x: &[T], y: &[T]) -> f64 {
+    x.iter().zip(y).map(|(a, b)| (f(*a) * f(*b)).abs()).sum()
+}
+
+/// `y + α x`.
+pub fn axpy<T: Real>(alpha: T, x: &[T], y: &[T]) -> Vec<f64> {
+    y.iter()
+        .zip(x)
+        .map(|(yi, xi)| f(*yi) + f(alpha) * f(*xi))
+        .collect()
+}
+
+/// `A (m×k) · B (k×n)`, and `Σ|A||B|` per entry (the rounding scale).
+pub fn gemm_nn<T: Real>(m: usize, k: usize, n: usize, a: &[T], b: &[T]) -> (Vec<f64>, Vec<f64>) {
+    let (mut c, mut s) = (vec![0.0; m * n], vec![0.0; m * n]);
+    for i in 0..m {
+        for j in 0..n {
+            for p in 0..k {
+                let t = f(a[i * k + p]) * f(b[p * n + j]);
+                c[i * n + j] += t;
+                s[i * n + j] += t.abs();
+            }
+        }
+    }
+    (c, s)
+}
+
+/// `Aᵀ · B`, `A` stored `k×m`, `B` `k×n`.
+pub fn gemm_tn<T: Real>(m: usize, k: usize, n: usize, a: &[T], b: &[T]) -> (Vec<f64>, Vec<f64>) {
+    let (mut c, mut s) = (vec![0.0; m * n], vec![0.0; m * n]);
+    for i in 0..m {
+        for j in 0..n {
+            for p in 0..k {
+                let t = f(a[p * m + i]) * f(b[p * n + j]);
+                c[i * n + j] += t;
+                s[i * n + j] += t.abs();
+            }
+        }
+    }
+    (c, s)
+}
+
+/// `A · Bᵀ`, `A` stored `m×k`, `B` `n×k`.
+pub fn gemm_nt<T: Real>(m: usize, k: usize, n: usize, a: &[T], b: &[T]) -> (Vec<f64>, Vec<f64>) {
+    let (mut c, mut s) = (vec![0.0; m * n], vec![0.0; m * n]);
+    for i in 0..m {
+        for j in 0..n {
+            for p in 0..k {
+                let t = f(a[i * k + p]) * f(b[j * k + p]);
+                c[i * n + j] += t;
+                s[i * n + j] += t.abs();
+            }
+        }
+    }
+    (c, s)
+}
+
+/// Geometry of a 2-D convolution or pooling window over an NCHW batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Geom {
+    pub n: usize,
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub fh: usize,
+    pub fw: usize,
+    pub stride: usize,
+    pub pad: usize,
+}
+
+impl Geom {
+    /// Output height `(H + 2P − FH) / S + 1`.
+    pub fn oh(&self) -> usize {
+        (self.h + 2 * self.pad - self.fh) / self.stride + 1
+    }
+    /// Output width `(W + 2P − FW) / S + 1`.
+    pub fn ow(&self) -> usize {
+        (self.w + 2 * self.pad - self.fw) / self.stride + 1
+    }
+    /// Input floats `N·C·H·W`.
+    pub fn input_len(&self) -> usize {
+        self.n * self.c * self.h * self.w
+    }
+    /// im2col rows `N·OH·OW`.
+    pub fn rows(&self) -> usize {
+        self.n * self.oh() * self.ow()
+    }
+    /// im2col columns `C·FH·FW`.
+    pub fn cols(&self) -> usize {
+        self.c * self.fh * self.fw
+    }
+    /// The input pixel under window offset `(i, j)` of output `(oy, ox)`, or `None` in the
+    /// zero padding.
+    fn pixel(&self, oy: usize, ox: usize, i: usize, j: usize) -> Option<(usize, usize)> {
+        let y = (oy * self.stride + i) as isize - self.pad as isize;
+        let x = (ox * self.stride + j) as isize - self.pad as isize;
+        (y >= 0 && x >= 0 && (y as usize) < self.h && (x as usize) < self.w)
+            .then_some((y as usize, x as usize))
+    }
+    fn at(&self, b: usize, ch: usize, y: usize, x: usize) -> usize {
+        ((b * self.c + ch) * self.h + y) * self.w + x
+    }
+}
+
+/// im2col as in the course: row `(b, oy, ox)`, column `(ch, i, j)`, zero padding.
+pub fn im2col<T: Real>(g: Geom, x: &[T]) -> Vec<f64> {
+    let (oh, ow) = (g.oh(), g.ow());
+    let mut col = vec![0.0; g.rows() * g.cols()];
+    for b in 0..g.n {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let row = (b * oh + oy) * ow + ox;
+                for ch in 0..g.c {
+                    for i in 0..g.fh {
+                        for j in 0..g.fw {
+                            let colx = (ch * g.fh + i) * g.fw + j;
+                            if let Some((y, xx)) = g.pixel(oy, ox, i, j) {
+                                col[row * g.cols() + colx] = f(x[g.at(b, ch, y, xx)]);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    col
+}
+
+/// col2im: the adjoint of [`im2col`], summing every column entry back onto its pixel.
+pub fn col2im<T: Real>(g: Geom, col: &[T]) -> Vec<f64> {
+    let (oh, ow) = (g.oh(), g.ow());
+    let mut x = vec![0.0; g.input_len()];
+    for b in 0..g.n {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let row = (b * oh + oy) * ow + ox;
+                for ch in 0..g.c {
+                    for i in 0..g.fh {
+                        for j in 0..g.fw {
+                            let colx = (ch * g.fh + i) * g.fw + j;
+                            if let Some((y, xx)) = g.pixel(oy, ox, i, j) {
+                                x[g.at(b, ch, y, xx)] += f(col[row * g.cols() + colx]);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    x
+}
+
+/// Direct convolution (cross-correlation, as in the course): `w` is `(FN, C, FH, FW)`, `bias`
+/// `FN`; output `(N, FN, OH, OW)`.
+pub fn conv2d<T: Real, U: Real>(g: Geom, fnum: usize, x: &[T], w: &[U], bias: &[U]) -> Vec<f64> {
+    let (oh, ow) = (g.oh(), g.ow());
+    let mut out = vec![0.0; g.n * fnum * oh * ow];
+    for b in 0..g.n {
+        for k in 0..fnum {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut s = f(bias[k]);
+                    for ch in 0..g.c {
+                        for i in 0..g.fh {
+                            for j in 0..g.fw {
+                                if let Some((y, xx)) = g.pixel(oy, ox, i, j) {
+                                    s += f(x[g.at(b, ch, y, xx)])
+                                        * f(w[((k * g.c + ch) * g.fh + i) * g.fw + j]);
+                                }
+                            }
+                        }
+                    }
+                    out[((b * fnum + k) * oh + oy) * ow + ox] = s;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Pooling over windows, without padding as in the course. Output `(N, C, OH, OW)`.
+fn pool<T: Real>(g: Geom, x: &[T], reduce: impl Fn(&[f64]) -> f64) -> Vec<f64> {
+    assert_eq!(g.pad, 0, "twin pooling has no padding");
+    let (oh, ow) = (g.oh(), g.ow());
+    let mut out = vec![0.0; g.n * g.c * oh * ow];
+    let mut win = Vec::with_capacity(g.fh * g.fw);
+    for b in 0..g.n {
+        for ch in 0..g.c {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    win.clear();
+                    for i in 0..g.fh {
+                        for j in 0..g.fw {
+                            let (y, xx) = g.pixel(oy, ox, i, j).expect("no padding");
+                            win.push(f(x[g.at(b, ch, y, xx)]));
+                        }
+                    }
+                    out[((b * g.c + ch) * oh + oy) * ow + ox] = reduce(&win);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Max pooling, `(N, C, H, W)` → `(N, C, OH, OW)`.
+pub fn max_pool<T: Real>(g: Geom, x: &[T]) -> Vec<f64> {
+    pool(g, x, |w| {
+        w.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+    })
+}
+
+/// Average pooling, `(N, C, H, W)` → `(N, C, OH, OW)`.
+pub fn avg_pool<T: Real>(g: Geom, x: &[T]) -> Vec<f64> {
+    pool(g, x, |w| w.iter().sum::<f64>() / w.len() as f64)
+}
+
+// ----------------------------------------------------------------------------------- layers
+
+/// `u = x·W + b` for `n` samples: `x` is `n×i`, `w` `i×o` row-major, `b` `o`.
+pub fn affine<T: Real, U: Real>(i: usize, o: usize, x: &[T], w: &[U], b: &[U]) -> Vec<f64> {
+    let n = x.len() / i;
+    let mut u = vec![0.0; n * o];
+    for s in 0..n {
+        for j in 0..o {
+            let mut acc = f(b[j]);
+            for p in 0..i {
+                acc += f(x[s * i + p]) * f(w[p * o + j]);
+            }
+            u[s * o + j] = acc;
+        }
+    }
+    u
+}
+
+pub fn relu(x: f64) -> f64 {
+    if x > 0.0 {
+        x
+    } else {
+        0.0
+    }
+}
+
+pub fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+pub fn step(x: f64) -> f64 {
+    if x > 0.0 {
+        1.0
+    } else {
+        0.0
+    }
+}
+
+/// `g` applied to every element.
+pub fn map<T: Real>(x: &[T], g: impl Fn(f64) -> f64) -> Vec<f64> {
+    x.iter().map(|v| g(f(*v))).collect()
+}
+
+/// Softmax of one row, the textbook way (max subtracted, as any sane implementation).
+pub fn softmax<T: Real>(x: &[T]) -> Vec<f64> {
+    let m = x.iter().map(|v| f(*v)).fold(f64::NEG_INFINITY, f64::max);
+    let e: Vec<f64> = x.iter().map(|v| (f(*v) - m).exp()).collect();
+    let s: f64 = e.iter().sum();
+    e.iter().map(|v| v / s).collect()
+}
+
+/// Softmax of every row of `k` features.
+pub fn softmax_rows<T: Real>(k: usize, x: &[T]) -> Vec<f64> {
+    x.chunks(k).flat_map(softmax).collect()
+}
+
+/// Batch normalisation in training mode over `n` samples of `k` features (`x` is `n×k`):
+/// `γ (x − μ)/√(σ² + eps) + β`, biased (population) batch variance.
+pub fn batchnorm_train<T: Real, U: Real>(
+    k: usize,
+    x: &[T],
+    gamma: &[U],
+    beta: &[U],
+    eps: f64,
+) -> Vec<f64> {
+    let n = x.len() / k;
+    let mut y = vec![0.0; x.len()];
+    for j in 0..k {
+        let mean = (0..n).map(|s| f(x[s * k + j])).sum::<f64>() / n as f64;
+        let var = (0..n)
+            .map(|s| (f(x[s * k + j]) - mean).powi(2))
+            .sum::<f64>()
+            / n as f64;
+        for s in 0..n {
+            y[s * k + j] = f(gamma[j]) * (f(x[s * k + j]) - mean) / (var + eps).sqrt() + f(beta[j]);
+        }
+    }
+    y
+}
+
+/// Per-channel batch normalisation of an `(N, C, H·W)` batch in training mode: statistics
+/// over `N·H·W` for each channel.
+pub fn batchnorm2d_train<T: Real, U: Real>(
+    c: usize,
+    hw: usize,
+    x: &[T],
+    gamma: &[U],
+    beta: &[U],
+    eps: f64,
+) -> Vec<f64> {
+    let n = x.len() / (c * hw);
+    let idx = |b: usize, ch: usize, p: usize| (b * c + ch) * hw + p;
+    let mut y = vec![0.0; x.len()];
+    for ch in 0..c {
+        let all = || (0..n).flat_map(move |b| (0..hw).map(move |p| (b, p)));
+        let m = (n * hw) as f64;
+        let mean = all().map(|(b, p)| f(x[idx(b, ch, p)])).sum::<f64>() / m;
+        let var = all()
+            .map(|(b, p)| (f(x[idx(b, ch, p)]) - mean).powi(2))
+            .sum::<f64>()
+            / m;
+        for (b, p) in all() {
+            y[idx(b, ch, p)] =
+                f(gamma[ch]) * (f(x[idx(b, ch, p)]) - mean) / (var + eps).sqrt() + f(beta[ch]);
+        }
+    }
+    y
+}
+
+// ----------------------------------------------------------------------------------- losses
+
+/// `½‖y − d‖²` per row, averaged over the rows.
+pub fn mse<T: Real>(k: usize, y: &[T], d: &[T]) -> f64 {
+    let n = (y.len() / k) as f64;
+    y.iter()
+        .zip(d)
+        .map(|(a, b)| 0.5 * (f(*a) - f(*b)).powi(2))
+        .sum::<f64>()
+        / n
+}
+
+/// `−Σ d ln(y + 1e-7)`, averaged over the rows.
+pub fn cross_entropy<T: Real>(k: usize, y: &[T], d: &[T]) -> f64 {
+    let n = (y.len() / k) as f64;
+    -y.iter()
+        .zip(d)
+        .map(|(a, b)| f(*b) * (f(*a) + 1e-7).ln())
+        .sum::<f64>()
+        / n
+}
+
+/// Cross-entropy of the softmax of the logits `x`, averaged over rows.
+pub fn softmax_cross_entropy<T: Real>(k: usize, x: &[T], d: &[T]) -> f64 {
+    let p = softmax_rows(k, x);
+    cross_entropy(k, &p, &d.iter().map(|v| f(*v)).collect::<Vec<_>>())
+}
+
+/// Binary cross-entropy of `σ(x)` per output, summed over outputs, averaged over rows.
+pub fn sigmoid_cross_entropy<T: Real>(k: usize, x: &[T], d: &[T]) -> f64 {
+    let n = (x.len() / k) as f64;
+    x.iter()
+        .zip(d)
+        .map(|(a, b)| {
+            let y = sigmoid(f(*a));
+            let d = f(*b);
+            -(d * (y + 1e-7).ln() + (1.0 - d) * (1.0 - y + 1e-7).ln())
+        })
+        .sum::<f64>()
+        / n
+}
