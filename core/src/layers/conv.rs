@@ -21,8 +21,11 @@ pub type Patch<const C: usize, const FH: usize, const FW: usize> = [[[f32; FW]; 
 /// layer is used. They are parameters only because stable Rust cannot compute an array length
 /// from generic constants.
 ///
-/// Training keeps each sample's im2col matrix for backward; inference convolves directly
-/// ([`conv2d_direct`]) and touches no cache. The two paths agree to rounding.
+/// Every forward pass keeps each sample's im2col matrix for backward (inference computes the
+/// same floats as training). [`Conv2d::forward_direct`] convolves without the im2col matrix
+/// and through `&self`, for inference where the cache is not wanted; it agrees to rounding.
+/// On the host with several input channels im2col + gemm is the faster of the two (long dot
+/// products); with one input channel the direct form is.
 ///
 /// ```
 /// use shinso::{Conv2d, Layer, Mode};
@@ -58,7 +61,7 @@ pub struct Conv2d<
     pub b: [f32; FN],
     pub dw: [Patch<C, FH, FW>; FN],
     pub db: [f32; FN],
-    /// im2col of each sample of the last training batch: `dW = Σₙ dYₙ · colₙ`.
+    /// im2col of each sample of the last batch: `dW = Σₙ dYₙ · colₙ`.
     col: [[[Patch<C, FH, FW>; OW]; OH]; B],
     /// One sample's `dYₙᵀ · W`, folded back onto the input by col2im.
     dcol: [[Patch<C, FH, FW>; OW]; OH],
@@ -89,6 +92,16 @@ impl<
         pad: P,
     }
     .checked(OH, OW);
+
+    /// Inference without the im2col buffer: [`conv2d_direct`] on each sample. Same result as
+    /// [`Layer::forward`] up to rounding (the sums run in another order).
+    pub fn forward_direct(&self, x: &[[[[f32; W]; H]; C]], y: &mut [[[[f32; OW]; OH]; FN]]) {
+        let g = const { Self::GEOMETRY };
+        let ys = flat_mut(y).chunks_exact_mut(FN * OH * OW);
+        for (xn, yn) in flat(x).chunks_exact(C * H * W).zip(ys) {
+            conv2d_direct(&g, xn, flat(&self.w), &self.b, yn);
+        }
+    }
 }
 
 impl<
@@ -114,19 +127,13 @@ impl<
     const CACHE: usize = (B + 1) * OH * OW * C * FH * FW;
     const SIGNATURE: u64 = signature(b"conv", &[C, H, W, FN, FH, FW, S, P]);
 
-    fn forward(&mut self, x: &[Self::In], y: &mut [Self::Out], mode: Mode) {
+    fn forward(&mut self, x: &[Self::In], y: &mut [Self::Out], _mode: Mode) {
         let g = const { Self::GEOMETRY };
         let (xs, ys) = (
             flat(x).chunks_exact(C * H * W),
             flat_mut(y).chunks_exact_mut(FN * OH * OW),
         );
         let w = flat(&self.w);
-        if mode == Mode::Infer {
-            for (xn, yn) in xs.zip(ys) {
-                conv2d_direct(&g, xn, w, &self.b, yn);
-            }
-            return;
-        }
         let cols = flat_mut(&mut self.col).chunks_exact_mut(g.col_len());
         for ((xn, yn), col) in xs.zip(ys).zip(cols) {
             im2col(&g, xn, col);
@@ -203,7 +210,7 @@ mod tests {
             bytemuck::cast(core::array::from_fn::<f32, 72, _>(|i| (i % 7) as f32));
         let (mut y1, mut y2) = ([[[[0.0; 7]; 7]; 1]; 2], [[[[0.0; 7]; 7]; 1]; 2]);
         conv.forward(&x, &mut y1, Mode::Train);
-        conv.forward(&x, &mut y2, Mode::Infer);
+        conv.forward_direct(&x, &mut y2);
         for (a, b) in flat(&y1).iter().zip(flat(&y2)) {
             assert!((a - b).abs() < 1e-5);
         }
