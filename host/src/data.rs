@@ -11,7 +11,7 @@ use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::rng::SplitMix64;
+use shinso::Rng;
 
 /// Largest decompressed IDX file we accept (guards against gzip bombs and absurd headers).
 pub const MAX_IDX_BYTES: u64 = 2 << 30;
@@ -371,12 +371,12 @@ pub struct EpochSampler {
     order: Vec<usize>,
     pos: usize,
     epoch: usize,
-    rng: SplitMix64,
+    rng: Rng,
 }
 
 impl EpochSampler {
     pub fn new(n: usize, seed: u64) -> Self {
-        let mut rng = SplitMix64::new(seed);
+        let mut rng = Rng::new(seed);
         let mut order: Vec<usize> = (0..n).collect();
         rng.shuffle(&mut order);
         Self { order, pos: 0, epoch: 0, rng }
@@ -434,13 +434,13 @@ pub fn shift_image(src: &[f32], dst: &mut [f32], rows: usize, cols: usize, dx: i
 #[derive(Clone, Debug)]
 pub struct Augmenter {
     pub max_shift: u32,
-    rng: SplitMix64,
+    rng: Rng,
     scratch: Vec<f32>,
 }
 
 impl Augmenter {
     pub fn new(max_shift: u32, seed: u64) -> Self {
-        Self { max_shift, rng: SplitMix64::new(seed ^ 0xA5A5_5A5A_C3C3_3C3C), scratch: Vec::new() }
+        Self { max_shift, rng: Rng::new(seed ^ 0xA5A5_5A5A_C3C3_3C3C), scratch: Vec::new() }
     }
     /// Shift every image of a batch in place (each by its own random offset).
     pub fn apply(&mut self, batch: &mut [f32], rows: usize, cols: usize) {
@@ -450,8 +450,9 @@ impl Augmenter {
         let p = rows * cols;
         self.scratch.resize(p, 0.0);
         for img in batch.chunks_exact_mut(p) {
-            let dx = self.rng.symmetric(self.max_shift);
-            let dy = self.rng.symmetric(self.max_shift);
+            let k = self.max_shift as usize;
+            let dx = self.rng.below(2 * k + 1) as i32 - k as i32;
+            let dy = self.rng.below(2 * k + 1) as i32 - k as i32;
             if dx == 0 && dy == 0 {
                 continue;
             }

@@ -1,9 +1,15 @@
-//! `shinso-host`: the host side of shinso — data loading, training driver, plots, reports.
+//! `shinso-host`: the host side of shinso — data loading, the training driver, plots, reports.
 //!
 //! The binary `shinso` is a thin wrapper over [`cli::run`]; integration tests call the same
 //! functions.
 
+pub mod bench;
+pub mod cli;
 pub mod data;
-pub mod rng;
 pub mod metrics;
+pub mod model;
 pub mod plot;
+pub mod presets;
+pub mod reproduce;
+pub mod safetensors_io;
+pub mod train;

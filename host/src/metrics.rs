@@ -195,6 +195,8 @@ pub struct Summary {
     pub wall_time_s: f64,
     /// Training samples processed per second (optimizer steps only, evaluation excluded).
     pub samples_per_s: f64,
+    /// Steps the core rejected (non-finite loss or gradient) and rolled back.
+    pub skipped_steps: usize,
     /// Files written next to this summary.
     pub files: Vec<String>,
 }

@@ -1,0 +1,94 @@
+//! `shinso bench`: time the training step of presets on real batches.
+
+use std::time::Instant;
+
+use anyhow::Result;
+use clap::Args;
+use shinso::{Optimizer, WeightDecay};
+
+use crate::cli::{say, DataArgs};
+use crate::model::INPUT;
+use crate::presets::Preset;
+use crate::train::TrainConfig;
+
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Presets to time (repeat the flag; default: mlp and simple-convnet where available)
+    #[arg(long, value_enum)]
+    pub preset: Vec<Preset>,
+    /// Samples per step
+    #[arg(long, short = 'b', default_value_t = 100)]
+    pub batch_size: usize,
+    /// Timed steps per preset (after 3 untimed warm-up steps)
+    #[arg(long, default_value_t = 50)]
+    pub steps: usize,
+    /// Repetitions; the fastest is reported (least disturbed by other load)
+    #[arg(long, default_value_t = 3)]
+    pub repeat: usize,
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+/// One measurement.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct BenchResult {
+    pub preset: String,
+    pub params: usize,
+    pub batch_size: usize,
+    pub ms_per_step: f64,
+    pub samples_per_s: f64,
+}
+
+/// Time `steps` training steps of `preset` (its default optimizer and init) on batches of
+/// `batch` images from `images`/`labels`; best of `repeat`.
+pub fn measure(preset: Preset, batch: usize, steps: usize, repeat: usize, images: &[f32], labels: &[u8]) -> Result<BenchResult> {
+    let mut cfg = TrainConfig::for_preset(preset, labels.len());
+    cfg.batch_size = batch;
+    cfg.validate()?;
+    let mut model = preset.build();
+    model.init(cfg.init_scheme(), cfg.seed);
+    let rule = cfg.rule();
+    let mut opt = Optimizer::new(rule, vec![0.0f32; rule.state_len(model.params())]);
+    let n_batches = (labels.len() / batch).max(1);
+    let mut step = |k: usize| -> Result<()> {
+        let i = k % n_batches;
+        let x = &images[i * batch * INPUT..(i + 1) * batch * INPUT];
+        let y = &labels[i * batch..(i + 1) * batch];
+        // a rejected step (non-finite) still costs the same time; ignore its result
+        let _ = model.train_step(x, y, cfg.loss.core(), WeightDecay::default(), &mut opt);
+        Ok(())
+    };
+    for k in 0..3 {
+        step(k)?;
+    }
+    let mut best = f64::INFINITY;
+    for _ in 0..repeat.max(1) {
+        let t = Instant::now();
+        for k in 0..steps.max(1) {
+            step(k)?;
+        }
+        best = best.min(t.elapsed().as_secs_f64() / steps.max(1) as f64);
+    }
+    Ok(BenchResult {
+        preset: preset.name().into(),
+        params: model.params(),
+        batch_size: batch,
+        ms_per_step: best * 1e3,
+        samples_per_s: batch as f64 / best,
+    })
+}
+
+pub fn run(a: &BenchArgs) -> Result<()> {
+    let data = a.data.load()?;
+    if a.batch_size == 0 || a.batch_size > crate::model::BATCH || a.batch_size > data.train.len() {
+        anyhow::bail!("--batch-size must be between 1 and {}", crate::model::BATCH.min(data.train.len()));
+    }
+    let presets = if a.preset.is_empty() { Preset::bench_defaults() } else { a.preset.clone() };
+    say("| preset | parameters | batch | ms / step | samples / s |");
+    say("|---|---:|---:|---:|---:|");
+    for p in presets {
+        let r = measure(p, a.batch_size, a.steps, a.repeat, &data.train.images, &data.train.labels)?;
+        say(&format!("| {} | {} | {} | {:.3} | {:.0} |", r.preset, r.params, r.batch_size, r.ms_per_step, r.samples_per_s));
+    }
+    Ok(())
+}
