@@ -48,6 +48,7 @@ pub use layers::activation::{
     StepLayer, TanhLayer,
 };
 pub use layers::affine::Affine;
+pub use layers::batchnorm::{BatchNorm, BatchNorm1d, BatchNorm2d};
 pub use layers::chain::Chain;
 pub use layers::conv::Conv2d;
 pub use layers::dropout::Dropout;

@@ -5,13 +5,14 @@
 //! loops (slices are cut to size first, then zipped). Summation order is fixed by the code, not
 //! by the target, so the host and the device compute the same floats.
 
-pub mod gemm;
-
-pub use gemm::{axpy, dot, gemm_nn, gemm_nt, gemm_tn};
+pub mod batchnorm;
 pub mod conv;
+pub mod gemm;
 pub mod im2col;
 pub mod pool;
 
+pub use batchnorm::{bn_backward, bn_normalize, bn_stats, bn_update_running, BnShape, Norm};
 pub use conv::conv2d_direct;
+pub use gemm::{axpy, dot, gemm_nn, gemm_nt, gemm_tn};
 pub use im2col::{col2im, im2col, out_size, Axis, Geometry};
 pub use pool::{avg_pool, avg_pool_backward, max_pool, max_pool_backward};

@@ -2,6 +2,7 @@
 
 pub mod activation;
 pub mod affine;
+pub mod batchnorm;
 pub mod chain;
 pub mod conv;
 pub mod dropout;

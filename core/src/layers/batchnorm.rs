@@ -1,0 +1,176 @@
+//! Batch normalisation as a layer: after a dense layer (one channel per feature) or a
+//! convolution (one channel per filter, normalised over the batch and all positions).
+//!
+//! Training normalises with the batch's statistics and moves the running averages toward them
+//! (`running = 0.9·running + 0.1·batch`); inference uses the running averages.
+//!
+//! **Batches of one sample** (online learning) use the running statistics in training too: the
+//! statistics of a single sample are degenerate (after a dense layer its variance is 0 and every
+//! output would be β), and per-image statistics would not match inference. The running
+//! statistics are then left unchanged, so a model trained in batches can be fine-tuned one
+//! sample at a time; a model trained online from scratch keeps the initial `μ = 0`, `σ² = 1`
+//! and its batch norm is the learned affine map `γx + β`.
+
+use core::marker::PhantomData;
+
+use bytemuck::{Pod, Zeroable};
+
+use crate::kernels::{bn_backward, bn_normalize, bn_stats, bn_update_running, BnShape, Norm};
+use crate::layer::{flat, flat_mut, floats, signature, Layer, Mode, Tensor, TensorKind, Visitor};
+
+/// Batch norm over samples of type `T` with `C` channels (each channel's values contiguous
+/// within a sample, `floats::<T>() / C` of them), batches of up to `B`. Use it through
+/// [`BatchNorm1d`] and [`BatchNorm2d`].
+#[derive(Clone, Copy, Zeroable)]
+pub struct BatchNorm<T: Pod, const C: usize, const B: usize> {
+    /// γ, trained, initially 1.
+    pub gamma: [f32; C],
+    /// β, trained, initially 0.
+    pub beta: [f32; C],
+    pub dgamma: [f32; C],
+    pub dbeta: [f32; C],
+    /// Running mean, saved with the model, initially 0.
+    pub running_mean: [f32; C],
+    /// Running (biased) variance, saved with the model, initially 1.
+    pub running_var: [f32; C],
+    /// Statistics the last forward pass normalised with, for backward.
+    mean: [f32; C],
+    var: [f32; C],
+    /// Whether those were the batch's own statistics.
+    from_batch: bool,
+    _sample: PhantomData<T>,
+}
+
+/// Batch norm after a dense layer: `N` features, batches of up to `B`.
+pub type BatchNorm1d<const N: usize, const B: usize> = BatchNorm<[f32; N], N, B>;
+
+/// Batch norm after a convolution: `C` channels of `H × W`, batches of up to `B`.
+pub type BatchNorm2d<const C: usize, const H: usize, const W: usize, const B: usize> =
+    BatchNorm<[[[f32; W]; H]; C], C, B>;
+
+impl<T: Pod, const C: usize, const B: usize> BatchNorm<T, C, B> {
+    /// Positions per channel; evaluating it checks at compile time that channels divide the
+    /// sample.
+    const S: usize = {
+        assert!(
+            C >= 1 && floats::<T>() % C == 0,
+            "channels must divide the sample evenly"
+        );
+        floats::<T>() / C
+    };
+
+    fn shape(n: usize) -> BnShape {
+        BnShape {
+            n,
+            c: C,
+            s: const { Self::S },
+        }
+    }
+
+    /// The statistics and parameters to normalise with, beside the gradients to fill.
+    fn parts(&mut self) -> (Norm<'_>, &mut [f32], &mut [f32]) {
+        let norm = Norm {
+            mean: &self.mean,
+            var: &self.var,
+            gamma: &self.gamma,
+            beta: &self.beta,
+            from_batch: self.from_batch,
+        };
+        (norm, &mut self.dgamma, &mut self.dbeta)
+    }
+}
+
+impl<T: Pod, const C: usize, const B: usize> Layer for BatchNorm<T, C, B> {
+    type In = T;
+    type Out = T;
+    type OutBatch = [T; B];
+    const BATCH: usize = B;
+    const PARAMS: usize = 2 * C;
+    const STATE: usize = 2 * C;
+    const CACHE: usize = 2 * C;
+    const SIGNATURE: u64 = signature(b"batchnorm", &[C, floats::<T>()]);
+
+    fn forward(&mut self, x: &[T], y: &mut [T], mode: Mode) {
+        let shape = Self::shape(x.len());
+        self.from_batch = mode == Mode::Train && x.len() > 1;
+        if self.from_batch {
+            bn_stats(shape, flat(x), &mut self.mean, &mut self.var);
+            bn_update_running(&mut self.running_mean, &self.mean);
+            bn_update_running(&mut self.running_var, &self.var);
+        } else {
+            self.mean = self.running_mean;
+            self.var = self.running_var;
+        }
+        bn_normalize(shape, &self.parts().0, flat(x), flat_mut(y));
+    }
+
+    fn backward(&mut self, x: &[T], _y: &[T], dy: &[T], dx: Option<&mut [T]>) {
+        let shape = Self::shape(x.len());
+        let (norm, dgamma, dbeta) = self.parts();
+        bn_backward(
+            shape,
+            &norm,
+            flat(x),
+            flat(dy),
+            dgamma,
+            dbeta,
+            dx.map(flat_mut),
+        );
+    }
+
+    fn visit(&mut self, v: &mut dyn Visitor) {
+        v.layer("batchnorm");
+        let trained = [
+            (TensorKind::Scale, &mut self.gamma, &mut self.dgamma[..]),
+            (TensorKind::Shift, &mut self.beta, &mut self.dbeta[..]),
+            (TensorKind::RunningMean, &mut self.running_mean, &mut [][..]),
+            (TensorKind::RunningVar, &mut self.running_var, &mut [][..]),
+        ];
+        for (kind, value, grad) in trained {
+            v.tensor(Tensor {
+                kind,
+                shape: [C, 0, 0, 0],
+                fan_in: 1,
+                value,
+                grad,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::init::Init;
+    use crate::rng::Rng;
+
+    #[test]
+    fn train_batch_then_infer_and_online() {
+        let mut bn = BatchNorm2d::<2, 1, 2, 4>::zeroed();
+        bn.init(Init::He, &mut Rng::new(1));
+        assert_eq!((bn.gamma, bn.running_var), ([1.0; 2], [1.0; 2]));
+        let x: [[[[f32; 2]; 1]; 2]; 4] =
+            bytemuck::cast(core::array::from_fn::<f32, 16, _>(|i| i as f32));
+        let mut y = [[[[0.0; 2]; 1]; 2]; 4];
+        bn.forward(&x, &mut y, Mode::Train);
+        // Channel 0 holds 0, 1, 4, 5, 8, 9, 12, 13: mean 6.5, variance 20.25.
+        assert!(
+            (bn.running_mean[0] - 0.65).abs() < 1e-6 && (bn.running_mean[1] - 0.85).abs() < 1e-6
+        );
+        assert!((bn.running_var[0] - (0.9 + 2.025)).abs() < 1e-5);
+        let ch0: f32 = y.iter().map(|s| s[0][0].iter().sum::<f32>()).sum();
+        assert!(ch0.abs() < 1e-5);
+
+        // Inference and one-sample training both use the running statistics.
+        let (mut yi, mut yt) = ([[[[0.0; 2]; 1]; 2]; 1], [[[[0.0; 2]; 1]; 2]; 1]);
+        bn.forward(&x[..1], &mut yi, Mode::Infer);
+        let before = bn.running_mean;
+        bn.forward(&x[..1], &mut yt, Mode::Train);
+        assert_eq!((yi, bn.running_mean), (yt, before));
+        let mut dx = [[[[0.0; 2]; 1]; 2]; 1];
+        bn.backward(&x[..1], &yt, &[[[[1.0; 2]; 1]; 2]], Some(&mut dx));
+        let a = 1.0 / libm::sqrtf(bn.running_var[1] + 1e-7);
+        assert!((dx[0][1][0][0] - a).abs() < 1e-6);
+        assert_eq!(bn.dbeta, [2.0; 2]);
+    }
+}
