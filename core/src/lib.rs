@@ -39,6 +39,7 @@ pub mod model;
 pub mod network;
 pub mod optim;
 pub mod rng;
+pub mod zoo;
 
 pub use error::Error;
 pub use init::Init;
@@ -51,6 +52,7 @@ pub use layers::affine::Affine;
 pub use layers::batchnorm::{BatchNorm, BatchNorm1d, BatchNorm2d};
 pub use layers::chain::Chain;
 pub use layers::conv::Conv2d;
+pub use layers::conv_direct::Conv2dDirect;
 pub use layers::dropout::Dropout;
 pub use layers::flatten::Flatten;
 pub use layers::pool::{AvgPool2d, MaxPool2d};

@@ -16,7 +16,9 @@ use core::marker::PhantomData;
 use bytemuck::{Pod, Zeroable};
 
 use crate::kernels::{bn_backward, bn_normalize, bn_stats, bn_update_running, BnShape, Norm};
-use crate::layer::{flat, flat_mut, floats, signature, Layer, Mode, Tensor, TensorKind, Visitor};
+use crate::layer::{
+    flat, flat_mut, floats, signature, Knobs, Layer, Mode, Tensor, TensorKind, Visitor,
+};
 
 /// Batch norm over samples of type `T` with `C` channels (each channel's values contiguous
 /// within a sample, `floats::<T>() / C` of them), batches of up to `B`. Use it through
@@ -116,6 +118,10 @@ impl<T: Pod, const C: usize, const B: usize> Layer for BatchNorm<T, C, B> {
             dbeta,
             dx.map(flat_mut),
         );
+    }
+
+    fn enabled_by(knobs: &Knobs) -> bool {
+        knobs.batch_norm
     }
 
     fn visit(&mut self, v: &mut dyn Visitor) {

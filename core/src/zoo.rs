@@ -1,0 +1,101 @@
+//! The networks shinso ships, as types: the course's presets and the two the device runs.
+//! Host and firmware name the same types, so a blob trained on one loads on the other (the
+//! signature ignores the batch capacity `B`).
+//!
+//! Run-time choices sit inside the types: hidden activations are [`crate::AnyActivation`]
+//! (configure them, e.g. to ReLU, before use: zeroed they are the identity), batch norm and
+//! dropout are [`crate::Toggle`]d off until [`crate::Network::configure`] turns them on.
+
+use crate::{
+    stack, Affine, AnyActivation, BatchNorm1d, Conv2d, Dropout, Flatten, MaxPool2d, Toggle,
+};
+
+/// Feature maps: `C` channels of `H`×`W`.
+pub type Maps<const C: usize, const H: usize, const W: usize> = [[[f32; W]; H]; C];
+/// Hidden activation, chosen at run time.
+pub type Act<T, const B: usize> = AnyActivation<T, B>;
+
+/// One hidden block of an MLP: affine, optional batch norm, activation, optional dropout.
+pub type Dense<const I: usize, const O: usize, const B: usize> = stack![
+    Affine<I, O, B>,
+    Toggle<BatchNorm1d<O, B>>,
+    AnyActivation<[f32; O], B>,
+    Toggle<Dropout<[f32; O], B>>
+];
+/// The course's MLP, 784-40-20-10.
+pub type Mlp<const B: usize> = stack![Dense<784, 40, B>, Dense<40, 20, B>, Affine<20, 10, B>];
+/// The course's deep MLP for the overfitting experiments, 784-100×6-10.
+pub type DeepMlp<const B: usize> = stack![
+    Dense<784, 100, B>,
+    Dense<100, 100, B>,
+    Dense<100, 100, B>,
+    Dense<100, 100, B>,
+    Dense<100, 100, B>,
+    Dense<100, 100, B>,
+    Affine<100, 10, B>
+];
+/// A small MLP the device can train online, 784-32-10.
+pub type OnlineMlp<const B: usize> = stack![Dense<784, 32, B>, Affine<32, 10, B>];
+
+/// The course's SimpleConvNet: conv 30×5×5, ReLU, max pool 2, affine 4320-100, ReLU,
+/// affine 100-10.
+pub type SimpleConvNet<const B: usize> = stack![
+    Conv2d<1, 28, 28, 30, 5, 5, 1, 0, 24, 24, B>,
+    Act<Maps<30, 24, 24>, B>,
+    MaxPool2d<30, 24, 24, 2, 2, 2, 12, 12, B>,
+    Flatten<Maps<30, 12, 12>, [f32; 4320], B>,
+    Dense<4320, 100, B>,
+    Affine<100, 10, B>
+];
+
+/// Two conv blocks (`F1` and `F2` 3×3 filters, each ReLU + max pool 2), then affine to 10.
+pub type TwoConv<const F1: usize, const F2: usize, const FLAT: usize, const B: usize> = stack![
+    Conv2d<1, 28, 28, F1, 3, 3, 1, 0, 26, 26, B>,
+    Act<Maps<F1, 26, 26>, B>,
+    MaxPool2d<F1, 26, 26, 2, 2, 2, 13, 13, B>,
+    Conv2d<F1, 13, 13, F2, 3, 3, 1, 0, 11, 11, B>,
+    Act<Maps<F2, 11, 11>, B>,
+    MaxPool2d<F2, 11, 11, 2, 2, 2, 5, 5, B>,
+    Flatten<Maps<F2, 5, 5>, [f32; FLAT], B>,
+    Affine<FLAT, 10, B>
+];
+/// The device's inference net: 16 and 32 filters, 12,810 parameters.
+pub type DoubleConvNet<const B: usize> = TwoConv<16, 32, 800, B>;
+/// The device's online learner: 8 and 16 filters, 5,258 parameters.
+pub type OnlineConvNet<const B: usize> = TwoConv<8, 16, 400, B>;
+
+/// LeNet-5 on 28×28 (padding 2 on the first conv, as LeCun's 32×32 input), max pooling.
+pub type LeNet<const B: usize> = stack![
+    Conv2d<1, 28, 28, 6, 5, 5, 1, 2, 28, 28, B>,
+    Act<Maps<6, 28, 28>, B>,
+    MaxPool2d<6, 28, 28, 2, 2, 2, 14, 14, B>,
+    Conv2d<6, 14, 14, 16, 5, 5, 1, 0, 10, 10, B>,
+    Act<Maps<16, 10, 10>, B>,
+    MaxPool2d<16, 10, 10, 2, 2, 2, 5, 5, B>,
+    Flatten<Maps<16, 5, 5>, [f32; 400], B>,
+    Dense<400, 120, B>,
+    Dense<120, 84, B>,
+    Affine<84, 10, B>
+];
+
+/// AlexNet's shape scaled to 28×28: five 3×3 convs (16, 32, 48, 48, 32 filters; pooling
+/// after the 1st, 2nd and 5th), three fully connected layers with dropout.
+pub type AlexNetMini<const B: usize> = stack![
+    Conv2d<1, 28, 28, 16, 3, 3, 1, 1, 28, 28, B>,
+    Act<Maps<16, 28, 28>, B>,
+    MaxPool2d<16, 28, 28, 2, 2, 2, 14, 14, B>,
+    Conv2d<16, 14, 14, 32, 3, 3, 1, 1, 14, 14, B>,
+    Act<Maps<32, 14, 14>, B>,
+    MaxPool2d<32, 14, 14, 2, 2, 2, 7, 7, B>,
+    Conv2d<32, 7, 7, 48, 3, 3, 1, 1, 7, 7, B>,
+    Act<Maps<48, 7, 7>, B>,
+    Conv2d<48, 7, 7, 48, 3, 3, 1, 1, 7, 7, B>,
+    Act<Maps<48, 7, 7>, B>,
+    Conv2d<48, 7, 7, 32, 3, 3, 1, 1, 7, 7, B>,
+    Act<Maps<32, 7, 7>, B>,
+    MaxPool2d<32, 7, 7, 2, 2, 2, 3, 3, B>,
+    Flatten<Maps<32, 3, 3>, [f32; 288], B>,
+    Dense<288, 128, B>,
+    Dense<128, 128, B>,
+    Affine<128, 10, B>
+];
