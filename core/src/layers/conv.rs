@@ -24,8 +24,10 @@ pub type Patch<const C: usize, const FH: usize, const FW: usize> = [[[f32; FW]; 
 /// Every forward pass keeps each sample's im2col matrix for backward (inference computes the
 /// same floats as training). [`Conv2d::forward_direct`] convolves without the im2col matrix
 /// and through `&self`, for inference where the cache is not wanted; it agrees to rounding.
-/// On the host with several input channels im2col + gemm is the faster of the two (long dot
-/// products); with one input channel the direct form is.
+/// [`super::conv_direct::Conv2dDirect`] is the same layer (same signature and blob) trained
+/// without any im2col buffer, for the device. On the host with several input channels
+/// im2col + gemm is the faster of the two (long dot products); with one input channel the
+/// direct form is.
 ///
 /// ```
 /// use shinso::{Conv2d, Layer, Mode};
@@ -174,22 +176,34 @@ impl<
     }
 
     fn visit(&mut self, v: &mut dyn Visitor) {
-        v.layer("conv");
-        v.tensor(Tensor {
-            kind: TensorKind::Weight,
-            shape: [FN, C, FH, FW],
-            fan_in: C * FH * FW,
-            value: flat_mut(&mut self.w),
-            grad: flat_mut(&mut self.dw),
-        });
-        v.tensor(Tensor {
-            kind: TensorKind::Bias,
-            shape: [FN, 0, 0, 0],
-            fan_in: C * FH * FW,
-            value: &mut self.b,
-            grad: &mut self.db,
-        });
+        visit_filters(v, &mut self.w, &mut self.b, &mut self.dw, &mut self.db);
     }
+}
+
+/// Shows a convolution's filters `(FN, C, FH, FW)` and biases to `v`: shared by [`Conv2d`] and
+/// [`super::conv_direct::Conv2dDirect`], whose blobs are therefore interchangeable.
+pub(crate) fn visit_filters<const C: usize, const FN: usize, const FH: usize, const FW: usize>(
+    v: &mut dyn Visitor,
+    w: &mut [Patch<C, FH, FW>; FN],
+    b: &mut [f32; FN],
+    dw: &mut [Patch<C, FH, FW>; FN],
+    db: &mut [f32; FN],
+) {
+    v.layer("conv");
+    v.tensor(Tensor {
+        kind: TensorKind::Weight,
+        shape: [FN, C, FH, FW],
+        fan_in: C * FH * FW,
+        value: flat_mut(w),
+        grad: flat_mut(dw),
+    });
+    v.tensor(Tensor {
+        kind: TensorKind::Bias,
+        shape: [FN, 0, 0, 0],
+        fan_in: C * FH * FW,
+        value: b,
+        grad: db,
+    });
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ pub mod affine;
 pub mod batchnorm;
 pub mod chain;
 pub mod conv;
+pub mod conv_direct;
 pub mod dropout;
 pub mod flatten;
 pub mod pool;
