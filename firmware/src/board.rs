@@ -127,12 +127,15 @@ impl Counter {
     }
 }
 
-/// QEMU's SysTick counts at the machine's fixed 168 MHz `sysclk` (QEMU has no RCC model), while
-/// `-icount shift=0` makes each instruction take 1 ns of virtual time: an instruction is
-/// 168/1000 of a tick.
+/// Under QEMU 7.2 with `-icount shift=0`, SysTick (core clock source) advances 0.336 ticks per
+/// executed instruction: measured with `cortex_m::asm::delay(2_000_000)` (a `subs`/`bne` loop of
+/// exactly 2,000,002 instructions), which took 672,001 ticks, and 10,000,002 instructions took
+/// 3,360,002. (QEMU clocks SysTick from its fixed machine `sysclk`, not from the RCC setting, so
+/// the ratio does not depend on the firmware's clock configuration.) Hence
+/// instructions = ticks × 1000 / 336, exact to ±3 instructions.
 #[cfg(feature = "qemu")]
 pub const fn ticks_to_count(ticks: u64) -> u64 {
-    ticks * 1000 / 168
+    ticks * 125 / 42
 }
 
 /// On a board the DWT counts cycles directly.

@@ -21,7 +21,7 @@ use core::cell::RefCell;
 use cortex_m::interrupt::Mutex;
 use cortex_m_rt::entry;
 use heapless::spsc::{Consumer, Producer, Queue};
-use shinso_app::{linear::Linear, App, Device, DeviceModel, Platform};
+use shinso_app::{Device, Models, Platform};
 use stm32f4xx_hal::{
     pac::{self, interrupt},
     prelude::*,
@@ -44,9 +44,8 @@ const RX_QUEUE: usize = 2 * shinso_proto::MAX_FRAME + 64;
 static mut RX: Queue<u8, RX_QUEUE> = Queue::new();
 static RX_PRODUCER: Mutex<RefCell<Option<Producer<'static, u8, RX_QUEUE>>>> = Mutex::new(RefCell::new(None));
 
-/// Every model lives in a static: their size is part of the link-time memory plan.
-static mut INFER_MODEL: Linear = Linear::ZERO;
-static mut LEARN_MODEL: Linear = Linear::ZERO;
+/// The models live in a static: their size is part of the link-time memory plan.
+static mut MODELS: Models = Models::ZERO;
 
 #[entry]
 fn main() -> ! {
@@ -83,11 +82,9 @@ fn main() -> ! {
         unsafe { (*core::ptr::addr_of_mut!(RX)).split() };
     cortex_m::interrupt::free(|cs| RX_PRODUCER.borrow(cs).replace(Some(producer)));
 
-    // SAFETY: the only references ever made to the model statics, made once.
-    let (infer, learn) = unsafe { (&mut *core::ptr::addr_of_mut!(INFER_MODEL), &mut *core::ptr::addr_of_mut!(LEARN_MODEL)) };
-    learn.make_learner();
-    let models: [&mut dyn DeviceModel; 2] = [infer, learn];
-    let mut device = Device::new(App::new(models));
+    // SAFETY: the only reference ever made to MODELS, made once.
+    let models = unsafe { &mut *core::ptr::addr_of_mut!(MODELS) };
+    let mut device = Device::new(models.app());
 
     let budget = counter.memory();
     defmt::info!(

@@ -31,6 +31,27 @@ use shinso_proto::{
 /// Firmware name and version reported by `Info`.
 pub const FIRMWARE: &str = concat!("shinso-fw ", env!("CARGO_PKG_VERSION"));
 
+/// Every model the device holds, in one struct so the firmware can keep them in a single
+/// zero-initialised static (`.bss`: no flash image, no copy at boot) and the host emulation
+/// holds exactly the same set.
+pub struct Models {
+    /// Model 0: inference only; its weights are pushed from the host.
+    pub infer: linear::Linear,
+    /// Model 1: learns on the device, one sample at a time.
+    pub learn: linear::Linear,
+}
+
+impl Models {
+    /// All models zeroed; [`Models::app`] finishes their set-up.
+    pub const ZERO: Models = Models { infer: linear::Linear::ZERO, learn: linear::Linear::ZERO };
+
+    /// Sets the models up and hands them to an [`App`] (model ids in field order).
+    pub fn app(&mut self) -> App<'_> {
+        self.learn.make_learner();
+        App::new([&mut self.infer as &mut dyn DeviceModel, &mut self.learn])
+    }
+}
+
 /// A model the device holds: something that classifies an image and whose parameters travel as
 /// one blob of little-endian `f32`.
 pub trait DeviceModel {

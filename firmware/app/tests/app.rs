@@ -2,13 +2,14 @@
 
 use shinso_app::{linear::Linear, App, DeviceModel, Device, Platform};
 use shinso_proto::*;
-use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-struct Host(Cell<u64>);
+/// A counter that advances 1000 per reading.
+struct Host;
+static CLOCK: AtomicU64 = AtomicU64::new(0);
 impl Platform for Host {
     fn now(&self) -> u64 {
-        self.0.set(self.0.get() + 1000);
-        self.0.get()
+        CLOCK.fetch_add(1000, Ordering::Relaxed) + 1000
     }
     fn counter(&self) -> Counter {
         Counter::None
@@ -20,7 +21,7 @@ impl Platform for Host {
         MemoryBudget::default()
     }
 }
-const P: Host = Host(Cell::new(0));
+const P: Host = Host;
 
 fn models() -> (Box<Linear>, Box<Linear>) {
     (Box::new(Linear::new(false)), Box::new(Linear::new(true)))

@@ -1,1 +1,389 @@
+//! Host-side harness for the firmware.
+//!
+//! * [`Link`]: a serial client for the shinso protocol over any file descriptor (a board's
+//!   `/dev/ttyACM0`, QEMU's pseudo-terminal, [`emulate_on_pty`]'s), with timeouts;
+//! * [`emulate_on_pty`]: the device's application logic running in a thread behind a
+//!   pseudo-terminal pair, for hosts without QEMU;
+//! * [`Qemu`]: builds the firmware (`--features qemu`) and boots it in `qemu-system-arm`, finding
+//!   the pseudo-terminal QEMU made for USART1;
+//! * [`scenario`]: the checks every backend must pass.
+//!
+//! Linux only (termios, openpty).
 
+use shinso_proto::{self as proto, Decoder, Request, Response, MAX_FRAME};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub mod scenario;
+
+/// Why a request got no answer.
+#[derive(Debug)]
+pub enum LinkError {
+    /// Nothing (or nothing matching) arrived in time.
+    Timeout,
+    /// The port failed.
+    Io(std::io::Error),
+}
+
+impl From<std::io::Error> for LinkError {
+    fn from(e: std::io::Error) -> Self {
+        LinkError::Io(e)
+    }
+}
+
+impl std::fmt::Display for LinkError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LinkError::Timeout => write!(f, "the device did not answer in time"),
+            LinkError::Io(e) => write!(f, "serial port: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for LinkError {}
+
+/// Opens a serial device or pseudo-terminal in raw mode (no echo, no line editing, 8 bits).
+pub fn open_serial(path: &Path) -> std::io::Result<File> {
+    let file = std::fs::OpenOptions::new().read(true).write(true).custom_flags_noctty().open(path)?;
+    set_raw(&file)?;
+    Ok(file)
+}
+
+trait NoCtty {
+    fn custom_flags_noctty(&mut self) -> &mut Self;
+}
+impl NoCtty for std::fs::OpenOptions {
+    fn custom_flags_noctty(&mut self) -> &mut Self {
+        use std::os::unix::fs::OpenOptionsExt;
+        self.custom_flags(libc::O_NOCTTY)
+    }
+}
+
+fn set_raw(file: &impl AsRawFd) -> std::io::Result<()> {
+    let fd = file.as_raw_fd();
+    // SAFETY: termios is plain data; fd is open for the duration of the calls.
+    unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        if libc::tcgetattr(fd, &mut t) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        libc::cfmakeraw(&mut t);
+        libc::cfsetspeed(&mut t, libc::B115200);
+        if libc::tcsetattr(fd, libc::TCSANOW, &t) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Waits until `fd` is readable or `timeout` passes; true if readable.
+fn readable(fd: &impl AsRawFd, timeout: Duration) -> std::io::Result<bool> {
+    let mut p = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+    // SAFETY: one valid pollfd.
+    let n = unsafe { libc::poll(&mut p, 1, ms) };
+    match n {
+        n if n < 0 => {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                Ok(false)
+            } else {
+                Err(e)
+            }
+        }
+        0 => Ok(false),
+        _ if p.revents & libc::POLLIN != 0 => Ok(true),
+        // POLLHUP without data: the other side is gone for now (a pty whose peer has not
+        // opened it yet); wait a little instead of spinning.
+        _ => {
+            std::thread::sleep(Duration::from_millis(10).min(timeout));
+            Ok(false)
+        }
+    }
+}
+
+/// A request/response client for the shinso protocol.
+pub struct Link {
+    port: File,
+    decoder: Decoder,
+    seq: u32,
+    /// Frames decoded but not yet returned.
+    pending: std::collections::VecDeque<(u32, Response)>,
+    /// Frame-level errors the host's decoder saw (garbage from the device side).
+    pub host_decode_errors: u32,
+}
+
+impl Link {
+    /// A client on an open, raw-mode port.
+    pub fn new(port: File) -> Self {
+        Link { port, decoder: Decoder::new(), seq: 0, pending: Default::default(), host_decode_errors: 0 }
+    }
+
+    /// Opens `path` (raw mode) and makes a client.
+    pub fn open(path: &Path) -> std::io::Result<Self> {
+        Ok(Self::new(open_serial(path)?))
+    }
+
+    /// Writes bytes as they are (for tests that inject garbage).
+    pub fn send_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.port.write_all(bytes)?;
+        self.port.flush()
+    }
+
+    /// The next frame from the device, whatever its seq.
+    pub fn recv(&mut self, timeout: Duration) -> Result<(u32, Response), LinkError> {
+        let deadline = Instant::now() + timeout;
+        let mut buf = [0u8; 256];
+        loop {
+            if let Some(frame) = self.pending.pop_front() {
+                return Ok(frame);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(LinkError::Timeout);
+            }
+            if !readable(&self.port, left)? {
+                continue;
+            }
+            let n = match self.port.read(&mut buf) {
+                Ok(n) => n,
+                // EIO: a pty whose other side closed (the emulator or QEMU went away, or has not
+                // connected yet); treat like silence.
+                Err(e) if e.raw_os_error() == Some(libc::EIO) => {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            for &b in &buf[..n] {
+                match self.decoder.feed::<Response>(b) {
+                    Some(Ok(frame)) => self.pending.push_back(frame),
+                    Some(Err(_)) => self.host_decode_errors += 1,
+                    None => {}
+                }
+            }
+        }
+    }
+
+    /// Waits for the device's `Ready` announcement.
+    pub fn wait_ready(&mut self, timeout: Duration) -> Result<(), LinkError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if let (0, Response::Ready) = self.recv(left)? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The next sequence number (never 0, which marks unsolicited frames).
+    fn next_seq(&mut self) -> u32 {
+        self.seq = self.seq.wrapping_add(1);
+        if self.seq == 0 {
+            self.seq = 1;
+        }
+        self.seq
+    }
+
+    /// Sends `req` and returns its answer. Frames for other seqs and repeated `Ready`s are
+    /// skipped; an error with seq 0 (the device could not read our frame) is returned as the
+    /// answer, since only one request is ever outstanding.
+    pub fn request(&mut self, req: &Request, timeout: Duration) -> Result<Response, LinkError> {
+        let seq = self.next_seq();
+        let mut buf = [0u8; MAX_FRAME];
+        let frame = proto::encode(seq, req, &mut buf).expect("every request fits a frame");
+        // Answers to earlier requests that timed out are stale now.
+        self.pending.clear();
+        self.port.write_all(frame)?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.recv(left)? {
+                (s, r) if s == seq => return Ok(r),
+                (0, r @ Response::Error { .. }) => return Ok(r),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The device's application logic behind a pseudo-terminal pair, in a background thread.
+/// Open [`Emulator::path`] like a serial port; the thread ends when the process does.
+pub struct Emulator {
+    /// The pseudo-terminal to open.
+    pub path: PathBuf,
+    _slave: OwnedFd,
+}
+
+/// Starts [`emulate_on_pty`]'s device with the same models the firmware holds.
+pub fn emulate_on_pty() -> std::io::Result<Emulator> {
+    let (mut master, slave) = openpty()?;
+    let path = std::fs::read_link(format!("/proc/self/fd/{}", slave.as_raw_fd()))?;
+    set_raw(&slave)?;
+    std::thread::Builder::new().name("device-emulator".into()).spawn(move || {
+        let mut models = Box::new(shinso_app::Models::ZERO);
+        let mut device = shinso_app::Device::new(models.app());
+        let platform = HostPlatform;
+        let ready = device.ready_frame().to_vec();
+        let _ = master.write_all(&ready);
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = match master.read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => n,
+                // EIO on the master: no one has the slave open right now; wait for someone.
+                Err(e) if e.raw_os_error() == Some(libc::EIO) => {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                }
+                Err(_) => return,
+            };
+            for &b in &buf[..n] {
+                if let Some(frame) = device.on_byte(b, &platform) {
+                    if master.write_all(frame).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    })?;
+    Ok(Emulator { path, _slave: slave })
+}
+
+/// The host as a [`shinso_app::Platform`]: no counter, no memory plan.
+pub struct HostPlatform;
+
+impl shinso_app::Platform for HostPlatform {
+    fn now(&self) -> u64 {
+        0
+    }
+    fn counter(&self) -> proto::Counter {
+        proto::Counter::None
+    }
+    fn clock_hz(&self) -> u32 {
+        0
+    }
+    fn memory(&self) -> proto::MemoryBudget {
+        proto::MemoryBudget::default()
+    }
+}
+
+/// A pseudo-terminal pair: (master as a File, slave fd kept open so the master never sees EIO).
+fn openpty() -> std::io::Result<(File, OwnedFd)> {
+    let (mut m, mut s) = (0, 0);
+    // SAFETY: out-pointers to two ints; null name/termios/winsize are allowed.
+    let r = unsafe { libc::openpty(&mut m, &mut s, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: openpty returned two fresh descriptors that we now own.
+    unsafe { Ok((File::from_raw_fd(m), OwnedFd::from_raw_fd(s))) }
+}
+
+/// The firmware workspace (this crate's parent directory).
+pub fn firmware_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// Builds the QEMU firmware (release, `--features qemu`) and returns the ELF's path.
+///
+/// `SHINSO_FIRMWARE_ELF` names a prebuilt ELF instead. The build uses its own target directory
+/// (`target/qemu`) because the `cargo test` that runs this holds the lock on the default one.
+/// Cargo must run *in* the firmware directory: that is where it finds `.cargo/config.toml`,
+/// which selects the thumbv7em target.
+pub fn build_firmware() -> Result<PathBuf, String> {
+    if let Some(elf) = std::env::var_os("SHINSO_FIRMWARE_ELF") {
+        return Ok(elf.into());
+    }
+    let dir = firmware_dir();
+    let target = dir.join("target").join("qemu");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .current_dir(&dir)
+        .args(["build", "--release", "--features", "qemu", "--bin", "shinso-firmware"])
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_BUILD_TARGET")
+        .output()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("firmware build failed:\n{}", String::from_utf8_lossy(&out.stderr)));
+    }
+    Ok(target.join("thumbv7em-none-eabihf/release/shinso-firmware"))
+}
+
+/// The firmware running in `qemu-system-arm -machine netduinoplus2`.
+pub struct Qemu {
+    child: Child,
+    /// QEMU's pseudo-terminal for USART1.
+    pub pty: PathBuf,
+    /// QEMU's stdout after the pty line: defmt frames (semihosting), for `defmt-print`.
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl Qemu {
+    /// The command line (without `-kernel`): USART1 on a pty, semihosting for defmt,
+    /// `-icount shift=0` so SysTick counts instructions.
+    pub const ARGS: &'static [&'static str] = &[
+        "-machine",
+        "netduinoplus2",
+        "-display",
+        "none",
+        "-monitor",
+        "none",
+        "-serial",
+        "pty",
+        "-semihosting-config",
+        "enable=on,target=native",
+        "-icount",
+        "shift=0",
+    ];
+
+    /// Boots `elf` and finds its pseudo-terminal.
+    pub fn boot(elf: &Path) -> Result<Qemu, String> {
+        let mut child = Command::new("qemu-system-arm")
+            .args(Self::ARGS)
+            .arg("-kernel")
+            .arg(elf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("cannot start qemu-system-arm (is it installed?): {e}"))?;
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut line = Vec::new();
+        // "char device redirected to /dev/pts/N (label serial0)" comes first, before the guest
+        // runs; defmt's binary output follows on the same stream.
+        out.read_until(b'\n', &mut line).map_err(|e| e.to_string())?;
+        let text = String::from_utf8_lossy(&line);
+        let pty = text
+            .split_whitespace()
+            .find(|w| w.starts_with("/dev/pts/"))
+            .map(PathBuf::from)
+            .ok_or_else(|| format!("no pty in QEMU's first line: {text:?}"))?;
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = log.clone();
+        // Keep draining stdout: QEMU blocks the guest on a full pipe.
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = out.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        Ok(Qemu { child, pty, log })
+    }
+}
+
+impl Drop for Qemu {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

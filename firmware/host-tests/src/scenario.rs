@@ -1,0 +1,238 @@
+//! The end-to-end checks every device backend (pty emulation, QEMU, a board) must pass.
+
+use crate::{Link, LinkError};
+use shinso_app::linear::{Linear, SplitMix64};
+use shinso_app::DeviceModel;
+use shinso_proto::{
+    self as proto, Counter, DeviceInfo, ErrorCode, Optimizer, Pixels, Request, Response, CHUNK, CLASSES, MAX_FRAME, PIXELS,
+};
+use std::time::Duration;
+
+/// What the scenario measured.
+#[derive(Debug)]
+pub struct Report {
+    /// The device's `Info`.
+    pub info: DeviceInfo,
+    /// Cost of one inference (model 0).
+    pub infer_count: u64,
+    /// Cost of one learning step.
+    pub learn_count: u64,
+    /// Prequential accuracy over the first and the last quarter of the learning stream.
+    pub prequential: (f32, f32),
+}
+
+type R<T> = Result<T, String>;
+
+fn ask(link: &mut Link, req: &Request, t: Duration) -> R<Response> {
+    link.request(req, t).map_err(|e: LinkError| format!("{req:?}: {e}"))
+}
+
+fn expect_ok(link: &mut Link, req: &Request, t: Duration) -> R<()> {
+    match ask(link, req, t)? {
+        Response::Ok => Ok(()),
+        r => Err(format!("{req:?}: expected Ok, got {r:?}")),
+    }
+}
+
+fn expect_error(link: &mut Link, req: &Request, code: ErrorCode, t: Duration) -> R<()> {
+    match ask(link, req, t)? {
+        Response::Error { code: c, .. } if c == code => Ok(()),
+        r => Err(format!("{req:?}: expected {code:?}, got {r:?}")),
+    }
+}
+
+/// Sends raw bytes that are not a valid frame and expects one error frame back, with one of
+/// `codes`.
+fn inject(link: &mut Link, what: &str, bytes: &[u8], codes: &[ErrorCode], t: Duration) -> R<()> {
+    link.send_raw(bytes).map_err(|e| e.to_string())?;
+    loop {
+        match link.recv(t).map_err(|e| format!("{what}: {e}"))? {
+            (_, Response::Ready) => continue,
+            (_, Response::Error { code, .. }) if codes.contains(&code) => return Ok(()),
+            r => return Err(format!("{what}: expected one of {codes:?}, got {r:?}")),
+        }
+    }
+}
+
+/// Ten noisy prototypes: a stand-in for MNIST that any working learner separates quickly.
+pub fn synthetic(rng: &mut SplitMix64, protos: &[[u8; PIXELS]; CLASSES]) -> (Pixels, u8) {
+    let label = (rng.next_u64() % CLASSES as u64) as u8;
+    let mut p = protos[label as usize];
+    for px in p.iter_mut() {
+        if rng.next_u64().is_multiple_of(10) {
+            *px = (rng.next_u64() & 0xFF) as u8;
+        }
+    }
+    (Pixels(p), label)
+}
+
+/// The prototypes [`synthetic`] draws from.
+pub fn prototypes(seed: u64) -> [[u8; PIXELS]; CLASSES] {
+    let mut rng = SplitMix64(seed);
+    let mut protos = [[0u8; PIXELS]; CLASSES];
+    for p in protos.iter_mut() {
+        for px in p.iter_mut() {
+            *px = if rng.next_u64().is_multiple_of(4) { 255 } else { 0 };
+        }
+    }
+    protos
+}
+
+/// Pushes `blob` to `model` in chunks.
+pub fn push(link: &mut Link, model: u8, signature: u64, blob: &[u8], crc: u32, t: Duration) -> R<Response> {
+    let r = ask(link, &Request::PushBegin { model, signature, len: blob.len() as u32, crc }, t)?;
+    if r != Response::Ok {
+        return Ok(r);
+    }
+    for (k, c) in blob.chunks(CHUNK).enumerate() {
+        let data = heapless::Vec::from_slice(c).unwrap();
+        let r = ask(link, &Request::PushChunk { offset: (k * CHUNK) as u32, data }, t)?;
+        if r != Response::Ok {
+            return Ok(r);
+        }
+    }
+    ask(link, &Request::PushEnd, t)
+}
+
+/// Pulls `model`'s whole blob.
+pub fn pull(link: &mut Link, model: u8, len: usize, t: Duration) -> R<Vec<u8>> {
+    let mut out = Vec::with_capacity(len);
+    while out.len() < len {
+        let req = Request::Pull { model, offset: out.len() as u32, len: CHUNK as u16 };
+        match ask(link, &req, t)? {
+            Response::Chunk { offset, data } if offset as usize == out.len() && !data.is_empty() => out.extend_from_slice(&data),
+            r => return Err(format!("{req:?}: got {r:?}")),
+        }
+    }
+    Ok(out)
+}
+
+/// Runs every check; `t` is the timeout for one request.
+pub fn run(link: &mut Link, t: Duration, learn_steps: usize) -> R<Report> {
+    link.wait_ready(Duration::from_secs(30)).map_err(|e| format!("waiting for Ready: {e}"))?;
+
+    // Info.
+    let info = match ask(link, &Request::Info, t)? {
+        Response::Info(i) => i,
+        r => return Err(format!("Info: got {r:?}")),
+    };
+    if info.protocol != proto::PROTOCOL_VERSION || info.models.len() < 2 {
+        return Err(format!("unexpected Info: {info:?}"));
+    }
+    let m0 = info.models[0].clone();
+    let blob_len = m0.params as usize * 4;
+
+    // Hostile input between valid requests: each gets an error, and the link recovers.
+    let mut buf = [0u8; MAX_FRAME];
+    let stats = proto::encode(77, &Request::Stats, &mut buf).unwrap().to_vec();
+    inject(link, "garbage", b"\x00hello, device\x00", &[ErrorCode::BadFrame, ErrorCode::BadCrc], t)?;
+    let mut trunc = stats[..stats.len() - 3].to_vec();
+    trunc.push(0);
+    inject(link, "truncated frame", &trunc, &[ErrorCode::BadFrame, ErrorCode::BadCrc], t)?;
+    let mut flipped = stats.clone();
+    flipped[1] ^= 0x10;
+    inject(link, "corrupt frame", &flipped, &[ErrorCode::BadFrame, ErrorCode::BadCrc], t)?;
+    let mut big = vec![0x55u8; 3 * MAX_FRAME];
+    big.push(0);
+    inject(link, "oversized frame", &big, &[ErrorCode::Oversized], t)?;
+    let unknown = proto::encode(78, &250u8, &mut buf).unwrap().to_vec();
+    inject(link, "unknown message", &unknown, &[ErrorCode::Unknown], t)?;
+    // A frame cut short and never delimited, then a valid request: the decoder sees one long
+    // corrupt frame (answered with an error), then the request after the next delimiter.
+    link.send_raw(&stats[..5]).map_err(|e| e.to_string())?;
+    match ask(link, &Request::Info, t)? {
+        Response::Error { .. } => {}
+        r => return Err(format!("half frame + Info: expected an error first, got {r:?}")),
+    }
+    match ask(link, &Request::Info, t)? {
+        Response::Info(_) => {}
+        r => return Err(format!("Info after garbage: got {r:?}")),
+    }
+
+    // Weight transfer to model 0: a valid push, then refused ones that must not change it.
+    let mut host_model = Box::new(Linear::new(false));
+    let mut rng = SplitMix64(99);
+    let blob: Vec<u8> = (0..m0.params).flat_map(|_| (rng.normal() * 0.05).to_le_bytes()).collect();
+    if blob.len() != blob_len || m0.signature != Linear::SIGNATURE {
+        return Err(format!("model 0 is not {}: {m0:?}", host_model.name()));
+    }
+    host_model.load_params(&blob);
+    match push(link, 0, m0.signature, &blob, proto::crc32(&blob), t)? {
+        Response::Ok => {}
+        r => return Err(format!("push: {r:?}")),
+    }
+    let mut other = blob.clone();
+    other[100] ^= 1;
+    match push(link, 0, m0.signature, &other, proto::crc32(&blob), t)? {
+        Response::Error { code: ErrorCode::BadBlobCrc, .. } => {}
+        r => return Err(format!("push with a bad CRC: {r:?}")),
+    }
+    expect_error(link, &Request::PushBegin { model: 0, signature: m0.signature ^ 1, len: blob_len as u32, crc: 0 }, ErrorCode::BadSignature, t)?;
+    expect_error(link, &Request::PushEnd, ErrorCode::NoPush, t)?;
+    if pull(link, 0, blob_len, t)? != blob {
+        return Err("pulled weights differ from the pushed ones".into());
+    }
+
+    // Inference agrees with the same model on the host.
+    let protos = prototypes(5);
+    let mut infer_count = 0;
+    for i in 0..20 {
+        let (pixels, _) = synthetic(&mut rng, &protos);
+        let want = host_model.infer(&pixels.0);
+        match ask(link, &Request::Infer { model: 0, pixels: pixels.clone() }, t)? {
+            Response::Inferred { class, scores, count } => {
+                if class != shinso_app::argmax(&want) || scores.iter().zip(&want).any(|(a, b)| (a - b).abs() > 1e-5) {
+                    return Err(format!("image {i}: device {scores:?} vs host {want:?}"));
+                }
+                infer_count = count;
+            }
+            r => return Err(format!("Infer: {r:?}")),
+        }
+    }
+    expect_error(link, &Request::Infer { model: 9, pixels: Pixels::default() }, ErrorCode::NoSuchModel, t)?;
+
+    // Online learning.
+    expect_error(link, &Request::Configure { optimizer: Optimizer::Sgd, lr: f32::NAN }, ErrorCode::NonFinite, t)?;
+    expect_error(link, &Request::Configure { optimizer: Optimizer::Sgd, lr: f32::INFINITY }, ErrorCode::NonFinite, t)?;
+    expect_error(link, &Request::Learn { pixels: Pixels::default(), label: 10 }, ErrorCode::BadValue, t)?;
+    expect_ok(link, &Request::Configure { optimizer: Optimizer::Momentum, lr: 0.01 }, t)?;
+    expect_ok(link, &Request::Reset { seed: 1 }, t)?;
+    let mut correct = Vec::with_capacity(learn_steps);
+    let mut learn_count = 0;
+    for step in 0..learn_steps {
+        let (pixels, label) = synthetic(&mut rng, &protos);
+        match ask(link, &Request::Learn { pixels, label }, t)? {
+            Response::Learned { loss, predicted_before, samples_seen, count } => {
+                if !loss.is_finite() || samples_seen as usize != step + 1 {
+                    return Err(format!("step {step}: loss {loss}, samples_seen {samples_seen}"));
+                }
+                correct.push(predicted_before == label);
+                learn_count = count;
+            }
+            r => return Err(format!("Learn: {r:?}")),
+        }
+        // Garbage in the middle of the stream changes nothing.
+        if step == learn_steps / 2 {
+            inject(link, "garbage while learning", b"\x01\x02\x03\x00", &[ErrorCode::BadFrame, ErrorCode::BadCrc], t)?;
+        }
+    }
+    let q = learn_steps / 4;
+    let frac = |s: &[bool]| s.iter().filter(|&&c| c).count() as f32 / s.len().max(1) as f32;
+    let prequential = (frac(&correct[..q]), frac(&correct[learn_steps - q..]));
+    match ask(link, &Request::Stats, t)? {
+        Response::Stats(s) if s.samples_seen as usize == learn_steps => {
+            let want = frac(&correct);
+            if (s.prequential_accuracy - want).abs() > 1e-4 {
+                return Err(format!("Stats accuracy {} but the host counted {want}", s.prequential_accuracy));
+            }
+        }
+        r => return Err(format!("Stats: {r:?}")),
+    }
+    if prequential.1 <= prequential.0 || prequential.1 < 0.8 {
+        return Err(format!("prequential accuracy did not rise: {prequential:?}"));
+    }
+    if info.counter != Counter::None && (infer_count == 0 || learn_count == 0) {
+        return Err(format!("{:?} counter reported 0", info.counter));
+    }
+    Ok(Report { info, infer_count, learn_count, prequential })
+}

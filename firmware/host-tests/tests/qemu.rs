@@ -1,0 +1,24 @@
+//! End to end under QEMU: build the firmware with `--features qemu`, boot it on the emulated
+//! STM32F405 (netduinoplus2), talk to it over USART1's pseudo-terminal.
+//!
+//! Needs `qemu-system-arm` (Debian: `qemu-system-arm`) and the `thumbv7em-none-eabihf` target.
+
+use shinso_fw_tests::{build_firmware, scenario, Link, Qemu};
+use std::time::{Duration, Instant};
+
+#[test]
+fn firmware_in_qemu_passes_the_scenario() {
+    let t0 = Instant::now();
+    let elf = build_firmware().unwrap_or_else(|e| panic!("{e}"));
+    eprintln!("firmware built in {:.1?}: {}", t0.elapsed(), elf.display());
+    let qemu = Qemu::boot(&elf).unwrap_or_else(|e| panic!("{e}"));
+    let mut link = Link::open(&qemu.pty).expect("open QEMU's pty");
+    let t1 = Instant::now();
+    let report = scenario::run(&mut link, Duration::from_secs(20), 600).unwrap_or_else(|e| panic!("{e}"));
+    eprintln!("scenario in {:.1?}: {report:#?}", t1.elapsed());
+    assert_eq!(report.info.counter, shinso_proto::Counter::Instructions);
+    assert_eq!(report.info.clock_hz, 16_000_000);
+    let m = report.info.memory;
+    assert!(m.flash > 0 && m.ram > 0 && m.stack > 0 && m.heap > 0, "{m:?}");
+    assert!(m.ram as u64 + m.stack as u64 + m.heap as u64 <= 192 * 1024, "{m:?}");
+}
