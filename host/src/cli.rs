@@ -155,9 +155,9 @@ pub struct TrainArgs {
     /// L2 weight decay λ₂ (biases excluded)
     #[arg(long, default_value_t = 0.0)]
     pub l2: f32,
-    /// Dropout ratio after each hidden activation (0 = off)
-    #[arg(long, default_value_t = 0.0)]
-    pub dropout: f32,
+    /// Dropout ratio after each hidden dense activation (0 = off; default: the preset's)
+    #[arg(long)]
+    pub dropout: Option<f32>,
     /// Batch normalisation before each hidden activation
     #[arg(long)]
     pub batch_norm: bool,
@@ -250,7 +250,9 @@ impl TrainArgs {
         };
         c.l1 = self.l1;
         c.l2 = self.l2;
-        c.dropout = self.dropout;
+        if let Some(d) = self.dropout {
+            c.dropout = d;
+        }
         c.batch_norm = self.batch_norm;
         c.seed = self.seed;
         c.train_size = self.train_size;
@@ -403,7 +405,7 @@ fn cmd_train(a: &TrainArgs) -> Result<()> {
     let n_test = cfg.test_size.map_or(data.test.len(), |n| n.min(data.test.len()));
     if !a.quiet {
         eprintln!(
-            "training {} ({}) on {} images from {}, testing on {}; {} iterations of {} ({:.1} epochs), {:?} lr {}",
+            "training {} ({}) on {} images from {}, testing on {}; {} iterations of {} ({:.1} epochs), {} lr {}",
             cfg.preset,
             cfg.activation.name(),
             n_train,
@@ -412,7 +414,7 @@ fn cmd_train(a: &TrainArgs) -> Result<()> {
             cfg.iterations,
             cfg.batch_size,
             (cfg.iterations * cfg.batch_size) as f64 / n_train as f64,
-            cfg.optimizer,
+            cfg.optimizer.name(),
             cfg.lr
         );
     }
@@ -434,7 +436,7 @@ fn cmd_train(a: &TrainArgs) -> Result<()> {
 
     let ext = a.plot_format.ext();
     let by_epoch = (cfg.iterations * cfg.batch_size) as f64 / n_train as f64 >= 2.0;
-    let title = format!("{} — {} {:?} lr {}", cfg.preset, cfg.activation.name(), cfg.optimizer, cfg.lr);
+    let title = format!("{} — {}, {}, {} lr {}", cfg.preset, cfg.activation.name(), cfg.init.name(), cfg.optimizer.name(), cfg.lr);
     metrics::write_csv(&a.out.join("metrics.csv"), &r.records)?;
     plot::accuracy_chart(&r.records, by_epoch, &format!("accuracy: {title}")).save(&a.out.join(format!("accuracy.{ext}")))?;
     plot::loss_chart(&r.records, by_epoch, &format!("loss: {title}")).save(&a.out.join(format!("loss.{ext}")))?;

@@ -218,10 +218,16 @@ impl Figure for LineChart {
     }
 }
 
-/// Tick text: no decimals where the span is large, few where it is small.
+/// Tick text: enough decimals for the axis span, trailing zeros trimmed (`2`, `0.9`, `0.25`).
 fn tick(v: f64, span: f64) -> String {
-    let d = if span >= 20.0 { 0 } else if span >= 2.0 { 1 } else if span >= 0.2 { 2 } else { 3 };
-    format!("{v:.d$}")
+    let d = if span > 0.0 { (2.0 - span.log10().floor()).clamp(0.0, 8.0) as usize } else { 3 };
+    let s = format!("{v:.d$}");
+    if s.contains('.') {
+        let t = s.trim_end_matches('0').trim_end_matches('.');
+        if t == "-0" { "0".into() } else { t.into() }
+    } else {
+        s
+    }
 }
 
 /// `accuracy.png` as the course draws it: training and test accuracy against the x axis
@@ -419,6 +425,16 @@ mod tests {
         let b = std::fs::read(path).unwrap();
         assert_eq!(&b[..8], b"\x89PNG\r\n\x1a\n", "{}", path.display());
         assert!(b.len() > 2000);
+    }
+
+    #[test]
+    fn tick_labels() {
+        assert_eq!(tick(2.0, 19.0), "2");
+        assert_eq!(tick(0.9, 1.0), "0.9");
+        assert_eq!(tick(0.25, 1.0), "0.25");
+        assert_eq!(tick(1800.0, 1900.0), "1800");
+        assert_eq!(tick(0.0015, 0.004), "0.0015");
+        assert_eq!(tick(-0.0, 1.0), "0");
     }
 
     #[test]

@@ -5,11 +5,21 @@ use shinso::Knobs;
 
 use crate::model::{Model, Net, BATCH};
 
-// Until core's `zoo` lands in the crate root these mirror its MLP types.
+// Until core's `zoo` lands in the crate root these mirror its types (and add the convnets).
 mod zoo {
-    use shinso::{stack, Affine, AnyActivation, Dropout, Toggle};
-    pub type Dense<const I: usize, const O: usize, const B: usize> =
-        stack![Affine<I, O, B>, AnyActivation<[f32; O], B>, Toggle<Dropout<[f32; O], B>>];
+    use shinso::{
+        stack, Affine, AnyActivation, BatchNorm1d, Conv2d, Dropout, Flatten, MaxPool2d, Toggle,
+    };
+
+    type Maps<const C: usize, const H: usize, const W: usize> = [[[f32; W]; H]; C];
+    type Act<T, const B: usize> = AnyActivation<T, B>;
+
+    pub type Dense<const I: usize, const O: usize, const B: usize> = stack![
+        Affine<I, O, B>,
+        Toggle<BatchNorm1d<O, B>>,
+        AnyActivation<[f32; O], B>,
+        Toggle<Dropout<[f32; O], B>>
+    ];
     pub type Mlp<const B: usize> = stack![Dense<784, 40, B>, Dense<40, 20, B>, Affine<20, 10, B>];
     pub type DeepMlp<const B: usize> = stack![
         Dense<784, 100, B>,
@@ -21,6 +31,69 @@ mod zoo {
         Affine<100, 10, B>
     ];
     pub type OnlineMlp<const B: usize> = stack![Dense<784, 32, B>, Affine<32, 10, B>];
+
+    /// The course's SimpleConvNet: conv 30×5×5, ReLU, max pool 2, affine 4320-100, ReLU,
+    /// affine 100-10.
+    pub type SimpleConvNet<const B: usize> = stack![
+        Conv2d<1, 28, 28, 30, 5, 5, 1, 0, 24, 24, B>,
+        Act<Maps<30, 24, 24>, B>,
+        MaxPool2d<30, 24, 24, 2, 2, 2, 12, 12, B>,
+        Flatten<Maps<30, 12, 12>, [f32; 4320], B>,
+        Dense<4320, 100, B>,
+        Affine<100, 10, B>
+    ];
+
+    /// Two conv blocks (`F1` and `F2` 3×3 filters, each ReLU + max pool 2), then affine to 10.
+    pub type TwoConv<const F1: usize, const F2: usize, const FLAT: usize, const B: usize> = stack![
+        Conv2d<1, 28, 28, F1, 3, 3, 1, 0, 26, 26, B>,
+        Act<Maps<F1, 26, 26>, B>,
+        MaxPool2d<F1, 26, 26, 2, 2, 2, 13, 13, B>,
+        Conv2d<F1, 13, 13, F2, 3, 3, 1, 0, 11, 11, B>,
+        Act<Maps<F2, 11, 11>, B>,
+        MaxPool2d<F2, 11, 11, 2, 2, 2, 5, 5, B>,
+        Flatten<Maps<F2, 5, 5>, [f32; FLAT], B>,
+        Affine<FLAT, 10, B>
+    ];
+    /// The device's inference net: 16 and 32 filters, 12,810 parameters.
+    pub type DoubleConvNet<const B: usize> = TwoConv<16, 32, 800, B>;
+    /// The device's online learner: 8 and 16 filters, 5,258 parameters.
+    pub type OnlineConvNet<const B: usize> = TwoConv<8, 16, 400, B>;
+
+    /// LeNet-5 on 28×28 (padding 2 on the first conv, as LeCun's 32×32 input), max pooling.
+    pub type LeNet<const B: usize> = stack![
+        Conv2d<1, 28, 28, 6, 5, 5, 1, 2, 28, 28, B>,
+        Act<Maps<6, 28, 28>, B>,
+        MaxPool2d<6, 28, 28, 2, 2, 2, 14, 14, B>,
+        Conv2d<6, 14, 14, 16, 5, 5, 1, 0, 10, 10, B>,
+        Act<Maps<16, 10, 10>, B>,
+        MaxPool2d<16, 10, 10, 2, 2, 2, 5, 5, B>,
+        Flatten<Maps<16, 5, 5>, [f32; 400], B>,
+        Dense<400, 120, B>,
+        Dense<120, 84, B>,
+        Affine<84, 10, B>
+    ];
+
+    /// AlexNet's shape scaled to 28×28: five 3×3 convs (16, 32, 48, 48, 32 filters; pooling
+    /// after the 1st, 2nd and 5th), three fully connected layers with dropout.
+    pub type AlexNetMini<const B: usize> = stack![
+        Conv2d<1, 28, 28, 16, 3, 3, 1, 1, 28, 28, B>,
+        Act<Maps<16, 28, 28>, B>,
+        MaxPool2d<16, 28, 28, 2, 2, 2, 14, 14, B>,
+        Conv2d<16, 14, 14, 32, 3, 3, 1, 1, 14, 14, B>,
+        Act<Maps<32, 14, 14>, B>,
+        MaxPool2d<32, 14, 14, 2, 2, 2, 7, 7, B>,
+        Conv2d<32, 7, 7, 48, 3, 3, 1, 1, 7, 7, B>,
+        Act<Maps<48, 7, 7>, B>,
+        Conv2d<48, 7, 7, 48, 3, 3, 1, 1, 7, 7, B>,
+        Act<Maps<48, 7, 7>, B>,
+        Conv2d<48, 7, 7, 32, 3, 3, 1, 1, 7, 7, B>,
+        Act<Maps<32, 7, 7>, B>,
+        MaxPool2d<32, 7, 7, 2, 2, 2, 3, 3, B>,
+        Flatten<Maps<32, 3, 3>, [f32; 288], B>,
+        Dense<288, 128, B>,
+        Dense<128, 128, B>,
+        Affine<128, 10, B>
+    ];
 }
 
 /// A network shape the CLI knows by name.
@@ -30,7 +103,18 @@ pub enum Preset {
     Mlp,
     /// The course's 784-100×6-10 MLP (overfitting, dropout, batch norm experiments).
     DeepMlp,
-    /// The device's online learner: 784-32-10.
+    /// The course's SimpleConvNet: conv 30×5×5, pool 2, affine 100, affine 10.
+    SimpleConvnet,
+    /// Two conv blocks (16 and 32 3×3 filters, ReLU, max pool 2), 800-10: the device's
+    /// inference net.
+    DoubleConvnet,
+    /// LeNet-5 on 28×28.
+    Lenet,
+    /// AlexNet's shape scaled to 28×28: five convs, three dense layers with dropout.
+    AlexnetMini,
+    /// The device's online convnet learner: 8 and 16 filters.
+    OnlineConvnet,
+    /// The device's online MLP learner: 784-32-10.
     OnlineMlp,
 }
 
@@ -45,6 +129,18 @@ pub enum OptKind {
     Adam,
 }
 
+impl OptKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            OptKind::Sgd => "SGD",
+            OptKind::Momentum => "Momentum",
+            OptKind::Adagrad => "AdaGrad",
+            OptKind::Rmsprop => "RMSProp",
+            OptKind::Adam => "Adam",
+        }
+    }
+}
+
 /// Initialisation scheme.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -53,6 +149,17 @@ pub enum InitKind {
     Gaussian,
     Xavier,
     He,
+}
+
+impl InitKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            InitKind::Zeros => "zeros",
+            InitKind::Gaussian => "Gaussian",
+            InitKind::Xavier => "Xavier",
+            InitKind::He => "He",
+        }
+    }
 }
 
 /// Hidden-layer activation.
@@ -102,6 +209,8 @@ pub struct Defaults {
     /// Training length in epochs (when neither `--iterations` nor `--epochs` is given).
     pub epochs: f64,
     pub augment_shift: u32,
+    /// Dropout ratio of the preset's dropout layers (0: off).
+    pub dropout: f32,
     /// Step decay: multiply the learning rate by `gamma` every `every` epochs (None: constant).
     pub lr_step: Option<(f64, f32)>,
 }
@@ -115,6 +224,11 @@ impl Preset {
         match self {
             Preset::Mlp => "mlp",
             Preset::DeepMlp => "deep-mlp",
+            Preset::SimpleConvnet => "simple-convnet",
+            Preset::DoubleConvnet => "double-convnet",
+            Preset::Lenet => "lenet",
+            Preset::AlexnetMini => "alexnet-mini",
+            Preset::OnlineConvnet => "online-convnet",
             Preset::OnlineMlp => "online-mlp",
         }
     }
@@ -128,6 +242,19 @@ impl Preset {
         match self {
             Preset::Mlp => "affine 784-40, act, affine 40-20, act, affine 20-10",
             Preset::DeepMlp => "affine 784-100, act, 5 × (affine 100-100, act), affine 100-10",
+            Preset::SimpleConvnet => "conv 30x5x5, act, maxpool 2, affine 4320-100, act, affine 100-10",
+            Preset::DoubleConvnet => {
+                "conv 16x3x3, act, maxpool 2, conv 32x3x3, act, maxpool 2, affine 800-10 (the device's inference net)"
+            }
+            Preset::Lenet => {
+                "conv 6x5x5 pad 2, act, maxpool 2, conv 16x5x5, act, maxpool 2, affine 400-120, act, affine 120-84, act, affine 84-10"
+            }
+            Preset::AlexnetMini => {
+                "conv 16, act, maxpool, conv 32, act, maxpool, conv 48, act, conv 48, act, conv 32, act, maxpool (all 3x3 pad 1), affine 288-128, act, dropout, affine 128-128, act, dropout, affine 128-10"
+            }
+            Preset::OnlineConvnet => {
+                "conv 8x3x3, act, maxpool 2, conv 16x3x3, act, maxpool 2, affine 400-10 (the device's online learner)"
+            }
             Preset::OnlineMlp => "affine 784-32, act, affine 32-10 (the device's online learner)",
         }
     }
@@ -137,6 +264,11 @@ impl Preset {
         match self {
             Preset::Mlp => Net::<zoo::Mlp<BATCH>>::boxed(self),
             Preset::DeepMlp => Net::<zoo::DeepMlp<BATCH>>::boxed(self),
+            Preset::SimpleConvnet => Net::<zoo::SimpleConvNet<BATCH>>::boxed(self),
+            Preset::DoubleConvnet => Net::<zoo::DoubleConvNet<BATCH>>::boxed(self),
+            Preset::Lenet => Net::<zoo::LeNet<BATCH>>::boxed(self),
+            Preset::AlexnetMini => Net::<zoo::AlexNetMini<BATCH>>::boxed(self),
+            Preset::OnlineConvnet => Net::<zoo::OnlineConvNet<BATCH>>::boxed(self),
             Preset::OnlineMlp => Net::<zoo::OnlineMlp<BATCH>>::boxed(self),
         }
     }
@@ -150,13 +282,26 @@ impl Preset {
             batch_size: 100,
             epochs: 10.0,
             augment_shift: 0,
+            dropout: 0.0,
             lr_step: None,
         };
         match self {
             // the course's 2000 iterations of 100 = 20 epochs of our 10,000 images
             Preset::Mlp => Defaults { optimizer: OptKind::Sgd, lr: 0.1, epochs: 20.0, ..base },
             Preset::DeepMlp => base,
-            Preset::OnlineMlp => Defaults { batch_size: 1, epochs: 1.0, ..base },
+            Preset::SimpleConvnet => base,
+            // the measured recipe for 0.988: Adam, batch 50, step decay, shifts of ±2
+            Preset::DoubleConvnet => Defaults {
+                batch_size: 50,
+                epochs: 30.0,
+                augment_shift: 2,
+                lr_step: Some((10.0, 0.3)),
+                ..base
+            },
+            Preset::Lenet => Defaults { epochs: 15.0, ..base },
+            Preset::AlexnetMini => Defaults { epochs: 15.0, dropout: 0.3, augment_shift: 1, ..base },
+            // online learning: one sample at a time, one pass
+            Preset::OnlineConvnet | Preset::OnlineMlp => Defaults { batch_size: 1, epochs: 1.0, ..base },
         }
     }
 
@@ -167,10 +312,11 @@ impl Preset {
 
     /// Whether the network has layers batch norm or dropout can switch on.
     pub fn has_dropout(self) -> bool {
-        true
+        !matches!(self, Preset::DoubleConvnet | Preset::OnlineConvnet)
     }
+    /// Batch norm sits in the dense blocks (after each hidden affine layer).
     pub fn has_batch_norm(self) -> bool {
-        false
+        !matches!(self, Preset::DoubleConvnet | Preset::OnlineConvnet)
     }
 }
 

@@ -110,7 +110,7 @@ impl TrainConfig {
             iterations,
             l1: 0.0,
             l2: 0.0,
-            dropout: 0.0,
+            dropout: d.dropout,
             batch_norm: false,
             seed: 1,
             train_size: None,
