@@ -2,7 +2,9 @@
 //! convolution (one channel per filter, normalised over the batch and all positions).
 //!
 //! Training normalises with the batch's statistics and moves the running averages toward them
-//! (`running = 0.9·running + 0.1·batch`); inference uses the running averages.
+//! (`running = 0.9·running + 0.1·batch`); inference uses the running averages. Batch
+//! statistics that are not finite (inputs so large their variance overflows) are not folded
+//! into the running averages.
 //!
 //! **Batches of one sample** (online learning) use the running statistics in training too: the
 //! statistics of a single sample are degenerate (after a dense layer its variance is 0 and every
@@ -97,8 +99,12 @@ impl<T: Pod, const C: usize, const B: usize> Layer for BatchNorm<T, C, B> {
         self.from_batch = mode == Mode::Train && x.len() > 1;
         if self.from_batch {
             bn_stats(shape, flat(x), &mut self.mean, &mut self.var);
-            bn_update_running(&mut self.running_mean, &self.mean);
-            bn_update_running(&mut self.running_var, &self.var);
+            // Batch statistics that overflowed would poison the saved model for good (the
+            // step itself is refused later, on its non-finite loss): keep the old ones.
+            if self.mean.iter().chain(&self.var).all(|v| v.is_finite()) {
+                bn_update_running(&mut self.running_mean, &self.mean);
+                bn_update_running(&mut self.running_var, &self.var);
+            }
         } else {
             self.mean = self.running_mean;
             self.var = self.running_var;
