@@ -1,1 +1,287 @@
-fn main() {}
+//! Kernel benchmarks at the sizes the course's networks use.
+//!
+//! ```text
+//! cargo bench -p shinso --bench kernels            # everything, ~1 minute
+//! cargo bench -p shinso --bench kernels -- gemm    # only names containing "gemm"
+//! ```
+//!
+//! Sizes: the 784-40 affine layer of the course's MLP over a batch of 100 (forward `x·W` is
+//! gemm_nn 100×784×40, the weight gradient `xᵀ·dy` gemm_tn 784×100×40, the input gradient
+//! `dy·Wᵀ` gemm_nt 100×40×784); the simple convnet's convolution (30 filters of 5×5 on 28×28,
+//! 24×24 out) and 2×2 pooling (30×24×24 → 12×12); all per batch of 100 samples unless the name
+//! says otherwise.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use shinso::kernels::batchnorm::{bn_backward, bn_normalize, bn_stats, BnShape, Norm};
+use shinso::kernels::{
+    avg_pool, avg_pool_backward, axpy, col2im, conv2d_direct, dot, gemm_nn, gemm_nt, gemm_tn,
+    im2col, max_pool, max_pool_backward, Geometry,
+};
+use shinso::{Conv2d, Layer, Mode, Rng};
+
+const BATCH: usize = 100;
+
+fn data(n: usize, seed: u64) -> Vec<f32> {
+    let mut rng = Rng::new(seed);
+    (0..n).map(|_| rng.normal()).collect()
+}
+
+fn vectors(c: &mut Criterion) {
+    let (x, mut y) = (data(784, 1), data(784, 2));
+    c.bench_function("dot 784", |b| b.iter(|| dot(black_box(&x), black_box(&y))));
+    c.bench_function("axpy 784", |b| {
+        b.iter(|| axpy(black_box(0.5), black_box(&x), black_box(&mut y)))
+    });
+}
+
+fn gemm(c: &mut Criterion) {
+    let (m, k, n) = (BATCH, 784, 40);
+    let (x, w, dy) = (data(m * k, 1), data(k * n, 2), data(m * n, 3));
+    let (mut u, mut dw, mut dx) = (vec![0.0; m * n], vec![0.0; k * n], vec![0.0; m * k]);
+    c.bench_function("gemm_nn 100x784x40 (affine forward)", |b| {
+        b.iter(|| {
+            gemm_nn(
+                m,
+                k,
+                n,
+                black_box(&x),
+                black_box(&w),
+                black_box(&mut u),
+                false,
+            )
+        })
+    });
+    c.bench_function("gemm_tn 784x100x40 (affine dW)", |b| {
+        b.iter(|| {
+            gemm_tn(
+                k,
+                m,
+                n,
+                black_box(&x),
+                black_box(&dy),
+                black_box(&mut dw),
+                false,
+            )
+        })
+    });
+    c.bench_function("gemm_nt 100x40x784 (affine dx)", |b| {
+        b.iter(|| {
+            gemm_nt(
+                m,
+                n,
+                k,
+                black_box(&dy),
+                black_box(&w),
+                black_box(&mut dx),
+                false,
+            )
+        })
+    });
+}
+
+/// The simple convnet's convolution: 1×28×28 in, 30 filters of 5×5, stride 1, no padding.
+const CONV: Geometry = Geometry {
+    c: 1,
+    h: 28,
+    w: 28,
+    fh: 5,
+    fw: 5,
+    stride: 1,
+    pad: 0,
+};
+/// Its pooling: 30×24×24, 2×2 windows, stride 2.
+const POOL: Geometry = Geometry {
+    c: 30,
+    h: 24,
+    w: 24,
+    fh: 2,
+    fw: 2,
+    stride: 2,
+    pad: 0,
+};
+
+fn im2col_col2im(c: &mut Criterion) {
+    let x = data(BATCH * CONV.input_len(), 1);
+    let mut col = vec![0.0; BATCH * CONV.col_len()];
+    let mut back = vec![0.0; x.len()];
+    c.bench_function("im2col 1x28x28 5x5", |b| {
+        b.iter(|| {
+            for (xs, cs) in x
+                .chunks_exact(CONV.input_len())
+                .zip(col.chunks_exact_mut(CONV.col_len()))
+            {
+                im2col(&CONV, black_box(xs), cs);
+            }
+        })
+    });
+    c.bench_function("col2im 1x28x28 5x5", |b| {
+        b.iter(|| {
+            for (cs, xs) in col
+                .chunks_exact(CONV.col_len())
+                .zip(back.chunks_exact_mut(CONV.input_len()))
+            {
+                col2im(&CONV, black_box(cs), xs);
+            }
+        })
+    });
+}
+
+fn pooling(c: &mut Criterion) {
+    let out = POOL.c * POOL.positions();
+    let x = data(BATCH * POOL.input_len(), 1);
+    let dy = data(BATCH * out, 2);
+    let (mut y, mut arg, mut dx) = (
+        vec![0.0; BATCH * out],
+        vec![0u32; BATCH * out],
+        vec![0.0; x.len()],
+    );
+    c.bench_function("max_pool 30x24x24 2x2", |b| {
+        b.iter(|| {
+            let samples = x
+                .chunks_exact(POOL.input_len())
+                .zip(y.chunks_exact_mut(out));
+            for ((xs, ys), args) in samples.zip(arg.chunks_exact_mut(out)) {
+                max_pool(&POOL, black_box(xs), ys, args);
+            }
+        })
+    });
+    c.bench_function("max_pool_backward 30x24x24 2x2", |b| {
+        b.iter(|| {
+            let samples = arg.chunks_exact(out).zip(dy.chunks_exact(out));
+            for ((args, dys), dxs) in samples.zip(dx.chunks_exact_mut(POOL.input_len())) {
+                max_pool_backward(args, black_box(dys), dxs);
+            }
+        })
+    });
+    c.bench_function("avg_pool 30x24x24 2x2", |b| {
+        b.iter(|| {
+            for (xs, ys) in x
+                .chunks_exact(POOL.input_len())
+                .zip(y.chunks_exact_mut(out))
+            {
+                avg_pool(&POOL, black_box(xs), ys);
+            }
+        })
+    });
+    c.bench_function("avg_pool_backward 30x24x24 2x2", |b| {
+        b.iter(|| {
+            for (dys, dxs) in dy
+                .chunks_exact(out)
+                .zip(dx.chunks_exact_mut(POOL.input_len()))
+            {
+                avg_pool_backward(&POOL, black_box(dys), dxs);
+            }
+        })
+    });
+}
+
+fn convolution(c: &mut Criterion) {
+    type Conv = Conv2d<1, 28, 28, 30, 5, 5, 1, 0, 24, 24, BATCH>;
+    let mut conv: Box<Conv> = bytemuck::zeroed_box();
+    shinso::model::params_from(&mut *conv, &data(Conv::PARAMS, 1));
+    let x: Vec<[[[f32; 28]; 28]; 1]> = bytemuck::cast_slice(&data(BATCH * 784, 2)).to_vec();
+    let dy: Vec<[[[f32; 24]; 24]; 30]> = bytemuck::cast_slice(&data(BATCH * 30 * 576, 3)).to_vec();
+    let mut y: Vec<[[[f32; 24]; 24]; 30]> = vec![bytemuck::Zeroable::zeroed(); BATCH];
+    let mut dx: Vec<[[[f32; 28]; 28]; 1]> = vec![bytemuck::Zeroable::zeroed(); BATCH];
+    c.bench_function("conv forward 1x28x28 -> 30x24x24 (im2col + gemm)", |b| {
+        b.iter(|| conv.forward(black_box(&x), &mut y, Mode::Train))
+    });
+    c.bench_function("conv forward_direct 1x28x28 -> 30x24x24", |b| {
+        b.iter(|| conv.forward_direct(black_box(&x), &mut y))
+    });
+    conv.forward(&x, &mut y, Mode::Train);
+    c.bench_function("conv backward 1x28x28 -> 30x24x24 (dW, db, dx)", |b| {
+        b.iter(|| conv.backward(black_box(&x), &y, black_box(&dy), Some(&mut dx)))
+    });
+    // One sample of the device's first conv layer (8 filters of 3×3), direct.
+    let g = Geometry {
+        c: 1,
+        h: 28,
+        w: 28,
+        fh: 3,
+        fw: 3,
+        stride: 1,
+        pad: 0,
+    };
+    let (w, bias) = (data(8 * 9, 4), data(8, 5));
+    let mut out = vec![0.0; 8 * 26 * 26];
+    c.bench_function("conv2d_direct 1 sample 1x28x28 -> 8x26x26", |b| {
+        b.iter(|| {
+            conv2d_direct(
+                &g,
+                black_box(x[0].as_flattened().as_flattened()),
+                &w,
+                &bias,
+                &mut out,
+            )
+        })
+    });
+}
+
+fn batchnorm(c: &mut Criterion) {
+    let shape = BnShape {
+        n: BATCH,
+        c: 40,
+        s: 1,
+    };
+    let x = data(BATCH * 40, 1);
+    let dy = data(BATCH * 40, 2);
+    let (mut mean, mut var, mut y, mut dx) = (
+        vec![0.0; 40],
+        vec![0.0; 40],
+        vec![0.0; x.len()],
+        vec![0.0; x.len()],
+    );
+    let (gamma, beta) = (vec![1.0; 40], vec![0.0; 40]);
+    let (mut dg, mut db) = (vec![0.0; 40], vec![0.0; 40]);
+    c.bench_function("batchnorm forward 100x40", |b| {
+        b.iter(|| {
+            bn_stats(shape, black_box(&x), &mut mean, &mut var);
+            let norm = Norm {
+                mean: &mean,
+                var: &var,
+                gamma: &gamma,
+                beta: &beta,
+                from_batch: true,
+            };
+            bn_normalize(shape, &norm, &x, &mut y);
+        })
+    });
+    let norm = Norm {
+        mean: &mean,
+        var: &var,
+        gamma: &gamma,
+        beta: &beta,
+        from_batch: true,
+    };
+    c.bench_function("batchnorm backward 100x40", |b| {
+        b.iter(|| {
+            bn_backward(
+                shape,
+                &norm,
+                black_box(&x),
+                black_box(&dy),
+                &mut dg,
+                &mut db,
+                Some(&mut dx),
+            )
+        })
+    });
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(1))
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = vectors, gemm, im2col_col2im, pooling, convolution, batchnorm
+}
+criterion_main!(benches);

@@ -98,6 +98,26 @@ impl Geom {
     pub fn ow(&self) -> usize {
         (self.w + 2 * self.pad - self.fw) / self.stride + 1
     }
+    /// Whether the window fits the padded input with a nonzero stride.
+    pub fn fits(&self) -> bool {
+        self.stride >= 1
+            && self.fh >= 1
+            && self.fw >= 1
+            && self.fh <= self.h + 2 * self.pad
+            && self.fw <= self.w + 2 * self.pad
+    }
+    /// The same window as shinso's per-sample geometry.
+    pub fn core(&self) -> shinso::kernels::Geometry {
+        shinso::kernels::Geometry {
+            c: self.c,
+            h: self.h,
+            w: self.w,
+            fh: self.fh,
+            fw: self.fw,
+            stride: self.stride,
+            pad: self.pad,
+        }
+    }
     /// Input floats `N·C·H·W`.
     pub fn input_len(&self) -> usize {
         self.n * self.c * self.h * self.w
@@ -199,9 +219,9 @@ pub fn conv2d<T: Real, U: Real>(g: Geom, fnum: usize, x: &[T], w: &[U], bias: &[
     out
 }
 
-/// Pooling over windows, without padding as in the course. Output `(N, C, OH, OW)`.
+/// Pooling over windows: `reduce` gets the in-image pixels under each window (the padding, if
+/// any, is left out). Output `(N, C, OH, OW)`.
 fn pool<T: Real>(g: Geom, x: &[T], reduce: impl Fn(&[f64]) -> f64) -> Vec<f64> {
-    assert_eq!(g.pad, 0, "twin pooling has no padding");
     let (oh, ow) = (g.oh(), g.ow());
     let mut out = vec![0.0; g.n * g.c * oh * ow];
     let mut win = Vec::with_capacity(g.fh * g.fw);
@@ -212,8 +232,9 @@ fn pool<T: Real>(g: Geom, x: &[T], reduce: impl Fn(&[f64]) -> f64) -> Vec<f64> {
                     win.clear();
                     for i in 0..g.fh {
                         for j in 0..g.fw {
-                            let (y, xx) = g.pixel(oy, ox, i, j).expect("no padding");
-                            win.push(f(x[g.at(b, ch, y, xx)]));
+                            if let Some((y, xx)) = g.pixel(oy, ox, i, j) {
+                                win.push(f(x[g.at(b, ch, y, xx)]));
+                            }
                         }
                     }
                     out[((b * g.c + ch) * oh + oy) * ow + ox] = reduce(&win);
@@ -224,16 +245,72 @@ fn pool<T: Real>(g: Geom, x: &[T], reduce: impl Fn(&[f64]) -> f64) -> Vec<f64> {
     out
 }
 
-/// Max pooling, `(N, C, H, W)` → `(N, C, OH, OW)`.
+/// Max pooling, `(N, C, H, W)` → `(N, C, OH, OW)`. Padding is ignored; a window wholly in the
+/// padding gives 0.
 pub fn max_pool<T: Real>(g: Geom, x: &[T]) -> Vec<f64> {
-    pool(g, x, |w| {
-        w.iter().copied().fold(f64::NEG_INFINITY, f64::max)
-    })
+    pool(g, x, |w| w.iter().copied().reduce(f64::max).unwrap_or(0.0))
 }
 
-/// Average pooling, `(N, C, H, W)` → `(N, C, OH, OW)`.
+/// Average pooling, `(N, C, H, W)` → `(N, C, OH, OW)`: the sum of the window over `FH·FW`
+/// (padding counts as zeros).
 pub fn avg_pool<T: Real>(g: Geom, x: &[T]) -> Vec<f64> {
-    pool(g, x, |w| w.iter().sum::<f64>() / w.len() as f64)
+    let area = (g.fh * g.fw) as f64;
+    pool(g, x, |w| w.iter().sum::<f64>() / area)
+}
+
+/// Gradient of max pooling: each output's gradient goes to the (first) largest pixel of its
+/// window, summed over overlapping windows.
+pub fn max_pool_backward<T: Real, U: Real>(g: Geom, x: &[T], dy: &[U]) -> Vec<f64> {
+    let (oh, ow) = (g.oh(), g.ow());
+    let mut dx = vec![0.0; g.input_len()];
+    for b in 0..g.n {
+        for ch in 0..g.c {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut best: Option<(f64, usize)> = None;
+                    for i in 0..g.fh {
+                        for j in 0..g.fw {
+                            if let Some((y, xx)) = g.pixel(oy, ox, i, j) {
+                                let at = g.at(b, ch, y, xx);
+                                if best.is_none_or(|(v, _)| f(x[at]) > v) {
+                                    best = Some((f(x[at]), at));
+                                }
+                            }
+                        }
+                    }
+                    if let Some((_, at)) = best {
+                        dx[at] += f(dy[((b * g.c + ch) * oh + oy) * ow + ox]);
+                    }
+                }
+            }
+        }
+    }
+    dx
+}
+
+/// Gradient of average pooling: each output's gradient over `FH·FW`, onto every in-image
+/// pixel of its window.
+pub fn avg_pool_backward<U: Real>(g: Geom, dy: &[U]) -> Vec<f64> {
+    let (oh, ow) = (g.oh(), g.ow());
+    let area = (g.fh * g.fw) as f64;
+    let mut dx = vec![0.0; g.input_len()];
+    for b in 0..g.n {
+        for ch in 0..g.c {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let d = f(dy[((b * g.c + ch) * oh + oy) * ow + ox]) / area;
+                    for i in 0..g.fh {
+                        for j in 0..g.fw {
+                            if let Some((y, xx)) = g.pixel(oy, ox, i, j) {
+                                dx[g.at(b, ch, y, xx)] += d;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    dx
 }
 
 // ----------------------------------------------------------------------------------- layers
