@@ -79,6 +79,13 @@ pub fn dot64(a: &[f32], b: &[f64]) -> f64 {
 #[track_caller]
 pub fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f32, floor: f32) {
     assert_eq!(got.len(), want.len(), "{what}: lengths differ");
+    if let Some(i) = got.iter().chain(want).position(|v| !v.is_finite()) {
+        panic!(
+            "{what}: non-finite value at index {} of {}",
+            i % got.len(),
+            if i < got.len() { "got" } else { "want" }
+        );
+    }
     let err = max_relative_error(got, want, floor);
     if err > tol || err.is_nan() {
         let worst = got
