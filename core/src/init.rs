@@ -50,6 +50,5 @@ impl Init {
             TensorKind::Bias | TensorKind::Shift | TensorKind::RunningMean => t.value.fill(0.0),
             TensorKind::Scale | TensorKind::RunningVar => t.value.fill(1.0),
         }
-        t.grad.fill(0.0);
     }
 }

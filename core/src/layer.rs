@@ -59,8 +59,9 @@ impl TensorKind {
     }
 }
 
-/// A tensor of a layer as the visitor sees it: values, gradient (empty for non-trainable
-/// state), role, logical shape and the fan-in its initialiser needs.
+/// A tensor of a layer as the visitor sees it: values, role, logical shape and the fan-in its
+/// initialiser needs. Gradients are not here: they live in one flat buffer beside the
+/// network (see [`Layer::backward`] and [`visit_with_grads`]).
 pub struct Tensor<'a> {
     pub kind: TensorKind,
     /// Logical shape, outermost first, unused trailing dimensions 0. Affine weights are
@@ -68,7 +69,6 @@ pub struct Tensor<'a> {
     pub shape: [usize; 4],
     pub fan_in: usize,
     pub value: &'a mut [f32],
-    pub grad: &'a mut [f32],
 }
 
 impl Tensor<'_> {
@@ -118,6 +118,11 @@ impl<F: FnMut(Tensor<'_>)> Visitor for F {
 
 /// A differentiable building block with shapes fixed at compile time.
 ///
+/// A layer holds its parameters and whatever its backward pass must remember; it holds no
+/// gradients. Those are written into a flat buffer of `PARAMS` floats (trainable tensors in
+/// visit order), owned by whoever trains the network (the [`crate::Optimizer`]), so a network
+/// used only for inference carries none.
+///
 /// `Zeroable` is required so that a network of any size can be created zeroed straight on the
 /// heap (`bytemuck::zeroed_box`) or in static memory without passing through the stack; a zeroed
 /// layer is valid, and [`Layer::init`] then draws its weights.
@@ -138,23 +143,40 @@ pub trait Layer: Zeroable {
     const STATE: usize;
     /// Floats kept between forward and backward (activations, masks, im2col buffers).
     const CACHE: usize;
+    /// Floats of scratch [`Layer::infer`] needs for one sample (the activations inside a chain).
+    const SCRATCH: usize = 0;
     /// A hash of the layer's kind and sizes: two networks with the same signature have the
     /// same blob layout.
     const SIGNATURE: u64;
 
     /// `y = f(x)` for `x.len()` samples (at most `BATCH`; `y.len() == x.len()`).
+    ///
+    /// In [`Mode::Infer`] a layer must not touch its per-batch caches: a network built with
+    /// `B = 0` has none, and runs inference one sample at a time through [`Layer::infer`].
     fn forward(&mut self, x: &[Self::In], y: &mut [Self::Out], mode: Mode);
 
-    /// Given the `x` and `y` of the last training forward pass and `dy = ∂E/∂y`, overwrite the
-    /// parameter gradients with `∂E/∂θ` and, when asked, write `dx = ∂E/∂x`. The first layer of
-    /// a network is given `None` and skips that work.
+    /// Given the `x` and `y` of the last training forward pass and `dy = ∂E/∂y`, overwrite
+    /// `grad` (this layer's `PARAMS` floats, trainable tensors in visit order) with `∂E/∂θ` and,
+    /// when asked, write `dx = ∂E/∂x`. The first layer of a network is given `None` and skips
+    /// that work.
     fn backward(
         &mut self,
         x: &[Self::In],
         y: &[Self::Out],
         dy: &[Self::Out],
         dx: Option<&mut [Self::In]>,
+        grad: &mut [f32],
     );
+
+    /// Inference on one sample with `SCRATCH` floats of scratch and no batch buffers: how a
+    /// device runs a network whose batch capacity is 0.
+    fn infer(&mut self, x: &Self::In, y: &mut Self::Out, _scratch: &mut [f32]) {
+        self.forward(
+            core::slice::from_ref(x),
+            core::slice::from_mut(y),
+            Mode::Infer,
+        );
+    }
 
     /// Show every tensor (trainable and state) to `v`, in a fixed order.
     fn visit(&mut self, _v: &mut dyn Visitor) {}
@@ -171,6 +193,23 @@ pub trait Layer: Zeroable {
     fn init(&mut self, init: Init, rng: &mut Rng) {
         self.visit(&mut |t: Tensor<'_>| init.fill(t, rng));
     }
+}
+
+/// Show `f` every trainable tensor of `net` with its slice of `grads` (`L::PARAMS` floats in
+/// visit order): the one walk behind optimizers and weight decay.
+pub fn visit_with_grads<L: Layer>(
+    net: &mut L,
+    grads: &mut [f32],
+    mut f: impl FnMut(Tensor<'_>, &mut [f32]),
+) {
+    let mut rest = grads;
+    net.visit(&mut |t: Tensor<'_>| {
+        if t.kind.trainable() {
+            let (g, tail) = core::mem::take(&mut rest).split_at_mut(t.value.len());
+            rest = tail;
+            f(t, g);
+        }
+    });
 }
 
 /// The floats of a plain-old-data value (an `f32` array of any nesting), read-only.

@@ -12,7 +12,10 @@
 //!
 //! let mut net = Network::<Net>::boxed();
 //! net.init(Init::He, 42);
-//! let mut opt = Optimizer::new(Rule::adam(0.01), vec![0.0; Rule::adam(0.01).state_len(Network::<Net>::PARAMS)]);
+//! // The optimizer owns the training buffer: gradients, then Adam's two moments.
+//! let rule = Rule::adam(0.01);
+//! let params = Network::<Net>::PARAMS;
+//! let mut opt = Optimizer::new(rule, params, vec![0.0; rule.buffer_len(params)]);
 //! let x = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]];
 //! let t = [one_hot::<2>(0), one_hot(1), one_hot(1), one_hot(0)];
 //! let loss = net.train_step(&x, &t, Loss::SoftmaxCrossEntropy, WeightDecay::default(), &mut opt).unwrap();

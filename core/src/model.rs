@@ -133,16 +133,6 @@ pub fn params_to<L: Layer>(net: &mut L, out: &mut [f32]) {
     });
 }
 
-/// Copy every gradient of `net`, in visit order, into `out` (`L::PARAMS` floats).
-pub fn grads_to<L: Layer>(net: &mut L, out: &mut [f32]) {
-    let mut it = out.iter_mut();
-    net.visit(&mut |t: Tensor<'_>| {
-        if t.kind.trainable() {
-            t.grad.iter().zip(&mut it).for_each(|(g, o)| *o = *g);
-        }
-    });
-}
-
 /// Set every trainable parameter of `net` from `values` (visit order).
 pub fn params_from<L: Layer>(net: &mut L, values: &[f32]) {
     let mut it = values.iter();
@@ -151,11 +141,4 @@ pub fn params_from<L: Layer>(net: &mut L, values: &[f32]) {
             t.value.iter_mut().zip(&mut it).for_each(|(v, x)| *v = *x);
         }
     });
-}
-
-/// Whether every gradient of `net` is finite.
-pub fn grads_finite<L: Layer>(net: &mut L) -> bool {
-    let mut ok = true;
-    net.visit(&mut |t: Tensor<'_>| ok &= t.grad.iter().all(|g| g.is_finite()));
-    ok
 }

@@ -93,14 +93,25 @@ impl<L: Layer> Network<L> {
         self.forward(x, Mode::Infer)
     }
 
-    /// Forward and backward for a batch: leaves `∂E/∂θ` (loss plus weight decay) in the layers'
-    /// gradients and returns the loss. Parameters are not changed.
+    /// Inference on one sample without batch buffers (how a device runs a network of batch
+    /// capacity 0): `scratch` must hold `L::SCRATCH` floats.
+    pub fn infer(&mut self, x: &L::In, y: &mut L::Out, scratch: &mut [f32]) -> Result<(), Error> {
+        if !flat(core::slice::from_ref(x)).iter().all(|v| v.is_finite()) {
+            return Err(Error::NonFiniteInput);
+        }
+        self.layers.infer(x, y, scratch);
+        Ok(())
+    }
+
+    /// Forward and backward for a batch: writes `∂E/∂θ` (loss plus weight decay) into `grads`
+    /// (`PARAMS` floats, visit order) and returns the loss. Parameters are not changed.
     pub fn gradients(
         &mut self,
         x: &[L::In],
         targets: &[L::Out],
         loss: Loss,
         decay: WeightDecay,
+        grads: &mut [f32],
     ) -> Result<f32, Error> {
         if !flat(targets).iter().all(|v| v.is_finite()) {
             return Err(Error::NonFiniteInput);
@@ -112,14 +123,14 @@ impl<L: Layer> Network<L> {
         if !value.is_finite() {
             return Err(Error::NonFiniteLoss);
         }
-        self.layers.backward(x, out, dout, None);
-        Ok(value + decay.apply(&mut self.layers))
+        self.layers.backward(x, out, dout, None, grads);
+        Ok(value + decay.apply(&mut self.layers, grads))
     }
 
     /// One step of gradient descent on a batch; returns the loss (with the decay penalty).
     /// A non-finite input, loss or gradient returns an error and leaves the parameters as they
     /// were.
-    pub fn train_step<S: AsMut<[f32]>>(
+    pub fn train_step<S: AsRef<[f32]> + AsMut<[f32]>>(
         &mut self,
         x: &[L::In],
         targets: &[L::Out],
@@ -127,8 +138,8 @@ impl<L: Layer> Network<L> {
         decay: WeightDecay,
         opt: &mut Optimizer<S>,
     ) -> Result<f32, Error> {
-        let value = self.gradients(x, targets, loss, decay)?;
-        if !model::grads_finite(&mut self.layers) {
+        let value = self.gradients(x, targets, loss, decay, opt.grads_mut())?;
+        if !opt.grads().iter().all(|g| g.is_finite()) {
             return Err(Error::NonFiniteGradient);
         }
         opt.step(&mut self.layers);

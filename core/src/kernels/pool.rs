@@ -31,10 +31,11 @@ fn windows(g: &Geometry, mut f: impl FnMut(usize, usize, Range<usize>, Range<usi
 
 /// `y[o]` = the largest input under window `o`, and `arg[o]` its index in `x` (the first one
 /// on ties, as NumPy's `argmax`), which [`max_pool_backward`] routes the gradient to. `x` is
-/// `C·H·W` floats, `y` and `arg` `C·OH·OW`. Panics if a slice is shorter than that.
+/// `C·H·W` floats, `y` `C·OH·OW`. `arg` is `C·OH·OW` too, or empty when nothing will be
+/// routed back (inference). Panics if `x` or `y` is shorter than that.
 pub fn max_pool(g: &Geometry, x: &[f32], y: &mut [f32], arg: &mut [u32]) {
     let n = g.c * g.positions();
-    let (x, y, arg) = (&x[..g.input_len()], &mut y[..n], &mut arg[..n]);
+    let (x, y) = (&x[..g.input_len()], &mut y[..n]);
     windows(g, |o, plane, ys, xs| {
         let (mut best, mut at) = (0.0, NO_INPUT as usize);
         for iy in ys {
@@ -46,7 +47,9 @@ pub fn max_pool(g: &Geometry, x: &[f32], y: &mut [f32], arg: &mut [u32]) {
             }
         }
         y[o] = best;
-        arg[o] = at as u32;
+        if let Some(a) = arg.get_mut(o) {
+            *a = at as u32;
+        }
     });
 }
 

@@ -173,7 +173,7 @@ impl<F: Elementwise, T: Pod, const B: usize> Layer for Activation<F, T, B> {
         self.f.configure(knobs);
     }
 
-    fn backward(&mut self, x: &[T], y: &[T], dy: &[T], dx: Option<&mut [T]>) {
+    fn backward(&mut self, x: &[T], y: &[T], dy: &[T], dx: Option<&mut [T]>, _grad: &mut [f32]) {
         let Some(dx) = dx else { return };
         let xs = flat(x).iter().zip(flat(y));
         for ((dxi, dyi), (xi, yi)) in flat_mut(dx).iter_mut().zip(flat(dy)).zip(xs) {

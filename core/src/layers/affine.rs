@@ -10,8 +10,6 @@ use crate::layer::{flat, flat_mut, signature, Layer, Mode, Tensor, TensorKind, V
 pub struct Affine<const I: usize, const O: usize, const B: usize> {
     pub w: [[f32; O]; I],
     pub b: [f32; O],
-    pub dw: [[f32; O]; I],
-    pub db: [f32; O],
 }
 
 impl<const I: usize, const O: usize, const B: usize> Layer for Affine<I, O, B> {
@@ -36,13 +34,15 @@ impl<const I: usize, const O: usize, const B: usize> Layer for Affine<I, O, B> {
         _y: &[[f32; O]],
         dy: &[[f32; O]],
         dx: Option<&mut [[f32; I]]>,
+        grad: &mut [f32],
     ) {
         let n = x.len();
+        let (dw, db) = grad.split_at_mut(I * O);
         // ∂E/∂W = xᵀ·dy, ∂E/∂b = Σ over the batch of dy, ∂E/∂x = dy·Wᵀ.
-        gemm_tn(I, n, O, flat(x), flat(dy), flat_mut(&mut self.dw), false);
-        self.db = [0.0; O];
+        gemm_tn(I, n, O, flat(x), flat(dy), dw, false);
+        db.fill(0.0);
         for row in dy {
-            for (g, d) in self.db.iter_mut().zip(row) {
+            for (g, d) in db.iter_mut().zip(row) {
                 *g += d;
             }
         }
@@ -58,14 +58,12 @@ impl<const I: usize, const O: usize, const B: usize> Layer for Affine<I, O, B> {
             shape: [I, O, 0, 0],
             fan_in: I,
             value: flat_mut(&mut self.w),
-            grad: flat_mut(&mut self.dw),
         });
         v.tensor(Tensor {
             kind: TensorKind::Bias,
             shape: [O, 0, 0, 0],
             fan_in: I,
             value: &mut self.b,
-            grad: &mut self.db,
         });
     }
 }

@@ -31,8 +31,6 @@ pub struct BatchNorm<T: Pod, const C: usize, const B: usize> {
     pub gamma: [f32; C],
     /// β, trained, initially 0.
     pub beta: [f32; C],
-    pub dgamma: [f32; C],
-    pub dbeta: [f32; C],
     /// Running mean, saved with the model, initially 0.
     pub running_mean: [f32; C],
     /// Running (biased) variance, saved with the model, initially 1.
@@ -71,16 +69,15 @@ impl<T: Pod, const C: usize, const B: usize> BatchNorm<T, C, B> {
         }
     }
 
-    /// The statistics and parameters to normalise with, beside the gradients to fill.
-    fn parts(&mut self) -> (Norm<'_>, &mut [f32], &mut [f32]) {
-        let norm = Norm {
+    /// The statistics and parameters to normalise with.
+    fn norm(&self) -> Norm<'_> {
+        Norm {
             mean: &self.mean,
             var: &self.var,
             gamma: &self.gamma,
             beta: &self.beta,
             from_batch: self.from_batch,
-        };
-        (norm, &mut self.dgamma, &mut self.dbeta)
+        }
     }
 }
 
@@ -109,15 +106,15 @@ impl<T: Pod, const C: usize, const B: usize> Layer for BatchNorm<T, C, B> {
             self.mean = self.running_mean;
             self.var = self.running_var;
         }
-        bn_normalize(shape, &self.parts().0, flat(x), flat_mut(y));
+        bn_normalize(shape, &self.norm(), flat(x), flat_mut(y));
     }
 
-    fn backward(&mut self, x: &[T], _y: &[T], dy: &[T], dx: Option<&mut [T]>) {
+    fn backward(&mut self, x: &[T], _y: &[T], dy: &[T], dx: Option<&mut [T]>, grad: &mut [f32]) {
         let shape = Self::shape(x.len());
-        let (norm, dgamma, dbeta) = self.parts();
+        let (dgamma, dbeta) = grad.split_at_mut(C);
         bn_backward(
             shape,
-            &norm,
+            &self.norm(),
             flat(x),
             flat(dy),
             dgamma,
@@ -132,19 +129,18 @@ impl<T: Pod, const C: usize, const B: usize> Layer for BatchNorm<T, C, B> {
 
     fn visit(&mut self, v: &mut dyn Visitor) {
         v.layer("batchnorm");
-        let trained = [
-            (TensorKind::Scale, &mut self.gamma, &mut self.dgamma[..]),
-            (TensorKind::Shift, &mut self.beta, &mut self.dbeta[..]),
-            (TensorKind::RunningMean, &mut self.running_mean, &mut [][..]),
-            (TensorKind::RunningVar, &mut self.running_var, &mut [][..]),
+        let tensors = [
+            (TensorKind::Scale, &mut self.gamma),
+            (TensorKind::Shift, &mut self.beta),
+            (TensorKind::RunningMean, &mut self.running_mean),
+            (TensorKind::RunningVar, &mut self.running_var),
         ];
-        for (kind, value, grad) in trained {
+        for (kind, value) in tensors {
             v.tensor(Tensor {
                 kind,
                 shape: [C, 0, 0, 0],
                 fan_in: 1,
                 value,
-                grad,
             });
         }
     }
@@ -180,9 +176,16 @@ mod tests {
         bn.forward(&x[..1], &mut yt, Mode::Train);
         assert_eq!((yi, bn.running_mean), (yt, before));
         let mut dx = [[[[0.0; 2]; 1]; 2]; 1];
-        bn.backward(&x[..1], &yt, &[[[[1.0; 2]; 1]; 2]], Some(&mut dx));
+        let mut grad = [0.0; 4];
+        bn.backward(
+            &x[..1],
+            &yt,
+            &[[[[1.0; 2]; 1]; 2]],
+            Some(&mut dx),
+            &mut grad,
+        );
         let a = 1.0 / libm::sqrtf(bn.running_var[1] + 1e-7);
         assert!((dx[0][1][0][0] - a).abs() < 1e-6);
-        assert_eq!(bn.dbeta, [2.0; 2]);
+        assert_eq!(grad[2..], [2.0; 2]); // ∂E/∂β
     }
 }

@@ -7,6 +7,14 @@ use crate::init::Init;
 use crate::layer::{floats, mix, Knobs, Layer, Mode, Visitor};
 use crate::rng::Rng;
 
+const fn max(a: usize, b: usize) -> usize {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
+
 /// `A` then `B`, owning the activation between them and its gradient.
 #[derive(Clone, Copy, Zeroable)]
 pub struct Chain<A: Layer, B: Layer<In = A::Out>> {
@@ -25,6 +33,7 @@ impl<A: Layer, B: Layer<In = A::Out>> Layer for Chain<A, B> {
     const STATE: usize = A::STATE + B::STATE;
     const CACHE: usize = A::CACHE + B::CACHE + 2 * floats::<A::OutBatch>();
     const SIGNATURE: u64 = mix(A::SIGNATURE, B::SIGNATURE);
+    const SCRATCH: usize = floats::<A::Out>() + max(A::SCRATCH, B::SCRATCH);
 
     fn forward(&mut self, x: &[A::In], y: &mut [B::Out], mode: Mode) {
         const {
@@ -38,12 +47,29 @@ impl<A: Layer, B: Layer<In = A::Out>> Layer for Chain<A, B> {
         self.second.forward(mid, y, mode);
     }
 
-    fn backward(&mut self, x: &[A::In], y: &[B::Out], dy: &[B::Out], dx: Option<&mut [A::In]>) {
+    fn backward(
+        &mut self,
+        x: &[A::In],
+        y: &[B::Out],
+        dy: &[B::Out],
+        dx: Option<&mut [A::In]>,
+        grad: &mut [f32],
+    ) {
         let n = x.len();
         let mid = &self.mid.as_ref()[..n];
         let dmid = &mut self.dmid.as_mut()[..n];
-        self.second.backward(mid, y, dy, Some(&mut *dmid));
-        self.first.backward(x, mid, dmid, dx);
+        let (ga, gb) = grad.split_at_mut(A::PARAMS);
+        self.second.backward(mid, y, dy, Some(&mut *dmid), gb);
+        self.first.backward(x, mid, dmid, dx, ga);
+    }
+
+    fn infer(&mut self, x: &A::In, y: &mut B::Out, scratch: &mut [f32]) {
+        // The activation between the two lives at the front of the scratch; each side gets
+        // the rest.
+        let (mid, rest) = scratch.split_at_mut(floats::<A::Out>());
+        let mid: &mut A::Out = &mut bytemuck::cast_slice_mut(mid)[0];
+        self.first.infer(x, mid, rest);
+        self.second.infer(mid, y, rest);
     }
 
     fn visit(&mut self, v: &mut dyn Visitor) {

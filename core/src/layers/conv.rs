@@ -61,8 +61,6 @@ pub struct Conv2d<
 > {
     pub w: [Patch<C, FH, FW>; FN],
     pub b: [f32; FN],
-    pub dw: [Patch<C, FH, FW>; FN],
-    pub db: [f32; FN],
     /// im2col of each sample of the last batch: `dW = Σₙ dYₙ · colₙ`.
     col: [[[Patch<C, FH, FW>; OW]; OH]; B],
     /// One sample's `dYₙᵀ · W`, folded back onto the input by col2im.
@@ -129,7 +127,11 @@ impl<
     const CACHE: usize = (B + 1) * OH * OW * C * FH * FW;
     const SIGNATURE: u64 = signature(b"conv", &[C, H, W, FN, FH, FW, S, P]);
 
-    fn forward(&mut self, x: &[Self::In], y: &mut [Self::Out], _mode: Mode) {
+    fn forward(&mut self, x: &[Self::In], y: &mut [Self::Out], mode: Mode) {
+        if mode == Mode::Infer && B == 0 {
+            // No im2col buffer to use (a device network): convolve directly.
+            return self.forward_direct(x, y);
+        }
         let g = const { Self::GEOMETRY };
         let (xs, ys) = (
             flat(x).chunks_exact(C * H * W),
@@ -152,17 +154,18 @@ impl<
         _y: &[Self::Out],
         dy: &[Self::Out],
         dx: Option<&mut [Self::In]>,
+        grad: &mut [f32],
     ) {
         let g = const { Self::GEOMETRY };
         let (k, p) = (g.patch(), OH * OW);
         let dys = flat(&dy[..x.len()]).chunks_exact(FN * p);
         // ∂E/∂W = Σₙ dYₙ · colₙ, ∂E/∂b = Σ over samples and positions of dY.
-        let dw = flat_mut(&mut self.dw);
+        let (dw, dbias) = grad.split_at_mut(FN * k);
         dw.fill(0.0);
-        self.db = [0.0; FN];
+        dbias.fill(0.0);
         for (dyn_, col) in dys.clone().zip(flat(&self.col).chunks_exact(g.col_len())) {
             gemm_nn(FN, p, k, dyn_, col, dw, true);
-            for (db, plane) in self.db.iter_mut().zip(dyn_.chunks_exact(p)) {
+            for (db, plane) in dbias.iter_mut().zip(dyn_.chunks_exact(p)) {
                 *db += plane.iter().sum::<f32>();
             }
         }
@@ -176,7 +179,7 @@ impl<
     }
 
     fn visit(&mut self, v: &mut dyn Visitor) {
-        visit_filters(v, &mut self.w, &mut self.b, &mut self.dw, &mut self.db);
+        visit_filters(v, &mut self.w, &mut self.b);
     }
 }
 
@@ -186,8 +189,6 @@ pub(crate) fn visit_filters<const C: usize, const FN: usize, const FH: usize, co
     v: &mut dyn Visitor,
     w: &mut [Patch<C, FH, FW>; FN],
     b: &mut [f32; FN],
-    dw: &mut [Patch<C, FH, FW>; FN],
-    db: &mut [f32; FN],
 ) {
     v.layer("conv");
     v.tensor(Tensor {
@@ -195,14 +196,12 @@ pub(crate) fn visit_filters<const C: usize, const FN: usize, const FH: usize, co
         shape: [FN, C, FH, FW],
         fan_in: C * FH * FW,
         value: flat_mut(w),
-        grad: flat_mut(dw),
     });
     v.tensor(Tensor {
         kind: TensorKind::Bias,
         shape: [FN, 0, 0, 0],
         fan_in: C * FH * FW,
         value: b,
-        grad: db,
     });
 }
 
@@ -232,8 +231,9 @@ mod tests {
         assert_eq!(y1[0][0][0][0], 0.25 + 2.0 * x[0][0][0][0]);
         // Backward with dy = 1 everywhere: db = number of outputs.
         let (dy, mut dx) = ([[[[1.0; 7]; 7]; 1]; 2], [[[[0.0; 6]; 6]; 1]; 2]);
-        conv.backward(&x, &y1, &dy, Some(&mut dx));
-        assert_eq!(conv.db, [98.0]);
+        let mut grad = [0.0; 5];
+        conv.backward(&x, &y1, &dy, Some(&mut dx), &mut grad);
+        assert_eq!(grad[4], 98.0);
         // Every pixel sits under every tap once (padding 1, 2×2): dx = Σ w.
         assert!(flat(&dx).iter().all(|&d| d == 2.0));
     }

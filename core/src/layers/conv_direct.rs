@@ -33,8 +33,6 @@ pub struct Conv2dDirect<
 > {
     pub w: [Patch<C, FH, FW>; FN],
     pub b: [f32; FN],
-    pub dw: [Patch<C, FH, FW>; FN],
-    pub db: [f32; FN],
 }
 
 impl<
@@ -101,21 +99,23 @@ impl<
         _y: &[Self::Out],
         dy: &[Self::Out],
         dx: Option<&mut [Self::In]>,
+        grad: &mut [f32],
     ) {
         let g = const { Self::GEOMETRY };
-        let (w, dw) = (flat(&self.w), flat_mut(&mut self.dw));
+        let w = flat(&self.w);
+        let (dw, dbias) = grad.split_at_mut(FN * C * FH * FW);
         dw.fill(0.0);
-        self.db = [0.0; FN];
+        dbias.fill(0.0);
         let mut dxs = dx.map(|d| flat_mut(d).chunks_exact_mut(C * H * W));
         let dys = flat(&dy[..x.len()]).chunks_exact(FN * OH * OW);
         for (xn, dyn_) in flat(x).chunks_exact(C * H * W).zip(dys) {
             let dxn = dxs.as_mut().and_then(Iterator::next);
-            conv2d_direct_backward(&g, xn, w, dyn_, dw, &mut self.db, dxn);
+            conv2d_direct_backward(&g, xn, w, dyn_, dw, dbias, dxn);
         }
     }
 
     fn visit(&mut self, v: &mut dyn Visitor) {
-        visit_filters(v, &mut self.w, &mut self.b, &mut self.dw, &mut self.db);
+        visit_filters(v, &mut self.w, &mut self.b);
     }
 }
 
@@ -145,11 +145,12 @@ mod tests {
         let (mut dxa, mut dxb) = ([[[[0.0; 4]; 5]; 2]; 2], [[[[0.0; 4]; 5]; 2]; 2]);
         a.forward(&x, &mut ya, Mode::Train);
         b.forward(&x, &mut yb, Mode::Train);
-        a.backward(&x, &ya, &dy, Some(&mut dxa));
-        b.backward(&x, &yb, &dy, Some(&mut dxb));
+        let (mut ga, mut gb) = ([0.0; 39], [0.0; 39]);
+        a.backward(&x, &ya, &dy, Some(&mut dxa), &mut ga);
+        b.backward(&x, &yb, &dy, Some(&mut dxb), &mut gb);
         let close = |p: &[f32], q: &[f32]| p.iter().zip(q).all(|(u, v)| (u - v).abs() < 1e-4);
         assert!(close(flat(&ya), flat(&yb)));
-        assert!(close(flat(&a.dw), flat(&b.dw)) && close(&a.db, &b.db));
+        assert!(close(&ga, &gb));
         assert!(close(flat(&dxa), flat(&dxb)));
     }
 }

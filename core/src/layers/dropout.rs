@@ -54,7 +54,7 @@ impl<T: Pod, const B: usize> Layer for Dropout<T, B> {
         }
     }
 
-    fn backward(&mut self, _x: &[T], _y: &[T], dy: &[T], dx: Option<&mut [T]>) {
+    fn backward(&mut self, _x: &[T], _y: &[T], dy: &[T], dx: Option<&mut [T]>, _grad: &mut [f32]) {
         let Some(dx) = dx else { return };
         let mask = flat(&self.mask);
         for ((d, g), m) in flat_mut(dx).iter_mut().zip(flat(dy)).zip(mask) {

@@ -32,7 +32,7 @@ impl<I: Pod, O: Pod, const B: usize> Layer for Flatten<I, O, B> {
         flat_mut(y).copy_from_slice(flat(x));
     }
 
-    fn backward(&mut self, _x: &[I], _y: &[O], dy: &[O], dx: Option<&mut [I]>) {
+    fn backward(&mut self, _x: &[I], _y: &[O], dy: &[O], dx: Option<&mut [I]>, _grad: &mut [f32]) {
         if let Some(dx) = dx {
             flat_mut(dx).copy_from_slice(flat(dy));
         }

@@ -108,15 +108,19 @@ impl<
     const CACHE: usize = B * C * OH * OW;
     const SIGNATURE: u64 = signature(b"maxpool", &[C, H, W, PH, PW, S]);
 
-    fn forward(&mut self, x: &[Self::In], y: &mut [Self::Out], _mode: Mode) {
+    fn forward(&mut self, x: &[Self::In], y: &mut [Self::Out], mode: Mode) {
         let g = const { Self::GEOMETRY };
+        let samples = flat(x)
+            .chunks_exact(C * H * W)
+            .zip(flat_mut(y).chunks_exact_mut(C * OH * OW));
+        if mode == Mode::Infer {
+            // Nothing to route back: skip the argmax cache (absent when B = 0).
+            return samples.for_each(|(xn, yn)| max_pool(&g, xn, yn, &mut []));
+        }
         let args = self
             .arg
             .iter_mut()
             .map(|a| bytemuck::cast_slice_mut::<_, u32>(core::slice::from_mut(a)));
-        let samples = flat(x)
-            .chunks_exact(C * H * W)
-            .zip(flat_mut(y).chunks_exact_mut(C * OH * OW));
         for ((xn, yn), arg) in samples.zip(args) {
             max_pool(&g, xn, yn, arg);
         }
@@ -128,6 +132,7 @@ impl<
         _y: &[Self::Out],
         dy: &[Self::Out],
         dx: Option<&mut [Self::In]>,
+        _grad: &mut [f32],
     ) {
         let Some(dx) = dx else { return };
         let args = self
@@ -178,6 +183,7 @@ impl<
         _y: &[Self::Out],
         dy: &[Self::Out],
         dx: Option<&mut [Self::In]>,
+        _grad: &mut [f32],
     ) {
         let g = const { Self::GEOMETRY };
         let Some(dx) = dx else { return };
@@ -202,14 +208,14 @@ mod tests {
         max.forward(&x, &mut y, Mode::Train);
         assert_eq!(y[1][0], [[21.0, 23.0], [29.0, 31.0]]);
         let (dy, mut dx) = ([[[[1.0; 2]; 2]; 1]; 2], [[[[9.0; 4]; 4]; 1]; 2]);
-        max.backward(&x, &y, &dy, Some(&mut dx));
+        max.backward(&x, &y, &dy, Some(&mut dx), &mut []);
         assert_eq!(dx[1][0][1], [0.0, 1.0, 0.0, 1.0]);
         assert_eq!(dx[1][0][0], [0.0; 4]);
 
         let mut avg = AvgPool2d::<1, 4, 4, 2, 2, 2, 2, 2, 2>::zeroed();
         avg.forward(&x, &mut y, Mode::Infer);
         assert_eq!(y[0][0], [[2.5, 4.5], [10.5, 12.5]]);
-        avg.backward(&x, &y, &dy, Some(&mut dx));
+        avg.backward(&x, &y, &dy, Some(&mut dx), &mut []);
         assert!(flat(&dx).iter().all(|&d| d == 0.25));
     }
 }

@@ -45,6 +45,7 @@ impl<const K: usize, const B: usize> Layer for Softmax<K, B> {
         y: &[[f32; K]],
         dy: &[[f32; K]],
         dx: Option<&mut [[f32; K]]>,
+        _grad: &mut [f32],
     ) {
         // Jacobian-vector product: ∂E/∂xᵢ = yᵢ (∂E/∂yᵢ − Σⱼ ∂E/∂yⱼ yⱼ).
         let Some(dx) = dx else { return };

@@ -22,6 +22,7 @@ impl<L: Layer<Out = <L as Layer>::In>> Layer for Toggle<L> {
     const PARAMS: usize = L::PARAMS;
     const STATE: usize = L::STATE;
     const CACHE: usize = L::CACHE;
+    const SCRATCH: usize = L::SCRATCH;
     const SIGNATURE: u64 = L::SIGNATURE;
 
     fn forward(&mut self, x: &[L::In], y: &mut [L::In], mode: Mode) {
@@ -32,15 +33,29 @@ impl<L: Layer<Out = <L as Layer>::In>> Layer for Toggle<L> {
         }
     }
 
-    fn backward(&mut self, x: &[L::In], y: &[L::In], dy: &[L::In], dx: Option<&mut [L::In]>) {
+    fn backward(
+        &mut self,
+        x: &[L::In],
+        y: &[L::In],
+        dy: &[L::In],
+        dx: Option<&mut [L::In]>,
+        grad: &mut [f32],
+    ) {
         if self.on {
-            return self.layer.backward(x, y, dy, dx);
+            return self.layer.backward(x, y, dy, dx, grad);
         }
         // Off: no gradient for the unused parameters, so optimizers leave them be.
-        self.layer
-            .visit(&mut |t: crate::Tensor<'_>| t.grad.fill(0.0));
+        grad.fill(0.0);
         if let Some(dx) = dx {
             flat_mut(dx).copy_from_slice(bytemuck::cast_slice(dy));
+        }
+    }
+
+    fn infer(&mut self, x: &L::In, y: &mut L::In, scratch: &mut [f32]) {
+        if self.on {
+            self.layer.infer(x, y, scratch);
+        } else {
+            *y = *x;
         }
     }
 

@@ -1,7 +1,7 @@
 //! L1 and L2 weight decay: a penalty on weights added to the loss and its gradient added to
 //! the weights' gradients. Biases, batch-norm scales and shifts are left alone.
 
-use crate::layer::{Layer, Tensor, TensorKind};
+use crate::layer::{visit_with_grads, Layer, Tensor, TensorKind};
 
 /// `loss += λ₁ Σ|W| + ½ λ₂ Σ W²`, `grad += λ₁ sign(W) + λ₂ W`. Both zero by default.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -11,18 +11,18 @@ pub struct WeightDecay {
 }
 
 impl WeightDecay {
-    /// Add the penalty's gradient to `net`'s weight gradients (call after backward) and return
-    /// the penalty, to be added to the loss.
-    pub fn apply<L: Layer>(self, net: &mut L) -> f32 {
+    /// Add the penalty's gradient to the weight gradients in `grads` (`L::PARAMS` floats, call
+    /// after backward) and return the penalty, to be added to the loss.
+    pub fn apply<L: Layer>(self, net: &mut L, grads: &mut [f32]) -> f32 {
         if self.l1 == 0.0 && self.l2 == 0.0 {
             return 0.0;
         }
         let mut penalty = 0.0;
-        net.visit(&mut |t: Tensor<'_>| {
+        visit_with_grads(net, grads, |t: Tensor<'_>, grad: &mut [f32]| {
             if t.kind != TensorKind::Weight {
                 return;
             }
-            for (w, g) in t.value.iter().zip(t.grad.iter_mut()) {
+            for (w, g) in t.value.iter().zip(grad) {
                 penalty += self.l1 * w.abs() + 0.5 * self.l2 * w * w;
                 *g += self.l1 * sign(*w) + self.l2 * w;
             }

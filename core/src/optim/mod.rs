@@ -2,15 +2,17 @@
 //! [`Layer::visit`]) applies one of the course's update rules, element by element.
 //!
 //! The rule is a value, chosen at run time (command line, or over the wire on the device);
-//! its state (velocities, squared-gradient sums, moments) lives in a flat buffer the caller
-//! provides, sized by [`Rule::state_len`]: a static array on the device, a `Vec` on the host.
+//! the gradients and its state (velocities, squared-gradient sums, moments) live in one flat
+//! buffer the caller provides, sized by [`Rule::buffer_len`]: a static array on the device, a
+//! `Vec` on the host.
 
 mod decay;
 mod rules;
 
 pub use decay::WeightDecay;
 
-use crate::layer::{Layer, Tensor};
+use crate::error::Error;
+use crate::layer::{visit_with_grads, Layer, Tensor};
 
 /// An update rule and its hyperparameters (the course's names and defaults).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -82,6 +84,11 @@ impl Rule {
         self.state_per_param() * params
     }
 
+    /// Floats of an [`Optimizer`]'s buffer: gradients and state.
+    pub const fn buffer_len(&self, params: usize) -> usize {
+        (1 + self.state_per_param()) * params
+    }
+
     /// The learning rate.
     pub fn lr(&self) -> f32 {
         match *self {
@@ -106,25 +113,57 @@ impl Rule {
     }
 }
 
-/// A rule with its state, for one network. `S` is any float buffer: `[f32; N]`, `Vec<f32>`,
-/// `&mut [f32]`.
+/// A rule with its training buffer for one network: the gradients (`params` floats, filled by
+/// [`crate::Network::gradients`]) followed by the rule's state. `S` is any float buffer:
+/// `[f32; N]`, `Vec<f32>`, `&mut [f32]`.
 pub struct Optimizer<S> {
-    pub rule: Rule,
-    state: S,
+    rule: Rule,
+    params: usize,
+    buf: S,
     steps: u32,
 }
 
-impl<S: AsMut<[f32]>> Optimizer<S> {
-    /// `state` must hold at least `rule.state_len(L::PARAMS)` floats for the network it will
-    /// train; it is reset here.
-    pub fn new(rule: Rule, state: S) -> Self {
+impl<S: AsRef<[f32]> + AsMut<[f32]>> Optimizer<S> {
+    /// An optimizer for a network of `params` parameters. `buf` must hold
+    /// `rule.buffer_len(params)` floats (more if the rule may later change to a hungrier one).
+    ///
+    /// # Panics
+    /// If `buf` is too small: a setup mistake, not a data error.
+    pub fn new(rule: Rule, params: usize, buf: S) -> Self {
+        assert!(
+            buf.as_ref().len() >= rule.buffer_len(params),
+            "optimizer buffer too small for this network and rule"
+        );
         let mut opt = Self {
             rule,
-            state,
+            params,
+            buf,
             steps: 0,
         };
         opt.reset();
         opt
+    }
+
+    /// The update rule.
+    pub fn rule(&self) -> Rule {
+        self.rule
+    }
+
+    /// Switch to another rule and forget all history, if the buffer holds its state; else
+    /// leave everything as it was.
+    pub fn set_rule(&mut self, rule: Rule) -> Result<(), Error> {
+        let needed = rule.buffer_len(self.params);
+        if self.buf.as_ref().len() < needed {
+            return Err(Error::BufferTooSmall { needed: 4 * needed });
+        }
+        self.rule = rule;
+        self.reset();
+        Ok(())
+    }
+
+    /// Change the learning rate and nothing else (schedules).
+    pub fn set_lr(&mut self, lr: f32) {
+        self.rule = self.rule.with_lr(lr);
     }
 
     /// Forget all history (velocities, moments, step count).
@@ -133,7 +172,9 @@ impl<S: AsMut<[f32]>> Optimizer<S> {
             Rule::AdaGrad { h0, .. } => h0,
             _ => 0.0,
         };
-        self.state.as_mut().fill(fill);
+        let buf = self.buf.as_mut();
+        buf[..self.params].fill(0.0);
+        buf[self.params..].fill(fill);
         self.steps = 0;
     }
 
@@ -142,29 +183,34 @@ impl<S: AsMut<[f32]>> Optimizer<S> {
         self.steps
     }
 
-    /// Apply one update to every trainable tensor of `net` from the gradients it holds.
+    /// The gradient buffer, `params` floats in visit order.
+    pub fn grads(&self) -> &[f32] {
+        &self.buf.as_ref()[..self.params]
+    }
+
+    /// The gradient buffer, to be filled by a backward pass.
+    pub fn grads_mut(&mut self) -> &mut [f32] {
+        &mut self.buf.as_mut()[..self.params]
+    }
+
+    /// Apply one update to every trainable tensor of `net` from the gradients in the buffer.
     ///
     /// # Panics
-    /// If the state buffer is smaller than `rule.state_len(L::PARAMS)`: a setup mistake, not a
-    /// data error.
+    /// If `net` has more parameters than this optimizer was made for.
     pub fn step<L: Layer>(&mut self, net: &mut L) {
-        let per = self.rule.state_per_param();
-        let state = self.state.as_mut();
         assert!(
-            state.len() >= per * L::PARAMS,
-            "optimizer state too small for this network"
+            L::PARAMS <= self.params,
+            "optimizer made for a smaller network"
         );
+        let per = self.rule.state_per_param();
         self.steps += 1;
         let (rule, t) = (self.rule, self.steps);
-        let mut offset = 0;
-        net.visit(&mut |p: Tensor<'_>| {
-            if !p.kind.trainable() {
-                return;
-            }
-            let len = p.value.len();
-            let s = &mut state[offset * per..(offset + len) * per];
-            offset += len;
-            rules::apply(rule, t, p.value, p.grad, s);
+        let (grads, state) = self.buf.as_mut().split_at_mut(self.params);
+        let mut state = &mut state[..per * L::PARAMS];
+        visit_with_grads(net, grads, |p: Tensor<'_>, g: &mut [f32]| {
+            let (s, rest) = core::mem::take(&mut state).split_at_mut(per * g.len());
+            state = rest;
+            rules::apply(rule, t, p.value, g, s);
         });
     }
 }
