@@ -10,18 +10,24 @@
 //! pseudo-terminal (the `shinso-fw-tests` crate), in QEMU and on a board.
 //!
 //! The rule that everything else follows: **nothing from the wire can panic the device or
-//! change a model unless the request was valid in full.** A weight push is staged in a heap
-//! buffer and only copied into the model after its length, CRC, signature and finiteness have
-//! been checked; a learning step whose loss or update is not finite is refused by the model
-//! before it writes anything.
+//! change a model unless the request was valid in full.** A weight push is staged in the
+//! scratch arena and only copied into the model after its length, CRC, signature and
+//! finiteness have been checked; a learning step whose loss or update is not finite is refused
+//! by the model before it writes anything.
+//!
+//! Memory: the models' parameters are fixed-size (statics on the device); the learner's
+//! optimizer state is on the heap (its size depends on the rule chosen over the wire);
+//! everything that lives only during one request — gradients, activations, a staged push —
+//! shares one *scratch arena* of [`convnet::SCRATCH_WORDS`] words. Because a staged push lives
+//! there, an `Infer` or `Learn` in the middle of a push abandons the push (its next chunk is
+//! answered with [`ErrorCode::NoPush`]).
 #![no_std]
 #![forbid(unsafe_code)]
 
 extern crate alloc;
 
-pub mod linear;
+pub mod convnet;
 
-use alloc::vec::Vec;
 use shinso_proto::{
     self as proto, Counter, DeviceInfo, ErrorCode, FrameError, LearnStats, MemoryBudget, ModelId,
     ModelInfo, Optimizer, Request, Response, CHUNK, CLASSES, MAX_FRAME, MAX_MODELS,
@@ -35,20 +41,23 @@ pub const FIRMWARE: &str = concat!("shinso-fw ", env!("CARGO_PKG_VERSION"));
 /// zero-initialised static (`.bss`: no flash image, no copy at boot) and the host emulation
 /// holds exactly the same set.
 pub struct Models {
-    /// Model 0: inference only; its weights are pushed from the host.
-    pub infer: linear::Linear,
-    /// Model 1: learns on the device, one sample at a time.
-    pub learn: linear::Linear,
+    /// Model 0: `zoo::DoubleConvNet`, inference only; its weights are pushed from the host.
+    pub infer: convnet::Inference,
+    /// Model 1: `zoo::OnlineConvNet`, learns on the device one sample at a time.
+    pub learn: convnet::Online,
 }
 
 impl Models {
     /// All models zeroed; [`Models::app`] finishes their set-up.
-    pub const ZERO: Models = Models { infer: linear::Linear::ZERO, learn: linear::Linear::ZERO };
+    pub const ZERO: Models = Models { infer: convnet::Inference::ZERO, learn: convnet::Online::ZERO };
 
-    /// Sets the models up and hands them to an [`App`] (model ids in field order).
-    pub fn app(&mut self) -> App<'_> {
-        self.learn.make_learner();
-        App::new([&mut self.infer as &mut dyn DeviceModel, &mut self.learn])
+    /// Sets the models up (the learner's initial weights and optimizer state) and hands them
+    /// and the scratch arena (at least [`convnet::SCRATCH_WORDS`] words) to an [`App`].
+    pub fn app<'a>(&'a mut self, scratch: &'a mut [u32]) -> App<'a> {
+        // Fails only if the heap cannot hold Adam's state; then Learn answers OutOfMemory
+        // until a Configure with a smaller rule succeeds.
+        let _ = self.learn.start();
+        App::new([&mut self.infer as &mut dyn DeviceModel, &mut self.learn], scratch)
     }
 }
 
@@ -67,8 +76,8 @@ pub trait DeviceModel {
     /// Replaces every parameter. The app has checked that `blob` is exactly
     /// `4 * param_count()` bytes of finite little-endian `f32`.
     fn load_params(&mut self, blob: &[u8]);
-    /// Class probabilities for one image.
-    fn infer(&mut self, pixels: &[u8; PIXELS]) -> [f32; CLASSES];
+    /// Class probabilities for one image; `scratch` is the arena, free for the duration.
+    fn infer(&mut self, pixels: &[u8; PIXELS], scratch: &mut [u32]) -> [f32; CLASSES];
     /// The model's learning side, if it learns on the device.
     fn learner(&mut self) -> Option<&mut dyn Learner> {
         None
@@ -89,7 +98,7 @@ pub trait Learner {
     /// One step on `(pixels, label)` (`label < CLASSES`, checked by the app). Returns
     /// [`ErrorCode::RolledBack`] and leaves the model exactly as it was when the loss or the
     /// update is not finite.
-    fn learn(&mut self, pixels: &[u8; PIXELS], label: u8) -> Result<Step, ErrorCode>;
+    fn learn(&mut self, pixels: &[u8; PIXELS], label: u8, scratch: &mut [u32]) -> Result<Step, ErrorCode>;
     /// Chooses the update rule (the app has checked `lr` is finite and positive); optimizer
     /// state starts afresh. May fail with [`ErrorCode::OutOfMemory`] or
     /// [`ErrorCode::BadValue`] (a rule it does not support); then nothing changes.
@@ -110,32 +119,33 @@ pub trait Platform {
     fn memory(&self) -> MemoryBudget;
 }
 
-/// A weight push in progress: the blob is staged here, never in the model.
+/// A weight push in progress: the blob is staged in the scratch arena, never in the model.
 struct Push {
     model: ModelId,
     crc: u32,
     len: usize,
-    blob: Vec<u8>,
+    received: usize,
 }
 
 /// Answers requests with the models it holds.
 pub struct App<'m> {
     models: heapless::Vec<&'m mut dyn DeviceModel, MAX_MODELS>,
+    scratch: &'m mut [u32],
     stats: LearnStats,
     push: Option<Push>,
 }
 
 impl<'m> App<'m> {
-    /// An app holding `models` (their index is their [`ModelId`]); models beyond
-    /// [`MAX_MODELS`] are ignored.
-    pub fn new(models: impl IntoIterator<Item = &'m mut dyn DeviceModel>) -> Self {
+    /// An app holding `models` (their index is their [`ModelId`]; models beyond
+    /// [`MAX_MODELS`] are ignored) and the scratch arena they and weight pushes share.
+    pub fn new(models: impl IntoIterator<Item = &'m mut dyn DeviceModel>, scratch: &'m mut [u32]) -> Self {
         let mut v = heapless::Vec::new();
         for m in models {
             if v.push(m).is_err() {
                 break;
             }
         }
-        App { models: v, stats: LearnStats::default(), push: None }
+        App { models: v, scratch, stats: LearnStats::default(), push: None }
     }
 
     /// The learner's statistics.
@@ -144,14 +154,11 @@ impl<'m> App<'m> {
     }
 
     fn model(&mut self, id: ModelId) -> Result<&mut dyn DeviceModel, ErrorCode> {
-        match self.models.get_mut(id as usize) {
-            Some(m) => Ok(&mut **m),
-            None => Err(ErrorCode::NoSuchModel),
-        }
+        model(&mut self.models, id)
     }
 
     fn learner(&mut self) -> Result<&mut dyn Learner, ErrorCode> {
-        self.models.iter_mut().find_map(|m| m.learner()).ok_or(ErrorCode::NotTrainable)
+        learner(&mut self.models)
     }
 
     /// The response to one request.
@@ -166,10 +173,11 @@ impl<'m> App<'m> {
         let e = |code| (code, 0);
         Ok(match req {
             Request::Info => Response::Info(self.info(platform)),
-            Request::Infer { model, pixels } => {
-                let m = self.model(model).map_err(e)?;
+            Request::Infer { model: id, pixels } => {
+                let m = model(&mut self.models, id).map_err(e)?;
+                self.push = None; // the arena is about to hold activations
                 let t0 = platform.now();
-                let scores = m.infer(&pixels.0);
+                let scores = m.infer(&pixels.0, self.scratch);
                 let count = platform.now().wrapping_sub(t0);
                 Response::Inferred { class: argmax(&scores), scores, count }
             }
@@ -177,9 +185,10 @@ impl<'m> App<'m> {
                 if label as usize >= CLASSES {
                     return Err((ErrorCode::BadValue, label as u32));
                 }
-                let learner = self.learner().map_err(e)?;
+                let learner = learner(&mut self.models).map_err(e)?;
+                self.push = None; // the arena is about to hold gradients
                 let t0 = platform.now();
-                let step = learner.learn(&pixels.0, label);
+                let step = learner.learn(&pixels.0, label, self.scratch);
                 let count = platform.now().wrapping_sub(t0);
                 let step = step.map_err(|code| {
                     if code == ErrorCode::RolledBack {
@@ -225,34 +234,38 @@ impl<'m> App<'m> {
                 if len as usize != want {
                     return Err((ErrorCode::BadLength, want as u32));
                 }
-                let mut blob = Vec::new();
-                blob.try_reserve_exact(want).map_err(|_| (ErrorCode::OutOfMemory, want as u32))?;
-                self.push = Some(Push { model, crc, len: want, blob });
+                if want > self.scratch.len() * 4 {
+                    return Err((ErrorCode::OutOfMemory, want as u32));
+                }
+                self.push = Some(Push { model, crc, len: want, received: 0 });
                 Response::Ok
             }
             Request::PushChunk { offset, data } => {
                 let p = self.push.as_mut().ok_or(e(ErrorCode::NoPush))?;
-                if offset as usize != p.blob.len() {
-                    return Err((ErrorCode::BadOffset, p.blob.len() as u32));
+                if offset as usize != p.received {
+                    return Err((ErrorCode::BadOffset, p.received as u32));
                 }
-                if p.blob.len() + data.len() > p.len {
+                if p.received + data.len() > p.len {
                     return Err((ErrorCode::BadLength, p.len as u32));
                 }
-                p.blob.extend_from_slice(&data);
+                let staging: &mut [u8] = bytemuck::cast_slice_mut(&mut *self.scratch);
+                staging[p.received..p.received + data.len()].copy_from_slice(&data);
+                p.received += data.len();
                 Response::Ok
             }
             Request::PushEnd => {
                 let p = self.push.take().ok_or(e(ErrorCode::NoPush))?;
-                if p.blob.len() != p.len {
-                    return Err((ErrorCode::BadLength, p.blob.len() as u32));
+                if p.received != p.len {
+                    return Err((ErrorCode::BadLength, p.received as u32));
                 }
-                if proto::crc32(&p.blob) != p.crc {
+                let blob: &[u8] = &bytemuck::cast_slice(&*self.scratch)[..p.len];
+                if proto::crc32(blob) != p.crc {
                     return Err(e(ErrorCode::BadBlobCrc));
                 }
-                if let Some(i) = p.blob.chunks_exact(4).position(|b| !f32::from_le_bytes([b[0], b[1], b[2], b[3]]).is_finite()) {
+                if let Some(i) = blob.chunks_exact(4).position(|b| !f32::from_le_bytes([b[0], b[1], b[2], b[3]]).is_finite()) {
                     return Err((ErrorCode::NonFinite, i as u32));
                 }
-                self.model(p.model).map_err(e)?.load_params(&p.blob);
+                model(&mut self.models, p.model).map_err(e)?.load_params(blob);
                 Response::Ok
             }
             Request::Pull { model, offset, len } => {
@@ -295,6 +308,17 @@ impl<'m> App<'m> {
             clock_hz: platform.clock_hz(),
         }
     }
+}
+
+fn model<'a>(models: &'a mut [&mut dyn DeviceModel], id: ModelId) -> Result<&'a mut dyn DeviceModel, ErrorCode> {
+    match models.get_mut(id as usize) {
+        Some(m) => Ok(&mut **m),
+        None => Err(ErrorCode::NoSuchModel),
+    }
+}
+
+fn learner<'a>(models: &'a mut [&mut dyn DeviceModel]) -> Result<&'a mut dyn Learner, ErrorCode> {
+    models.iter_mut().find_map(|m| m.learner()).ok_or(ErrorCode::NotTrainable)
 }
 
 /// `s` cut to [`NAME_LEN`] bytes at a character boundary.
@@ -361,7 +385,7 @@ fn encode_or_internal<'b>(seq: u32, resp: &Response, out: &'b mut [u8; MAX_FRAME
 }
 
 /// Pixels as the model input: `p / 255` in `[0, 1]` (the host's data loader uses the same).
-pub fn normalise(pixels: &[u8; PIXELS], out: &mut [f32; PIXELS]) {
+pub fn normalise(pixels: &[u8; PIXELS], out: &mut [f32]) {
     for (o, &p) in out.iter_mut().zip(pixels) {
         *o = p as f32 * (1.0 / 255.0);
     }

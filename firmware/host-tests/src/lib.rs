@@ -226,7 +226,8 @@ pub fn emulate_on_pty() -> std::io::Result<Emulator> {
     set_raw(&slave)?;
     std::thread::Builder::new().name("device-emulator".into()).spawn(move || {
         let mut models = Box::new(shinso_app::Models::ZERO);
-        let mut device = shinso_app::Device::new(models.app());
+        let mut scratch = vec![0u32; shinso_app::convnet::SCRATCH_WORDS];
+        let mut device = shinso_app::Device::new(models.app(&mut scratch));
         let platform = HostPlatform;
         let ready = device.ready_frame().to_vec();
         let _ = master.write_all(&ready);
