@@ -193,8 +193,9 @@ fn convolution(c: &mut Criterion) {
         b.iter(|| conv.forward_direct(black_box(&x), &mut y))
     });
     conv.forward(&x, &mut y, Mode::Train);
+    let mut grad = vec![0.0; 30 * 25 + 30];
     c.bench_function("conv backward 1x28x28 -> 30x24x24 (dW, db, dx)", |b| {
-        b.iter(|| conv.backward(black_box(&x), &y, black_box(&dy), Some(&mut dx)))
+        b.iter(|| conv.backward(black_box(&x), &y, black_box(&dy), Some(&mut dx), &mut grad))
     });
     // One sample of the device's first conv layer (8 filters of 3×3), direct.
     let g = Geometry {

@@ -63,11 +63,9 @@ pub fn params<L: Layer>(layer: &mut L) -> Vec<f32> {
     p
 }
 
-/// The gradients of `layer`, in visit order.
-pub fn grads<L: Layer>(layer: &mut L) -> Vec<f32> {
-    let mut g = vec![0.0; L::PARAMS];
-    model::grads_to(layer, &mut g);
-    g
+/// An optimizer for network `L` with `rule`, its buffer (gradients, then state) on the heap.
+pub fn optimizer<L: Layer>(rule: shinso::Rule) -> shinso::Optimizer<Vec<f32>> {
+    shinso::Optimizer::new(rule, L::PARAMS, vec![0.0; rule.buffer_len(L::PARAMS)])
 }
 
 /// `Σ aᵢ·bᵢ` in `f64`.
@@ -167,11 +165,12 @@ pub fn check_layer<L: Layer>(
     let c = quantized(&mut rng, n * floats::<L::Out>());
     let dy: Vec<L::Out> = samples(&c);
     let mut dx = zeroed::<L::In>(n);
-    layer.backward(x, &y, &dy, Some(&mut dx));
+    // Backward must overwrite the gradient buffer, not add to it.
+    let mut analytic = vec![f32::NAN; L::PARAMS];
+    layer.backward(x, &y, &dy, Some(&mut dx), &mut analytic);
 
     let xs = flat(x).to_vec();
     if L::PARAMS > 0 {
-        let analytic = grads(layer);
         let mut numeric = vec![0.0; L::PARAMS];
         numerical_gradient(
             layer,

@@ -7,8 +7,8 @@ use bytemuck::Zeroable;
 use shinso::kernels::batchnorm::EPS;
 use shinso::layer::flat;
 use shinso::{
-    model, stack, Affine, BatchNorm1d, BatchNorm2d, Init, Layer, Loss, Mode, Network, Optimizer,
-    Rng, Rule, SigmoidLayer, Tensor, TensorKind, WeightDecay,
+    model, stack, Affine, BatchNorm1d, BatchNorm2d, Init, Layer, Loss, Mode, Network, Rng, Rule,
+    SigmoidLayer, Tensor, TensorKind, WeightDecay,
 };
 use shinso_tests::{
     assert_close, check_layer, quantized, samples, to_f32, twin, uniform, zeroed, Tol,
@@ -261,9 +261,15 @@ fn network_with_batchnorm_backward() {
     model::params_from(&mut net.layers, &p);
     let x: Vec<[f32; 4]> = samples(&quantized(&mut rng, 24));
     let t: Vec<[f32; 3]> = (0..6).map(|i| shinso::one_hot(i % 3)).collect();
-    net.gradients(&x, &t, Loss::SoftmaxCrossEntropy, WeightDecay::default())
-        .unwrap();
-    let analytic = shinso_tests::grads(&mut net.layers);
+    let mut analytic = vec![0.0; Network::<Net>::PARAMS];
+    net.gradients(
+        &x,
+        &t,
+        Loss::SoftmaxCrossEntropy,
+        WeightDecay::default(),
+        &mut analytic,
+    )
+    .unwrap();
     let tf: Vec<f64> = flat(&t).iter().map(|v| *v as f64).collect();
     let e = |p: &[f32]| {
         let u = twin::affine(4, 5, flat(&x), &p[..20], &p[20..25]);
@@ -302,7 +308,7 @@ fn running_statistics_are_state() {
     let x = [[1.0, 2.0], [3.0, -1.0], [0.5, 0.5], [-2.0, 1.0]];
     let t = [[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]];
     let rule = Rule::adam(0.1);
-    let mut opt = Optimizer::new(rule, vec![0.0; rule.state_len(Network::<Net>::PARAMS)]);
+    let mut opt = shinso_tests::optimizer::<Net>(rule);
     net.train_step(
         &x,
         &t,
@@ -320,10 +326,21 @@ fn running_statistics_are_state() {
         .iter()
         .any(|m| *m != 0.0));
 
+    // An optimizer step does not touch them (they are not trainable).
+    let bn = net.layers.second.first;
+    opt.grads_mut().fill(1.0);
+    opt.step(&mut net.layers);
+    let after = net.layers.second.first;
+    assert_eq!(
+        (after.running_mean, after.running_var),
+        (bn.running_mean, bn.running_var)
+    );
+    assert_ne!(after.gamma, bn.gamma);
+
     // Weight decay does not touch γ, β.
     let mut seen = vec![];
     net.layers
-        .visit(&mut |t: Tensor<'_>| seen.push((t.kind, t.grad.len())));
+        .visit(&mut |t: Tensor<'_>| seen.push((t.kind, t.kind.trainable())));
     assert_eq!(
         seen[2..6].iter().map(|s| s.0).collect::<Vec<_>>(),
         [
@@ -335,15 +352,21 @@ fn running_statistics_are_state() {
     );
     assert_eq!(
         (seen[4].1, seen[5].1),
-        (0, 0),
+        (false, false),
         "running statistics have no gradient"
     );
-    net.gradients(&x, &t, Loss::Mse, WeightDecay::default())
+    let mut plain = vec![0.0; Network::<Net>::PARAMS];
+    net.gradients(&x, &t, Loss::Mse, WeightDecay::default(), &mut plain)
         .unwrap();
-    let plain = shinso_tests::grads(&mut net.layers);
-    net.gradients(&x, &t, Loss::Mse, WeightDecay { l1: 0.5, l2: 0.5 })
-        .unwrap();
-    let decayed = shinso_tests::grads(&mut net.layers);
+    let mut decayed = vec![0.0; Network::<Net>::PARAMS];
+    net.gradients(
+        &x,
+        &t,
+        Loss::Mse,
+        WeightDecay { l1: 0.5, l2: 0.5 },
+        &mut decayed,
+    )
+    .unwrap();
     assert_eq!(
         &plain[9..15],
         &decayed[9..15],
@@ -380,7 +403,7 @@ fn refused_step_leaves_running_statistics_alone() {
     net.save(&mut before).unwrap();
     let x = [[3e38, -3e38], [-3e38, 3e38], [1.0, 2.0], [0.0, 0.0]];
     let t = [[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]];
-    let mut opt = Optimizer::new(Rule::sgd(0.1), vec![]);
+    let mut opt = shinso_tests::optimizer::<Net>(Rule::sgd(0.1));
     let r = net.train_step(
         &x,
         &t,

@@ -68,7 +68,7 @@ fn keep_rate_and_backward_mask() {
     assert!((335..=433).contains(&kept), "kept {kept}");
     // Backward passes the gradient through the kept units only.
     let mut dx = [[0.0f32; 64]; 8];
-    layer.backward(&x, &y, &[[2.0; 64]; 8], Some(&mut dx));
+    layer.backward(&x, &y, &[[2.0; 64]; 8], Some(&mut dx), &mut []);
     for (d, v) in dx.iter().flatten().zip(y.iter().flatten()) {
         assert_eq!(*d, 2.0 * v);
     }
@@ -96,6 +96,6 @@ fn short_batch() {
     let mut y = [[0.0f32; 64]; 2];
     layer.forward(&x, &mut y, Mode::Train);
     let mut dx = [[0.0f32; 64]; 2];
-    layer.backward(&x, &y, &[[1.0; 64]; 2], Some(&mut dx));
+    layer.backward(&x, &y, &[[1.0; 64]; 2], Some(&mut dx), &mut []);
     assert_eq!(dx, y);
 }

@@ -85,5 +85,9 @@ fn relative_error_measure() {
     // Below the floor, the error is absolute over the floor.
     assert!((max_relative_error(&[1e-6], &[3e-6], 0.1) - 2e-5).abs() < 1e-9);
     // A NaN is an infinite error, never a pass.
-    assert!(!(max_relative_error(&[f32::NAN], &[1.0], 0.1) <= 1e-3));
+    assert_eq!(max_relative_error(&[f32::NAN], &[1.0], 0.1), f32::INFINITY);
+    assert_eq!(
+        max_relative_error(&[1.0, 2.0], &[1.0, f32::INFINITY], 0.1),
+        f32::INFINITY
+    );
 }

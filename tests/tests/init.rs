@@ -2,8 +2,8 @@
 //! spread; biases at zero; and the course's lesson on zero initialisation, shown by training.
 
 use shinso::{
-    argmax, one_hot, stack, Affine, Dropout, Init, Layer, Loss, Mode, Network, Optimizer, ReLU,
-    Rule, SigmoidLayer, Tensor, TensorKind, WeightDecay,
+    argmax, one_hot, stack, Affine, Dropout, Init, Layer, Loss, Mode, Network, ReLU, Rule,
+    SigmoidLayer, Tensor, TensorKind, WeightDecay,
 };
 
 type Mlp = stack![Affine<784, 40, 2>, ReLU<[f32; 40], 2>, Affine<40, 10, 2>];
@@ -116,7 +116,7 @@ fn train_xor(init: Init) -> Box<Network<Xor>> {
     let mut net = Network::<Xor>::boxed();
     net.init(init, 5);
     let rule = Rule::sgd(0.5);
-    let mut opt = Optimizer::new(rule, vec![]);
+    let mut opt = shinso_tests::optimizer::<Xor>(rule);
     let t = LABELS.map(one_hot::<2>);
     for _ in 0..2000 {
         net.train_step(

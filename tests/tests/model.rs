@@ -3,8 +3,8 @@
 
 use shinso::model::{self, blob_len, crc32, HEADER};
 use shinso::{
-    stack, Affine, Error, Init, Layer, Loss, Memory, Mode, Network, Optimizer, ReLU, Rule,
-    SigmoidLayer, WeightDecay,
+    stack, Affine, Error, Init, Layer, Loss, Memory, Mode, Network, ReLU, Rule, SigmoidLayer,
+    WeightDecay,
 };
 
 type Net = stack![Affine<4, 6, 3>, ReLU<[f32; 6], 3>, Affine<6, 2, 3>];
@@ -182,10 +182,7 @@ fn save_into_a_small_buffer() {
 fn non_finite_input_is_an_error() {
     let mut n = net(3);
     let before = blob_of(&mut n);
-    let mut opt = Optimizer::new(
-        Rule::adam(0.01),
-        vec![0.0; Rule::adam(0.01).state_len(Network::<Net>::PARAMS)],
-    );
+    let mut opt = shinso_tests::optimizer::<Net>(Rule::adam(0.01));
     let t = [[1.0, 0.0]; 2];
     for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
         let x = [[0.0, 1.0, bad, 0.5], [0.0; 4]];
@@ -221,7 +218,7 @@ fn non_finite_input_is_an_error() {
 fn overflowing_loss_is_an_error() {
     let mut n = net(4);
     let before = blob_of(&mut n);
-    let mut opt = Optimizer::new(Rule::sgd(0.1), vec![]);
+    let mut opt = shinso_tests::optimizer::<Net>(Rule::sgd(0.1));
     let x = [[3e38, 3e38, 3e38, 3e38]];
     let r = n.train_step(
         &x,
@@ -261,8 +258,11 @@ fn memory_plan() {
         Network::<Mlp>::memory(&Rule::momentum(0.1)).optimizer,
         4 * P
     );
-    // The network struct itself holds all of it but optimizer state.
-    assert!(std::mem::size_of::<Network<Mlp>>() >= m.params + m.grads + m.activations);
+    // The network struct holds parameters and activations; gradients and optimizer state
+    // live in the optimizer's buffer.
+    assert!(std::mem::size_of::<Network<Mlp>>() >= m.params + m.activations);
+    assert!(std::mem::size_of::<Network<Mlp>>() < m.params + m.grads + m.activations);
+    assert_eq!(4 * Rule::adam(0.001).buffer_len(P), m.grads + m.optimizer);
     assert_eq!(blob_len::<Mlp>(), HEADER + 4 * P);
 }
 

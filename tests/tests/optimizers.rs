@@ -4,8 +4,7 @@
 
 use bytemuck::Zeroable;
 use shinso::{
-    argmax, one_hot, stack, Affine, Init, Layer, Loss, Network, Optimizer, Rule, TanhLayer, Tensor,
-    WeightDecay,
+    argmax, one_hot, stack, Affine, Init, Loss, Network, Optimizer, Rule, TanhLayer, WeightDecay,
 };
 
 /// A layer with three parameters: `w = [w₀₀, w₁₀]` (weight, 2×1) and `b = [b₀]`.
@@ -15,20 +14,19 @@ const W0: [f32; 3] = [1.0, -2.0, 0.5];
 const G1: [f32; 3] = [0.5, -1.0, 0.25];
 const G2: [f32; 3] = [0.1, 0.2, -0.3];
 
-fn set_grads(layer: &mut Tiny, g: [f32; 3]) {
-    let mut it = g.into_iter();
-    layer.visit(&mut |t: Tensor<'_>| t.grad.iter_mut().zip(&mut it).for_each(|(d, v)| *d = v));
+fn set_grads(opt: &mut Optimizer<Vec<f32>>, g: [f32; 3]) {
+    opt.grads_mut().copy_from_slice(&g);
 }
 
 /// Parameters after one step with `G1` and after a second with `G2`, from `W0`.
 fn two_steps(rule: Rule) -> ([f32; 3], [f32; 3]) {
     let mut layer = Tiny::zeroed();
     shinso::model::params_from(&mut layer, &W0);
-    let mut opt = Optimizer::new(rule, vec![0.0; rule.state_len(Tiny::PARAMS)]);
-    set_grads(&mut layer, G1);
+    let mut opt = shinso_tests::optimizer::<Tiny>(rule);
+    set_grads(&mut opt, G1);
     opt.step(&mut layer);
     let first = shinso_tests::params(&mut layer).try_into().unwrap();
-    set_grads(&mut layer, G2);
+    set_grads(&mut opt, G2);
     opt.step(&mut layer);
     assert_eq!(opt.steps(), 2);
     (first, shinso_tests::params(&mut layer).try_into().unwrap())
@@ -188,6 +186,9 @@ fn learning_rate_and_reset() {
     assert_eq!(Rule::sgd(0.1).state_len(10), 0);
     assert_eq!(Rule::momentum(0.1).state_len(10), 10);
     assert_eq!(Rule::adam(0.1).state_len(10), 20);
+    // The optimizer's buffer: gradients first, then the state.
+    assert_eq!(Rule::sgd(0.1).buffer_len(10), 10);
+    assert_eq!(Rule::adam(0.1).buffer_len(10), 30);
 
     // After reset an optimizer behaves as new (AdaGrad's h back to h₀, Adam's t back to 1).
     for rule in [
@@ -198,15 +199,16 @@ fn learning_rate_and_reset() {
     ] {
         let mut layer = Tiny::zeroed();
         shinso::model::params_from(&mut layer, &W0);
-        let mut opt = Optimizer::new(rule, vec![0.0; rule.state_len(3)]);
-        set_grads(&mut layer, G2);
+        let mut opt = shinso_tests::optimizer::<Tiny>(rule);
+        set_grads(&mut opt, G2);
         opt.step(&mut layer);
         opt.reset();
         assert_eq!(opt.steps(), 0);
+        assert_eq!(opt.grads(), [0.0; 3]);
         shinso::model::params_from(&mut layer, &W0);
-        set_grads(&mut layer, G1);
+        set_grads(&mut opt, G1);
         opt.step(&mut layer);
-        set_grads(&mut layer, G2);
+        set_grads(&mut opt, G2);
         opt.step(&mut layer);
         let after: [f32; 3] = shinso_tests::params(&mut layer).try_into().unwrap();
         assert_eq!(after, two_steps(rule).1, "{rule:?} after reset");
@@ -226,7 +228,7 @@ fn steps_to_solve_xor(rule: Rule, budget: u32) -> Option<u32> {
     let mut net = Network::<Xor>::boxed();
     net.init(Init::Xavier, 7);
     let t = LABELS.map(one_hot::<2>);
-    let mut opt = Optimizer::new(rule, vec![0.0; rule.state_len(Network::<Xor>::PARAMS)]);
+    let mut opt = shinso_tests::optimizer::<Xor>(rule);
     for step in 1..=budget {
         let loss = net
             .train_step(
