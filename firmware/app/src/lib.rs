@@ -7,7 +7,7 @@
 //! the memory budget).
 //!
 //! Nothing here touches hardware, so the same code runs under `cargo test` on the host, behind a
-//! pseudo-terminal (the `shinso-fw-tests` crate), in QEMU and on a board.
+//! pseudo-terminal (the `shinso-link` crate), in QEMU and on a board.
 //!
 //! The rule that everything else follows: **nothing from the wire can panic the device or
 //! change a model unless the request was valid in full.** A weight push is staged in the

@@ -1,4 +1,5 @@
-//! Host-side harness for the firmware.
+//! The host side of a shinso device (used by the `shinso device|emulate|demo` commands and by
+//! the end-to-end tests).
 //!
 //! * [`Link`]: a serial client for the shinso protocol over any file descriptor (a board's
 //!   `/dev/ttyACM0`, QEMU's pseudo-terminal, [`emulate_on_pty`]'s), with timeouts;
@@ -6,6 +7,7 @@
 //!   pseudo-terminal pair, for hosts without QEMU;
 //! * [`Qemu`]: builds the firmware (`--features qemu`) and boots it in `qemu-system-arm`, finding
 //!   the pseudo-terminal QEMU made for USART1;
+//! * [`elf_memory`]: the memory budget, read from the firmware's ELF;
 //! * [`scenario`]: the checks every backend must pass.
 //!
 //! Linux only (termios, openpty).
@@ -292,16 +294,17 @@ pub fn firmware_dir() -> PathBuf {
 
 /// Builds the QEMU firmware (release, `--features qemu`) and returns the ELF's path.
 ///
-/// `SHINSO_FIRMWARE_ELF` names a prebuilt ELF instead. The build uses its own target directory
-/// (`target/qemu`) because the `cargo test` that runs this holds the lock on the default one.
-/// Cargo must run *in* the firmware directory: that is where it finds `.cargo/config.toml`,
-/// which selects the thumbv7em target.
+/// `SHINSO_FIRMWARE_ELF` names a prebuilt ELF instead. The build goes to `firmware/target`, or
+/// to `SHINSO_FIRMWARE_TARGET_DIR` (the firmware workspace's own tests use another directory:
+/// the `cargo test` running them holds the lock on `firmware/target`). Cargo must run *in* the
+/// firmware directory: that is where it finds `.cargo/config.toml`, which selects the
+/// thumbv7em target.
 pub fn build_firmware() -> Result<PathBuf, String> {
     if let Some(elf) = std::env::var_os("SHINSO_FIRMWARE_ELF") {
         return Ok(elf.into());
     }
     let dir = firmware_dir();
-    let target = dir.join("target").join("qemu");
+    let target = std::env::var_os("SHINSO_FIRMWARE_TARGET_DIR").map_or_else(|| dir.join("target"), PathBuf::from);
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(cargo)
         .current_dir(&dir)
@@ -315,6 +318,27 @@ pub fn build_firmware() -> Result<PathBuf, String> {
         return Err(format!("firmware build failed:\n{}", String::from_utf8_lossy(&out.stderr)));
     }
     Ok(target.join("thumbv7em-none-eabihf/release/shinso-firmware"))
+}
+
+/// The memory budget of a firmware ELF, from the same linker symbols the firmware reads at run
+/// time (so it must equal what the device reports in `Info`, except `heap_used`):
+/// flash = vector table to the end of the `.data` load image; RAM = `.data` + `.bss` +
+/// `.uninit` in SRAM plus the statics in CCM; stack = the rest of CCM; heap = the rest of SRAM.
+pub fn elf_memory(elf: &Path) -> Result<proto::MemoryBudget, String> {
+    use object::{Object, ObjectSymbol};
+    let data = std::fs::read(elf).map_err(|e| format!("{}: {e}", elf.display()))?;
+    let file = object::File::parse(&*data).map_err(|e| format!("{}: {e}", elf.display()))?;
+    let sym = |name: &str| -> Result<u64, String> {
+        file.symbols().find(|s| s.name() == Ok(name)).map(|s| s.address()).ok_or_else(|| format!("{}: no symbol {name}", elf.display()))
+    };
+    let data_len = sym("__edata")? - sym("__sdata")?;
+    Ok(proto::MemoryBudget {
+        flash: (sym("__sidata")? + data_len - sym("__vector_table")?) as u32,
+        ram: (sym("__sheap")? - sym("_ram_start")? + sym("__eccmram")? - sym("__sccmram")?) as u32,
+        stack: (sym("_stack_start")? - sym("__eccmram")?) as u32,
+        heap: (sym("_ram_end")? - sym("__sheap")?) as u32,
+        heap_used: 0,
+    })
 }
 
 /// The firmware running in `qemu-system-arm -machine netduinoplus2`.

@@ -1,7 +1,7 @@
 //! The application logic behind a pseudo-terminal pair: the whole protocol over a real tty,
 //! no QEMU needed.
 
-use shinso_fw_tests::{emulate_on_pty, scenario, Link};
+use shinso_link::{emulate_on_pty, scenario, Link};
 use std::time::Duration;
 
 #[test]
