@@ -219,6 +219,45 @@ pub fn conv2d<T: Real, U: Real>(g: Geom, fnum: usize, x: &[T], w: &[U], bias: &[
     out
 }
 
+/// Gradients of [`conv2d`] given `dy` `(N, FN, OH, OW)`: `(∂E/∂w, ∂E/∂b, ∂E/∂x)`, summed over
+/// the batch.
+pub fn conv2d_backward<T: Real, U: Real, V: Real>(
+    g: Geom,
+    fnum: usize,
+    x: &[T],
+    w: &[U],
+    dy: &[V],
+) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let (oh, ow) = (g.oh(), g.ow());
+    let (mut dw, mut db, mut dx) = (
+        vec![0.0; fnum * g.cols()],
+        vec![0.0; fnum],
+        vec![0.0; g.input_len()],
+    );
+    for b in 0..g.n {
+        for k in 0..fnum {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let d = f(dy[((b * fnum + k) * oh + oy) * ow + ox]);
+                    db[k] += d;
+                    for ch in 0..g.c {
+                        for i in 0..g.fh {
+                            for j in 0..g.fw {
+                                if let Some((y, xx)) = g.pixel(oy, ox, i, j) {
+                                    let wi = ((k * g.c + ch) * g.fh + i) * g.fw + j;
+                                    dw[wi] += d * f(x[g.at(b, ch, y, xx)]);
+                                    dx[g.at(b, ch, y, xx)] += d * f(w[wi]);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    (dw, db, dx)
+}
+
 /// Pooling over windows: `reduce` gets the in-image pixels under each window (the padding, if
 /// any, is left out). Output `(N, C, OH, OW)`.
 fn pool<T: Real>(g: Geom, x: &[T], reduce: impl Fn(&[f64]) -> f64) -> Vec<f64> {

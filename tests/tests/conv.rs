@@ -5,9 +5,9 @@
 
 use bytemuck::Zeroable;
 use proptest::prelude::*;
-use shinso::kernels::{col2im, conv2d_direct, im2col};
+use shinso::kernels::{col2im, conv2d_direct, conv2d_direct_backward, im2col};
 use shinso::layer::flat;
-use shinso::{model, Conv2d, Layer, Mode, Rng};
+use shinso::{model, Conv2d, Conv2dDirect, Layer, Mode, Rng};
 use shinso_tests::twin::{self, Geom};
 use shinso_tests::{assert_close, check_layer, quantized, samples, to_f32, uniform, zeroed, Tol};
 
@@ -126,6 +126,40 @@ proptest! {
             prop_assert!(err <= 1e-6 * (g.cols() as f64 + 1.0) * s + 1e-30, "[{}]: {} vs {}", i, got, want);
         }
     }
+
+    /// The direct convolution's backward kernel (accumulating `dw`, `db` over the samples,
+    /// overwriting `dx`) against the twin, same rounding bound with `Σ|dy||x|` and `Σ|dy||w|`.
+    #[test]
+    fn conv2d_direct_backward_matches_twin(g in geom(), fnum in 1usize..4, seed in any::<u64>()) {
+        let mut rng = Rng::new(seed);
+        let x = uniform(&mut rng, g.input_len());
+        let w = uniform(&mut rng, fnum * g.cols());
+        let cg = g.core();
+        let per = fnum * cg.positions();
+        let dy = uniform(&mut rng, g.n * per);
+        // dw and db start nonzero: the kernel adds to them.
+        let (dw0, db0) = (uniform(&mut rng, w.len()), uniform(&mut rng, fnum));
+        let (mut dw, mut db, mut dx) = (dw0.clone(), db0.clone(), vec![f32::NAN; g.input_len()]);
+        let samples = x.chunks_exact(cg.input_len()).zip(dy.chunks_exact(per));
+        for ((xs, dys), dxs) in samples.zip(dx.chunks_exact_mut(cg.input_len())) {
+            conv2d_direct_backward(&cg, xs, &w, dys, &mut dw, &mut db, Some(dxs));
+        }
+        let (tw, tb, tx) = twin::conv2d_backward(g, fnum, &x, &w, &dy);
+        let abs = |v: &[f32]| v.iter().map(|a| a.abs()).collect::<Vec<_>>();
+        let (sw, sb, sx) = twin::conv2d_backward(g, fnum, &abs(&x), &abs(&w), &abs(&dy));
+        let terms = (g.n * g.oh() * g.ow()) as f64 + 2.0;
+        let check = |what: &str, got: &[f32], want: &[f64], start: &[f32], scale: &[f64]| {
+            for (i, g) in got.iter().enumerate() {
+                let want = want[i] + start.get(i).map_or(0.0, |v| *v as f64);
+                let s = scale[i] + start.get(i).map_or(0.0, |v| v.abs() as f64);
+                let err = (*g as f64 - want).abs();
+                assert!(err <= 1e-6 * terms * s + 1e-30, "{what}[{i}]: {g} vs {want}");
+            }
+        };
+        check("dw", &dw, &tw, &dw0, &sw);
+        check("db", &db, &tb, &db0, &sb);
+        check("dx", &dx, &tx, &[], &sx);
+    }
 }
 
 /// The course's example: a (2, 1, 4, 4) batch, a 3×3 filter, stride 2 (no padding) has one
@@ -225,6 +259,81 @@ fn check_conv<
 
     // Sums of up to C·FH·FW = 75 products: the default tolerances hold with a wide margin.
     check_layer(&what, &mut *layer, &mut x, twin, seed, Tol::default());
+}
+
+/// The cache-free `Conv2dDirect`: same twin, same checks, same signature and blob as `Conv2d`.
+fn check_conv_direct<
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const FN: usize,
+    const FH: usize,
+    const FW: usize,
+    const S: usize,
+    const P: usize,
+    const OH: usize,
+    const OW: usize,
+    const B: usize,
+>(
+    n: usize,
+    seed: u64,
+) {
+    type Im2col<
+        const C: usize,
+        const H: usize,
+        const W: usize,
+        const FN: usize,
+        const FH: usize,
+        const FW: usize,
+        const S: usize,
+        const P: usize,
+        const OH: usize,
+        const OW: usize,
+        const B: usize,
+    > = Conv2d<C, H, W, FN, FH, FW, S, P, OH, OW, B>;
+    let what = format!("Conv2dDirect C{C} {H}x{W} FN{FN} {FH}x{FW} S{S} P{P} n={n}");
+    let mut rng = Rng::new(seed);
+    let mut layer = Box::new(Conv2dDirect::<C, H, W, FN, FH, FW, S, P, OH, OW, B>::zeroed());
+    let p = quantized(&mut rng, FN * C * FH * FW + FN);
+    model::params_from(&mut *layer, &p);
+    let mut x: Vec<[[[f32; W]; H]; C]> = samples(&quantized(&mut rng, n * C * H * W));
+    let g1 = Geom {
+        n: 1,
+        c: C,
+        h: H,
+        w: W,
+        fh: FH,
+        fw: FW,
+        stride: S,
+        pad: P,
+    };
+    check_layer(
+        &what,
+        &mut *layer,
+        &mut x,
+        conv_twin(g1, FN),
+        seed,
+        Tol::default(),
+    );
+
+    let mut other = Box::new(Im2col::<C, H, W, FN, FH, FW, S, P, OH, OW, B>::zeroed());
+    assert_eq!(
+        <Conv2dDirect<C, H, W, FN, FH, FW, S, P, OH, OW, B>>::SIGNATURE,
+        <Im2col<C, H, W, FN, FH, FW, S, P, OH, OW, B>>::SIGNATURE
+    );
+    let mut blob =
+        vec![0u8; model::blob_len::<Conv2dDirect<C, H, W, FN, FH, FW, S, P, OH, OW, B>>()];
+    model::save(&mut *layer, &mut blob).unwrap();
+    model::load(&mut *other, &blob).unwrap();
+    assert_eq!(shinso_tests::params(&mut *other), p);
+}
+
+#[test]
+fn conv_direct_layer_backward() {
+    check_conv_direct::<1, 6, 6, 1, 2, 2, 1, 1, 7, 7, 2>(2, 11);
+    check_conv_direct::<3, 7, 5, 4, 3, 3, 2, 1, 4, 3, 3>(3, 12);
+    check_conv_direct::<2, 6, 6, 2, 2, 2, 3, 0, 2, 2, 4>(1, 13);
+    check_conv_direct::<1, 3, 4, 2, 5, 6, 1, 1, 1, 1, 2>(2, 14);
 }
 
 #[test]
