@@ -41,7 +41,14 @@ pub struct BenchResult {
 
 /// Time `steps` training steps of `preset` (its default optimizer and init) on batches of
 /// `batch` images from `images`/`labels`; best of `repeat`.
-pub fn measure(preset: Preset, batch: usize, steps: usize, repeat: usize, images: &[f32], labels: &[u8]) -> Result<BenchResult> {
+pub fn measure(
+    preset: Preset,
+    batch: usize,
+    steps: usize,
+    repeat: usize,
+    images: &[f32],
+    labels: &[u8],
+) -> Result<BenchResult> {
     let mut cfg = TrainConfig::for_preset(preset, labels.len());
     cfg.batch_size = batch;
     cfg.validate()?;
@@ -81,14 +88,31 @@ pub fn measure(preset: Preset, batch: usize, steps: usize, repeat: usize, images
 pub fn run(a: &BenchArgs) -> Result<()> {
     let data = a.data.load()?;
     if a.batch_size == 0 || a.batch_size > crate::model::BATCH || a.batch_size > data.train.len() {
-        anyhow::bail!("--batch-size must be between 1 and {}", crate::model::BATCH.min(data.train.len()));
+        anyhow::bail!(
+            "--batch-size must be between 1 and {}",
+            crate::model::BATCH.min(data.train.len())
+        );
     }
-    let presets = if a.preset.is_empty() { Preset::bench_defaults() } else { a.preset.clone() };
+    let presets = if a.preset.is_empty() {
+        Preset::bench_defaults()
+    } else {
+        a.preset.clone()
+    };
     say("| preset | parameters | batch | ms / step | samples / s |");
     say("|---|---:|---:|---:|---:|");
     for p in presets {
-        let r = measure(p, a.batch_size, a.steps, a.repeat, &data.train.images, &data.train.labels)?;
-        say(&format!("| {} | {} | {} | {:.3} | {:.0} |", r.preset, r.params, r.batch_size, r.ms_per_step, r.samples_per_s));
+        let r = measure(
+            p,
+            a.batch_size,
+            a.steps,
+            a.repeat,
+            &data.train.images,
+            &data.train.labels,
+        )?;
+        say(&format!(
+            "| {} | {} | {} | {:.3} | {:.0} |",
+            r.preset, r.params, r.batch_size, r.ms_per_step, r.samples_per_s
+        ));
     }
     Ok(())
 }

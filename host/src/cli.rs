@@ -36,6 +36,15 @@ pub enum Command {
     Export(ExportArgs),
     /// Time the training step of presets and print samples per second.
     Bench(crate::bench::BenchArgs),
+    /// Describe presets: layers, parameters, memory, and the tensor names of their model files.
+    Info(InfoArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct InfoArgs {
+    /// Presets to describe (repeat the flag; default: all)
+    #[arg(long, value_enum)]
+    pub preset: Vec<Preset>,
 }
 
 /// Where the data comes from.
@@ -244,7 +253,10 @@ impl TrainArgs {
             Some(ScheduleKind::Constant) => Schedule::Constant,
             Some(ScheduleKind::Step) => {
                 let (every, gamma) = d.lr_step.unwrap_or((10.0, 0.5));
-                Schedule::Step { every: self.lr_step.unwrap_or(every), gamma: self.lr_gamma.unwrap_or(gamma) }
+                Schedule::Step {
+                    every: self.lr_step.unwrap_or(every),
+                    gamma: self.lr_gamma.unwrap_or(gamma),
+                }
             }
             Some(ScheduleKind::Cosine) => Schedule::Cosine { min: self.lr_min },
         };
@@ -283,6 +295,9 @@ pub struct EvalArgs {
     /// Evaluate on the training set instead of the test set
     #[arg(long)]
     pub on_train: bool,
+    /// Only the first N images of the set
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
     /// Where to write confusion.png and eval.json (default: next to the model)
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -345,6 +360,7 @@ where
         Command::Reproduce(a) => crate::reproduce::run(&a),
         Command::Export(a) => cmd_export(&a),
         Command::Bench(a) => crate::bench::run(&a),
+        Command::Info(a) => cmd_info(&a),
     }
 }
 
@@ -369,7 +385,8 @@ impl std::fmt::Display for UsageError {
 impl std::error::Error for UsageError {}
 
 fn create_out_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create output directory", dir.display()))
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("{}: cannot create output directory", dir.display()))
 }
 
 /// A progress bar on stderr (hidden when stderr is not a terminal or `quiet`).
@@ -379,9 +396,11 @@ pub fn progress_bar(len: u64, quiet: bool) -> ProgressBar {
     }
     let pb = ProgressBar::new(len);
     pb.set_style(
-        ProgressStyle::with_template("{bar:28.cyan/blue} {pos:>6}/{len:6} {msg} [{elapsed_precise}<{eta_precise}]")
-            .expect("valid template")
-            .progress_chars("█▉▊▋▌▍▎▏ "),
+        ProgressStyle::with_template(
+            "{bar:28.cyan/blue} {pos:>6}/{len:6} {msg} [{elapsed_precise}<{eta_precise}]",
+        )
+        .expect("valid template")
+        .progress_chars("█▉▊▋▌▍▎▏ "),
     );
     pb
 }
@@ -393,7 +412,10 @@ pub fn model_metadata(cfg: &TrainConfig, test_accuracy: f64) -> Metadata {
     m.insert("batch_norm".into(), cfg.batch_norm.to_string());
     m.insert("dropout".into(), cfg.dropout.to_string());
     m.insert("test_accuracy".into(), format!("{test_accuracy:.4}"));
-    m.insert("config".into(), serde_json::to_string(cfg).unwrap_or_default());
+    m.insert(
+        "config".into(),
+        serde_json::to_string(cfg).unwrap_or_default(),
+    );
     m
 }
 
@@ -401,8 +423,12 @@ fn cmd_train(a: &TrainArgs) -> Result<()> {
     let data = a.data.load()?;
     let cfg = a.config(data.train.len())?;
     create_out_dir(&a.out)?;
-    let n_train = cfg.train_size.map_or(data.train.len(), |n| n.min(data.train.len()));
-    let n_test = cfg.test_size.map_or(data.test.len(), |n| n.min(data.test.len()));
+    let n_train = cfg
+        .train_size
+        .map_or(data.train.len(), |n| n.min(data.train.len()));
+    let n_test = cfg
+        .test_size
+        .map_or(data.test.len(), |n| n.min(data.test.len()));
     if !a.quiet {
         eprintln!(
             "training {} ({}) on {} images from {}, testing on {}; {} iterations of {} ({:.1} epochs), {} lr {}",
@@ -421,7 +447,10 @@ fn cmd_train(a: &TrainArgs) -> Result<()> {
     let pb = progress_bar(cfg.iterations as u64, a.quiet);
     let mut last_draw = 0usize;
     let result = train::run(&cfg, &data.train, &data.test, &mut |p| {
-        if p.iteration - last_draw >= 10 || p.iteration == p.iterations || p.test_accuracy.is_some() && last_draw == 0 {
+        if p.iteration - last_draw >= 10
+            || p.iteration == p.iterations
+            || p.test_accuracy.is_some() && last_draw == 0
+        {
             last_draw = p.iteration;
             let acc = match (p.train_accuracy, p.test_accuracy) {
                 (Some(tr), Some(te)) => format!(" train {tr:.4} test {te:.4}"),
@@ -436,14 +465,31 @@ fn cmd_train(a: &TrainArgs) -> Result<()> {
 
     let ext = a.plot_format.ext();
     let by_epoch = (cfg.iterations * cfg.batch_size) as f64 / n_train as f64 >= 2.0;
-    let title = format!("{} — {}, {}, {} lr {}", cfg.preset, cfg.activation.name(), cfg.init.name(), cfg.optimizer.name(), cfg.lr);
+    let title = format!(
+        "{} — {}, {}, {} lr {}",
+        cfg.preset,
+        cfg.activation.name(),
+        cfg.init.name(),
+        cfg.optimizer.name(),
+        cfg.lr
+    );
     metrics::write_csv(&a.out.join("metrics.csv"), &r.records)?;
-    plot::accuracy_chart(&r.records, by_epoch, &format!("accuracy: {title}")).save(&a.out.join(format!("accuracy.{ext}")))?;
-    plot::loss_chart(&r.records, by_epoch, &format!("loss: {title}")).save(&a.out.join(format!("loss.{ext}")))?;
+    plot::accuracy_chart(&r.records, by_epoch, &format!("accuracy: {title}"))
+        .save(&a.out.join(format!("accuracy.{ext}")))?;
+    plot::loss_chart(&r.records, by_epoch, &format!("loss: {title}"))
+        .save(&a.out.join(format!("loss.{ext}")))?;
     let names: Vec<String> = (0..10).map(|i| i.to_string()).collect();
-    plot::Heatmap { title: format!("confusion (test): {}", cfg.preset), confusion: &r.confusion, names }
-        .save(&a.out.join(format!("confusion.{ext}")))?;
-    safetensors_io::save(&mut *r.model, &model_metadata(&cfg, r.test_accuracy), &a.out.join("model.safetensors"))?;
+    plot::Heatmap {
+        title: format!("confusion (test): {}", cfg.preset),
+        confusion: &r.confusion,
+        names,
+    }
+    .save(&a.out.join(format!("confusion.{ext}")))?;
+    safetensors_io::save(
+        &mut *r.model,
+        &model_metadata(&cfg, r.test_accuracy),
+        &a.out.join("model.safetensors"),
+    )?;
     let files = vec![
         "metrics.csv".to_string(),
         format!("accuracy.{ext}"),
@@ -490,17 +536,24 @@ fn cmd_train(a: &TrainArgs) -> Result<()> {
 }
 
 /// Apply the knobs recorded in a model's metadata (or the flags) to a loaded model.
-fn apply_meta_knobs(model: &mut dyn crate::model::Model, meta: &Metadata, activation: Option<ActKind>) -> Result<ActKind> {
+fn apply_meta_knobs(
+    model: &mut dyn crate::model::Model,
+    meta: &Metadata,
+    activation: Option<ActKind>,
+) -> Result<ActKind> {
     let act = match activation {
         Some(a) => a,
         None => match meta.get("activation") {
-            Some(s) => ActKind::from_name(s).ok_or_else(|| anyhow!("unknown activation {s:?} in model metadata"))?,
+            Some(s) => ActKind::from_name(s)
+                .ok_or_else(|| anyhow!("unknown activation {s:?} in model metadata"))?,
             None => model.preset().defaults().activation,
         },
     };
     let bn = meta.get("batch_norm").is_some_and(|s| s == "true");
     let dropout: f32 = match meta.get("dropout") {
-        Some(s) => s.parse().map_err(|_| anyhow!("bad dropout {s:?} in model metadata"))?,
+        Some(s) => s
+            .parse()
+            .map_err(|_| anyhow!("bad dropout {s:?} in model metadata"))?,
         None => 0.0,
     };
     model.configure(&knobs(act, bn, dropout));
@@ -513,9 +566,17 @@ fn cmd_eval(a: &EvalArgs) -> Result<()> {
     let data = a.data.load()?;
     let ds = if a.on_train { &data.train } else { &data.test };
     if ds.pixels() != crate::model::INPUT {
-        bail!("the model takes 28x28 images; {} holds {}x{}", data.dir.display(), ds.rows, ds.cols);
+        bail!(
+            "the model takes 28x28 images; {} holds {}x{}",
+            data.dir.display(),
+            ds.rows,
+            ds.cols
+        );
     }
-    let conf = train::evaluate(&mut *model, ds, usize::MAX)?;
+    if a.limit == Some(0) {
+        bail!("--limit must be at least 1");
+    }
+    let conf = train::evaluate(&mut *model, ds, a.limit.unwrap_or(usize::MAX))?;
     let set = if a.on_train { "training" } else { "test" };
     let names: Vec<String> = (0..10).map(|i| i.to_string()).collect();
     say(&format!(
@@ -533,11 +594,20 @@ fn cmd_eval(a: &EvalArgs) -> Result<()> {
     say(&conf.to_table(&names));
     let out = match &a.out {
         Some(d) => d.clone(),
-        None => a.model.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+        None => a
+            .model
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
     };
     create_out_dir(&out)?;
     let png = out.join(format!("confusion.{}", a.plot_format.ext()));
-    plot::Heatmap { title: format!("confusion ({set}): {}", model.preset().name()), confusion: &conf, names }.save(&png)?;
+    plot::Heatmap {
+        title: format!("confusion ({set}): {}", model.preset().name()),
+        confusion: &conf,
+        names,
+    }
+    .save(&png)?;
     let report = serde_json::json!({
         "model": a.model.display().to_string(),
         "preset": model.preset().name(),
@@ -550,7 +620,11 @@ fn cmd_eval(a: &EvalArgs) -> Result<()> {
         "confusion": conf.m,
     });
     metrics::write_json(&out.join("eval.json"), &report)?;
-    say(&format!("wrote {} and {}", png.display(), out.join("eval.json").display()));
+    say(&format!(
+        "wrote {} and {}",
+        png.display(),
+        out.join("eval.json").display()
+    ));
     Ok(())
 }
 
@@ -561,10 +635,14 @@ fn cmd_export(a: &ExportArgs) -> Result<()> {
     })?;
     let (mut model, meta) = if bytes.starts_with(&shinso::model::MAGIC) {
         let Some(p) = a.preset else {
-            bail!("{}: a device blob does not name its preset; pass --preset", a.model.display());
+            bail!(
+                "{}: a device blob does not name its preset; pass --preset",
+                a.model.display()
+            );
         };
         let mut m = p.build();
-        m.load_blob(&bytes).map_err(|e| anyhow!("{}: {e}", a.model.display()))?;
+        m.load_blob(&bytes)
+            .map_err(|e| anyhow!("{}: {e}", a.model.display()))?;
         (m, Metadata::new())
     } else {
         safetensors_io::load_model(&a.model, a.preset)?
@@ -579,7 +657,8 @@ fn cmd_export(a: &ExportArgs) -> Result<()> {
     match format {
         ModelFormat::Blob => {
             let blob = model.save_blob();
-            std::fs::write(&a.out, &blob).with_context(|| format!("{}: cannot write", a.out.display()))?;
+            std::fs::write(&a.out, &blob)
+                .with_context(|| format!("{}: cannot write", a.out.display()))?;
             say(&format!(
                 "wrote {} ({} bytes: {} header + {} parameters, preset {}, signature {:#018x})",
                 a.out.display(),
@@ -592,7 +671,71 @@ fn cmd_export(a: &ExportArgs) -> Result<()> {
         }
         ModelFormat::Safetensors => {
             safetensors_io::save(&mut *model, &meta, &a.out)?;
-            say(&format!("wrote {} (preset {})", a.out.display(), model.preset().name()));
+            say(&format!(
+                "wrote {} (preset {})",
+                a.out.display(),
+                model.preset().name()
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn cmd_info(a: &InfoArgs) -> Result<()> {
+    let presets = if a.preset.is_empty() {
+        Preset::all().to_vec()
+    } else {
+        a.preset.clone()
+    };
+    for p in presets {
+        let mut m = p.build();
+        let d = p.defaults();
+        let rule = TrainConfig::for_preset(p, 10_000).rule();
+        let mem = m.memory(&rule);
+        say(&format!("{}: {}", p.name(), p.describe()));
+        say(&format!(
+            "  {} parameters, {} saved state floats, signature {:#018x}, device blob {} bytes",
+            m.params(),
+            m.state(),
+            m.signature(),
+            shinso::model::HEADER + 4 * (m.params() + m.state())
+        ));
+        say(&format!(
+            "  memory at batch {} with {}: parameters {} B, gradients {} B, state {} B, activations {} B, optimizer {} B",
+            crate::model::BATCH,
+            d.optimizer.name(),
+            mem.params,
+            mem.grads,
+            mem.state,
+            mem.activations,
+            mem.optimizer
+        ));
+        say(&format!(
+            "  defaults: {}, {}, {} lr {}, batch {}, {} epochs{}{}{}",
+            d.activation.name(),
+            d.init.name(),
+            d.optimizer.name(),
+            d.lr,
+            d.batch_size,
+            d.epochs,
+            if d.augment_shift > 0 {
+                format!(", shifts ±{}", d.augment_shift)
+            } else {
+                String::new()
+            },
+            if d.dropout > 0.0 {
+                format!(", dropout {}", d.dropout)
+            } else {
+                String::new()
+            },
+            d.lr_step.map_or(String::new(), |(e, g)| format!(
+                ", lr ×{g} every {e} epochs"
+            ))
+        ));
+        say("  tensors (safetensors name, shape):");
+        for (name, shape) in crate::model::tensor_list(&mut *m) {
+            let s: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+            say(&format!("    {name:<26} ({})", s.join(", ")));
         }
     }
     Ok(())

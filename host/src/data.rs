@@ -23,7 +23,11 @@ pub const CLASSES: usize = 10;
 #[derive(Debug)]
 pub enum DataError {
     /// A directory lacks one of the four files.
-    Missing { dir: PathBuf, what: &'static str, tried: Vec<String> },
+    Missing {
+        dir: PathBuf,
+        what: &'static str,
+        tried: Vec<String>,
+    },
     /// The data directory itself does not exist or is not a directory.
     NoDir { dir: PathBuf },
     /// An explicitly named file does not exist.
@@ -35,17 +39,39 @@ pub enum DataError {
     /// The first bytes are not an IDX magic of unsigned bytes.
     BadMagic { path: PathBuf, found: Vec<u8> },
     /// Valid IDX, but not the kind expected (e.g. labels where images belong).
-    WrongKind { path: PathBuf, expected: &'static str, found: String },
+    WrongKind {
+        path: PathBuf,
+        expected: &'static str,
+        found: String,
+    },
     /// Shorter than its header says.
-    Truncated { path: PathBuf, expected: u64, actual: u64 },
+    Truncated {
+        path: PathBuf,
+        expected: u64,
+        actual: u64,
+    },
     /// Longer than its header says.
     TrailingBytes { path: PathBuf, extra: u64 },
     /// Images and labels disagree on the number of samples.
-    CountMismatch { images: PathBuf, n_images: usize, labels: PathBuf, n_labels: usize },
+    CountMismatch {
+        images: PathBuf,
+        n_images: usize,
+        labels: PathBuf,
+        n_labels: usize,
+    },
     /// A label outside 0..=9.
-    BadLabel { path: PathBuf, index: usize, value: u8 },
+    BadLabel {
+        path: PathBuf,
+        index: usize,
+        value: u8,
+    },
     /// Training and test images have different sizes.
-    ShapeMismatch { train: PathBuf, train_shape: (usize, usize), test: PathBuf, test_shape: (usize, usize) },
+    ShapeMismatch {
+        train: PathBuf,
+        train_shape: (usize, usize),
+        test: PathBuf,
+        test_shape: (usize, usize),
+    },
     /// A header with a zero-sized or absurdly large dimension.
     BadHeader { path: PathBuf, msg: String },
 }
@@ -68,12 +94,24 @@ impl fmt::Display for DataError {
                 f,
                 "{}: not an IDX file of unsigned bytes (magic {})",
                 path.display(),
-                found.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
+                found
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
             ),
-            WrongKind { path, expected, found } => {
+            WrongKind {
+                path,
+                expected,
+                found,
+            } => {
                 write!(f, "{}: expected {expected}, found {found}", path.display())
             }
-            Truncated { path, expected, actual } => write!(
+            Truncated {
+                path,
+                expected,
+                actual,
+            } => write!(
                 f,
                 "{}: truncated: header promises {expected} bytes, file holds {actual}",
                 path.display()
@@ -83,7 +121,12 @@ impl fmt::Display for DataError {
                 "{}: {extra} unexpected bytes after the data the header describes",
                 path.display()
             ),
-            CountMismatch { images, n_images, labels, n_labels } => write!(
+            CountMismatch {
+                images,
+                n_images,
+                labels,
+                n_labels,
+            } => write!(
                 f,
                 "{} holds {n_images} images but {} holds {n_labels} labels",
                 images.display(),
@@ -94,7 +137,12 @@ impl fmt::Display for DataError {
                 "{}: label {value} at index {index} is outside 0..=9",
                 path.display()
             ),
-            ShapeMismatch { train, train_shape, test, test_shape } => write!(
+            ShapeMismatch {
+                train,
+                train_shape,
+                test,
+                test_shape,
+            } => write!(
                 f,
                 "{} holds {}x{} images but {} holds {}x{}",
                 train.display(),
@@ -121,19 +169,28 @@ pub struct Idx {
 /// Read a file whole, decompressing it if it starts with the gzip magic.
 pub fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>, DataError> {
     let raw = std::fs::read(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => DataError::NotFound { path: path.to_owned() },
-        _ => DataError::Io { path: path.to_owned(), msg: e.to_string() },
+        std::io::ErrorKind::NotFound => DataError::NotFound {
+            path: path.to_owned(),
+        },
+        _ => DataError::Io {
+            path: path.to_owned(),
+            msg: e.to_string(),
+        },
     })?;
     if raw.len() >= 2 && raw[0] == 0x1f && raw[1] == 0x8b {
         let mut out = Vec::with_capacity(raw.len() * 4);
         let dec = flate2::read::MultiGzDecoder::new(&raw[..]);
-        dec.take(MAX_IDX_BYTES + 1).read_to_end(&mut out).map_err(|e| DataError::Gzip {
-            path: path.to_owned(),
-            msg: match e.kind() {
-                std::io::ErrorKind::UnexpectedEof => "unexpected end of compressed stream".into(),
-                _ => e.to_string(),
-            },
-        })?;
+        dec.take(MAX_IDX_BYTES + 1)
+            .read_to_end(&mut out)
+            .map_err(|e| DataError::Gzip {
+                path: path.to_owned(),
+                msg: match e.kind() {
+                    std::io::ErrorKind::UnexpectedEof => {
+                        "unexpected end of compressed stream".into()
+                    }
+                    _ => e.to_string(),
+                },
+            })?;
         if out.len() as u64 > MAX_IDX_BYTES {
             return Err(DataError::BadHeader {
                 path: path.to_owned(),
@@ -151,17 +208,31 @@ pub fn parse_idx(path: &Path, bytes: &[u8]) -> Result<Idx, DataError> {
     let p = || path.to_owned();
     if bytes.len() < 4 {
         if bytes.is_empty() {
-            return Err(DataError::Truncated { path: p(), expected: 4, actual: 0 });
+            return Err(DataError::Truncated {
+                path: p(),
+                expected: 4,
+                actual: 0,
+            });
         }
-        return Err(DataError::BadMagic { path: p(), found: bytes.to_vec() });
+        return Err(DataError::BadMagic {
+            path: p(),
+            found: bytes.to_vec(),
+        });
     }
     if bytes[0] != 0 || bytes[1] != 0 || bytes[2] != 0x08 || bytes[3] == 0 || bytes[3] > 4 {
-        return Err(DataError::BadMagic { path: p(), found: bytes[..4].to_vec() });
+        return Err(DataError::BadMagic {
+            path: p(),
+            found: bytes[..4].to_vec(),
+        });
     }
     let ndims = bytes[3] as usize;
     let header = 4 + 4 * ndims;
     if bytes.len() < header {
-        return Err(DataError::Truncated { path: p(), expected: header as u64, actual: bytes.len() as u64 });
+        return Err(DataError::Truncated {
+            path: p(),
+            expected: header as u64,
+            actual: bytes.len() as u64,
+        });
     }
     let mut dims = Vec::with_capacity(ndims);
     let mut total: u64 = 1;
@@ -180,12 +251,22 @@ pub fn parse_idx(path: &Path, bytes: &[u8]) -> Result<Idx, DataError> {
     let expected = header as u64 + total;
     let actual = bytes.len() as u64;
     if actual < expected {
-        return Err(DataError::Truncated { path: p(), expected, actual });
+        return Err(DataError::Truncated {
+            path: p(),
+            expected,
+            actual,
+        });
     }
     if actual > expected {
-        return Err(DataError::TrailingBytes { path: p(), extra: actual - expected });
+        return Err(DataError::TrailingBytes {
+            path: p(),
+            extra: actual - expected,
+        });
     }
-    Ok(Idx { dims, data: bytes[header..].to_vec() })
+    Ok(Idx {
+        dims,
+        data: bytes[header..].to_vec(),
+    })
 }
 
 /// Read and parse one IDX file (gzip or raw).
@@ -280,12 +361,26 @@ pub fn load_pair(images: &Path, labels: &Path) -> Result<Dataset, DataError> {
             n_labels: lab.dims[0],
         });
     }
-    if let Some((index, &value)) = lab.data.iter().enumerate().find(|(_, &v)| v as usize >= CLASSES) {
-        return Err(DataError::BadLabel { path: labels.to_owned(), index, value });
+    if let Some((index, &value)) = lab
+        .data
+        .iter()
+        .enumerate()
+        .find(|(_, &v)| v as usize >= CLASSES)
+    {
+        return Err(DataError::BadLabel {
+            path: labels.to_owned(),
+            index,
+            value,
+        });
     }
     const SCALE: f32 = 1.0 / 255.0;
     let images_f = img.data.iter().map(|&b| b as f32 * SCALE).collect();
-    Ok(Dataset { images: images_f, labels: lab.data, rows, cols })
+    Ok(Dataset {
+        images: images_f,
+        labels: lab.data,
+        rows,
+        cols,
+    })
 }
 
 /// Training and test sets loaded from one directory.
@@ -300,10 +395,30 @@ pub struct Mnist {
 
 /// Base names accepted for each of the four files; each may also end in `.gz`.
 const NAMES: [(&str, &[&str]); 4] = [
-    ("training images", &["train-images-idx3-ubyte", "train-images.idx3-ubyte"]),
-    ("training labels", &["train-labels-idx1-ubyte", "train-labels.idx1-ubyte"]),
-    ("test images", &["t10k-images-idx3-ubyte", "t10k-images.idx3-ubyte", "test-images-idx3-ubyte"]),
-    ("test labels", &["t10k-labels-idx1-ubyte", "t10k-labels.idx1-ubyte", "test-labels-idx1-ubyte"]),
+    (
+        "training images",
+        &["train-images-idx3-ubyte", "train-images.idx3-ubyte"],
+    ),
+    (
+        "training labels",
+        &["train-labels-idx1-ubyte", "train-labels.idx1-ubyte"],
+    ),
+    (
+        "test images",
+        &[
+            "t10k-images-idx3-ubyte",
+            "t10k-images.idx3-ubyte",
+            "test-images-idx3-ubyte",
+        ],
+    ),
+    (
+        "test labels",
+        &[
+            "t10k-labels-idx1-ubyte",
+            "t10k-labels.idx1-ubyte",
+            "test-labels-idx1-ubyte",
+        ],
+    ),
 ];
 
 /// Find one of the four files in `dir` (gzip preferred if both exist).
@@ -319,15 +434,26 @@ fn find_file(dir: &Path, role: usize) -> Result<PathBuf, DataError> {
             tried.push(name);
         }
     }
-    Err(DataError::Missing { dir: dir.to_owned(), what, tried })
+    Err(DataError::Missing {
+        dir: dir.to_owned(),
+        what,
+        tried,
+    })
 }
 
 /// Load the four MNIST files from `dir` (MNIST, the bundled subset, or Fashion-MNIST).
 pub fn load_dir(dir: &Path) -> Result<Mnist, DataError> {
     if !dir.is_dir() {
-        return Err(DataError::NoDir { dir: dir.to_owned() });
+        return Err(DataError::NoDir {
+            dir: dir.to_owned(),
+        });
     }
-    let files = [find_file(dir, 0)?, find_file(dir, 1)?, find_file(dir, 2)?, find_file(dir, 3)?];
+    let files = [
+        find_file(dir, 0)?,
+        find_file(dir, 1)?,
+        find_file(dir, 2)?,
+        find_file(dir, 3)?,
+    ];
     let train = load_pair(&files[0], &files[1])?;
     let test = load_pair(&files[2], &files[3])?;
     if (train.rows, train.cols) != (test.rows, test.cols) {
@@ -338,7 +464,12 @@ pub fn load_dir(dir: &Path) -> Result<Mnist, DataError> {
             test_shape: (test.rows, test.cols),
         });
     }
-    Ok(Mnist { dir: dir.to_owned(), train, test, files })
+    Ok(Mnist {
+        dir: dir.to_owned(),
+        train,
+        test,
+        files,
+    })
 }
 
 /// The bundled data set: `$SHINSO_DATA` if set, else `data/mnist` next to the sources this
@@ -379,7 +510,12 @@ impl EpochSampler {
         let mut rng = Rng::new(seed);
         let mut order: Vec<usize> = (0..n).collect();
         rng.shuffle(&mut order);
-        Self { order, pos: 0, epoch: 0, rng }
+        Self {
+            order,
+            pos: 0,
+            epoch: 0,
+            rng,
+        }
     }
     /// Completed epochs.
     pub fn epoch(&self) -> usize {
@@ -440,7 +576,11 @@ pub struct Augmenter {
 
 impl Augmenter {
     pub fn new(max_shift: u32, seed: u64) -> Self {
-        Self { max_shift, rng: Rng::new(seed ^ 0xA5A5_5A5A_C3C3_3C3C), scratch: Vec::new() }
+        Self {
+            max_shift,
+            rng: Rng::new(seed ^ 0xA5A5_5A5A_C3C3_3C3C),
+            scratch: Vec::new(),
+        }
     }
     /// Shift every image of a batch in place (each by its own random offset).
     pub fn apply(&mut self, batch: &mut [f32], rows: usize, cols: usize) {
@@ -530,7 +670,16 @@ mod tests {
         let d = make_dir(3, false);
         std::fs::remove_file(d.path().join("t10k-labels-idx1-ubyte")).unwrap();
         let (e, s) = err_of(d.path());
-        assert!(matches!(e, DataError::Missing { what: "test labels", .. }), "{s}");
+        assert!(
+            matches!(
+                e,
+                DataError::Missing {
+                    what: "test labels",
+                    ..
+                }
+            ),
+            "{s}"
+        );
         assert!(s.contains("t10k-labels-idx1-ubyte.gz"), "{s}");
         let (e, _) = err_of(&d.path().join("nope"));
         assert!(matches!(e, DataError::NoDir { .. }));
@@ -546,11 +695,31 @@ mod tests {
         b.truncate(b.len() - 5);
         std::fs::write(&p, &b).unwrap();
         let (e, s) = err_of(d.path());
-        assert!(matches!(e, DataError::Truncated { expected: 52, actual: 47, .. }), "{s}");
-        assert!(s.contains("train-images-idx3-ubyte") && s.contains("truncated"), "{s}");
+        assert!(
+            matches!(
+                e,
+                DataError::Truncated {
+                    expected: 52,
+                    actual: 47,
+                    ..
+                }
+            ),
+            "{s}"
+        );
+        assert!(
+            s.contains("train-images-idx3-ubyte") && s.contains("truncated"),
+            "{s}"
+        );
         // truncated inside the header
         std::fs::write(&p, &b[..9]).unwrap();
-        assert!(matches!(err_of(d.path()).0, DataError::Truncated { expected: 16, actual: 9, .. }));
+        assert!(matches!(
+            err_of(d.path()).0,
+            DataError::Truncated {
+                expected: 16,
+                actual: 9,
+                ..
+            }
+        ));
         // empty file
         std::fs::write(&p, b"").unwrap();
         assert!(matches!(err_of(d.path()).0, DataError::Truncated { .. }));
@@ -563,7 +732,10 @@ mod tests {
         let mut b = std::fs::read(&p).unwrap();
         b.extend_from_slice(&[1, 2]);
         std::fs::write(&p, &b).unwrap();
-        assert!(matches!(err_of(d.path()).0, DataError::TrailingBytes { extra: 2, .. }));
+        assert!(matches!(
+            err_of(d.path()).0,
+            DataError::TrailingBytes { extra: 2, .. }
+        ));
     }
 
     #[test]
@@ -585,7 +757,11 @@ mod tests {
     #[test]
     fn wrong_kind() {
         let d = make_dir(3, false);
-        std::fs::copy(d.path().join("train-labels-idx1-ubyte"), d.path().join("train-images-idx3-ubyte")).unwrap();
+        std::fs::copy(
+            d.path().join("train-labels-idx1-ubyte"),
+            d.path().join("train-images-idx3-ubyte"),
+        )
+        .unwrap();
         let (e, s) = err_of(d.path());
         assert!(matches!(e, DataError::WrongKind { .. }), "{s}");
     }
@@ -602,7 +778,10 @@ mod tests {
         std::fs::write(&p, &b).unwrap();
         let (e, s) = err_of(d.path());
         assert!(matches!(e, DataError::Gzip { .. }), "{s}");
-        assert!(s.contains("train-images-idx3-ubyte.gz") && s.contains("gzip"), "{s}");
+        assert!(
+            s.contains("train-images-idx3-ubyte.gz") && s.contains("gzip"),
+            "{s}"
+        );
         // a gzip cut short
         let good = gz(&idx_bytes(&[50, 4, 3], &[7; 600]));
         std::fs::write(&p, &good[..good.len() / 2]).unwrap();
@@ -612,36 +791,83 @@ mod tests {
     #[test]
     fn count_mismatch() {
         let d = make_dir(3, false);
-        std::fs::write(d.path().join("t10k-labels-idx1-ubyte"), idx_bytes(&[2], &[1, 2])).unwrap();
+        std::fs::write(
+            d.path().join("t10k-labels-idx1-ubyte"),
+            idx_bytes(&[2], &[1, 2]),
+        )
+        .unwrap();
         let (e, s) = err_of(d.path());
-        assert!(matches!(e, DataError::CountMismatch { n_images: 3, n_labels: 2, .. }), "{s}");
+        assert!(
+            matches!(
+                e,
+                DataError::CountMismatch {
+                    n_images: 3,
+                    n_labels: 2,
+                    ..
+                }
+            ),
+            "{s}"
+        );
         assert!(s.contains("3 images") && s.contains("2 labels"), "{s}");
     }
 
     #[test]
     fn label_out_of_range() {
         let d = make_dir(3, false);
-        std::fs::write(d.path().join("train-labels-idx1-ubyte"), idx_bytes(&[3], &[1, 10, 2])).unwrap();
+        std::fs::write(
+            d.path().join("train-labels-idx1-ubyte"),
+            idx_bytes(&[3], &[1, 10, 2]),
+        )
+        .unwrap();
         let (e, s) = err_of(d.path());
-        assert!(matches!(e, DataError::BadLabel { index: 1, value: 10, .. }), "{s}");
+        assert!(
+            matches!(
+                e,
+                DataError::BadLabel {
+                    index: 1,
+                    value: 10,
+                    ..
+                }
+            ),
+            "{s}"
+        );
     }
 
     #[test]
     fn shape_mismatch_and_empty() {
         let d = make_dir(3, false);
-        std::fs::write(d.path().join("t10k-images-idx3-ubyte"), idx_bytes(&[3, 2, 6], &[0; 36])).unwrap();
-        assert!(matches!(err_of(d.path()).0, DataError::ShapeMismatch { .. }));
-        std::fs::write(d.path().join("t10k-images-idx3-ubyte"), idx_bytes(&[0, 4, 3], &[])).unwrap();
+        std::fs::write(
+            d.path().join("t10k-images-idx3-ubyte"),
+            idx_bytes(&[3, 2, 6], &[0; 36]),
+        )
+        .unwrap();
+        assert!(matches!(
+            err_of(d.path()).0,
+            DataError::ShapeMismatch { .. }
+        ));
+        std::fs::write(
+            d.path().join("t10k-images-idx3-ubyte"),
+            idx_bytes(&[0, 4, 3], &[]),
+        )
+        .unwrap();
         assert!(matches!(err_of(d.path()).0, DataError::BadHeader { .. }));
         // absurd dimensions are refused before any allocation
-        std::fs::write(d.path().join("t10k-images-idx3-ubyte"), idx_bytes(&[u32::MAX, u32::MAX, 4], &[])).unwrap();
+        std::fs::write(
+            d.path().join("t10k-images-idx3-ubyte"),
+            idx_bytes(&[u32::MAX, u32::MAX, 4], &[]),
+        )
+        .unwrap();
         assert!(matches!(err_of(d.path()).0, DataError::BadHeader { .. }));
     }
 
     #[test]
     fn alternative_names() {
         let d = make_dir(3, false);
-        std::fs::rename(d.path().join("t10k-images-idx3-ubyte"), d.path().join("t10k-images.idx3-ubyte")).unwrap();
+        std::fs::rename(
+            d.path().join("t10k-images-idx3-ubyte"),
+            d.path().join("t10k-images.idx3-ubyte"),
+        )
+        .unwrap();
         assert_eq!(load_dir(d.path()).unwrap().test.len(), 3);
     }
 
@@ -707,7 +933,7 @@ mod tests {
     #[test]
     fn sampler_visits_each_index_once_per_epoch() {
         let mut s = EpochSampler::new(10, 1);
-        let mut seen = vec![0; 10];
+        let mut seen = [0; 10];
         let mut b = [0usize; 5];
         for _ in 0..2 {
             s.next_batch(&mut b);

@@ -15,7 +15,10 @@ fn main() -> ExitCode {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "panic".into());
-        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
         eprintln!("error: internal error: {}{at}", one_line(&msg));
     }));
     match shinso_host::cli::run(std::env::args_os()) {
@@ -23,7 +26,10 @@ fn main() -> ExitCode {
         Err(e) => {
             if let Some(u) = e.downcast_ref::<shinso_host::cli::UsageError>() {
                 use clap::error::ErrorKind;
-                if matches!(u.0.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                if matches!(
+                    u.0.kind(),
+                    ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+                ) {
                     let _ = u.0.print();
                     return ExitCode::SUCCESS;
                 }

@@ -51,11 +51,15 @@ pub fn write_csv(path: &Path, records: &[Record]) -> Result<()> {
 
 /// Read a `metrics.csv` written by [`write_csv`].
 pub fn read_csv(path: &Path) -> Result<Vec<Record>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read", path.display()))?;
     let mut lines = text.lines();
     match lines.next() {
         Some(h) if h.trim() == CSV_HEADER => {}
-        _ => anyhow::bail!("{}: not a metrics file (expected header `{CSV_HEADER}`)", path.display()),
+        _ => anyhow::bail!(
+            "{}: not a metrics file (expected header `{CSV_HEADER}`)",
+            path.display()
+        ),
     }
     let mut out = Vec::new();
     for (n, line) in lines.enumerate() {
@@ -92,7 +96,8 @@ pub struct CsvLog {
 
 impl CsvLog {
     pub fn create(path: &Path) -> Result<Self> {
-        let f = std::fs::File::create(path).with_context(|| format!("{}: cannot create", path.display()))?;
+        let f = std::fs::File::create(path)
+            .with_context(|| format!("{}: cannot create", path.display()))?;
         let mut file = std::io::BufWriter::new(f);
         writeln!(file, "{CSV_HEADER}")?;
         Ok(Self { file })
@@ -141,7 +146,11 @@ impl Confusion {
         let mut out = [0.0; CLASSES];
         for (i, row) in self.m.iter().enumerate() {
             let n: u64 = row.iter().map(|&c| c as u64).sum();
-            out[i] = if n == 0 { 0.0 } else { row[i] as f64 / n as f64 };
+            out[i] = if n == 0 {
+                0.0
+            } else {
+                row[i] as f64 / n as f64
+            };
         }
         out
     }
@@ -149,8 +158,8 @@ impl Confusion {
     pub fn to_table(&self, names: &[String]) -> String {
         let w2 = names.iter().map(|n| n.len()).max().unwrap_or(1).max(9);
         let mut s = format!("{:>w2$} |", "true\\pred");
-        for j in 0..CLASSES {
-            s.push_str(&format!(" {:>5}", short(&names[j])));
+        for name in names.iter().take(CLASSES) {
+            s.push_str(&format!(" {:>5}", short(name)));
         }
         s.push_str(" | accuracy\n");
         s.push_str(&"-".repeat(w2 + 2 + 6 * CLASSES + 11));
@@ -219,8 +228,20 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("metrics.csv");
         let rs = vec![
-            Record { iteration: 0, epoch: 0.0, loss: 2.3, train_accuracy: Some(0.1), test_accuracy: Some(0.11) },
-            Record { iteration: 100, epoch: 1.0, loss: 0.5, train_accuracy: None, test_accuracy: Some(0.9) },
+            Record {
+                iteration: 0,
+                epoch: 0.0,
+                loss: 2.3,
+                train_accuracy: Some(0.1),
+                test_accuracy: Some(0.11),
+            },
+            Record {
+                iteration: 100,
+                epoch: 1.0,
+                loss: 0.5,
+                train_accuracy: None,
+                test_accuracy: Some(0.9),
+            },
         ];
         write_csv(&p, &rs).unwrap();
         let text = std::fs::read_to_string(&p).unwrap();
@@ -234,7 +255,10 @@ mod tests {
         drop(log);
         assert_eq!(read_csv(&p).unwrap(), rs);
         std::fs::write(&p, "a,b\n1,2\n").unwrap();
-        assert!(read_csv(&p).unwrap_err().to_string().contains("not a metrics file"));
+        assert!(read_csv(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("not a metrics file"));
     }
 
     #[test]

@@ -2,7 +2,10 @@
 //! line can drive any of the core's statically-shaped network types.
 
 use bytemuck::Pod;
-use shinso::{layer::floats, Error, Init, Knobs, Layer, Loss, Memory, Network, Optimizer, Rule, Visitor, WeightDecay};
+use shinso::{
+    layer::floats, Error, Init, Knobs, Layer, Loss, Memory, Network, Optimizer, Rule, Visitor,
+    WeightDecay,
+};
 
 use crate::presets::Preset;
 
@@ -61,7 +64,11 @@ where
     pub fn boxed(preset: Preset) -> Box<dyn Model> {
         assert_eq!(floats::<L::In>(), INPUT, "preset input must be 784 floats");
         assert!(L::BATCH >= 1);
-        Box::new(Self { net: Network::<L>::boxed(), preset, targets: vec![[0.0; CLASSES]; L::BATCH] })
+        Box::new(Self {
+            net: Network::<L>::boxed(),
+            preset,
+            targets: vec![[0.0; CLASSES]; L::BATCH],
+        })
     }
 }
 
@@ -104,11 +111,15 @@ where
         opt: &mut Optimizer<Vec<f32>>,
     ) -> Result<f32, Error> {
         let n = labels.len();
-        assert!(n <= L::BATCH && x.len() == n * INPUT, "batch larger than the network's capacity");
+        assert!(
+            n <= L::BATCH && x.len() == n * INPUT,
+            "batch larger than the network's capacity"
+        );
         for (t, &l) in self.targets.iter_mut().zip(labels) {
             *t = shinso::one_hot::<CLASSES>(l as usize);
         }
-        self.net.train_step(as_inputs::<L::In>(x), &self.targets[..n], loss, decay, opt)
+        self.net
+            .train_step(as_inputs::<L::In>(x), &self.targets[..n], loss, decay, opt)
     }
     fn predict(&mut self, x: &[f32], out: &mut [f32]) -> Result<(), Error> {
         let xs = as_inputs::<L::In>(x);

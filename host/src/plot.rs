@@ -21,7 +21,12 @@ const FAMILY: &str = "sans-serif";
 pub fn init_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        for style in [FontStyle::Normal, FontStyle::Bold, FontStyle::Italic, FontStyle::Oblique] {
+        for style in [
+            FontStyle::Normal,
+            FontStyle::Bold,
+            FontStyle::Italic,
+            FontStyle::Oblique,
+        ] {
             // The font is compiled in and known valid (checked by a unit test).
             let _ = plotters::style::register_font(FAMILY, style, FONT);
         }
@@ -48,29 +53,47 @@ pub fn color(i: usize) -> RGBColor {
 
 /// Something that draws itself on any plotters backend.
 trait Figure {
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>>;
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>>;
 }
 
 /// Render a figure to `path`: SVG if the name ends in `.svg`, PNG otherwise.
 fn render<F: Figure>(path: &Path, size: (u32, u32), fig: &F) -> Result<()> {
     init_font();
-    let is_svg = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("svg"));
+    let is_svg = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("svg"));
     let ctx = || format!("{}: cannot draw plot", path.display());
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         if !parent.is_dir() {
-            return Err(anyhow!("{}: directory does not exist", parent.display())).with_context(ctx);
+            return Err(anyhow!("{}: directory does not exist", parent.display()))
+                .with_context(ctx);
         }
     }
     if is_svg {
         let root = SVGBackend::new(path, size).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| anyhow!("{e}")).with_context(ctx)?;
-        fig.draw(&root).map_err(|e| anyhow!("{e}")).with_context(ctx)?;
-        root.present().map_err(|e| anyhow!("{e}")).with_context(ctx)?;
+        root.fill(&WHITE)
+            .map_err(|e| anyhow!("{e}"))
+            .with_context(ctx)?;
+        fig.draw(&root)
+            .map_err(|e| anyhow!("{e}"))
+            .with_context(ctx)?;
+        root.present()
+            .map_err(|e| anyhow!("{e}"))
+            .with_context(ctx)?;
     } else {
         let root = BitMapBackend::new(path, size).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| anyhow!("{e}")).with_context(ctx)?;
-        fig.draw(&root).map_err(|e| anyhow!("{e}")).with_context(ctx)?;
-        root.present().map_err(|e| anyhow!("{e}")).with_context(ctx)?;
+        root.fill(&WHITE)
+            .map_err(|e| anyhow!("{e}"))
+            .with_context(ctx)?;
+        fig.draw(&root)
+            .map_err(|e| anyhow!("{e}"))
+            .with_context(ctx)?;
+        root.present()
+            .map_err(|e| anyhow!("{e}"))
+            .with_context(ctx)?;
     }
     Ok(())
 }
@@ -93,7 +116,12 @@ pub struct Series {
 
 impl Series {
     pub fn new(name: impl Into<String>, points: Vec<(f64, f64)>, color: RGBColor) -> Self {
-        Self { name: name.into(), points, color, stroke: Stroke::Solid }
+        Self {
+            name: name.into(),
+            points,
+            color,
+            stroke: Stroke::Solid,
+        }
     }
     pub fn dashed(mut self) -> Self {
         self.stroke = Stroke::Dashed;
@@ -123,7 +151,11 @@ pub struct LineChart {
 }
 
 impl LineChart {
-    pub fn new(title: impl Into<String>, x_label: impl Into<String>, y_label: impl Into<String>) -> Self {
+    pub fn new(
+        title: impl Into<String>,
+        x_label: impl Into<String>,
+        y_label: impl Into<String>,
+    ) -> Self {
         Self {
             title: title.into(),
             x_label: x_label.into(),
@@ -135,8 +167,17 @@ impl LineChart {
     }
 
     fn ranges(&self) -> ((f64, f64), (f64, f64)) {
-        let pts = self.series.iter().flat_map(|s| s.points.iter()).filter(|p| p.0.is_finite() && p.1.is_finite());
-        let (mut x0, mut x1, mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
+        let pts = self
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter())
+            .filter(|p| p.0.is_finite() && p.1.is_finite());
+        let (mut x0, mut x1, mut y0, mut y1) = (
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        );
         for &(x, y) in pts {
             x0 = x0.min(x);
             x1 = x1.max(x);
@@ -153,7 +194,14 @@ impl LineChart {
             Some(r) => r,
             None => {
                 let pad = ((y1 - y0) * 0.05).max(1e-3);
-                (if y0 >= 0.0 { (y0 - pad).max(0.0) } else { y0 - pad }, y1 + pad)
+                (
+                    if y0 >= 0.0 {
+                        (y0 - pad).max(0.0)
+                    } else {
+                        y0 - pad
+                    },
+                    y1 + pad,
+                )
             }
         };
         ((x0, x1), (y0, y1))
@@ -166,7 +214,10 @@ impl LineChart {
 }
 
 impl Figure for LineChart {
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
         let ((x0, x1), (y0, y1)) = self.ranges();
         let mut chart = ChartBuilder::on(root)
             .caption(&self.title, (FAMILY, 22))
@@ -187,16 +238,31 @@ impl Figure for LineChart {
             .draw()?;
         for s in &self.series {
             let style = ShapeStyle::from(&s.color).stroke_width(2);
-            let pts: Vec<(f64, f64)> = s.points.iter().copied().filter(|p| p.0.is_finite() && p.1.is_finite()).collect();
+            let pts: Vec<(f64, f64)> = s
+                .points
+                .iter()
+                .copied()
+                .filter(|p| p.0.is_finite() && p.1.is_finite())
+                .collect();
             let c = s.color;
             match s.stroke {
                 Stroke::Solid => chart.draw_series(LineSeries::new(pts.clone(), style))?,
-                Stroke::Dashed => chart.draw_series(DashedLineSeries::new(pts.clone(), 8, 5, style))?,
+                Stroke::Dashed => {
+                    chart.draw_series(DashedLineSeries::new(pts.clone(), 8, 5, style))?
+                }
             }
             .label(&s.name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], ShapeStyle::from(&c).stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(
+                    vec![(x, y), (x + 24, y)],
+                    ShapeStyle::from(&c).stroke_width(2),
+                )
+            });
             if pts.len() <= 40 {
-                chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, ShapeStyle::from(&c).filled())))?;
+                chart.draw_series(
+                    pts.iter()
+                        .map(|&p| Circle::new(p, 3, ShapeStyle::from(&c).filled())),
+                )?;
             }
         }
         if !self.series.is_empty() {
@@ -220,11 +286,19 @@ impl Figure for LineChart {
 
 /// Tick text: enough decimals for the axis span, trailing zeros trimmed (`2`, `0.9`, `0.25`).
 fn tick(v: f64, span: f64) -> String {
-    let d = if span > 0.0 { (2.0 - span.log10().floor()).clamp(0.0, 8.0) as usize } else { 3 };
+    let d = if span > 0.0 {
+        (2.0 - span.log10().floor()).clamp(0.0, 8.0) as usize
+    } else {
+        3
+    };
     let s = format!("{v:.d$}");
     if s.contains('.') {
         let t = s.trim_end_matches('0').trim_end_matches('.');
-        if t == "-0" { "0".into() } else { t.into() }
+        if t == "-0" {
+            "0".into()
+        } else {
+            t.into()
+        }
     } else {
         s
     }
@@ -233,10 +307,26 @@ fn tick(v: f64, span: f64) -> String {
 /// `accuracy.png` as the course draws it: training and test accuracy against the x axis
 /// (iterations or epochs), y from 0 to 1.
 pub fn accuracy_chart(records: &[Record], by_epoch: bool, title: &str) -> LineChart {
-    let x = |r: &Record| if by_epoch { r.epoch } else { r.iteration as f64 };
-    let mut c = LineChart::new(title, if by_epoch { "epoch" } else { "iteration" }, "accuracy");
-    let train: Vec<_> = records.iter().filter_map(|r| r.train_accuracy.map(|a| (x(r), a))).collect();
-    let test: Vec<_> = records.iter().filter_map(|r| r.test_accuracy.map(|a| (x(r), a))).collect();
+    let x = |r: &Record| {
+        if by_epoch {
+            r.epoch
+        } else {
+            r.iteration as f64
+        }
+    };
+    let mut c = LineChart::new(
+        title,
+        if by_epoch { "epoch" } else { "iteration" },
+        "accuracy",
+    );
+    let train: Vec<_> = records
+        .iter()
+        .filter_map(|r| r.train_accuracy.map(|a| (x(r), a)))
+        .collect();
+    let test: Vec<_> = records
+        .iter()
+        .filter_map(|r| r.test_accuracy.map(|a| (x(r), a)))
+        .collect();
     c.series.push(Series::new("train", train, color(0)));
     c.series.push(Series::new("test", test, color(1)).dashed());
     c.y_range = Some((0.0, 1.0));
@@ -246,9 +336,19 @@ pub fn accuracy_chart(records: &[Record], by_epoch: bool, title: &str) -> LineCh
 
 /// `loss.png`: training loss against the x axis.
 pub fn loss_chart(records: &[Record], by_epoch: bool, title: &str) -> LineChart {
-    let x = |r: &Record| if by_epoch { r.epoch } else { r.iteration as f64 };
+    let x = |r: &Record| {
+        if by_epoch {
+            r.epoch
+        } else {
+            r.iteration as f64
+        }
+    };
     let mut c = LineChart::new(title, if by_epoch { "epoch" } else { "iteration" }, "loss");
-    let pts: Vec<_> = records.iter().filter(|r| r.loss.is_finite()).map(|r| (x(r), r.loss)).collect();
+    let pts: Vec<_> = records
+        .iter()
+        .filter(|r| r.loss.is_finite())
+        .map(|r| (x(r), r.loss))
+        .collect();
     c.series.push(Series::new("training loss", pts, color(0)));
     c
 }
@@ -276,7 +376,10 @@ fn shade(f: f64) -> RGBColor {
 }
 
 impl Figure for Heatmap<'_> {
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
         let n = self.confusion.m.len() as i32;
         let names = self.names.clone();
         let names2 = self.names.clone();
@@ -301,7 +404,10 @@ impl Figure for Heatmap<'_> {
                 _ => String::new(),
             })
             .y_label_formatter(&move |v| match v {
-                SegmentValue::CenterOf(i) => names2.get((n - 1 - *i) as usize).cloned().unwrap_or_default(),
+                SegmentValue::CenterOf(i) => names2
+                    .get((n - 1 - *i) as usize)
+                    .cloned()
+                    .unwrap_or_default(),
                 _ => String::new(),
             })
             .draw()?;
@@ -309,15 +415,24 @@ impl Figure for Heatmap<'_> {
         for (t, row) in m.iter().enumerate() {
             let total: u64 = row.iter().map(|&c| c as u64).sum();
             for (p, &c) in row.iter().enumerate() {
-                let f = if total == 0 { 0.0 } else { c as f64 / total as f64 };
+                let f = if total == 0 {
+                    0.0
+                } else {
+                    c as f64 / total as f64
+                };
                 let y = n - 1 - t as i32;
                 let x = p as i32;
                 chart.draw_series(std::iter::once(Rectangle::new(
-                    [(SegmentValue::Exact(x), SegmentValue::Exact(y)), (SegmentValue::Exact(x + 1), SegmentValue::Exact(y + 1))],
+                    [
+                        (SegmentValue::Exact(x), SegmentValue::Exact(y)),
+                        (SegmentValue::Exact(x + 1), SegmentValue::Exact(y + 1)),
+                    ],
                     shade(f.sqrt()).filled(),
                 )))?;
                 let fg = if f.sqrt() > 0.5 { WHITE } else { BLACK };
-                let style = TextStyle::from((FAMILY, 13).into_font()).color(&fg).pos(Pos::new(HPos::Center, VPos::Center));
+                let style = TextStyle::from((FAMILY, 13).into_font())
+                    .color(&fg)
+                    .pos(Pos::new(HPos::Center, VPos::Center));
                 chart.draw_series(std::iter::once(Text::new(
                     c.to_string(),
                     (SegmentValue::CenterOf(x), SegmentValue::CenterOf(y)),
@@ -344,23 +459,41 @@ pub struct Bars {
 
 impl Bars {
     pub fn save(&self, path: &Path) -> Result<()> {
-        let h = 90 + 34 * self.groups.len().max(1) as u32 * (self.series.len().max(1) as u32 + 1) / 2 + 40;
+        let h = 90
+            + 34 * self.groups.len().max(1) as u32 * (self.series.len().max(1) as u32 + 1) / 2
+            + 40;
         render(path, (900, h.clamp(260, 2000)), self)
     }
 }
 
 impl Figure for Bars {
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
         let ng = self.groups.len().max(1) as f64;
         let ns = self.series.len().max(1);
-        let vmax = self.series.iter().flat_map(|s| s.1.iter().flatten()).fold(0.0f64, |a, &b| a.max(b));
-        let (x0, x1) = self.range.unwrap_or((0.0, if vmax <= 1.0 { 1.0 } else { vmax * 1.1 }));
-        let label_w = 16 + 8 * self.groups.iter().map(|s| s.chars().count()).max().unwrap_or(4) as u32;
+        let vmax = self
+            .series
+            .iter()
+            .flat_map(|s| s.1.iter().flatten())
+            .fold(0.0f64, |a, &b| a.max(b));
+        let (x0, x1) = self
+            .range
+            .unwrap_or((0.0, if vmax <= 1.0 { 1.0 } else { vmax * 1.1 }));
+        let label_w = 16
+            + 8 * self
+                .groups
+                .iter()
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(4) as u32;
         let top = 14 + 18 * ns as u32;
         let mut chart = ChartBuilder::on(root)
             .caption(&self.title, (FAMILY, 20))
             .margin(12)
             .margin_top(top.max(12))
+            .margin_right(48)
             .x_label_area_size(40)
             .y_label_area_size(label_w.min(400))
             .build_cartesian_2d(x0..x1, 0.0..ng)?;
@@ -387,30 +520,46 @@ impl Figure for Bars {
                 })
                 .collect();
             chart.draw_series(rects)?;
-            let style = TextStyle::from((FAMILY, 11).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+            let style =
+                TextStyle::from((FAMILY, 11).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
             for (g, v) in vals.iter().enumerate() {
                 if let Some(v) = v {
                     let mid = ng - g as f64 - 0.1 - band * si as f64 - band / 2.0;
                     let (px, py) = chart.backend_coord(&(v.clamp(x0, x1), mid));
-                    let text = if v.abs() < 10.0 { format!("{v:.3}") } else { format!("{v:.0}") };
+                    let text = if v.abs() < 10.0 {
+                        format!("{v:.3}")
+                    } else {
+                        format!("{v:.0}")
+                    };
                     root.draw_text(&text, &style, (px + 3, py))?;
                 }
             }
         }
         // group labels, right-aligned left of the axis
-        let style = TextStyle::from((FAMILY, 13).into_font()).pos(Pos::new(HPos::Right, VPos::Center));
+        let style =
+            TextStyle::from((FAMILY, 13).into_font()).pos(Pos::new(HPos::Right, VPos::Center));
         for (g, name) in self.groups.iter().enumerate() {
             let (px, py) = chart.backend_coord(&(x0, ng - g as f64 - 0.5));
             root.draw_text(name, &style, (px - 8, py))?;
         }
         // legend: top right, above the plot
         let (w, _) = root.dim_in_pixel();
-        let style = TextStyle::from((FAMILY, 13).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
-        let lw = 30 + 8 * self.series.iter().map(|s| s.0.chars().count()).max().unwrap_or(4) as i32;
+        let style =
+            TextStyle::from((FAMILY, 13).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+        let lw = 30
+            + 8 * self
+                .series
+                .iter()
+                .map(|s| s.0.chars().count())
+                .max()
+                .unwrap_or(4) as i32;
         for (si, (name, _)) in self.series.iter().enumerate() {
             let x = w as i32 - lw - 12;
             let y = 12 + 18 * si as i32;
-            root.draw(&Rectangle::new([(x, y - 6), (x + 14, y + 6)], color(si).filled()))?;
+            root.draw(&Rectangle::new(
+                [(x, y - 6), (x + 14, y + 6)],
+                color(si).filled(),
+            ))?;
             root.draw_text(name, &style, (x + 20, y))?;
         }
         Ok(())
@@ -462,9 +611,15 @@ mod tests {
                 test_accuracy: Some(0.95 - 0.9 / (1.0 + i as f64)),
             })
             .collect();
-        accuracy_chart(&recs, false, "accuracy").save(&dir.join("a.png")).unwrap();
-        loss_chart(&recs, true, "loss").save(&dir.join("l.png")).unwrap();
-        loss_chart(&recs, true, "loss").save(&dir.join("l.svg")).unwrap();
+        accuracy_chart(&recs, false, "accuracy")
+            .save(&dir.join("a.png"))
+            .unwrap();
+        loss_chart(&recs, true, "loss")
+            .save(&dir.join("l.png"))
+            .unwrap();
+        loss_chart(&recs, true, "loss")
+            .save(&dir.join("l.svg"))
+            .unwrap();
         let mut c = Confusion::default();
         for t in 0..10u8 {
             for p in 0..10u8 {
@@ -474,12 +629,21 @@ mod tests {
             }
         }
         let names = (0..10).map(|i| i.to_string()).collect();
-        Heatmap { title: "confusion".into(), confusion: &c, names }.save(&dir.join("c.png")).unwrap();
+        Heatmap {
+            title: "confusion".into(),
+            confusion: &c,
+            names,
+        }
+        .save(&dir.join("c.png"))
+        .unwrap();
         Bars {
             title: "bars".into(),
             x_label: "test accuracy".into(),
             groups: vec!["sigmoid + Gaussian".into(), "ReLU + He".into()],
-            series: vec![("shinso".into(), vec![Some(0.11), Some(0.95)]), ("course".into(), vec![Some(0.1135), None])],
+            series: vec![
+                ("shinso".into(), vec![Some(0.11), Some(0.95)]),
+                ("course".into(), vec![Some(0.1135), None]),
+            ],
             range: None,
         }
         .save(&dir.join("b.png"))
@@ -487,11 +651,17 @@ mod tests {
         for f in ["a.png", "l.png", "c.png", "b.png"] {
             png_ok(&dir.join(f));
         }
-        assert!(std::fs::read_to_string(dir.join("l.svg")).unwrap().contains("<svg"));
+        assert!(std::fs::read_to_string(dir.join("l.svg"))
+            .unwrap()
+            .contains("<svg"));
         // empty chart still draws
-        LineChart::new("empty", "x", "y").save(&dir.join("e.png")).unwrap();
+        LineChart::new("empty", "x", "y")
+            .save(&dir.join("e.png"))
+            .unwrap();
         // a missing directory is a clean error
-        let e = LineChart::new("x", "x", "y").save(&dir.join("no/such/dir.png")).unwrap_err();
+        let e = LineChart::new("x", "x", "y")
+            .save(&dir.join("no/such/dir.png"))
+            .unwrap_err();
         assert!(format!("{e:#}").contains("does not exist"));
     }
 }

@@ -287,7 +287,12 @@ impl Preset {
         };
         match self {
             // the course's 2000 iterations of 100 = 20 epochs of our 10,000 images
-            Preset::Mlp => Defaults { optimizer: OptKind::Sgd, lr: 0.1, epochs: 20.0, ..base },
+            Preset::Mlp => Defaults {
+                optimizer: OptKind::Sgd,
+                lr: 0.1,
+                epochs: 20.0,
+                ..base
+            },
             Preset::DeepMlp => base,
             Preset::SimpleConvnet => base,
             // the measured recipe for 0.988: Adam, batch 50, step decay, shifts of ±2
@@ -298,16 +303,32 @@ impl Preset {
                 lr_step: Some((10.0, 0.3)),
                 ..base
             },
-            Preset::Lenet => Defaults { epochs: 15.0, ..base },
-            Preset::AlexnetMini => Defaults { epochs: 15.0, dropout: 0.3, augment_shift: 1, ..base },
+            Preset::Lenet => Defaults {
+                epochs: 15.0,
+                ..base
+            },
+            Preset::AlexnetMini => Defaults {
+                epochs: 15.0,
+                dropout: 0.3,
+                augment_shift: 1,
+                ..base
+            },
             // online learning: one sample at a time, one pass
-            Preset::OnlineConvnet | Preset::OnlineMlp => Defaults { batch_size: 1, epochs: 1.0, ..base },
+            Preset::OnlineConvnet | Preset::OnlineMlp => Defaults {
+                batch_size: 1,
+                epochs: 1.0,
+                ..base
+            },
         }
     }
 
     /// Presets `shinso bench` times by default.
     pub fn bench_defaults() -> Vec<Preset> {
-        Preset::all().iter().copied().filter(|p| matches!(p.name(), "mlp" | "simple-convnet")).collect()
+        Preset::all()
+            .iter()
+            .copied()
+            .filter(|p| matches!(p.name(), "mlp" | "simple-convnet"))
+            .collect()
     }
 
     /// Whether the network has layers batch norm or dropout can switch on.
@@ -322,5 +343,9 @@ impl Preset {
 
 /// Knobs from their command-line values.
 pub fn knobs(activation: ActKind, batch_norm: bool, dropout: f32) -> Knobs {
-    Knobs { activation: activation.core(), batch_norm, dropout }
+    Knobs {
+        activation: activation.core(),
+        batch_norm,
+        dropout,
+    }
 }

@@ -172,7 +172,13 @@ fn experiments(quick: bool, seed: u64, train_len: usize) -> (Vec<Group>, Vec<Exp
         c.rho = if opt == OptKind::Rmsprop { 0.55 } else { 0.99 };
         c.batch_size = 100;
         c.iterations = it2;
-        ex.push(Experiment { group: "optimizers", name: name.into(), cfg: c, course, note });
+        ex.push(Experiment {
+            group: "optimizers",
+            name: name.into(),
+            cfg: c,
+            course,
+            note,
+        });
     }
 
     // 3. overfitting
@@ -189,7 +195,8 @@ fn experiments(quick: bool, seed: u64, train_len: usize) -> (Vec<Group>, Vec<Exp
                 images; our first 300 are the same images (the bundled set is the start of the \
                 official training set), so these runs are the closest to the course's.",
     });
-    let of_runs: [(&str, f32, f32, f32, Option<f64>, &str); 7] = [
+    type Regulariser = (&'static str, f32, f32, f32, Option<f64>, &'static str);
+    let of_runs: [Regulariser; 7] = [
         ("none", 0.0, 0.0, 0.0, Some(0.7477), "No regularisation: the gap between training and test accuracy is the overfitting."),
         ("L2 λ 0.1", 0.0, 0.1, 0.0, Some(0.7312), "Strong L2 holds the weights small: training accuracy drops below 1.0 and the gap narrows."),
         ("L1 λ 0.005", 0.005, 0.0, 0.0, Some(0.6883), "L1 drives weights to exactly zero; at this strength it costs test accuracy, as in the course."),
@@ -213,7 +220,13 @@ fn experiments(quick: bool, seed: u64, train_len: usize) -> (Vec<Group>, Vec<Exp
         c.eval_train_samples = 300;
         // every 10 iterations (3.3 epochs), like the course's per-epoch curves
         c.eval_every = if quick { 30 } else { 20 };
-        ex.push(Experiment { group: "overfitting", name: name.into(), cfg: c, course, note });
+        ex.push(Experiment {
+            group: "overfitting",
+            name: name.into(),
+            cfg: c,
+            course,
+            note,
+        });
     }
 
     // 4. convnets
@@ -265,7 +278,10 @@ fn experiments(quick: bool, seed: u64, train_len: usize) -> (Vec<Group>, Vec<Exp
     c.schedule = if quick {
         train::Schedule::Constant
     } else {
-        train::Schedule::Step { every: 10.0, gamma: 0.3 }
+        train::Schedule::Step {
+            every: 10.0,
+            gamma: 0.3,
+        }
     };
     c.eval_every = if quick { per_epoch } else { 2 * per_epoch };
     ex.push(Experiment {
@@ -307,13 +323,19 @@ pub fn run(a: &ReproduceArgs) -> Result<()> {
         }
     }
     for e in &exps {
-        e.cfg.validate().with_context(|| format!("experiment {}", e.name))?;
+        e.cfg
+            .validate()
+            .with_context(|| format!("experiment {}", e.name))?;
     }
     std::fs::create_dir_all(a.out.join("runs"))
         .with_context(|| format!("{}: cannot create output directory", a.out.display()))?;
     let jobs = a
         .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()).min(4))
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(4)
+        })
         .clamp(1, 16);
 
     let mut order: Vec<usize> = (0..exps.len()).collect();
@@ -322,9 +344,18 @@ pub fn run(a: &ReproduceArgs) -> Result<()> {
     let results: Mutex<Vec<Done>> = Mutex::new(Vec::new());
     let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
 
-    let mp = if a.quiet { MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden()) } else { MultiProgress::new() };
+    let mp = if a.quiet {
+        MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden())
+    } else {
+        MultiProgress::new()
+    };
     let overall = mp.add(ProgressBar::new(exps.len() as u64));
-    overall.set_style(ProgressStyle::with_template("{prefix:>10} {bar:28.green/white} {pos}/{len} runs {msg} [{elapsed_precise}]").expect("template"));
+    overall.set_style(
+        ProgressStyle::with_template(
+            "{prefix:>10} {bar:28.green/white} {pos}/{len} runs {msg} [{elapsed_precise}]",
+        )
+        .expect("template"),
+    );
     overall.set_prefix("reproduce");
     if !a.quiet {
         eprintln!(
@@ -342,10 +373,17 @@ pub fn run(a: &ReproduceArgs) -> Result<()> {
                 if failure.lock().map(|f| f.is_some()).unwrap_or(true) {
                     return;
                 }
-                let Some(i) = queue.lock().ok().and_then(|mut q| q.pop_front()) else { return };
+                let Some(i) = queue.lock().ok().and_then(|mut q| q.pop_front()) else {
+                    return;
+                };
                 let e = &exps[i];
                 let pb = mp.insert_before(&overall, ProgressBar::new(e.cfg.iterations as u64));
-                pb.set_style(ProgressStyle::with_template("{prefix:>10} {bar:28.cyan/blue} {pos}/{len} {msg}").expect("template"));
+                pb.set_style(
+                    ProgressStyle::with_template(
+                        "{prefix:>10} {bar:28.cyan/blue} {pos}/{len} {msg}",
+                    )
+                    .expect("template"),
+                );
                 pb.set_prefix(e.group);
                 let label: String = e.name.chars().take(40).collect();
                 let mut last = 0usize;
@@ -353,7 +391,10 @@ pub fn run(a: &ReproduceArgs) -> Result<()> {
                     if p.iteration - last >= 20 || p.iteration == p.iterations {
                         last = p.iteration;
                         pb.set_position(p.iteration as u64);
-                        let acc = p.test_accuracy.map(|t| format!(" test {t:.3}")).unwrap_or_default();
+                        let acc = p
+                            .test_accuracy
+                            .map(|t| format!(" test {t:.3}"))
+                            .unwrap_or_default();
                         pb.set_message(format!("{label}: loss {:.3}{acc}", p.loss));
                     }
                 });
@@ -361,7 +402,10 @@ pub fn run(a: &ReproduceArgs) -> Result<()> {
                 mp.remove(&pb);
                 match r.and_then(|r| finish(a, e, i, r, &data.train, &data.test)) {
                     Ok(done) => {
-                        overall.set_message(format!("last: {} {:.4}", e.name, done.report.test_accuracy));
+                        overall.set_message(format!(
+                            "last: {} {:.4}",
+                            e.name, done.report.test_accuracy
+                        ));
                         overall.inc(1);
                         if let Ok(mut v) = results.lock() {
                             v.push(done);
@@ -381,16 +425,33 @@ pub fn run(a: &ReproduceArgs) -> Result<()> {
     if let Some(e) = failure.into_inner().ok().flatten() {
         return Err(e);
     }
-    let mut done = results.into_inner().map_err(|_| anyhow::anyhow!("a training thread failed"))?;
+    let mut done = results
+        .into_inner()
+        .map_err(|_| anyhow::anyhow!("a training thread failed"))?;
     done.sort_by_key(|d| d.index);
     let wall = started.elapsed().as_secs_f64();
     write_outputs(a, &groups, &exps, &done, wall, &data.dir)?;
-    say(&format!("reproduce: {} runs in {:.0} s; wrote {}", done.len(), wall, a.out.join("REPORT.md").display()));
+    say(&format!(
+        "reproduce: {} runs in {:.0} s; wrote {}",
+        done.len(),
+        wall,
+        a.out.join("REPORT.md").display()
+    ));
     Ok(())
 }
 
-fn finish(a: &ReproduceArgs, e: &Experiment, index: usize, r: train::RunResult, train_ds: &Dataset, test_ds: &Dataset) -> Result<Done> {
-    let dir = a.out.join("runs").join(format!("{}-{}", e.group, slug(&e.name)));
+fn finish(
+    a: &ReproduceArgs,
+    e: &Experiment,
+    index: usize,
+    r: train::RunResult,
+    train_ds: &Dataset,
+    test_ds: &Dataset,
+) -> Result<Done> {
+    let dir = a
+        .out
+        .join("runs")
+        .join(format!("{}-{}", e.group, slug(&e.name)));
     std::fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create", dir.display()))?;
     metrics::write_csv(&dir.join("metrics.csv"), &r.records)?;
     let rel = dir.strip_prefix(&a.out).unwrap_or(&dir).join("metrics.csv");
@@ -404,8 +465,14 @@ fn finish(a: &ReproduceArgs, e: &Experiment, index: usize, r: train::RunResult, 
             train_accuracy: r.train_accuracy,
             best_test_accuracy: r.best_test_accuracy,
             course_accuracy: e.course,
-            train_samples: e.cfg.train_size.map_or(train_ds.len(), |n| n.min(train_ds.len())),
-            test_samples: e.cfg.test_size.map_or(test_ds.len(), |n| n.min(test_ds.len())),
+            train_samples: e
+                .cfg
+                .train_size
+                .map_or(train_ds.len(), |n| n.min(train_ds.len())),
+            test_samples: e
+                .cfg
+                .test_size
+                .map_or(test_ds.len(), |n| n.min(test_ds.len())),
             wall_time_s: r.wall_time_s,
             samples_per_s: r.samples_per_s,
             metrics: rel.display().to_string(),
@@ -435,7 +502,14 @@ fn comparison(d: &RunReport) -> String {
     }
 }
 
-fn write_outputs(a: &ReproduceArgs, groups: &[Group], exps: &[Experiment], done: &[Done], wall: f64, data_dir: &Path) -> Result<()> {
+fn write_outputs(
+    a: &ReproduceArgs,
+    groups: &[Group],
+    exps: &[Experiment],
+    done: &[Done],
+    wall: f64,
+    data_dir: &Path,
+) -> Result<()> {
     let ext = "png";
     // report.json
     let runs: Vec<RunReport> = done.iter().map(|d| d.report.clone()).collect();
@@ -471,15 +545,28 @@ fn write_outputs(a: &ReproduceArgs, groups: &[Group], exps: &[Experiment], done:
     }
 
     for g in groups {
-        let members: Vec<(&Experiment, &Done)> =
-            done.iter().filter_map(|d| exps.get(d.index).filter(|e| e.group == g.id).map(|e| (e, d))).collect();
+        let members: Vec<(&Experiment, &Done)> = done
+            .iter()
+            .filter_map(|d| {
+                exps.get(d.index)
+                    .filter(|e| e.group == g.id)
+                    .map(|e| (e, d))
+            })
+            .collect();
         if members.is_empty() {
             continue;
         }
         let _ = writeln!(md, "## {}\n", g.title);
         let _ = writeln!(md, "Setup: {}.\n", g.setup);
-        let _ = writeln!(md, "{}\n", g.intro.split_whitespace().collect::<Vec<_>>().join(" "));
-        let _ = writeln!(md, "| run | train accuracy | test accuracy | course | difference |");
+        let _ = writeln!(
+            md,
+            "{}\n",
+            g.intro.split_whitespace().collect::<Vec<_>>().join(" ")
+        );
+        let _ = writeln!(
+            md,
+            "| run | train accuracy | test accuracy | course | difference |"
+        );
         let _ = writeln!(md, "|---|---:|---:|---:|---|");
         for (_, d) in &members {
             let r = &d.report;
@@ -496,29 +583,75 @@ fn write_outputs(a: &ReproduceArgs, groups: &[Group], exps: &[Experiment], done:
         let _ = writeln!(md);
         // bar chart: ours vs course (and training accuracy for the overfitting group)
         let names: Vec<String> = members.iter().map(|(_, d)| d.report.name.clone()).collect();
-        let mut series = vec![("shinso test".to_string(), members.iter().map(|(_, d)| Some(d.report.test_accuracy)).collect::<Vec<_>>())];
+        let mut series = vec![(
+            "shinso test".to_string(),
+            members
+                .iter()
+                .map(|(_, d)| Some(d.report.test_accuracy))
+                .collect::<Vec<_>>(),
+        )];
         if g.id == "overfitting" {
-            series.push(("shinso train".into(), members.iter().map(|(_, d)| Some(d.report.train_accuracy)).collect()));
+            series.push((
+                "shinso train".into(),
+                members
+                    .iter()
+                    .map(|(_, d)| Some(d.report.train_accuracy))
+                    .collect(),
+            ));
         }
-        if members.iter().any(|(_, d)| d.report.course_accuracy.is_some()) {
-            series.push(("course test".into(), members.iter().map(|(_, d)| d.report.course_accuracy).collect()));
+        if members
+            .iter()
+            .any(|(_, d)| d.report.course_accuracy.is_some())
+        {
+            series.push((
+                "course test".into(),
+                members
+                    .iter()
+                    .map(|(_, d)| d.report.course_accuracy)
+                    .collect(),
+            ));
         }
         let bars = format!("{}-accuracy.{ext}", g.id);
-        Bars { title: format!("{}: test accuracy", g.title), x_label: "accuracy".into(), groups: names, series, range: Some((0.0, 1.0)) }
-            .save(&a.out.join(&bars))?;
+        Bars {
+            title: format!("{}: test accuracy", g.title),
+            x_label: "accuracy".into(),
+            groups: names,
+            series,
+            range: Some((0.0, 1.0)),
+        }
+        .save(&a.out.join(&bars))?;
         // curves
         let curves = format!("{}-curves.{ext}", g.id);
-        let mut chart = LineChart::new(format!("{}: test accuracy during training", g.title), "iteration", "test accuracy");
+        let mut chart = LineChart::new(
+            format!("{}: test accuracy during training", g.title),
+            "iteration",
+            "test accuracy",
+        );
         for (k, (_, d)) in members.iter().enumerate() {
-            let pts = d.records.iter().filter_map(|r| r.test_accuracy.map(|t| (r.iteration as f64, t))).collect();
-            chart.series.push(Series::new(d.report.name.clone(), pts, plot::color(k)));
+            let pts = d
+                .records
+                .iter()
+                .filter_map(|r| r.test_accuracy.map(|t| (r.iteration as f64, t)))
+                .collect();
+            chart
+                .series
+                .push(Series::new(d.report.name.clone(), pts, plot::color(k)));
         }
         if g.id == "overfitting" {
-            for (k, (_, d)) in members.iter().enumerate().filter(|(_, (_, d))| d.report.name == "none" || d.report.name.starts_with("dropout 0.15 +")) {
-                let pts = d.records.iter().filter_map(|r| r.train_accuracy.map(|t| (r.iteration as f64, t))).collect();
-                chart.series.push(Series::new(format!("{} (train)", d.report.name), pts, plot::color(k)).dashed());
+            for (k, (_, d)) in members.iter().enumerate().filter(|(_, (_, d))| {
+                d.report.name == "none" || d.report.name.starts_with("dropout 0.15 +")
+            }) {
+                let pts = d
+                    .records
+                    .iter()
+                    .filter_map(|r| r.train_accuracy.map(|t| (r.iteration as f64, t)))
+                    .collect();
+                chart.series.push(
+                    Series::new(format!("{} (train)", d.report.name), pts, plot::color(k)).dashed(),
+                );
             }
-            chart.title = "Overfitting: test accuracy (solid) and training accuracy (dashed)".into();
+            chart.title =
+                "Overfitting: test accuracy (solid) and training accuracy (dashed)".into();
             chart.y_label = "accuracy".into();
         }
         chart.y_range = Some((0.0, 1.0));
@@ -528,26 +661,47 @@ fn write_outputs(a: &ReproduceArgs, groups: &[Group], exps: &[Experiment], done:
         let _ = writeln!(md, "![{} curves]({curves})\n", g.id);
         let _ = writeln!(md, "Notes:\n");
         for (e, d) in &members {
-            let _ = writeln!(md, "- **{}** ({}): {}", d.report.name, comparison(&d.report), e.note);
+            let _ = writeln!(
+                md,
+                "- **{}** ({}): {}",
+                d.report.name,
+                comparison(&d.report),
+                e.note
+            );
         }
         let _ = writeln!(md);
     }
 
     // checks of what the results must show
-    let find = |g: &str, name: &str| done.iter().find(|d| d.report.experiment == g && d.report.name.starts_with(name)).map(|d| &d.report);
+    let find = |g: &str, name: &str| {
+        done.iter()
+            .find(|d| d.report.experiment == g && d.report.name.starts_with(name))
+            .map(|d| &d.report)
+    };
     let mut checks: Vec<(String, Option<bool>, String)> = Vec::new();
     if let Some(r) = find("init", "relu + He") {
-        checks.push(("ReLU + He reaches ≥ 0.93 test accuracy".into(), Some(r.test_accuracy >= 0.93), format!("{:.4}", r.test_accuracy)));
+        checks.push((
+            "ReLU + He reaches ≥ 0.93 test accuracy".into(),
+            Some(r.test_accuracy >= 0.93),
+            format!("{:.4}", r.test_accuracy),
+        ));
     }
     if let Some(r) = find("init", "sigmoid + Gaussian") {
-        checks.push(("sigmoid + Gaussian(0.01) stays near chance (≤ 0.2)".into(), Some(r.test_accuracy <= 0.2), format!("{:.4}", r.test_accuracy)));
+        checks.push((
+            "sigmoid + Gaussian(0.01) stays near chance (≤ 0.2)".into(),
+            Some(r.test_accuracy <= 0.2),
+            format!("{:.4}", r.test_accuracy),
+        ));
     }
     if let Some(none) = find("overfitting", "none") {
         let gap = none.train_accuracy - none.test_accuracy;
         checks.push((
             "the 300-image run overfits (train ≥ 0.99, test ≥ 0.15 lower)".into(),
             Some(none.train_accuracy >= 0.99 && gap >= 0.15),
-            format!("train {:.4}, test {:.4}", none.train_accuracy, none.test_accuracy),
+            format!(
+                "train {:.4}, test {:.4}",
+                none.train_accuracy, none.test_accuracy
+            ),
         ));
         let narrowed: Vec<String> = done
             .iter()
@@ -558,14 +712,29 @@ fn write_outputs(a: &ReproduceArgs, groups: &[Group], exps: &[Experiment], done:
         checks.push((
             "regularisation narrows the train–test gap".into(),
             Some(!narrowed.is_empty()),
-            format!("gap {gap:.3} without; narrower with: {}", if narrowed.is_empty() { "none".into() } else { narrowed.join(", ") }),
+            format!(
+                "gap {gap:.3} without; narrower with: {}",
+                if narrowed.is_empty() {
+                    "none".into()
+                } else {
+                    narrowed.join(", ")
+                }
+            ),
         ));
     }
     if let Some(r) = find("convnet", "simple-convnet, all") {
-        checks.push(("simple-convnet on all 10,000 images reaches ≥ 0.97".into(), Some(r.test_accuracy >= 0.97), format!("{:.4}", r.test_accuracy)));
+        checks.push((
+            "simple-convnet on all 10,000 images reaches ≥ 0.97".into(),
+            Some(r.test_accuracy >= 0.97),
+            format!("{:.4}", r.test_accuracy),
+        ));
     }
     if let Some(r) = find("convnet", "double-convnet") {
-        checks.push(("the best convnet reaches ≥ 0.985".into(), Some(r.test_accuracy >= 0.985), format!("{:.4}", r.test_accuracy)));
+        checks.push((
+            "the best convnet reaches ≥ 0.985".into(),
+            Some(r.test_accuracy >= 0.985),
+            format!("{:.4}", r.test_accuracy),
+        ));
     }
     if !checks.is_empty() {
         let _ = writeln!(md, "## Checks\n");
@@ -582,7 +751,8 @@ fn write_outputs(a: &ReproduceArgs, groups: &[Group], exps: &[Experiment], done:
         }
         let _ = writeln!(md);
     }
-    std::fs::write(a.out.join("REPORT.md"), md).with_context(|| format!("{}: cannot write", a.out.join("REPORT.md").display()))?;
+    std::fs::write(a.out.join("REPORT.md"), md)
+        .with_context(|| format!("{}: cannot write", a.out.join("REPORT.md").display()))?;
     Ok(())
 }
 
@@ -599,7 +769,10 @@ mod tests {
                 e.cfg.validate().unwrap();
                 assert!(groups.iter().any(|g| g.id == e.group));
             }
-            assert_eq!(exps.iter().filter(|e| e.course.is_some()).count(), 6 + 3 + 5 + 1);
+            assert_eq!(
+                exps.iter().filter(|e| e.course.is_some()).count(),
+                6 + 3 + 5 + 1
+            );
         }
     }
 

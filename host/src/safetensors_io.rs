@@ -14,11 +14,11 @@
 //! without metadata (written by NumPy or PyTorch) loads when its names and shapes match a
 //! preset, and the knobs default to the preset's.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{anyhow, bail, Context, Result};
-use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use anyhow::{anyhow, bail, Result};
+use safetensors::tensor::{Dtype, SafeTensors};
 use shinso::{Tensor, Visitor};
 
 use crate::model::Model;
@@ -49,7 +49,12 @@ impl<F: FnMut(String, Tensor<'_>)> Visitor for Named<'_, F> {
         self.namer.next += 1;
     }
     fn tensor(&mut self, t: Tensor<'_>) {
-        let name = format!("{}.{}.{}", self.namer.next.saturating_sub(1), self.namer.kind, t.kind.name());
+        let name = format!(
+            "{}.{}.{}",
+            self.namer.next.saturating_sub(1),
+            self.namer.kind,
+            t.kind.name()
+        );
         (self.f)(name, t)
     }
 }
@@ -58,6 +63,10 @@ impl<F: FnMut(String, Tensor<'_>)> Visitor for Named<'_, F> {
 pub type Metadata = BTreeMap<String, String>;
 
 /// Write `model` with `meta` (plus `format`, `preset`, `signature`, `params`).
+///
+/// The file is written here rather than by the `safetensors` crate so that it is
+/// byte-for-byte reproducible: tensors in blob order, metadata keys sorted (the crate takes a
+/// `HashMap`, whose order changes from run to run). The crate reads it back.
 pub fn save(model: &mut dyn Model, meta: &Metadata, path: &Path) -> Result<()> {
     let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
     let mut namer = Namer::default();
@@ -65,18 +74,42 @@ pub fn save(model: &mut dyn Model, meta: &Metadata, path: &Path) -> Result<()> {
         let bytes = t.value.iter().flat_map(|v| v.to_le_bytes()).collect();
         tensors.push((name, t.shape[..t.rank()].to_vec(), bytes));
     }));
-    let mut info: HashMap<String, String> = meta.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut info = meta.clone();
     info.insert("format".into(), "shinso".into());
     info.insert("preset".into(), model.preset().name().into());
     info.insert("signature".into(), format!("{:#018x}", model.signature()));
     info.insert("params".into(), model.params().to_string());
-    let views = tensors
-        .iter()
-        .map(|(n, s, b)| Ok((n.clone(), TensorView::new(Dtype::F32, s.clone(), b)?)))
-        .collect::<Result<Vec<_>, safetensors::SafeTensorError>>()
-        .map_err(|e| anyhow!("{e}"))?;
-    safetensors::tensor::serialize_to_file(views, &Some(info), path)
-        .map_err(|e| anyhow!("{}: cannot write model: {e}", path.display()))
+    let bytes = encode(&tensors, &info);
+    std::fs::write(path, bytes).map_err(|e| anyhow!("{}: cannot write model: {e}", path.display()))
+}
+
+/// A safetensors file of F32 tensors `(name, shape, little-endian bytes)`, in the given order.
+pub fn encode(tensors: &[(String, Vec<usize>, Vec<u8>)], meta: &Metadata) -> Vec<u8> {
+    let mut header = serde_json::Map::new();
+    header.insert(
+        "__metadata__".into(),
+        serde_json::to_value(meta).unwrap_or_default(),
+    );
+    let mut offset = 0usize;
+    for (name, shape, bytes) in tensors {
+        header.insert(
+            name.clone(),
+            serde_json::json!({ "dtype": "F32", "shape": shape, "data_offsets": [offset, offset + bytes.len()] }),
+        );
+        offset += bytes.len();
+    }
+    let mut h = serde_json::to_vec(&serde_json::Value::Object(header)).unwrap_or_default();
+    // the data section starts 8-byte aligned; the format pads the header with spaces
+    while h.len() % 8 != 0 {
+        h.push(b' ');
+    }
+    let mut out = Vec::with_capacity(8 + h.len() + offset);
+    out.extend_from_slice(&(h.len() as u64).to_le_bytes());
+    out.extend_from_slice(&h);
+    for (_, _, bytes) in tensors {
+        out.extend_from_slice(bytes);
+    }
+    out
 }
 
 /// A safetensors file read into memory.
@@ -92,19 +125,33 @@ pub fn read(path: &Path) -> Result<File> {
         std::io::ErrorKind::NotFound => anyhow!("{}: file not found", path.display()),
         _ => anyhow!("{}: {e}", path.display()),
     })?;
-    let st = SafeTensors::deserialize(&bytes).map_err(|e| anyhow!("{}: not a safetensors file ({e})", path.display()))?;
-    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))?;
-    let meta: Metadata = header.metadata().clone().unwrap_or_default().into_iter().collect();
+    let st = SafeTensors::deserialize(&bytes)
+        .map_err(|e| anyhow!("{}: not a safetensors file ({e})", path.display()))?;
+    let (_, header) =
+        SafeTensors::read_metadata(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    let meta: Metadata = header
+        .metadata()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
     let mut tensors = BTreeMap::new();
     for (name, view) in st.tensors() {
         let values: Vec<f32> = match view.dtype() {
-            Dtype::F32 => view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+            Dtype::F32 => view
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
             Dtype::F64 => view
                 .data()
                 .chunks_exact(8)
                 .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")) as f32)
                 .collect(),
-            other => bail!("{}: tensor {name} has dtype {other:?}; shinso reads F32 or F64", path.display()),
+            other => bail!(
+                "{}: tensor {name} has dtype {other:?}; shinso reads F32 or F64",
+                path.display()
+            ),
         };
         tensors.insert(name, (view.shape().to_vec(), values));
     }
@@ -115,67 +162,116 @@ fn shape_str(s: &[usize]) -> String {
     if s.is_empty() {
         "scalar".into()
     } else {
-        s.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("x")
+        s.iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join("x")
     }
 }
 
-/// Whether `file` holds exactly the tensors `model` has, by name and shape.
-pub fn matches(model: &mut dyn Model, file: &File) -> bool {
-    let want = crate::model::tensor_list(model);
-    want.len() == file.tensors.len()
-        && want.iter().all(|(n, s)| file.tensors.get(n).is_some_and(|(fs, _)| fs == s))
+/// Whether a tensor belongs to a batch-norm layer (those may be absent from a file: a model
+/// trained without batch norm elsewhere has none).
+fn is_batchnorm(name: &str) -> bool {
+    name.contains(".batchnorm.")
 }
 
-/// Copy the file's tensors into `model`; every tensor must be present with the right shape
-/// and finite values, and no other tensor may be present. On error the model is unchanged.
-pub fn load_into(model: &mut dyn Model, file: &File, path: &Path) -> Result<()> {
+/// Check the file's tensors against the model's: every non-batch-norm tensor present with
+/// the right shape and finite values, batch-norm tensors all present or all absent, nothing
+/// else. Returns whether the batch-norm tensors are present.
+fn check(model: &mut dyn Model, file: &File) -> std::result::Result<bool, String> {
     let want = crate::model::tensor_list(model);
+    let preset = model.preset().name();
+    let bn_total = want.iter().filter(|(n, _)| is_batchnorm(n)).count();
+    let bn_present = want
+        .iter()
+        .filter(|(n, _)| is_batchnorm(n) && file.tensors.contains_key(n))
+        .count();
+    if bn_present != 0 && bn_present != bn_total {
+        let missing = want
+            .iter()
+            .find(|(n, _)| is_batchnorm(n) && !file.tensors.contains_key(n));
+        let (n, s) = missing.expect("some batch-norm tensor is missing");
+        return Err(format!(
+            "missing tensor {n} ({}) for preset {preset}",
+            shape_str(s)
+        ));
+    }
     for (name, shape) in &want {
         let Some((fs, values)) = file.tensors.get(name) else {
-            bail!(
-                "{}: missing tensor {name} ({}) for preset {}",
-                path.display(),
-                shape_str(shape),
-                model.preset().name()
-            );
+            if is_batchnorm(name) && bn_present == 0 {
+                continue;
+            }
+            return Err(format!(
+                "missing tensor {name} ({}) for preset {preset}",
+                shape_str(shape)
+            ));
         };
         if fs != shape {
-            bail!(
-                "{}: tensor {name} has shape {}, preset {} needs {}",
-                path.display(),
+            return Err(format!(
+                "tensor {name} has shape {}, preset {preset} needs {}",
                 shape_str(fs),
-                model.preset().name(),
                 shape_str(shape)
-            );
+            ));
         }
         if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-            bail!("{}: tensor {name} holds a non-finite value at index {i}", path.display());
+            return Err(format!(
+                "tensor {name} holds a non-finite value at index {i}"
+            ));
         }
     }
-    if let Some(extra) = file.tensors.keys().find(|k| !want.iter().any(|(n, _)| n == *k)) {
-        bail!("{}: unexpected tensor {extra} for preset {}", path.display(), model.preset().name());
+    if let Some(extra) = file
+        .tensors
+        .keys()
+        .find(|k| !want.iter().any(|(n, _)| n == *k))
+    {
+        return Err(format!("unexpected tensor {extra} for preset {preset}"));
     }
+    Ok(bn_present > 0)
+}
+
+/// Whether `file` holds the tensors `model` needs, by name and shape.
+pub fn matches(model: &mut dyn Model, file: &File) -> bool {
+    check(model, file).is_ok()
+}
+
+/// Copy the file's tensors into `model` (checked first: on error the model is unchanged).
+/// Absent batch-norm tensors become the identity (γ 1, β 0, mean 0, variance 1). Returns
+/// whether the file had batch-norm tensors.
+pub fn load_into(model: &mut dyn Model, file: &File, path: &Path) -> Result<bool> {
+    let has_bn = check(model, file).map_err(|e| anyhow!("{}: {e}", path.display()))?;
     let mut namer = Namer::default();
-    model.visit(&mut namer.with(|name, t| {
-        if let Some((_, values)) = file.tensors.get(&name) {
-            t.value.copy_from_slice(values);
+    model.visit(&mut namer.with(|name, t| match file.tensors.get(&name) {
+        Some((_, values)) => t.value.copy_from_slice(values),
+        None => {
+            let v = match t.kind {
+                shinso::TensorKind::Scale | shinso::TensorKind::RunningVar => 1.0,
+                _ => 0.0,
+            };
+            t.value.fill(v);
         }
     }));
-    Ok(())
+    Ok(has_bn)
 }
 
 /// Load `path` into a fresh model: the preset comes from `preset` if given, else the file's
 /// metadata, else the first preset whose tensor names and shapes match.
-pub fn load_model(path: &Path, preset: Option<crate::presets::Preset>) -> Result<(Box<dyn Model>, Metadata)> {
+pub fn load_model(
+    path: &Path,
+    preset: Option<crate::presets::Preset>,
+) -> Result<(Box<dyn Model>, Metadata)> {
     use crate::presets::Preset;
     let file = read(path)?;
     let preset = match preset {
         Some(p) => p,
         None => match file.meta.get("preset") {
-            Some(name) => Preset::from_name(name)
-                .ok_or_else(|| anyhow!("{}: unknown preset {name:?} in metadata", path.display()))?,
+            Some(name) => Preset::from_name(name).ok_or_else(|| {
+                anyhow!("{}: unknown preset {name:?} in metadata", path.display())
+            })?,
             None => {
-                let found = Preset::all().iter().copied().find(|p| matches(&mut *p.build(), &file));
+                let found = Preset::all()
+                    .iter()
+                    .copied()
+                    .find(|p| matches(&mut *p.build(), &file));
                 found.ok_or_else(|| {
                     anyhow!(
                         "{}: tensors match no preset (pass --preset to see which tensor differs)",
@@ -186,6 +282,16 @@ pub fn load_model(path: &Path, preset: Option<crate::presets::Preset>) -> Result
         },
     };
     let mut model = preset.build();
-    load_into(&mut *model, &file, path).with_context(|| String::new()).map_err(|e| anyhow!("{}", e.root_cause()))?;
-    Ok((model, file.meta))
+    let has_bn = load_into(&mut *model, &file, path)?;
+    let mut meta = file.meta;
+    if !has_bn {
+        if meta.get("batch_norm").is_some_and(|v| v == "true") {
+            bail!(
+                "{}: metadata says batch_norm = true but the file has no batch-norm tensors",
+                path.display()
+            );
+        }
+        meta.insert("batch_norm".into(), "false".into());
+    }
+    Ok((model, meta))
 }

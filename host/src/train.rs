@@ -39,9 +39,14 @@ impl LossKind {
 pub enum Schedule {
     Constant,
     /// `lr · gamma^floor(epoch / every)`.
-    Step { every: f64, gamma: f32 },
+    Step {
+        every: f64,
+        gamma: f32,
+    },
     /// Cosine from `lr` down to `min` over the run.
-    Cosine { min: f32 },
+    Cosine {
+        min: f32,
+    },
 }
 
 /// Everything a training run depends on; serialised into `summary.json` and `report.json`.
@@ -122,17 +127,34 @@ impl TrainConfig {
     }
 
     pub fn preset(&self) -> Result<Preset> {
-        Preset::from_name(&self.preset).ok_or_else(|| anyhow::anyhow!("unknown preset {:?}", self.preset))
+        Preset::from_name(&self.preset)
+            .ok_or_else(|| anyhow::anyhow!("unknown preset {:?}", self.preset))
     }
 
     pub fn rule(&self) -> Rule {
         let lr = self.lr;
         match self.optimizer {
             OptKind::Sgd => Rule::Sgd { lr },
-            OptKind::Momentum => Rule::Momentum { lr, momentum: self.momentum },
-            OptKind::Adagrad => Rule::AdaGrad { lr, h0: self.adagrad_h0, delta: self.delta },
-            OptKind::Rmsprop => Rule::RmsProp { lr, rho: self.rho, delta: self.delta },
-            OptKind::Adam => Rule::Adam { lr, beta1: self.beta1, beta2: self.beta2, delta: self.delta },
+            OptKind::Momentum => Rule::Momentum {
+                lr,
+                momentum: self.momentum,
+            },
+            OptKind::Adagrad => Rule::AdaGrad {
+                lr,
+                h0: self.adagrad_h0,
+                delta: self.delta,
+            },
+            OptKind::Rmsprop => Rule::RmsProp {
+                lr,
+                rho: self.rho,
+                delta: self.delta,
+            },
+            OptKind::Adam => Rule::Adam {
+                lr,
+                beta1: self.beta1,
+                beta2: self.beta2,
+                delta: self.delta,
+            },
         }
     }
 
@@ -150,11 +172,19 @@ impl TrainConfig {
         match self.schedule {
             Schedule::Constant => self.lr,
             Schedule::Step { every, gamma } => {
-                let k = if every > 0.0 { (epoch / every).floor() } else { 0.0 };
+                let k = if every > 0.0 {
+                    (epoch / every).floor()
+                } else {
+                    0.0
+                };
                 self.lr * gamma.powi(k as i32)
             }
             Schedule::Cosine { min } => {
-                let t = if total_epochs > 0.0 { (epoch / total_epochs).clamp(0.0, 1.0) } else { 1.0 };
+                let t = if total_epochs > 0.0 {
+                    (epoch / total_epochs).clamp(0.0, 1.0)
+                } else {
+                    1.0
+                };
                 min + (self.lr - min) * 0.5 * (1.0 + (std::f64::consts::PI * t).cos()) as f32
             }
         }
@@ -193,7 +223,10 @@ impl TrainConfig {
             }
         }
         if self.batch_size == 0 || self.batch_size > BATCH {
-            bail!("--batch-size must be between 1 and {BATCH}, got {}", self.batch_size);
+            bail!(
+                "--batch-size must be between 1 and {BATCH}, got {}",
+                self.batch_size
+            );
         }
         if self.iterations == 0 {
             bail!("nothing to do: the run has 0 iterations");
@@ -216,7 +249,10 @@ impl TrainConfig {
             bail!("--train-size and --test-size must be at least 1");
         }
         if self.augment_shift > 27 {
-            bail!("--augment-shift must be at most 27 pixels, got {}", self.augment_shift);
+            bail!(
+                "--augment-shift must be at most 27 pixels, got {}",
+                self.augment_shift
+            );
         }
         let p = self.preset()?;
         if self.batch_norm && !p.has_batch_norm() {
@@ -271,7 +307,12 @@ pub fn evaluate(model: &mut dyn Model, ds: &Dataset, limit: usize) -> Result<Con
 }
 
 /// Train a fresh network of `cfg.preset` on `train`, measuring on `test`.
-pub fn run(cfg: &TrainConfig, train: &Dataset, test: &Dataset, progress: &mut dyn FnMut(&Progress)) -> Result<RunResult> {
+pub fn run(
+    cfg: &TrainConfig,
+    train: &Dataset,
+    test: &Dataset,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<RunResult> {
     cfg.validate()?;
     if train.pixels() != INPUT || test.pixels() != INPUT {
         bail!(
@@ -297,7 +338,10 @@ pub fn run(cfg: &TrainConfig, train: &Dataset, test: &Dataset, progress: &mut dy
     model.init(cfg.init_scheme(), cfg.seed);
     let rule = cfg.rule();
     let mut opt = Optimizer::new(rule, vec![0.0f32; rule.state_len(model.params())]);
-    let decay = WeightDecay { l1: cfg.l1, l2: cfg.l2 };
+    let decay = WeightDecay {
+        l1: cfg.l1,
+        l2: cfg.l2,
+    };
     let loss_fn = cfg.loss.core();
 
     let b = cfg.batch_size;
@@ -307,7 +351,9 @@ pub fn run(cfg: &TrainConfig, train: &Dataset, test: &Dataset, progress: &mut dy
         cfg.eval_every
     } else {
         // once an epoch, but no more than 50 evaluations in a run
-        (per_epoch.ceil() as usize).max(cfg.iterations.div_ceil(50)).max(1)
+        (per_epoch.ceil() as usize)
+            .max(cfg.iterations.div_ceil(50))
+            .max(1)
     };
 
     let mut sampler = EpochSampler::new(train.len(), cfg.seed ^ 0xDA7A);
@@ -317,7 +363,11 @@ pub fn run(cfg: &TrainConfig, train: &Dataset, test: &Dataset, progress: &mut dy
     let mut yb = vec![0u8; b];
 
     let mut records = Vec::new();
-    let mut state = Progress { iterations: cfg.iterations, lr: cfg.lr, ..Default::default() };
+    let mut state = Progress {
+        iterations: cfg.iterations,
+        lr: cfg.lr,
+        ..Default::default()
+    };
     let (mut loss_sum, mut loss_n) = (0.0f64, 0usize);
     let mut ema: Option<f64> = None;
     let mut skipped = 0usize;
@@ -369,7 +419,11 @@ pub fn run(cfg: &TrainConfig, train: &Dataset, test: &Dataset, progress: &mut dy
             records.push(Record {
                 iteration: it,
                 epoch: state.epoch,
-                loss: if loss_n > 0 { loss_sum / loss_n as f64 } else { f64::NAN },
+                loss: if loss_n > 0 {
+                    loss_sum / loss_n as f64
+                } else {
+                    f64::NAN
+                },
                 train_accuracy: Some(tr),
                 test_accuracy: Some(te),
             });
@@ -390,7 +444,11 @@ pub fn run(cfg: &TrainConfig, train: &Dataset, test: &Dataset, progress: &mut dy
         records,
         wall_time_s: wall,
         train_time_s: train_time,
-        samples_per_s: if train_time > 0.0 { trained / train_time } else { 0.0 },
+        samples_per_s: if train_time > 0.0 {
+            trained / train_time
+        } else {
+            0.0
+        },
         skipped_steps: skipped,
         model,
     })
