@@ -92,8 +92,8 @@ impl PlotFormat {
 
 #[derive(Args, Debug, Clone)]
 pub struct TrainArgs {
-    /// Network shape; each preset also brings default hyperparameters (shown by `--help`
-    /// of this flag's values), any of which the flags below override.
+    /// Network shape; each preset brings default hyperparameters (see `shinso info`),
+    /// which the flags below override.
     #[arg(long, value_enum, default_value = "mlp")]
     pub preset: Preset,
     #[command(flatten)]
