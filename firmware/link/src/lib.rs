@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod mnist;
 pub mod scenario;
 
 /// Why a request got no answer.
@@ -167,6 +168,27 @@ impl Link {
                     Some(Err(_)) => self.host_decode_errors += 1,
                     None => {}
                 }
+            }
+        }
+    }
+
+    /// Makes contact with a device that may or may not still announce itself: a fresh one
+    /// repeats `Ready` until it hears from the host; one that has already talked to a host is
+    /// silent until asked. Returns its `Info`.
+    pub fn connect(&mut self, timeout: Duration) -> Result<proto::DeviceInfo, LinkError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(LinkError::Timeout);
+            }
+            // Either a Ready arrives, or we ask; a request sent before the receiver was on is
+            // lost, so ask again until the deadline.
+            let _ = self.wait_ready(left.min(Duration::from_millis(300)));
+            match self.request(&Request::Info, left.min(Duration::from_secs(2))) {
+                Ok(Response::Info(info)) => return Ok(info),
+                Ok(_) | Err(LinkError::Timeout) => continue,
+                Err(e) => return Err(e),
             }
         }
     }

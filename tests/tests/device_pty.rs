@@ -1,0 +1,86 @@
+//! The device's application logic on the host, behind a pseudo-terminal pair (no QEMU): the
+//! protocol scenario, and the online learner's promise on the bundled MNIST.
+//!
+//! Firmware pieces: `firmware/app` (the logic), `firmware/link` (client, pty emulation).
+
+use shinso_link::{emulate_on_pty, mnist, scenario, Link};
+use shinso_proto::{Optimizer, Request, Response};
+use std::time::Duration;
+
+#[test]
+fn app_over_a_pty_passes_the_scenario() {
+    let emu = emulate_on_pty().expect("openpty");
+    let mut link = Link::open(&emu.path).expect("open the pty");
+    let report =
+        scenario::run(&mut link, Duration::from_secs(10), 600).unwrap_or_else(|e| panic!("{e}"));
+    assert!(report.prequential.1 > report.prequential.0, "{report:?}");
+    assert_eq!(link.host_decode_errors, 0);
+}
+
+/// One streamed pass over the 10,000 bundled training images, one sample at a time with Adam
+/// (the device's default), then the official test set through the learner: ≥ 0.95.
+#[test]
+fn online_learner_reaches_095_after_one_pass() {
+    let dir = mnist::bundled_dir();
+    let (train, test) = (
+        mnist::load(&dir, "train").unwrap(),
+        mnist::load(&dir, "t10k").unwrap(),
+    );
+    let emu = emulate_on_pty().expect("openpty");
+    let mut link = Link::open(&emu.path).expect("open the pty");
+    let t = Duration::from_secs(10);
+    link.connect(t).unwrap();
+    assert_eq!(
+        link.request(
+            &Request::Configure {
+                optimizer: Optimizer::Adam,
+                lr: 0.001
+            },
+            t
+        )
+        .unwrap(),
+        Response::Ok
+    );
+    assert_eq!(
+        link.request(&Request::Reset { seed: 42 }, t).unwrap(),
+        Response::Ok
+    );
+    for i in 0..train.len() {
+        let r = link
+            .request(
+                &Request::Learn {
+                    pixels: train.pixels(i),
+                    label: train.labels[i],
+                },
+                t,
+            )
+            .unwrap();
+        assert!(matches!(r, Response::Learned { .. }), "sample {i}: {r:?}");
+    }
+    let Response::Stats(stats) = link.request(&Request::Stats, t).unwrap() else {
+        panic!()
+    };
+    let mut correct = 0;
+    for i in 0..test.len() {
+        match link
+            .request(
+                &Request::Infer {
+                    model: 1,
+                    pixels: test.pixels(i),
+                },
+                t,
+            )
+            .unwrap()
+        {
+            Response::Inferred { class, .. } => correct += (class == test.labels[i]) as usize,
+            r => panic!("{r:?}"),
+        }
+    }
+    let accuracy = correct as f64 / test.len() as f64;
+    eprintln!(
+        "online learner: prequential {:.4}, test {accuracy:.4}",
+        stats.prequential_accuracy
+    );
+    assert_eq!(stats.samples_seen as usize, train.len());
+    assert!(accuracy >= 0.95, "test accuracy {accuracy}");
+}

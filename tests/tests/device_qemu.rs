@@ -1,0 +1,197 @@
+//! End to end under QEMU: the firmware built with `--features qemu` boots on the emulated
+//! STM32F405 (`qemu-system-arm -machine netduinoplus2`) and is driven over USART1's
+//! pseudo-terminal: the protocol scenario with garbage, truncated and oversized frames; weights
+//! trained here pushed to it; 1,000 test images inferred there and compared with the host;
+//! 2,000 samples learned there; its memory budget compared with the ELF.
+//!
+//! Needs `qemu-system-arm` (Debian package `qemu-system-arm`) and the `thumbv7em-none-eabihf`
+//! target; fails with a clear message without them.
+
+use shinso::{zoo, Init, Loss, Network, Optimizer, Rule, WeightDecay};
+use shinso_link::{build_firmware, elf_memory, mnist, scenario, Link, Qemu};
+use shinso_proto::{crc32, Counter, ErrorCode, MemoryBudget, Request, Response, MAX_FRAME};
+use std::time::{Duration, Instant};
+
+type Net<const B: usize> = zoo::DoubleConvNet<B>;
+
+fn input(set: &mnist::Set, i: usize) -> [[[f32; 28]; 28]; 1] {
+    let mut x = [[[0f32; 28]; 28]; 1];
+    for (k, &p) in set.images[i * 784..(i + 1) * 784].iter().enumerate() {
+        x[0][k / 28][k % 28] = p as f32 / 255.0;
+    }
+    x
+}
+
+/// One epoch of the device's inference net on the host (Adam, batch 50): a real model to push.
+fn train_on_host(train: &mnist::Set) -> Vec<u8> {
+    const B: usize = 50;
+    let mut net = Network::<Net<B>>::boxed();
+    net.configure(&Default::default());
+    net.init(Init::He, 1);
+    let rule = Rule::adam(0.002);
+    let params = Network::<Net<B>>::PARAMS;
+    let mut opt = Optimizer::new(rule, params, vec![0.0; rule.buffer_len(params)]);
+    for start in (0..train.len() - B + 1).step_by(B) {
+        let x: Vec<_> = (start..start + B).map(|i| input(train, i)).collect();
+        let t: Vec<_> = (start..start + B)
+            .map(|i| shinso::one_hot::<10>(train.labels[i] as usize))
+            .collect();
+        net.train_step(
+            &x,
+            &t,
+            Loss::SoftmaxCrossEntropy,
+            WeightDecay::default(),
+            &mut opt,
+        )
+        .unwrap();
+    }
+    let mut blob = vec![0u8; shinso::model::blob_len::<Net<B>>()];
+    net.save(&mut blob).unwrap();
+    blob
+}
+
+fn garbage(link: &mut Link, n: usize) {
+    let junk: Vec<u8> = match n % 3 {
+        0 => b"\x00line noise\x00".to_vec(),
+        1 => vec![0x42; 3 * MAX_FRAME + 1]
+            .into_iter()
+            .chain([0])
+            .collect(),
+        _ => vec![0x03, 0x11, 0x22, 0x00],
+    };
+    link.send_raw(&junk).unwrap();
+    match link.recv(Duration::from_secs(10)).unwrap() {
+        (
+            0,
+            Response::Error {
+                code: ErrorCode::BadFrame | ErrorCode::BadCrc | ErrorCode::Oversized,
+                ..
+            },
+        ) => {}
+        r => panic!("garbage {n}: {r:?}"),
+    }
+}
+
+#[test]
+fn firmware_in_qemu_end_to_end() {
+    let dir = mnist::bundled_dir();
+    let (train, test) = (
+        mnist::load(&dir, "train").unwrap(),
+        mnist::load(&dir, "t10k").unwrap(),
+    );
+    let t0 = Instant::now();
+    let elf = build_firmware().unwrap_or_else(|e| panic!("{e}"));
+    eprintln!("firmware ready in {:.1?}", t0.elapsed());
+    let qemu = Qemu::boot(&elf).unwrap_or_else(|e| panic!("{e}"));
+    let mut link = Link::open(&qemu.pty).expect("open QEMU's pty");
+    let t = Duration::from_secs(30);
+
+    // The protocol scenario (boot, Ready, Info, hostile frames, push/pull, infer, learn).
+    let t1 = Instant::now();
+    let report = scenario::run(&mut link, t, 200).unwrap_or_else(|e| panic!("{e}"));
+    eprintln!("scenario in {:.1?}", t1.elapsed());
+    let info = &report.info;
+    assert_eq!(
+        (info.counter, info.clock_hz),
+        (Counter::Instructions, 16_000_000)
+    );
+    let m = info.memory;
+    assert_eq!(
+        MemoryBudget { heap_used: 0, ..m },
+        elf_memory(&elf).unwrap(),
+        "the device's budget is the ELF's"
+    );
+    assert_eq!(m.ram + m.stack + m.heap, 192 * 1024, "{m:?}");
+
+    // A model trained on the host, pushed.
+    let t2 = Instant::now();
+    let blob = train_on_host(&train);
+    eprintln!("host training (1 epoch) in {:.1?}", t2.elapsed());
+    let payload = &blob[shinso::model::HEADER..];
+    let sig = <Net<1> as shinso::Layer>::SIGNATURE;
+    assert_eq!(info.models[0].signature, sig);
+    assert_eq!(
+        scenario::push(&mut link, 0, sig, payload, crc32(payload), t).unwrap(),
+        Response::Ok
+    );
+
+    // 1,000 test images on the device and on the host.
+    let mut host = Network::<Net<1>>::boxed();
+    host.configure(&Default::default());
+    host.load(&blob).unwrap();
+    let (mut agree, mut correct, mut count) = (0, 0, 0u64);
+    let t3 = Instant::now();
+    for i in 0..1000 {
+        if i % 250 == 125 {
+            garbage(&mut link, i);
+        }
+        let want = shinso::argmax(&host.predict(&[input(&test, i)]).unwrap()[0]) as u8;
+        match link
+            .request(
+                &Request::Infer {
+                    model: 0,
+                    pixels: test.pixels(i),
+                },
+                t,
+            )
+            .unwrap()
+        {
+            Response::Inferred {
+                class, count: c, ..
+            } => {
+                agree += (class == want) as usize;
+                correct += (class == test.labels[i]) as usize;
+                count = c;
+            }
+            r => panic!("image {i}: {r:?}"),
+        }
+    }
+    eprintln!("1000 inferences in {:.1?}: agreement {agree}/1000, accuracy {correct}/1000, {count} instructions each", t3.elapsed());
+    assert!(agree >= 999, "device and host agree on {agree} of 1000");
+
+    // 2,000 samples learned on the device, garbage in between; prequential accuracy rises.
+    let t4 = Instant::now();
+    assert_eq!(
+        link.request(&Request::Reset { seed: 3 }, t).unwrap(),
+        Response::Ok
+    );
+    let mut hits = Vec::new();
+    for i in 0..2000 {
+        if i % 400 == 200 {
+            garbage(&mut link, i);
+        }
+        match link
+            .request(
+                &Request::Learn {
+                    pixels: train.pixels(i),
+                    label: train.labels[i],
+                },
+                t,
+            )
+            .unwrap()
+        {
+            Response::Learned {
+                predicted_before,
+                loss,
+                count: c,
+                ..
+            } => {
+                assert!(loss.is_finite());
+                hits.push(predicted_before == train.labels[i]);
+                count = c;
+            }
+            r => panic!("sample {i}: {r:?}"),
+        }
+    }
+    let rate = |s: &[bool]| s.iter().filter(|&&h| h).count() as f64 / s.len() as f64;
+    let (first, last) = (rate(&hits[..500]), rate(&hits[1500..]));
+    eprintln!("2000 learning steps in {:.1?}: prequential {first:.3} → {last:.3}, {count} instructions each", t4.elapsed());
+    assert!(
+        last > first + 0.2 && last > 0.75,
+        "prequential accuracy {first} → {last}"
+    );
+    let Response::Stats(s) = link.request(&Request::Stats, t).unwrap() else {
+        panic!()
+    };
+    assert_eq!(s.samples_seen, 2000);
+}
