@@ -12,6 +12,24 @@ use shinso::gradcheck::{max_relative_error, numerical_gradient, numerical_input_
 use shinso::layer::{flat, flat_mut, floats};
 use shinso::{model, Layer, Mode, Rng};
 
+/// The proptest configuration of every property test here: `cases` random cases from a fixed
+/// seed, so `cargo test` is reproducible. Set `PROPTEST_RNG_SEED` (any number) to explore
+/// other cases, `PROPTEST_CASES` to run more; failures are not persisted to files.
+pub fn proptest_config(cases: u32) -> proptest::test_runner::Config {
+    use proptest::test_runner::{Config, RngSeed};
+    let mut config = Config {
+        failure_persistence: None,
+        ..Config::default()
+    };
+    if std::env::var_os("PROPTEST_CASES").is_none() {
+        config.cases = cases;
+    }
+    if std::env::var_os("PROPTEST_RNG_SEED").is_none() {
+        config.rng_seed = RngSeed::Fixed(0x0058_1950);
+    }
+    config
+}
+
 /// Step of the numerical gradients in these tests: the course's `h = 1e-4` rounded to the
 /// power of two `2⁻¹³ ≈ 1.22e-4`. The test data are odd multiples of `2⁻¹²` in `(−1, 1)`
 /// (see [`quantized`]), so `x ± h` is exact in `f32`: the step taken is exactly `2h`, and the

@@ -461,6 +461,63 @@ pub fn batchnorm2d_train<T: Real, U: Real>(
     y
 }
 
+/// Batch-norm statistics of a sample-major `(n, C, S)` batch: per-channel mean and biased
+/// variance over the `n·S` values.
+pub fn bn_stats<T: Real>(n: usize, c: usize, s: usize, x: &[T]) -> (Vec<f64>, Vec<f64>) {
+    let vals = |ch: usize| (0..n).flat_map(move |i| (0..s).map(move |p| (i * c + ch) * s + p));
+    let m = (n * s) as f64;
+    let mean: Vec<f64> = (0..c)
+        .map(|ch| vals(ch).map(|k| f(x[k])).sum::<f64>() / m)
+        .collect();
+    let var = (0..c)
+        .map(|ch| vals(ch).map(|k| (f(x[k]) - mean[ch]).powi(2)).sum::<f64>() / m)
+        .collect();
+    (mean, var)
+}
+
+/// The batch-norm backward pass the course derives step by step through its computational
+/// graph (not the compacted formula): `(∂E/∂γ, ∂E/∂β, ∂E/∂x)` for an `(n, C, S)` batch
+/// normalised with its own statistics.
+pub fn bn_backward<T: Real, U: Real, V: Real>(
+    n: usize,
+    c: usize,
+    s: usize,
+    x: &[T],
+    gamma: &[U],
+    dy: &[V],
+    eps: f64,
+) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let (mean, var) = bn_stats(n, c, s, x);
+    let m = (n * s) as f64;
+    let (mut dgamma, mut dbeta, mut dx) = (vec![0.0; c], vec![0.0; c], vec![0.0; x.len()]);
+    for ch in 0..c {
+        let idx: Vec<usize> = (0..n)
+            .flat_map(|i| (0..s).map(move |p| (i * c + ch) * s + p))
+            .collect();
+        let std = (var[ch] + eps).sqrt();
+        let xc: Vec<f64> = idx.iter().map(|k| f(x[*k]) - mean[ch]).collect();
+        let xhat: Vec<f64> = xc.iter().map(|v| v / std).collect();
+        let d: Vec<f64> = idx.iter().map(|k| f(dy[*k])).collect();
+        dbeta[ch] = d.iter().sum();
+        dgamma[ch] = d.iter().zip(&xhat).map(|(a, b)| a * b).sum();
+        // Through x̂ = xc / std, std = √(var + ε), var = Σ xc² / m, xc = x − μ, μ = Σ x / m.
+        let dxhat: Vec<f64> = d.iter().map(|v| v * f(gamma[ch])).collect();
+        let dxc1: Vec<f64> = dxhat.iter().map(|v| v / std).collect();
+        let dstd = -dxhat.iter().zip(&xc).map(|(a, b)| a * b).sum::<f64>() / (std * std);
+        let dvar = 0.5 * dstd / std;
+        let dxc: Vec<f64> = dxc1
+            .iter()
+            .zip(&xc)
+            .map(|(a, b)| a + 2.0 * b * dvar / m)
+            .collect();
+        let dmu = -dxc.iter().sum::<f64>();
+        for (j, k) in idx.iter().enumerate() {
+            dx[*k] = dxc[j] + dmu / m;
+        }
+    }
+    (dgamma, dbeta, dx)
+}
+
 // ----------------------------------------------------------------------------------- losses
 
 /// `½‖y − d‖²` per row, averaged over the rows.

@@ -423,3 +423,82 @@ fn refused_step_leaves_running_statistics_alone() {
         bn.running_var
     );
 }
+
+mod kernels {
+    use proptest::prelude::*;
+    use shinso::kernels::batchnorm::{
+        bn_backward, bn_normalize, bn_stats, bn_update_running, BnShape, Norm, EPS,
+    };
+    use shinso::Rng;
+    use shinso_tests::{assert_close, to_f32, twin, uniform};
+    proptest! {
+        #![proptest_config(shinso_tests::proptest_config(64))]
+
+        /// Statistics, normalisation and the backward pass of the batch-norm kernels against
+        /// the twins (the backward one the course's step-by-step graph), on random `(n, C, S)`
+        /// with an offset so the mean is far from 0. Tolerances: statistics 1e-5 relative,
+        /// outputs 1e-4; gradients 1e-4 of their channel's scale `γ/√(σ² + ε)·max|dy|`: the
+        /// input gradient is a difference of terms of that size that cancel (exactly, for two
+        /// values per channel), so its error is relative to them, not to the result. Channels of
+        /// variance under 0.01 are left out: there `1/σ` amplifies the f32 rounding of `x − μ`
+        /// (inherent to batch norm in f32, not a defect of the kernel).
+        #[test]
+        fn batchnorm_kernels_match_twin(n in 2usize..9, c in 1usize..5, s in 1usize..10, offset in -4.0f32..4.0, seed in any::<u64>()) {
+            let mut rng = Rng::new(seed);
+            let shape = BnShape { n, c, s };
+            let x: Vec<f32> = uniform(&mut rng, n * c * s).iter().map(|v| v + offset).collect();
+            let gamma: Vec<f32> = uniform(&mut rng, c).iter().map(|g| 0.5 + g.abs()).collect();
+            let beta = uniform(&mut rng, c);
+            let dy = uniform(&mut rng, n * c * s);
+            let (mut mean, mut var) = (vec![0.0; c], vec![0.0; c]);
+            bn_stats(shape, &x, &mut mean, &mut var);
+            let (tm, tv) = twin::bn_stats(n, c, s, &x);
+            prop_assume!(tv.iter().all(|v| *v >= 0.01));
+            assert_close("mean", &mean, &to_f32(&tm), 1e-5, 1.0);
+            assert_close("var", &var, &to_f32(&tv), 1e-5, 1.0);
+
+            let norm = Norm { mean: &mean, var: &var, gamma: &gamma, beta: &beta, from_batch: true };
+            let mut y = vec![f32::NAN; x.len()];
+            bn_normalize(shape, &norm, &x, &mut y);
+            // The twin is per sample-major (n, C·S): lay the batch out as n × (C·S) with the
+            // per-feature statistics repeated S times per channel.
+            let want: Vec<f64> = (0..x.len())
+                .map(|k| {
+                    let ch = k / s % c;
+                    gamma[ch] as f64 * (x[k] as f64 - tm[ch]) / (tv[ch] + EPS as f64).sqrt() + beta[ch] as f64
+                })
+                .collect();
+            assert_close("normalize", &y, &to_f32(&want), 1e-4, 1.0);
+
+            let (mut dg, mut db, mut dx) = (vec![f32::NAN; c], vec![f32::NAN; c], vec![f32::NAN; x.len()]);
+            bn_backward(shape, &norm, &x, &dy, &mut dg, &mut db, Some(&mut dx));
+            let (tg, tb, tx) = twin::bn_backward(n, c, s, &x, &gamma, &dy, EPS as f64);
+            assert_close("dgamma", &dg, &to_f32(&tg), 1e-4, 0.1);
+            assert_close("dbeta", &db, &to_f32(&tb), 1e-4, 0.1);
+            for k in 0..x.len() {
+                let ch = k / s % c;
+                let dy_max = (0..x.len()).filter(|j| j / s % c == ch).map(|j| dy[j].abs()).fold(0.0f32, f32::max) as f64;
+                let scale = gamma[ch] as f64 / (tv[ch] + EPS as f64).sqrt() * dy_max;
+                let err = (dx[k] as f64 - tx[k]).abs();
+                prop_assert!(err <= 1e-4 * scale + 1e-12, "dx[{}]: {} vs {} (scale {})", k, dx[k], tx[k], scale);
+            }
+
+            // Fixed statistics: dx = γ/√(σ² + ε)·dy.
+            let fixed = Norm { from_batch: false, ..norm };
+            bn_backward(shape, &fixed, &x, &dy, &mut dg, &mut db, Some(&mut dx));
+            let want: Vec<f64> = (0..x.len()).map(|k| {
+                let ch = k / s % c;
+                gamma[ch] as f64 / (var[ch] as f64 + EPS as f64).sqrt() * dy[k] as f64
+            }).collect();
+            assert_close("dx, fixed statistics", &dx, &to_f32(&want), 1e-5, 0.1);
+            assert_close("dbeta, fixed statistics", &db, &to_f32(&tb), 1e-4, 0.1);
+
+            let mut running = mean.clone();
+            let old = running.clone();
+            bn_update_running(&mut running, &var);
+            for i in 0..c {
+                prop_assert!((running[i] - (0.9 * old[i] + 0.1 * var[i])).abs() <= 1e-6 * (1.0 + old[i].abs() + var[i].abs()));
+            }
+        }
+    }
+}

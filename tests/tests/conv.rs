@@ -11,14 +11,6 @@ use shinso::{model, Conv2d, Conv2dDirect, Layer, Mode, Rng};
 use shinso_tests::twin::{self, Geom};
 use shinso_tests::{assert_close, check_layer, quantized, samples, to_f32, uniform, zeroed, Tol};
 
-fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: 64,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
-
 /// Random geometries: up to 3 samples of up to 3 channels of up to 9×9, windows up to 4×4,
 /// strides 1–3, padding 0–2; only those whose window fits.
 fn geom() -> impl Strategy<Value = Geom> {
@@ -71,7 +63,7 @@ fn col2im_batch(g: Geom, col: &[f32]) -> Vec<f32> {
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(shinso_tests::proptest_config(64))]
 
     /// im2col only moves floats: it must equal its twin exactly, zeros in the padding included.
     #[test]

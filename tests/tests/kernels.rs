@@ -13,14 +13,6 @@ use shinso_tests::{twin, uniform};
 /// Sentinel written after the end of every output: kernels must not touch it.
 const GUARD: f32 = 1234.5;
 
-fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: 48,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
-
 fn bound(k: usize, scale: f64) -> f64 {
     1e-6 * (k as f64 + 1.0) * scale + 1e-30
 }
@@ -94,7 +86,7 @@ fn check_gemm(kind: Kind, m: usize, k: usize, n: usize, accumulate: bool, extra:
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(shinso_tests::proptest_config(48))]
 
     #[test]
     fn dot_matches_twin(len in 0usize..80, extra in 0usize..3, seed in any::<u64>()) {

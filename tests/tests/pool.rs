@@ -10,14 +10,6 @@ use shinso::{AvgPool2d, Layer, MaxPool2d, Rng};
 use shinso_tests::twin::{self, Geom};
 use shinso_tests::{assert_close, check_layer, distinct, samples, to_f32, uniform, Tol};
 
-fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: 64,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
-
 /// One sample (the kernels' unit) of up to 3 channels of up to 9×9, windows up to 4×4, strides
 /// 1–3, padding 0–1 (the course pools without; the kernels document what padding means).
 fn geom() -> impl Strategy<Value = Geom> {
@@ -48,7 +40,7 @@ fn outputs(g: &Geom) -> usize {
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(shinso_tests::proptest_config(64))]
 
     /// Max pooling picks an input: exact equality with the twin, and the recorded argmax
     /// points at that input. Distinct inputs, so the argmax is unambiguous.
