@@ -174,3 +174,40 @@ fn zero_init_hidden_units_stay_identical() {
     let mut he = train_xor(Init::He);
     assert_eq!(xor_accuracy(&mut he), 5);
 }
+
+/// The generator behind every random choice: uniform in [0, 1), standard normal, integers
+/// below n, shuffles that are permutations; all fixed by the seed.
+#[test]
+fn rng_distributions() {
+    let mut rng = shinso::Rng::new(9);
+    const N: usize = 100_000;
+    let u: Vec<f32> = (0..N).map(|_| rng.uniform()).collect();
+    assert!(u.iter().all(|v| (0.0..1.0).contains(v)));
+    let mean = u.iter().map(|v| *v as f64).sum::<f64>() / N as f64;
+    assert!(
+        (mean - 0.5).abs() < 5.0 * (1.0f64 / 12.0 / N as f64).sqrt(),
+        "uniform mean {mean}"
+    );
+    let z: Vec<f64> = (0..N).map(|_| rng.normal() as f64).collect();
+    assert!(z.iter().all(|v| v.is_finite()));
+    let m = z.iter().sum::<f64>() / N as f64;
+    let v = z.iter().map(|x| (x - m).powi(2)).sum::<f64>() / N as f64;
+    assert!(
+        m.abs() < 5.0 / (N as f64).sqrt() && (v - 1.0).abs() < 0.03,
+        "normal mean {m}, variance {v}"
+    );
+    let mut counts = [0usize; 7];
+    (0..70_000).for_each(|_| counts[rng.below(7)] += 1);
+    assert!(
+        counts.iter().all(|c| (9_500..10_500).contains(c)),
+        "{counts:?}"
+    );
+    let mut items: Vec<usize> = (0..50).collect();
+    rng.shuffle(&mut items);
+    assert_ne!(items, (0..50).collect::<Vec<_>>());
+    let mut sorted = items.clone();
+    sorted.sort();
+    assert_eq!(sorted, (0..50).collect::<Vec<_>>());
+    let (mut a, mut b) = (shinso::Rng::new(4), shinso::Rng::new(4));
+    assert!((0..100).all(|_| a.next_u64() == b.next_u64()));
+}

@@ -291,3 +291,48 @@ fn print_xor_steps() {
         println!("{rule:?}: {:?}", steps_to_solve_xor(rule, 20000));
     }
 }
+
+/// The rule can change at run time (over the wire, on the device) if the buffer holds its
+/// state; otherwise nothing changes. The learning rate alone changes without a reset.
+#[test]
+fn switching_rules() {
+    let mut layer = Tiny::zeroed();
+    shinso::model::params_from(&mut layer, &W0);
+    // A buffer sized for momentum (gradients + one float of state per parameter).
+    let mut opt = Optimizer::new(
+        Rule::sgd(0.1),
+        3,
+        vec![0.0; Rule::momentum(0.1).buffer_len(3)],
+    );
+    set_grads(&mut opt, G1);
+    opt.step(&mut layer);
+    assert_eq!(
+        opt.set_rule(Rule::adam(0.001)),
+        Err(shinso::Error::BufferTooSmall { needed: 4 * 9 })
+    );
+    assert_eq!((opt.rule(), opt.steps()), (Rule::sgd(0.1), 1));
+    assert_eq!(opt.set_rule(Rule::momentum(0.1)), Ok(()));
+    assert_eq!((opt.rule(), opt.steps()), (Rule::momentum(0.1), 0));
+    opt.set_lr(0.05);
+    assert_eq!(
+        opt.rule(),
+        Rule::Momentum {
+            lr: 0.05,
+            momentum: 0.9
+        }
+    );
+    // After the switch it behaves as a fresh momentum optimizer from here.
+    let from: [f32; 3] = shinso_tests::params(&mut layer).try_into().unwrap();
+    set_grads(&mut opt, G2);
+    opt.step(&mut layer);
+    let after: [f32; 3] = shinso_tests::params(&mut layer).try_into().unwrap();
+    for i in 0..3 {
+        assert!((after[i] - (from[i] - 0.05 * G2[i])).abs() < 1e-7);
+    }
+}
+
+#[test]
+#[should_panic(expected = "optimizer buffer too small")]
+fn too_small_a_buffer_is_a_setup_error() {
+    let _ = Optimizer::new(Rule::adam(0.1), 3, vec![0.0; 8]);
+}
