@@ -337,7 +337,11 @@ pub fn run(
     model.configure(&knobs(cfg.activation, cfg.batch_norm, cfg.dropout));
     model.init(cfg.init_scheme(), cfg.seed);
     let rule = cfg.rule();
-    let mut opt = Optimizer::new(rule, vec![0.0f32; rule.state_len(model.params())]);
+    let mut opt = Optimizer::new(
+        rule,
+        model.params(),
+        vec![0.0f32; rule.buffer_len(model.params())],
+    );
     let decay = WeightDecay {
         l1: cfg.l1,
         l2: cfg.l2,
@@ -380,7 +384,7 @@ pub fn run(
     for it in 1..=cfg.iterations {
         let epoch_now = (it - 1) as f64 / per_epoch;
         let lr = cfg.lr_at(epoch_now, total_epochs);
-        opt.rule = opt.rule.with_lr(lr);
+        opt.set_lr(lr);
         sampler.next_batch(&mut idx);
         train.gather(&idx, &mut xb, &mut yb);
         augment.apply(&mut xb, train.rows, train.cols);
