@@ -38,6 +38,13 @@ pub enum Command {
     Bench(crate::bench::BenchArgs),
     /// Describe presets: layers, parameters, memory, and the tensor names of their model files.
     Info(InfoArgs),
+    /// Talk to a device over a serial port: info, infer, learn, stats, push, pull, eval.
+    Device(crate::device::DeviceArgs),
+    /// Boot the firmware in QEMU (building it if needed) and run a device command against it.
+    Emulate(crate::device::EmulateArgs),
+    /// The whole story: train on the host, push to the emulated device, evaluate there, learn
+    /// on the device, summarise.
+    Demo(crate::device::DemoArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -361,6 +368,9 @@ where
         Command::Export(a) => cmd_export(&a),
         Command::Bench(a) => crate::bench::run(&a),
         Command::Info(a) => cmd_info(&a),
+        Command::Device(a) => crate::device::device(&a),
+        Command::Emulate(a) => crate::device::emulate(&a),
+        Command::Demo(a) => crate::device::demo(&a),
     }
 }
 

@@ -1,0 +1,717 @@
+//! `shinso device`, `shinso emulate` and `shinso demo`: the host side of the device.
+//!
+//! The wire protocol is `shinso-proto`; the serial client, the QEMU runner and the pty
+//! emulation of the device come from `shinso-link` (in `firmware/link`). The device holds two
+//! models: 0 = `double-convnet` (inference; weights pushed from here), 1 = `online-convnet`
+//! (learns on the device).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use shinso::{Init, Knobs, Loss, Optimizer as CoreOptimizer, Rule, WeightDecay};
+use shinso_link::{build_firmware, emulate_on_pty, Emulator, Link, LinkError, Qemu};
+use shinso_proto::{self as proto, DeviceInfo, ErrorCode, Optimizer, Pixels, Request, Response, CHUNK};
+
+use crate::cli::{say, DataArgs};
+use crate::data::{Dataset, Mnist};
+use crate::model::Model;
+use crate::presets::Preset;
+
+/// How long one request may take before the device counts as gone.
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// `shinso device --port PATH <command>`.
+#[derive(Args, Debug, Clone)]
+pub struct DeviceArgs {
+    /// Serial port of the device (a board's /dev/ttyACM0, or a pseudo-terminal)
+    #[arg(long, value_name = "PATH")]
+    pub port: PathBuf,
+    #[command(subcommand)]
+    pub command: DeviceCommand,
+}
+
+/// `shinso emulate [--elf FILE] <command>`.
+#[derive(Args, Debug, Clone)]
+pub struct EmulateArgs {
+    /// Firmware ELF to boot (default: build firmware/ with `--features qemu`)
+    #[arg(long, value_name = "FILE")]
+    pub elf: Option<PathBuf>,
+    /// Run the device's application logic on the host over a pseudo-terminal pair instead of
+    /// QEMU (the default when qemu-system-arm is not installed)
+    #[arg(long)]
+    pub no_qemu: bool,
+    #[command(subcommand)]
+    pub command: DeviceCommand,
+}
+
+/// What to ask the device.
+#[derive(Subcommand, Debug, Clone)]
+pub enum DeviceCommand {
+    /// Firmware, models, memory budget
+    Info,
+    /// Learner statistics: samples seen, prequential accuracy, last loss
+    Stats,
+    /// Classify test images on the device
+    Infer {
+        /// Device model id (0 = double-convnet, 1 = online-convnet)
+        #[arg(long, default_value_t = 0)]
+        model_id: u8,
+        /// First test image
+        #[arg(long, default_value_t = 0)]
+        index: usize,
+        /// Number of images
+        #[arg(long, default_value_t = 1)]
+        count: usize,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Stream training images to the device's online learner
+    Learn {
+        /// Number of samples (default: the whole training set)
+        #[arg(long)]
+        count: Option<usize>,
+        /// First training image
+        #[arg(long, default_value_t = 0)]
+        offset: usize,
+        /// Choose the update rule first
+        #[arg(long, value_enum)]
+        optimizer: Option<OptArg>,
+        /// Learning rate for --optimizer (default: Adam 0.001, Momentum 0.01, SGD 0.1, ...)
+        #[arg(long)]
+        lr: Option<f32>,
+        /// Re-initialise the learner from this seed first
+        #[arg(long)]
+        reset: Option<u64>,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Send a model file (safetensors or device blob) to the device
+    Push {
+        /// Model file (a double-convnet or online-convnet from `shinso train`/`export`)
+        file: PathBuf,
+        /// Device model id (default: the model whose signature the file carries)
+        #[arg(long)]
+        model_id: Option<u8>,
+    },
+    /// Read a model's weights back into a device blob file
+    Pull {
+        /// Output file
+        out: PathBuf,
+        #[arg(long, default_value_t = 0)]
+        model_id: u8,
+    },
+    /// Accuracy of a device model on the test set, and its cost per inference
+    Eval {
+        #[arg(long, default_value_t = 0)]
+        model_id: u8,
+        /// Number of test images (default: all)
+        #[arg(long)]
+        count: Option<usize>,
+        /// Also run this model file on the host and report how often the two agree
+        #[arg(long, value_name = "FILE")]
+        compare: Option<PathBuf>,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+/// Update rules, as the command line names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OptArg {
+    Sgd,
+    Momentum,
+    Adagrad,
+    Rmsprop,
+    Adam,
+}
+
+impl OptArg {
+    fn wire(self) -> (Optimizer, f32) {
+        match self {
+            OptArg::Sgd => (Optimizer::Sgd, 0.1),
+            OptArg::Momentum => (Optimizer::Momentum, 0.01),
+            OptArg::Adagrad => (Optimizer::AdaGrad, 0.01),
+            OptArg::Rmsprop => (Optimizer::RmsProp, 0.001),
+            OptArg::Adam => (Optimizer::Adam, 0.001),
+        }
+    }
+}
+
+/// `shinso demo`: the whole story in one command.
+#[derive(Args, Debug, Clone)]
+pub struct DemoArgs {
+    /// A trained double-convnet (safetensors or blob) to push instead of training one here
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<PathBuf>,
+    /// Epochs of host training when no --model is given (Adam, batch 50)
+    #[arg(long, default_value_t = 2)]
+    pub epochs: usize,
+    /// Test images to evaluate on the device
+    #[arg(long, default_value_t = 1000)]
+    pub eval_count: usize,
+    /// Training images to stream to the device's learner
+    #[arg(long, default_value_t = 2000)]
+    pub learn_count: usize,
+    /// Test images to evaluate the learner on afterwards (0: skip)
+    #[arg(long, default_value_t = 500)]
+    pub learner_eval_count: usize,
+    /// The full story: the whole test set, one pass over the whole training set
+    #[arg(long)]
+    pub full: bool,
+    /// Print the summary as JSON
+    #[arg(long)]
+    pub json: bool,
+    /// Firmware ELF to boot (default: build it)
+    #[arg(long, value_name = "FILE")]
+    pub elf: Option<PathBuf>,
+    /// Use the pty emulation even if QEMU is installed
+    #[arg(long)]
+    pub no_qemu: bool,
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+/// A connected device and what keeps it alive (QEMU, or the emulation thread).
+struct Session {
+    link: Link,
+    info: DeviceInfo,
+    backend: &'static str,
+    _qemu: Option<Qemu>,
+    _emu: Option<Emulator>,
+}
+
+fn link_err(e: LinkError) -> anyhow::Error {
+    match e {
+        LinkError::Timeout => anyhow!("the device did not answer within {} s (is it running, and is this its port?)", TIMEOUT.as_secs()),
+        LinkError::Io(e) => anyhow!("serial port: {e}"),
+    }
+}
+
+fn device_error(what: &str, code: ErrorCode, detail: u32) -> anyhow::Error {
+    let why = match code {
+        ErrorCode::BadFrame | ErrorCode::BadCrc => "the frame was damaged on the way".to_string(),
+        ErrorCode::Unknown => "the device does not know this request (firmware too old?)".to_string(),
+        ErrorCode::Oversized => "the frame was too long".to_string(),
+        ErrorCode::NonFinite => "a value is NaN or infinite".to_string(),
+        ErrorCode::BadSignature => "the weights are for another network".to_string(),
+        ErrorCode::BadLength => format!("wrong length (device expects {detail})"),
+        ErrorCode::BadOffset => format!("out of order (device is at byte {detail})"),
+        ErrorCode::BadBlobCrc => "the weights' CRC does not match; the old weights stay".to_string(),
+        ErrorCode::NoSuchModel => "no such model on the device".to_string(),
+        ErrorCode::NotTrainable => "that model does not learn".to_string(),
+        ErrorCode::BadValue => "a value is out of range".to_string(),
+        ErrorCode::NoPush => "no push in progress (interrupted by another request?)".to_string(),
+        ErrorCode::RolledBack => "the step was not finite and was undone".to_string(),
+        ErrorCode::OutOfMemory => "the device is out of memory".to_string(),
+    };
+    anyhow!("{what}: device refused: {why}")
+}
+
+impl Session {
+    fn open(port: &Path) -> Result<Session> {
+        let mut link = Link::open(port).with_context(|| format!("{}: cannot open", port.display()))?;
+        let info = link.connect(TIMEOUT).map_err(link_err)?;
+        Ok(Session { link, info, backend: "serial", _qemu: None, _emu: None })
+    }
+
+    /// QEMU when available (building the firmware unless `elf` is given), else the pty
+    /// emulation; says which on stderr.
+    fn emulated(elf: Option<&Path>, no_qemu: bool) -> Result<Session> {
+        let have_qemu = std::process::Command::new("qemu-system-arm").arg("--version").output().is_ok_and(|o| o.status.success());
+        if no_qemu || !have_qemu {
+            if !no_qemu {
+                eprintln!("qemu-system-arm not found: running the device's application logic on the host over a pseudo-terminal pair");
+            }
+            let emu = emulate_on_pty().context("cannot create a pseudo-terminal pair")?;
+            let mut link = Link::open(&emu.path)?;
+            let info = link.connect(TIMEOUT).map_err(link_err)?;
+            return Ok(Session { link, info, backend: "pty emulation", _qemu: None, _emu: Some(emu) });
+        }
+        let elf = match elf {
+            Some(e) => e.to_path_buf(),
+            None => {
+                eprintln!("building the firmware (cargo build --release --features qemu in firmware/) ...");
+                build_firmware().map_err(|e| anyhow!("{}", e.lines().next().unwrap_or("firmware build failed")))?
+            }
+        };
+        let qemu = Qemu::boot(&elf).map_err(|e| anyhow!(e))?;
+        eprintln!("QEMU: USART1 on {}", qemu.pty.display());
+        let mut link = Link::open(&qemu.pty)?;
+        let info = link.connect(Duration::from_secs(60)).map_err(link_err)?;
+        Ok(Session { link, info, backend: "QEMU", _qemu: Some(qemu), _emu: None })
+    }
+
+    fn ask(&mut self, what: &str, req: &Request) -> Result<Response> {
+        match self.link.request(req, TIMEOUT).map_err(link_err)? {
+            Response::Error { code, detail } => Err(device_error(what, code, detail)),
+            r => Ok(r),
+        }
+    }
+
+    fn counter_unit(&self) -> &'static str {
+        match self.info.counter {
+            proto::Counter::Instructions => "instructions",
+            proto::Counter::Cycles => "cycles",
+            proto::Counter::None => "(not counted)",
+        }
+    }
+}
+
+fn bar(len: usize, what: &str) -> ProgressBar {
+    let pb = ProgressBar::new(len as u64);
+    pb.set_style(ProgressStyle::with_template("{prefix:>10} [{bar:30}] {pos}/{len} {msg} ({eta})").unwrap().progress_chars("=> "));
+    pb.set_prefix(what.to_string());
+    pb
+}
+
+/// An image of the data set as the device takes it (the loader's `p / 255`, back to bytes).
+fn pixels(ds: &Dataset, i: usize) -> Pixels {
+    let mut p = [0u8; proto::PIXELS];
+    for (o, v) in p.iter_mut().zip(ds.image(i)) {
+        *o = (v * 255.0).round().clamp(0.0, 255.0) as u8;
+    }
+    Pixels(p)
+}
+
+fn check_images(ds: &Dataset) -> Result<()> {
+    if ds.pixels() != proto::PIXELS {
+        bail!("the device takes 28×28 images; this data set has {}×{}", ds.rows, ds.cols);
+    }
+    Ok(())
+}
+
+/// `shinso device`.
+pub fn device(a: &DeviceArgs) -> Result<()> {
+    let mut s = Session::open(&a.port)?;
+    run(&mut s, &a.command)
+}
+
+/// `shinso emulate`.
+pub fn emulate(a: &EmulateArgs) -> Result<()> {
+    let mut s = Session::emulated(a.elf.as_deref(), a.no_qemu)?;
+    run(&mut s, &a.command)
+}
+
+fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
+    match cmd {
+        DeviceCommand::Info => print_info(s),
+        DeviceCommand::Stats => {
+            let Response::Stats(st) = s.ask("stats", &Request::Stats)? else { bail!("stats: unexpected answer") };
+            say(&format!(
+                "samples seen {}, prequential accuracy {:.4} ({} right), last loss {:.4}, rolled back {}",
+                st.samples_seen, st.prequential_accuracy, st.prequential_correct, st.last_loss, st.rolled_back
+            ));
+            Ok(())
+        }
+        DeviceCommand::Infer { model_id, index, count, data } => {
+            let data = data.load()?;
+            check_images(&data.test)?;
+            for i in *index..(*index + *count).min(data.test.len()) {
+                let (class, scores, cost) = infer(s, *model_id, &pixels(&data.test, i))?;
+                let top = scores[class as usize];
+                say(&format!("image {i}: class {class} (p {top:.3}), label {}, {cost} {}", data.test.labels[i], s.counter_unit()));
+            }
+            Ok(())
+        }
+        DeviceCommand::Learn { count, offset, optimizer, lr, reset, data } => {
+            let data = data.load()?;
+            if let Some(o) = optimizer {
+                let (opt, default_lr) = o.wire();
+                let lr = lr.unwrap_or(default_lr);
+                s.ask("configure", &Request::Configure { optimizer: opt, lr })?;
+            } else if lr.is_some() {
+                bail!("--lr needs --optimizer");
+            }
+            if let Some(seed) = reset {
+                s.ask("reset", &Request::Reset { seed: *seed })?;
+            }
+            let r = learn(s, &data.train, *offset, count.unwrap_or(data.train.len()), true)?;
+            say(&format!(
+                "learned {} samples: prequential accuracy {:.4} over them ({:.4} over the last quarter), {} {} per step, device total {} samples",
+                r.steps, r.prequential, r.last_quarter, r.count, s.counter_unit(), r.samples_seen
+            ));
+            Ok(())
+        }
+        DeviceCommand::Push { file, model_id } => {
+            let blob = read_model_file(file)?;
+            let id = push(s, &blob, *model_id)?;
+            say(&format!("pushed {} ({} bytes) to model {id} ({})", file.display(), blob.len() - shinso::model::HEADER, s.info.models[id as usize].name));
+            Ok(())
+        }
+        DeviceCommand::Pull { out, model_id } => {
+            let blob = pull(s, *model_id)?;
+            std::fs::write(out, &blob).with_context(|| format!("{}: cannot write", out.display()))?;
+            say(&format!("wrote {} ({} bytes, model {model_id})", out.display(), blob.len()));
+            Ok(())
+        }
+        DeviceCommand::Eval { model_id, count, compare, data } => {
+            let data = data.load()?;
+            let mut host = compare.as_ref().map(|f| host_model(&read_model_file(f)?)).transpose()?;
+            let host = host.as_mut().map(|m| &mut **m as &mut dyn Model);
+            let r = eval(s, *model_id, &data.test, count.unwrap_or(data.test.len()), host, true)?;
+            let mut line = format!("model {model_id}: accuracy {:.4} on {} test images, {} {} per inference", r.accuracy, r.n, r.count, s.counter_unit());
+            if let Some(a) = r.agreement {
+                line += &format!(", agrees with the host on {:.4}", a);
+            }
+            say(&line);
+            Ok(())
+        }
+    }
+}
+
+fn print_info(s: &Session) -> Result<()> {
+    let i = &s.info;
+    say(&format!("{} (protocol {}), {} Hz, counts {}", i.firmware, i.protocol, i.clock_hz, s.counter_unit()));
+    for m in &i.models {
+        say(&format!(
+            "  model {}: {} ({} parameters, signature {:#018x}{})",
+            m.id,
+            m.name,
+            m.params,
+            m.signature,
+            if m.trainable { ", learns" } else { "" }
+        ));
+    }
+    let b = i.memory;
+    say(&format!(
+        "  memory: flash {} B, static RAM {} B, stack {} B, heap {} B ({} B used); RAM in all {} of {} B",
+        b.flash,
+        b.ram,
+        b.stack,
+        b.heap,
+        b.heap_used,
+        b.ram + b.stack + b.heap,
+        192 * 1024
+    ));
+    Ok(())
+}
+
+fn infer(s: &mut Session, model: u8, p: &Pixels) -> Result<(u8, [f32; 10], u64)> {
+    match s.ask("infer", &Request::Infer { model, pixels: p.clone() })? {
+        Response::Inferred { class, scores, count } => Ok((class, scores, count)),
+        r => bail!("infer: unexpected answer {r:?}"),
+    }
+}
+
+/// A model file as a device blob (header + parameters): a blob as it is, a safetensors file
+/// converted through its preset.
+fn read_model_file(path: &Path) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    if bytes.starts_with(&shinso::model::MAGIC) {
+        if bytes.len() < shinso::model::HEADER {
+            bail!("{}: truncated model blob", path.display());
+        }
+        return Ok(bytes);
+    }
+    let (mut model, _) = crate::safetensors_io::load_model(path, None)?;
+    Ok(model.save_blob())
+}
+
+fn blob_signature(blob: &[u8]) -> u64 {
+    u64::from_le_bytes(blob[8..16].try_into().unwrap())
+}
+
+/// A host model for a blob (a preset whose signature matches).
+fn host_model(blob: &[u8]) -> Result<Box<dyn Model>> {
+    let sig = blob_signature(blob);
+    let preset = Preset::all().iter().copied().find(|p| p.build().signature() == sig).ok_or_else(|| anyhow!("the model's signature {sig:#018x} matches no preset"))?;
+    let mut m = preset.build();
+    m.configure(&Knobs::default());
+    m.load_blob(blob).map_err(|e| anyhow!("{e}"))?;
+    Ok(m)
+}
+
+/// Pushes a blob's parameters; returns the model id. The device checks length, CRC, signature
+/// and finiteness before it swaps the weights in.
+fn push(s: &mut Session, blob: &[u8], model_id: Option<u8>) -> Result<u8> {
+    shinso::model::check::<shinso::zoo::DoubleConvNet<1>>(blob)
+        .or_else(|_| shinso::model::check::<shinso::zoo::OnlineConvNet<1>>(blob))
+        .map_err(|e| anyhow!("model file: {e}"))?;
+    let sig = blob_signature(blob);
+    let id = match model_id {
+        Some(id) => id,
+        None => s.info.models.iter().find(|m| m.signature == sig).map(|m| m.id).ok_or_else(|| anyhow!("no model on the device has this file's signature {sig:#018x}"))?,
+    };
+    let payload = &blob[shinso::model::HEADER..];
+    s.ask("push", &Request::PushBegin { model: id, signature: sig, len: payload.len() as u32, crc: proto::crc32(payload) })?;
+    let pb = bar(payload.len(), "push");
+    for (k, c) in payload.chunks(CHUNK).enumerate() {
+        let data = heapless::Vec::from_slice(c).expect("chunk size");
+        s.ask("push", &Request::PushChunk { offset: (k * CHUNK) as u32, data })?;
+        pb.inc(c.len() as u64);
+    }
+    s.ask("push", &Request::PushEnd)?;
+    pb.finish_and_clear();
+    Ok(id)
+}
+
+/// A model's parameters as a device blob (with the core's header).
+fn pull(s: &mut Session, model_id: u8) -> Result<Vec<u8>> {
+    let m = s.info.models.get(model_id as usize).cloned().ok_or_else(|| anyhow!("the device has no model {model_id}"))?;
+    let len = m.params as usize * 4;
+    let mut payload = Vec::with_capacity(len);
+    let pb = bar(len, "pull");
+    while payload.len() < len {
+        match s.ask("pull", &Request::Pull { model: model_id, offset: payload.len() as u32, len: CHUNK as u16 })? {
+            Response::Chunk { offset, data } if offset as usize == payload.len() && !data.is_empty() => {
+                pb.inc(data.len() as u64);
+                payload.extend_from_slice(&data);
+            }
+            r => bail!("pull: unexpected answer {r:?}"),
+        }
+    }
+    pb.finish_and_clear();
+    let mut blob = Vec::with_capacity(shinso::model::HEADER + len);
+    blob.extend_from_slice(&shinso::model::MAGIC);
+    blob.extend_from_slice(&shinso::model::VERSION.to_le_bytes());
+    blob.extend_from_slice(&[0, 0]);
+    blob.extend_from_slice(&m.signature.to_le_bytes());
+    blob.extend_from_slice(&m.params.to_le_bytes());
+    blob.extend_from_slice(&proto::crc32(&payload).to_le_bytes());
+    blob.extend_from_slice(&payload);
+    Ok(blob)
+}
+
+struct EvalResult {
+    n: usize,
+    accuracy: f64,
+    agreement: Option<f64>,
+    count: u64,
+}
+
+fn eval(s: &mut Session, model: u8, test: &Dataset, n: usize, mut host: Option<&mut dyn Model>, progress: bool) -> Result<EvalResult> {
+    check_images(test)?;
+    let n = n.min(test.len());
+    let host_preds = match host.as_deref_mut() {
+        Some(m) => Some(crate::model::predict_all(m, &test.images[..n * proto::PIXELS]).map_err(|e| anyhow!("host model: {e}"))?),
+        None => None,
+    };
+    let pb = if progress { bar(n, "eval") } else { ProgressBar::hidden() };
+    let (mut correct, mut agree, mut total_count) = (0usize, 0usize, 0u64);
+    for i in 0..n {
+        let (class, _, cost) = infer(s, model, &pixels(test, i))?;
+        correct += (class == test.labels[i]) as usize;
+        if let Some(h) = &host_preds {
+            agree += (h[i] == class) as usize;
+        }
+        total_count += cost;
+        pb.inc(1);
+        if i % 50 == 49 {
+            pb.set_message(format!("accuracy {:.4}", correct as f64 / (i + 1) as f64));
+        }
+    }
+    pb.finish_and_clear();
+    Ok(EvalResult {
+        n,
+        accuracy: correct as f64 / n.max(1) as f64,
+        agreement: host_preds.map(|_| agree as f64 / n.max(1) as f64),
+        count: total_count / n.max(1) as u64,
+    })
+}
+
+struct LearnResult {
+    steps: usize,
+    prequential: f64,
+    last_quarter: f64,
+    count: u64,
+    samples_seen: u32,
+}
+
+fn learn(s: &mut Session, train: &Dataset, offset: usize, n: usize, progress: bool) -> Result<LearnResult> {
+    check_images(train)?;
+    let end = (offset + n).min(train.len());
+    let n = end.saturating_sub(offset);
+    let pb = if progress { bar(n, "learn") } else { ProgressBar::hidden() };
+    let (mut hits, mut total_count, mut seen) = (Vec::with_capacity(n), 0u64, 0u32);
+    for i in offset..end {
+        match s.link.request(&Request::Learn { pixels: pixels(train, i), label: train.labels[i] }, TIMEOUT).map_err(link_err)? {
+            Response::Learned { predicted_before, count, samples_seen, .. } => {
+                hits.push(predicted_before == train.labels[i]);
+                total_count += count;
+                seen = samples_seen;
+            }
+            // A rolled-back step is the device protecting its model: count it and go on.
+            Response::Error { code: ErrorCode::RolledBack, .. } => hits.push(false),
+            Response::Error { code, detail } => return Err(device_error("learn", code, detail)),
+            r => bail!("learn: unexpected answer {r:?}"),
+        }
+        pb.inc(1);
+        if hits.len() % 50 == 0 {
+            let last = &hits[hits.len().saturating_sub(500)..];
+            pb.set_message(format!("prequential {:.3}", last.iter().filter(|&&h| h).count() as f64 / last.len() as f64));
+        }
+    }
+    pb.finish_and_clear();
+    let rate = |h: &[bool]| h.iter().filter(|&&x| x).count() as f64 / h.len().max(1) as f64;
+    Ok(LearnResult {
+        steps: n,
+        prequential: rate(&hits),
+        last_quarter: rate(&hits[hits.len() - hits.len() / 4..]),
+        count: total_count / n.max(1) as u64,
+        samples_seen: seen,
+    })
+}
+
+/// What `shinso demo` found.
+#[derive(Serialize, Debug)]
+pub struct DemoSummary {
+    pub backend: String,
+    pub host_test_accuracy: f64,
+    pub host_test_images: usize,
+    pub device_test_accuracy: f64,
+    pub device_test_images: usize,
+    pub agreement: f64,
+    pub online_samples: usize,
+    pub online_prequential_accuracy: f64,
+    pub online_last_quarter_accuracy: f64,
+    pub online_test_accuracy: Option<f64>,
+    pub online_test_images: usize,
+    pub counter: String,
+    pub per_inference: u64,
+    pub per_learning_step: u64,
+    pub flash_bytes: u32,
+    pub ram_bytes: u32,
+    pub stack_bytes: u32,
+    pub heap_bytes: u32,
+    pub heap_used_bytes: u32,
+    pub seconds: f64,
+}
+
+/// Trains the device's inference net on the host: Adam 0.001, batch 50, He init.
+fn train_on_host(data: &Mnist, epochs: usize, quiet: bool) -> Result<Box<dyn Model>> {
+    const B: usize = 50;
+    let mut model = Preset::DoubleConvnet.build();
+    model.configure(&Knobs::default());
+    model.init(Init::He, 1);
+    let rule = Rule::adam(0.001);
+    let mut opt = CoreOptimizer::new(rule, model.params(), vec![0.0; rule.buffer_len(model.params())]);
+    let train = &data.train;
+    let steps = epochs * (train.len() / B);
+    let pb = if quiet { ProgressBar::hidden() } else { bar(steps, "train") };
+    let mut order: Vec<usize> = (0..train.len()).collect();
+    let mut rng = shinso::Rng::new(7);
+    let mut x = vec![0f32; B * proto::PIXELS];
+    let mut y = vec![0u8; B];
+    for _ in 0..epochs {
+        rng.shuffle(&mut order);
+        for batch in order.chunks_exact(B) {
+            train.gather(batch, &mut x, &mut y);
+            let loss = model.train_step(&x, &y, Loss::SoftmaxCrossEntropy, WeightDecay::default(), &mut opt).map_err(|e| anyhow!("training: {e}"))?;
+            pb.inc(1);
+            pb.set_message(format!("loss {loss:.4}"));
+        }
+    }
+    pb.finish_and_clear();
+    Ok(model)
+}
+
+/// `shinso demo`.
+pub fn demo(a: &DemoArgs) -> Result<()> {
+    let t0 = Instant::now();
+    let data = a.data.load()?;
+    check_images(&data.test)?;
+    let note = |s: &str| {
+        if !a.json {
+            eprintln!("{s}");
+        }
+    };
+    // 1. A model from the host.
+    let mut host = match &a.model {
+        Some(f) => {
+            note(&format!("1. host model: {}", f.display()));
+            host_model(&read_model_file(f)?)?
+        }
+        None => {
+            note(&format!("1. training the device's inference net (double-convnet) on the host, {} epoch(s) ...", a.epochs));
+            train_on_host(&data, a.epochs, a.json)?
+        }
+    };
+    if host.preset() != Preset::DoubleConvnet {
+        bail!("--model must be a double-convnet (the device's inference net), not {}", host.preset().name());
+    }
+    let host_preds = crate::model::predict_all(&mut *host, &data.test.images).map_err(|e| anyhow!("host model: {e}"))?;
+    let host_acc = host_preds.iter().zip(&data.test.labels).filter(|(p, l)| p == l).count() as f64 / data.test.len() as f64;
+    note(&format!("   host test accuracy {host_acc:.4} on {} images", data.test.len()));
+
+    // 2. The emulated device.
+    let mut s = Session::emulated(a.elf.as_deref(), a.no_qemu)?;
+    note(&format!("2. device up ({}): {}", s.backend, s.info.firmware));
+
+    // 3. Push and evaluate there.
+    let blob = host.save_blob();
+    push(&mut s, &blob, Some(0))?;
+    let eval_n = if a.full { data.test.len() } else { a.eval_count };
+    note(&format!("3. pushed {} parameters; evaluating {eval_n} test images on the device ...", host.params()));
+    let ev = eval(&mut s, 0, &data.test, eval_n, Some(&mut *host), !a.json)?;
+
+    // 4. Learn on the device.
+    let learn_n = if a.full { data.train.len() } else { a.learn_count };
+    note(&format!("4. streaming {learn_n} training images to the device's learner (Adam, from scratch) ..."));
+    s.ask("configure", &Request::Configure { optimizer: Optimizer::Adam, lr: 0.001 })?;
+    s.ask("reset", &Request::Reset { seed: 42 })?;
+    let lr = learn(&mut s, &data.train, 0, learn_n, !a.json)?;
+    let learner_n = if a.full { data.test.len() } else { a.learner_eval_count.min(data.test.len()) };
+    let online_test = if learner_n > 0 {
+        note(&format!("   evaluating the learner on {learner_n} test images ..."));
+        Some(eval(&mut s, 1, &data.test, learner_n, None, !a.json)?.accuracy)
+    } else {
+        None
+    };
+    let m = match s.ask("info", &Request::Info)? {
+        Response::Info(i) => i.memory,
+        _ => s.info.memory,
+    };
+    let summary = DemoSummary {
+        backend: s.backend.to_string(),
+        host_test_accuracy: host_acc,
+        host_test_images: data.test.len(),
+        device_test_accuracy: ev.accuracy,
+        device_test_images: ev.n,
+        agreement: ev.agreement.unwrap_or(0.0),
+        online_samples: lr.steps,
+        online_prequential_accuracy: lr.prequential,
+        online_last_quarter_accuracy: lr.last_quarter,
+        online_test_accuracy: online_test,
+        online_test_images: learner_n,
+        counter: s.counter_unit().to_string(),
+        per_inference: ev.count,
+        per_learning_step: lr.count,
+        flash_bytes: m.flash,
+        ram_bytes: m.ram,
+        stack_bytes: m.stack,
+        heap_bytes: m.heap,
+        heap_used_bytes: m.heap_used,
+        seconds: t0.elapsed().as_secs_f64(),
+    };
+    if a.json {
+        say(&serde_json::to_string_pretty(&summary)?);
+    } else {
+        let unit = &summary.counter;
+        say(&format!("shinso demo ({}):", summary.backend));
+        say(&format!("  host:   test accuracy {:.4} ({} images)", summary.host_test_accuracy, summary.host_test_images));
+        say(&format!(
+            "  device: test accuracy {:.4} ({} images), agrees with the host on {:.4}, {} {unit} per inference",
+            summary.device_test_accuracy, summary.device_test_images, summary.agreement, summary.per_inference
+        ));
+        let online = summary.online_test_accuracy.map_or(String::new(), |a| format!(", test accuracy {a:.4} ({} images)", summary.online_test_images));
+        say(&format!(
+            "  online: {} samples, prequential accuracy {:.4} (last quarter {:.4}){online}, {} {unit} per step",
+            summary.online_samples, summary.online_prequential_accuracy, summary.online_last_quarter_accuracy, summary.per_learning_step
+        ));
+        say(&format!(
+            "  memory: flash {} B, RAM {} B static + {} B stack + {} B heap ({} used) = {} B",
+            summary.flash_bytes,
+            summary.ram_bytes,
+            summary.stack_bytes,
+            summary.heap_bytes,
+            summary.heap_used_bytes,
+            summary.ram_bytes + summary.stack_bytes + summary.heap_bytes
+        ));
+        say(&format!("  {:.1} s", summary.seconds));
+    }
+    Ok(())
+}
