@@ -5,7 +5,11 @@ use std::{env, fs, path::PathBuf};
 
 fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").unwrap());
-    let ccm = if env::var_os("CARGO_FEATURE_QEMU").is_some() { "0x20020000" } else { "0x10000000" };
+    let ccm = if env::var_os("CARGO_FEATURE_QEMU").is_some() {
+        "0x20020000"
+    } else {
+        "0x10000000"
+    };
     let text = include_str!("memory.x.in").replace("CCM_ORIGIN", ccm);
     fs::write(out.join("memory.x"), text).unwrap();
     println!("cargo:rustc-link-search={}", out.display());

@@ -98,7 +98,10 @@ impl Counter {
         {
             cp.DCB.enable_trace();
             cp.DWT.enable_cycle_counter();
-            Counter { hclk, high: core::cell::Cell::new((0, 0)) }
+            Counter {
+                hclk,
+                high: core::cell::Cell::new((0, 0)),
+            }
         }
     }
 

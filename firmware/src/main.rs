@@ -42,7 +42,8 @@ static HEAP: embedded_alloc::LlffHeap = embedded_alloc::LlffHeap::empty();
 /// request that arrives while the previous one is being computed is not lost.
 const RX_QUEUE: usize = 2 * shinso_proto::MAX_FRAME + 64;
 static mut RX: Queue<u8, RX_QUEUE> = Queue::new();
-static RX_PRODUCER: Mutex<RefCell<Option<Producer<'static, u8, RX_QUEUE>>>> = Mutex::new(RefCell::new(None));
+static RX_PRODUCER: Mutex<RefCell<Option<Producer<'static, u8, RX_QUEUE>>>> =
+    Mutex::new(RefCell::new(None));
 
 /// The models live in a static (SRAM): their size is part of the link-time memory plan.
 static mut MODELS: Models = Models::ZERO;
@@ -88,7 +89,12 @@ fn main() -> ! {
 
     // SAFETY: the only references ever made to MODELS and SCRATCH, made once. SCRATCH is in a
     // NOLOAD section, so zero it before anything reads it.
-    let (models, scratch) = unsafe { (&mut *core::ptr::addr_of_mut!(MODELS), &mut *core::ptr::addr_of_mut!(SCRATCH)) };
+    let (models, scratch) = unsafe {
+        (
+            &mut *core::ptr::addr_of_mut!(MODELS),
+            &mut *core::ptr::addr_of_mut!(SCRATCH),
+        )
+    };
     scratch.fill(0);
     let mut device = Device::new(models.app(scratch));
 

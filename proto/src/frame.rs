@@ -22,7 +22,11 @@ pub enum EncodeError {
 
 /// Encodes `msg` with its sequence number into `buf` (at least [`MAX_FRAME`] bytes is always
 /// enough) and returns the complete frame, delimiter included, ready to write to the wire.
-pub fn encode<'b, T: Serialize>(seq: u32, msg: &T, buf: &'b mut [u8]) -> Result<&'b [u8], EncodeError> {
+pub fn encode<'b, T: Serialize>(
+    seq: u32,
+    msg: &T,
+    buf: &'b mut [u8],
+) -> Result<&'b [u8], EncodeError> {
     let end = buf.len().min(SRC + MAX_PAYLOAD);
     if end <= SRC + 4 {
         return Err(EncodeError::TooLong);
@@ -30,8 +34,12 @@ pub fn encode<'b, T: Serialize>(seq: u32, msg: &T, buf: &'b mut [u8]) -> Result<
     let body_end = end - 4; // room for the CRC
     let region = &mut buf[SRC..body_end];
     let used = {
-        let n = postcard::to_slice(&seq, region).map_err(|_| EncodeError::TooLong)?.len();
-        n + postcard::to_slice(msg, &mut region[n..]).map_err(|_| EncodeError::TooLong)?.len()
+        let n = postcard::to_slice(&seq, region)
+            .map_err(|_| EncodeError::TooLong)?
+            .len();
+        n + postcard::to_slice(msg, &mut region[n..])
+            .map_err(|_| EncodeError::TooLong)?
+            .len()
     };
     let crc = CRC32.checksum(&buf[SRC..SRC + used]);
     buf[SRC + used..SRC + used + 4].copy_from_slice(&crc.to_le_bytes());
@@ -77,7 +85,11 @@ impl Default for Decoder {
 impl Decoder {
     /// An empty decoder.
     pub const fn new() -> Self {
-        Decoder { buf: [0; MAX_FRAME], len: 0, overflowed: false }
+        Decoder {
+            buf: [0; MAX_FRAME],
+            len: 0,
+            overflowed: false,
+        }
     }
 
     /// Forgets any partial frame.
@@ -106,7 +118,10 @@ impl Decoder {
         let (len, overflowed) = (self.len, self.overflowed);
         self.reset();
         if overflowed {
-            return Some(Err(FrameError { code: ErrorCode::Oversized, seq: 0 }));
+            return Some(Err(FrameError {
+                code: ErrorCode::Oversized,
+                seq: 0,
+            }));
         }
         if len == 0 {
             return None;
@@ -127,7 +142,8 @@ fn parse<T: DeserializeOwned>(frame: &mut [u8]) -> Result<(u32, T), FrameError> 
     if CRC32.checksum(body) != crc {
         return Err(bad(ErrorCode::BadCrc, 0));
     }
-    let (seq, rest) = postcard::take_from_bytes::<u32>(body).map_err(|_| bad(ErrorCode::BadFrame, 0))?;
+    let (seq, rest) =
+        postcard::take_from_bytes::<u32>(body).map_err(|_| bad(ErrorCode::BadFrame, 0))?;
     match postcard::take_from_bytes::<T>(rest) {
         Ok((msg, [])) => Ok((seq, msg)),
         _ => Err(bad(ErrorCode::Unknown, seq)),

@@ -54,7 +54,9 @@ impl<'de> Deserialize<'de> for Pixels {
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Pixels, A::Error> {
                 let mut p = [0u8; PIXELS];
                 for (i, slot) in p.iter_mut().enumerate() {
-                    *slot = seq.next_element()?.ok_or_else(|| A::Error::invalid_length(i, &self))?;
+                    *slot = seq
+                        .next_element()?
+                        .ok_or_else(|| A::Error::invalid_length(i, &self))?;
                 }
                 if seq.next_element::<u8>()?.is_some() {
                     return Err(A::Error::invalid_length(PIXELS + 1, &self));

@@ -4,11 +4,19 @@ use heapless::{String, Vec};
 use proptest::prelude::*;
 use shinso_proto::*;
 
-fn decode_all<T: serde::de::DeserializeOwned>(dec: &mut Decoder, bytes: &[u8]) -> std::vec::Vec<Result<(u32, T), FrameError>> {
+fn decode_all<T: serde::de::DeserializeOwned>(
+    dec: &mut Decoder,
+    bytes: &[u8],
+) -> std::vec::Vec<Result<(u32, T), FrameError>> {
     bytes.iter().filter_map(|&b| dec.feed::<T>(b)).collect()
 }
 
-fn round_trip<T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + Clone + core::fmt::Debug>(seq: u32, msg: &T) {
+fn round_trip<
+    T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + Clone + core::fmt::Debug,
+>(
+    seq: u32,
+    msg: &T,
+) {
     let mut buf = [0u8; MAX_FRAME];
     let frame = encode(seq, msg, &mut buf).expect("fits");
     assert!(frame.len() <= MAX_FRAME);
@@ -35,44 +43,119 @@ fn full_chunk() -> Vec<u8, CHUNK> {
 fn requests() -> std::vec::Vec<Request> {
     vec![
         Request::Info,
-        Request::Infer { model: 1, pixels: pixels(3) },
-        Request::Infer { model: 0, pixels: Pixels([255; PIXELS]) },
-        Request::Learn { pixels: pixels(9), label: 7 },
+        Request::Infer {
+            model: 1,
+            pixels: pixels(3),
+        },
+        Request::Infer {
+            model: 0,
+            pixels: Pixels([255; PIXELS]),
+        },
+        Request::Learn {
+            pixels: pixels(9),
+            label: 7,
+        },
         Request::Stats,
-        Request::Configure { optimizer: Optimizer::Adam, lr: 1e-3 },
-        Request::Configure { optimizer: Optimizer::Sgd, lr: 0.1 },
-        Request::Configure { optimizer: Optimizer::Momentum, lr: 0.01 },
-        Request::Configure { optimizer: Optimizer::AdaGrad, lr: 0.01 },
-        Request::Configure { optimizer: Optimizer::RmsProp, lr: 0.01 },
+        Request::Configure {
+            optimizer: Optimizer::Adam,
+            lr: 1e-3,
+        },
+        Request::Configure {
+            optimizer: Optimizer::Sgd,
+            lr: 0.1,
+        },
+        Request::Configure {
+            optimizer: Optimizer::Momentum,
+            lr: 0.01,
+        },
+        Request::Configure {
+            optimizer: Optimizer::AdaGrad,
+            lr: 0.01,
+        },
+        Request::Configure {
+            optimizer: Optimizer::RmsProp,
+            lr: 0.01,
+        },
         Request::Reset { seed: u64::MAX },
-        Request::PushBegin { model: 0, signature: 0xDEAD_BEEF_0123_4567, len: 51_240, crc: 0xFFFF_FFFF },
-        Request::PushChunk { offset: u32::MAX, data: full_chunk() },
-        Request::PushChunk { offset: 0, data: Vec::new() },
+        Request::PushBegin {
+            model: 0,
+            signature: 0xDEAD_BEEF_0123_4567,
+            len: 51_240,
+            crc: 0xFFFF_FFFF,
+        },
+        Request::PushChunk {
+            offset: u32::MAX,
+            data: full_chunk(),
+        },
+        Request::PushChunk {
+            offset: 0,
+            data: Vec::new(),
+        },
         Request::PushEnd,
-        Request::Pull { model: 3, offset: 512, len: CHUNK as u16 },
+        Request::Pull {
+            model: 3,
+            offset: 512,
+            len: CHUNK as u16,
+        },
     ]
 }
 
 fn responses() -> std::vec::Vec<Response> {
     let name = |s: &str| String::<NAME_LEN>::try_from(s).unwrap();
-    let model = |id| ModelInfo { id, name: name("conv-8-16-800-10-xxxxxxx"), signature: u64::MAX, params: u32::MAX, trainable: id == 1 };
+    let model = |id| ModelInfo {
+        id,
+        name: name("conv-8-16-800-10-xxxxxxx"),
+        signature: u64::MAX,
+        params: u32::MAX,
+        trainable: id == 1,
+    };
     vec![
         Response::Ready,
         Response::Info(DeviceInfo {
             protocol: PROTOCOL_VERSION,
             firmware: name("shinso-fw 0.1.0"),
             models: (0..MAX_MODELS as u8).map(model).collect(),
-            memory: MemoryBudget { flash: u32::MAX, ram: 1, stack: 2, heap: 3, heap_used: 4 },
+            memory: MemoryBudget {
+                flash: u32::MAX,
+                ram: 1,
+                stack: 2,
+                heap: 3,
+                heap_used: 4,
+            },
             counter: Counter::Instructions,
             clock_hz: 16_000_000,
         }),
-        Response::Inferred { class: 9, scores: [f32::MIN_POSITIVE; CLASSES], count: u64::MAX },
-        Response::Learned { loss: 2.3, predicted_before: 4, samples_seen: u32::MAX, count: 123 },
-        Response::Stats(LearnStats { samples_seen: 10, prequential_correct: 9, prequential_accuracy: 0.9, last_loss: 0.1, rolled_back: 1 }),
+        Response::Inferred {
+            class: 9,
+            scores: [f32::MIN_POSITIVE; CLASSES],
+            count: u64::MAX,
+        },
+        Response::Learned {
+            loss: 2.3,
+            predicted_before: 4,
+            samples_seen: u32::MAX,
+            count: 123,
+        },
+        Response::Stats(LearnStats {
+            samples_seen: 10,
+            prequential_correct: 9,
+            prequential_accuracy: 0.9,
+            last_loss: 0.1,
+            rolled_back: 1,
+        }),
         Response::Ok,
-        Response::Chunk { offset: 7, data: full_chunk() },
-        Response::Error { code: ErrorCode::BadCrc, detail: u32::MAX },
-        Response::Error { code: ErrorCode::RolledBack, detail: 0 },
+        Response::Chunk {
+            offset: 7,
+            data: full_chunk(),
+        },
+        Response::Error {
+            code: ErrorCode::BadCrc,
+            detail: u32::MAX,
+        },
+        Response::Error {
+            code: ErrorCode::RolledBack,
+            detail: 0,
+        },
     ]
 }
 
@@ -109,7 +192,14 @@ fn largest_messages_fit_with_room() {
 fn small_buffer_is_an_error_not_a_panic() {
     for size in 0..64 {
         let mut buf = vec![0u8; size];
-        let _ = encode(1, &Request::Infer { model: 0, pixels: pixels(1) }, &mut buf);
+        let _ = encode(
+            1,
+            &Request::Infer {
+                model: 0,
+                pixels: pixels(1),
+            },
+            &mut buf,
+        );
         let _ = encode(1, &Request::Info, &mut buf);
     }
 }
@@ -128,37 +218,80 @@ fn corrupt_frames_get_the_right_error() {
     let mut bad = good.clone();
     bad[2] ^= 0x40;
     let got = decode_all::<Request>(&mut dec, &bad);
-    assert_eq!(got, vec![Err(FrameError { code: ErrorCode::BadCrc, seq: 0 })]);
+    assert_eq!(
+        got,
+        vec![Err(FrameError {
+            code: ErrorCode::BadCrc,
+            seq: 0
+        })]
+    );
 
     // Truncated: the start of a frame then a delimiter.
     let mut trunc = good[..3].to_vec();
     trunc.push(0);
     let got = decode_all::<Request>(&mut dec, &trunc);
     assert_eq!(got.len(), 1);
-    assert!(matches!(got[0], Err(FrameError { code: ErrorCode::BadFrame | ErrorCode::BadCrc, .. })));
+    assert!(matches!(
+        got[0],
+        Err(FrameError {
+            code: ErrorCode::BadFrame | ErrorCode::BadCrc,
+            ..
+        })
+    ));
 
     // Oversized: MAX_FRAME non-zero bytes, then a delimiter; then a good frame still decodes.
     let mut big = vec![0x55u8; MAX_FRAME * 3];
     big.push(0);
     big.extend_from_slice(&good);
     let got = decode_all::<Request>(&mut dec, &big);
-    assert_eq!(got, vec![Err(FrameError { code: ErrorCode::Oversized, seq: 0 }), Ok((5, Request::Stats))]);
+    assert_eq!(
+        got,
+        vec![
+            Err(FrameError {
+                code: ErrorCode::Oversized,
+                seq: 0
+            }),
+            Ok((5, Request::Stats))
+        ]
+    );
 
     // Valid frame, unknown message (a variant index no Request has): Unknown, with the seq.
     let mut raw = [0u8; MAX_FRAME];
     let f = encode(77, &200u8, &mut raw).unwrap().to_vec();
     let got = decode_all::<Request>(&mut dec, &f);
-    assert_eq!(got, vec![Err(FrameError { code: ErrorCode::Unknown, seq: 77 })]);
+    assert_eq!(
+        got,
+        vec![Err(FrameError {
+            code: ErrorCode::Unknown,
+            seq: 77
+        })]
+    );
 
     // Trailing bytes after a valid message are refused too.
-    let f = encode(78, &(Request::Info, 1u8), &mut raw).unwrap().to_vec();
+    let f = encode(78, &(Request::Info, 1u8), &mut raw)
+        .unwrap()
+        .to_vec();
     let got = decode_all::<Request>(&mut dec, &f);
-    assert_eq!(got, vec![Err(FrameError { code: ErrorCode::Unknown, seq: 78 })]);
+    assert_eq!(
+        got,
+        vec![Err(FrameError {
+            code: ErrorCode::Unknown,
+            seq: 78
+        })]
+    );
 
     // Wrong pixel count inside a well-formed frame.
-    let f = encode(79, &(1u8, 0u8, &[1u8; 783][..]), &mut raw).unwrap().to_vec();
+    let f = encode(79, &(1u8, 0u8, &[1u8; 783][..]), &mut raw)
+        .unwrap()
+        .to_vec();
     let got = decode_all::<Request>(&mut dec, &f);
-    assert_eq!(got, vec![Err(FrameError { code: ErrorCode::Unknown, seq: 79 })]);
+    assert_eq!(
+        got,
+        vec![Err(FrameError {
+            code: ErrorCode::Unknown,
+            seq: 79
+        })]
+    );
 
     // Empty frames are silently skipped.
     assert!(decode_all::<Request>(&mut dec, &[0, 0, 0]).is_empty());

@@ -27,9 +27,27 @@ pub const fn param_count(f1: usize, f2: usize) -> usize {
     f1 * 9 + f1 + f2 * f1 * 9 + f2 + f2 * 25 * CLASSES + CLASSES
 }
 
-const G1: Geometry = Geometry { c: 1, h: 28, w: 28, fh: 3, fw: 3, stride: 1, pad: 0 }.checked(26, 26);
+const G1: Geometry = Geometry {
+    c: 1,
+    h: 28,
+    w: 28,
+    fh: 3,
+    fw: 3,
+    stride: 1,
+    pad: 0,
+}
+.checked(26, 26);
 /// Pooling of one 26×26 channel of the first block.
-const GP1: Geometry = Geometry { c: 1, h: 26, w: 26, fh: 2, fw: 2, stride: 2, pad: 0 }.checked(13, 13);
+const GP1: Geometry = Geometry {
+    c: 1,
+    h: 26,
+    w: 26,
+    fh: 2,
+    fw: 2,
+    stride: 2,
+    pad: 0,
+}
+.checked(13, 13);
 const A1: usize = 26 * 26;
 const P1: usize = 13 * 13;
 const A2: usize = 11 * 11;
@@ -76,8 +94,26 @@ impl<const F1: usize, const F2: usize, const P: usize> ConvNet<F1, F2, P> {
     const B2: usize = Self::W2 + F2 * F1 * 9;
     const W3: usize = Self::B2 + F2;
     const B3: usize = Self::W3 + F2 * P2 * CLASSES;
-    const G2: Geometry = Geometry { c: F1, h: 13, w: 13, fh: 3, fw: 3, stride: 1, pad: 0 }.checked(11, 11);
-    const GP2: Geometry = Geometry { c: F2, h: 11, w: 11, fh: 2, fw: 2, stride: 2, pad: 0 }.checked(5, 5);
+    const G2: Geometry = Geometry {
+        c: F1,
+        h: 13,
+        w: 13,
+        fh: 3,
+        fw: 3,
+        stride: 1,
+        pad: 0,
+    }
+    .checked(11, 11);
+    const GP2: Geometry = Geometry {
+        c: F2,
+        h: 11,
+        w: 11,
+        fh: 2,
+        fw: 2,
+        stride: 2,
+        pad: 0,
+    }
+    .checked(5, 5);
     const CHECK: () = assert!(Self::B3 + CLASSES == P && P == param_count(F1, F2) && F2 * A2 >= A1);
 
     /// Scratch words [`ConvNet::infer`] needs.
@@ -109,7 +145,13 @@ impl<const F1: usize, const F2: usize, const P: usize> ConvNet<F1, F2, P> {
         }
         // Block 2, all filters at once (11×11 maps are small).
         let a2 = s.f32s(F2 * A2);
-        conv2d_direct(&Self::G2, p1, &p[Self::W2..Self::B2], &p[Self::B2..Self::W3], a2);
+        conv2d_direct(
+            &Self::G2,
+            p1,
+            &p[Self::W2..Self::B2],
+            &p[Self::B2..Self::W3],
+            a2,
+        );
         let p2 = s.f32s(F2 * P2);
         let arg2 = s.u32s(F2 * P2);
         max_pool(&Self::GP2, a2, p2, arg2);
@@ -122,7 +164,16 @@ impl<const F1: usize, const F2: usize, const P: usize> ConvNet<F1, F2, P> {
                 axpy(*xi, row, &mut logits);
             }
         }
-        Forward { x, p1, p2, arg2, logits, a1, arg1, a2 }
+        Forward {
+            x,
+            p1,
+            p2,
+            arg2,
+            logits,
+            a1,
+            arg1,
+            a2,
+        }
     }
 
     /// Class probabilities for one image, using `scratch` (at least [`Self::INFER_SCRATCH`]).
@@ -135,7 +186,13 @@ impl<const F1: usize, const F2: usize, const P: usize> ConvNet<F1, F2, P> {
 
     /// Loss and gradients (into `grads`, `P` floats) for one labelled image; parameters
     /// unchanged. Returns (loss, prediction before the step).
-    fn gradients(&self, pixels: &[u8; PIXELS], label: u8, grads: &mut [f32], s: &mut Carve<'_>) -> (f32, u8) {
+    fn gradients(
+        &self,
+        pixels: &[u8; PIXELS],
+        label: u8,
+        grads: &mut [f32],
+        s: &mut Carve<'_>,
+    ) -> (f32, u8) {
         let p = &self.p;
         let f = self.forward(pixels, s);
         let predicted = argmax(&f.logits);
@@ -151,7 +208,14 @@ impl<const F1: usize, const F2: usize, const P: usize> ConvNet<F1, F2, P> {
         // Affine: dW3 = p2ᵀ·dl, db3 = dl, dp2 = W3·dl masked by the ReLU.
         gb3.copy_from_slice(&dl);
         let dp2 = s.f32s(F2 * P2);
-        for (i, (xi, (grow, wrow))) in f.p2.iter().zip(gw3.chunks_exact_mut(CLASSES).zip(p[Self::W3..Self::B3].chunks_exact(CLASSES))).enumerate() {
+        for (i, (xi, (grow, wrow))) in
+            f.p2.iter()
+                .zip(
+                    gw3.chunks_exact_mut(CLASSES)
+                        .zip(p[Self::W3..Self::B3].chunks_exact(CLASSES)),
+                )
+                .enumerate()
+        {
             if *xi > 0.0 {
                 axpy(*xi, &dl, grow);
                 dp2[i] = shinso::kernels::dot(wrow, &dl);
@@ -163,7 +227,15 @@ impl<const F1: usize, const F2: usize, const P: usize> ConvNet<F1, F2, P> {
         let da2 = f.a2;
         route(f.arg2, dp2, da2);
         let dp1 = s.f32s(F1 * P1);
-        conv2d_direct_backward(&Self::G2, f.p1, &p[Self::W2..Self::B2], da2, gw2, gb2, Some(dp1));
+        conv2d_direct_backward(
+            &Self::G2,
+            f.p1,
+            &p[Self::W2..Self::B2],
+            da2,
+            gw2,
+            gb2,
+            Some(dp1),
+        );
         // Block 1, one filter at a time: recompute its map for the pooling argmax.
         let (a1, arg1) = (f.a1, f.arg1);
         let pooled = s.f32s(P1);
@@ -179,7 +251,15 @@ impl<const F1: usize, const F2: usize, const P: usize> ConvNet<F1, F2, P> {
                 }
             }
             route(arg1, d, da1);
-            conv2d_direct_backward(&G1, f.x, w, da1, &mut gw1[f1 * 9..(f1 + 1) * 9], &mut gb1[f1..f1 + 1], None);
+            conv2d_direct_backward(
+                &G1,
+                f.x,
+                w,
+                da1,
+                &mut gw1[f1 * 9..(f1 + 1) * 9],
+                &mut gb1[f1..f1 + 1],
+                None,
+            );
         }
         (loss, predicted)
     }
@@ -220,7 +300,10 @@ const LEARN_PARAMS: usize = param_count(8, 16);
 
 /// Scratch words the device needs: the larger of a learning step, an inference, and a staged
 /// push of the largest blob.
-pub const SCRATCH_WORDS: usize = max(max(LearnNet::LEARN_SCRATCH, InferNet::INFER_SCRATCH), param_count(16, 32));
+pub const SCRATCH_WORDS: usize = max(
+    max(LearnNet::LEARN_SCRATCH, InferNet::INFER_SCRATCH),
+    param_count(16, 32),
+);
 
 const fn max(a: usize, b: usize) -> usize {
     if a > b {
@@ -238,7 +321,9 @@ pub struct Inference {
 
 impl Inference {
     /// Zero weights (every class equally likely until a push).
-    pub const ZERO: Self = Inference { net: InferNet::ZERO };
+    pub const ZERO: Self = Inference {
+        net: InferNet::ZERO,
+    };
     /// Signature of `zoo::DoubleConvNet` (the batch size does not enter it).
     pub const SIGNATURE: u64 = <shinso::zoo::DoubleConvNet<1> as Layer>::SIGNATURE;
 }
@@ -284,7 +369,12 @@ pub const DEFAULT_SEED: u64 = 42;
 
 impl Online {
     /// Zero weights and no rule; [`Online::start`] makes it ready.
-    pub const ZERO: Self = Online { net: LearnNet::ZERO, rule: Rule::Sgd { lr: 0.0 }, state: None, steps: 0 };
+    pub const ZERO: Self = Online {
+        net: LearnNet::ZERO,
+        rule: Rule::Sgd { lr: 0.0 },
+        state: None,
+        steps: 0,
+    };
     /// Signature of `zoo::OnlineConvNet`.
     pub const SIGNATURE: u64 = <shinso::zoo::OnlineConvNet<1> as Layer>::SIGNATURE;
 
@@ -303,7 +393,11 @@ impl Online {
         if v.try_reserve_exact(n).is_err() {
             return Err(ErrorCode::OutOfMemory);
         }
-        let fill = if let Rule::AdaGrad { h0, .. } = rule { h0 } else { 0.0 };
+        let fill = if let Rule::AdaGrad { h0, .. } = rule {
+            h0
+        } else {
+            0.0
+        };
         v.resize(n, fill);
         self.state = Some(v.into_boxed_slice());
         self.rule = rule;
@@ -346,7 +440,12 @@ impl DeviceModel for Online {
 }
 
 impl Learner for Online {
-    fn learn(&mut self, pixels: &[u8; PIXELS], label: u8, scratch: &mut [u32]) -> Result<Step, ErrorCode> {
+    fn learn(
+        &mut self,
+        pixels: &[u8; PIXELS],
+        label: u8,
+        scratch: &mut [u32],
+    ) -> Result<Step, ErrorCode> {
         let (rule, Some(state)) = (self.rule, self.state.as_mut()) else {
             return Err(ErrorCode::OutOfMemory);
         };
@@ -397,7 +496,15 @@ impl Learner for Online {
             (TensorKind::Bias, 16 * P2, b3),
         ];
         for (kind, fan_in, value) in tensors {
-            Init::He.fill(Tensor { kind, shape: [value.len(), 0, 0, 0], fan_in, value }, &mut rng);
+            Init::He.fill(
+                Tensor {
+                    kind,
+                    shape: [value.len(), 0, 0, 0],
+                    fan_in,
+                    value,
+                },
+                &mut rng,
+            );
         }
         if self.state.is_some() {
             let _ = self.set_rule(self.rule);
@@ -443,8 +550,14 @@ fn update(rule: Rule, t: u32, w: &mut [f32], g: &[f32], state: &mut [f32], commi
                 put(hi, h);
             }
         }
-        Rule::Adam { lr, beta1, beta2, delta } => {
-            let lr_t = lr * libm::sqrtf(1.0 - libm::powf(beta2, t as f32)) / (1.0 - libm::powf(beta1, t as f32));
+        Rule::Adam {
+            lr,
+            beta1,
+            beta2,
+            delta,
+        } => {
+            let lr_t = lr * libm::sqrtf(1.0 - libm::powf(beta2, t as f32))
+                / (1.0 - libm::powf(beta1, t as f32));
             let (m, v) = state.split_at_mut(w.len());
             for (((wi, gi), mi), vi) in w.iter_mut().zip(g).zip(m).zip(v) {
                 let mn = *mi + (1.0 - beta1) * (gi - *mi);

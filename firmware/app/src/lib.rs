@@ -30,8 +30,8 @@ pub mod convnet;
 
 use shinso_proto::{
     self as proto, Counter, DeviceInfo, ErrorCode, FrameError, LearnStats, MemoryBudget, ModelId,
-    ModelInfo, Optimizer, Request, Response, CHUNK, CLASSES, MAX_FRAME, MAX_MODELS,
-    NAME_LEN, PIXELS,
+    ModelInfo, Optimizer, Request, Response, CHUNK, CLASSES, MAX_FRAME, MAX_MODELS, NAME_LEN,
+    PIXELS,
 };
 
 /// Firmware name and version reported by `Info`.
@@ -49,7 +49,10 @@ pub struct Models {
 
 impl Models {
     /// All models zeroed; [`Models::app`] finishes their set-up.
-    pub const ZERO: Models = Models { infer: convnet::Inference::ZERO, learn: convnet::Online::ZERO };
+    pub const ZERO: Models = Models {
+        infer: convnet::Inference::ZERO,
+        learn: convnet::Online::ZERO,
+    };
 
     /// Sets the models up (the learner's initial weights and optimizer state) and hands them
     /// and the scratch arena (at least [`convnet::SCRATCH_WORDS`] words) to an [`App`].
@@ -57,7 +60,10 @@ impl Models {
         // Fails only if the heap cannot hold Adam's state; then Learn answers OutOfMemory
         // until a Configure with a smaller rule succeeds.
         let _ = self.learn.start();
-        App::new([&mut self.infer as &mut dyn DeviceModel, &mut self.learn], scratch)
+        App::new(
+            [&mut self.infer as &mut dyn DeviceModel, &mut self.learn],
+            scratch,
+        )
     }
 }
 
@@ -98,7 +104,12 @@ pub trait Learner {
     /// One step on `(pixels, label)` (`label < CLASSES`, checked by the app). Returns
     /// [`ErrorCode::RolledBack`] and leaves the model exactly as it was when the loss or the
     /// update is not finite.
-    fn learn(&mut self, pixels: &[u8; PIXELS], label: u8, scratch: &mut [u32]) -> Result<Step, ErrorCode>;
+    fn learn(
+        &mut self,
+        pixels: &[u8; PIXELS],
+        label: u8,
+        scratch: &mut [u32],
+    ) -> Result<Step, ErrorCode>;
     /// Chooses the update rule (the app has checked `lr` is finite and positive); optimizer
     /// state starts afresh. May fail with [`ErrorCode::OutOfMemory`] or
     /// [`ErrorCode::BadValue`] (a rule it does not support); then nothing changes.
@@ -138,14 +149,22 @@ pub struct App<'m> {
 impl<'m> App<'m> {
     /// An app holding `models` (their index is their [`ModelId`]; models beyond
     /// [`MAX_MODELS`] are ignored) and the scratch arena they and weight pushes share.
-    pub fn new(models: impl IntoIterator<Item = &'m mut dyn DeviceModel>, scratch: &'m mut [u32]) -> Self {
+    pub fn new(
+        models: impl IntoIterator<Item = &'m mut dyn DeviceModel>,
+        scratch: &'m mut [u32],
+    ) -> Self {
         let mut v = heapless::Vec::new();
         for m in models {
             if v.push(m).is_err() {
                 break;
             }
         }
-        App { models: v, scratch, stats: LearnStats::default(), push: None }
+        App {
+            models: v,
+            scratch,
+            stats: LearnStats::default(),
+            push: None,
+        }
     }
 
     /// The learner's statistics.
@@ -169,7 +188,11 @@ impl<'m> App<'m> {
         }
     }
 
-    fn try_handle(&mut self, req: Request, platform: &dyn Platform) -> Result<Response, (ErrorCode, u32)> {
+    fn try_handle(
+        &mut self,
+        req: Request,
+        platform: &dyn Platform,
+    ) -> Result<Response, (ErrorCode, u32)> {
         let e = |code| (code, 0);
         Ok(match req {
             Request::Info => Response::Info(self.info(platform)),
@@ -179,7 +202,11 @@ impl<'m> App<'m> {
                 let t0 = platform.now();
                 let scores = m.infer(&pixels.0, self.scratch);
                 let count = platform.now().wrapping_sub(t0);
-                Response::Inferred { class: argmax(&scores), scores, count }
+                Response::Inferred {
+                    class: argmax(&scores),
+                    scores,
+                    count,
+                }
             }
             Request::Learn { pixels, label } => {
                 if label as usize >= CLASSES {
@@ -216,7 +243,10 @@ impl<'m> App<'m> {
                 if lr <= 0.0 {
                     return Err(e(ErrorCode::BadValue));
                 }
-                self.learner().map_err(e)?.configure(optimizer, lr).map_err(e)?;
+                self.learner()
+                    .map_err(e)?
+                    .configure(optimizer, lr)
+                    .map_err(e)?;
                 Response::Ok
             }
             Request::Reset { seed } => {
@@ -224,7 +254,12 @@ impl<'m> App<'m> {
                 self.stats = LearnStats::default();
                 Response::Ok
             }
-            Request::PushBegin { model, signature, len, crc } => {
+            Request::PushBegin {
+                model,
+                signature,
+                len,
+                crc,
+            } => {
                 self.push = None; // a new begin abandons any earlier push (and frees its buffer)
                 let m = self.model(model).map_err(e)?;
                 if signature != m.signature() {
@@ -237,7 +272,12 @@ impl<'m> App<'m> {
                 if want > self.scratch.len() * 4 {
                     return Err((ErrorCode::OutOfMemory, want as u32));
                 }
-                self.push = Some(Push { model, crc, len: want, received: 0 });
+                self.push = Some(Push {
+                    model,
+                    crc,
+                    len: want,
+                    received: 0,
+                });
                 Response::Ok
             }
             Request::PushChunk { offset, data } => {
@@ -262,10 +302,15 @@ impl<'m> App<'m> {
                 if proto::crc32(blob) != p.crc {
                     return Err(e(ErrorCode::BadBlobCrc));
                 }
-                if let Some(i) = blob.chunks_exact(4).position(|b| !f32::from_le_bytes([b[0], b[1], b[2], b[3]]).is_finite()) {
+                if let Some(i) = blob
+                    .chunks_exact(4)
+                    .position(|b| !f32::from_le_bytes([b[0], b[1], b[2], b[3]]).is_finite())
+                {
                     return Err((ErrorCode::NonFinite, i as u32));
                 }
-                model(&mut self.models, p.model).map_err(e)?.load_params(blob);
+                model(&mut self.models, p.model)
+                    .map_err(e)?
+                    .load_params(blob);
                 Response::Ok
             }
             Request::Pull { model, offset, len } => {
@@ -310,7 +355,10 @@ impl<'m> App<'m> {
     }
 }
 
-fn model<'a>(models: &'a mut [&mut dyn DeviceModel], id: ModelId) -> Result<&'a mut dyn DeviceModel, ErrorCode> {
+fn model<'a>(
+    models: &'a mut [&mut dyn DeviceModel],
+    id: ModelId,
+) -> Result<&'a mut dyn DeviceModel, ErrorCode> {
     match models.get_mut(id as usize) {
         Some(m) => Ok(&mut **m),
         None => Err(ErrorCode::NoSuchModel),
@@ -318,7 +366,10 @@ fn model<'a>(models: &'a mut [&mut dyn DeviceModel], id: ModelId) -> Result<&'a 
 }
 
 fn learner<'a>(models: &'a mut [&mut dyn DeviceModel]) -> Result<&'a mut dyn Learner, ErrorCode> {
-    models.iter_mut().find_map(|m| m.learner()).ok_or(ErrorCode::NotTrainable)
+    models
+        .iter_mut()
+        .find_map(|m| m.learner())
+        .ok_or(ErrorCode::NotTrainable)
 }
 
 /// `s` cut to [`NAME_LEN`] bytes at a character boundary.
@@ -354,7 +405,11 @@ pub struct Device<'m> {
 impl<'m> Device<'m> {
     /// A device around `app`.
     pub fn new(app: App<'m>) -> Self {
-        Device { app, decoder: proto::Decoder::new(), out: [0; MAX_FRAME] }
+        Device {
+            app,
+            decoder: proto::Decoder::new(),
+            out: [0; MAX_FRAME],
+        }
     }
 
     /// The frame announcing the device (seq 0), sent once the receiver is on.
@@ -376,7 +431,10 @@ impl<'m> Device<'m> {
 /// Every response fits in [`MAX_FRAME`] (proto's tests prove it); should that ever break, the
 /// device still answers, with an error, instead of panicking.
 fn encode_or_internal<'b>(seq: u32, resp: &Response, out: &'b mut [u8; MAX_FRAME]) -> &'b [u8] {
-    let fallback = Response::Error { code: ErrorCode::Oversized, detail: 0 };
+    let fallback = Response::Error {
+        code: ErrorCode::Oversized,
+        detail: 0,
+    };
     let n = match proto::encode(seq, resp, &mut out[..]) {
         Ok(f) => f.len(),
         Err(_) => proto::encode(seq, &fallback, &mut out[..]).map_or(0, |f| f.len()),

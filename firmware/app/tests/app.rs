@@ -36,7 +36,10 @@ fn app() -> App<'static> {
 fn img(seed: u32) -> Pixels {
     let mut p = [0u8; PIXELS];
     for (i, b) in p.iter_mut().enumerate() {
-        let v = (i as u32).wrapping_mul(2654435761u32).wrapping_add(seed.wrapping_mul(0x9E3779B9)) >> 24;
+        let v = (i as u32)
+            .wrapping_mul(2654435761u32)
+            .wrapping_add(seed.wrapping_mul(0x9E3779B9))
+            >> 24;
         *b = if v > 160 { v as u8 } else { 0 };
     }
     Pixels(p)
@@ -51,12 +54,26 @@ fn as_input(p: &Pixels) -> [[[f32; 28]; 28]; 1] {
 }
 
 fn push(app: &mut App, model: u8, signature: u64, data: &[u8], crc: u32) -> Response {
-    let r = app.handle(Request::PushBegin { model, signature, len: data.len() as u32, crc }, &P);
+    let r = app.handle(
+        Request::PushBegin {
+            model,
+            signature,
+            len: data.len() as u32,
+            crc,
+        },
+        &P,
+    );
     if r != Response::Ok {
         return r;
     }
     for (k, c) in data.chunks(CHUNK).enumerate() {
-        let r = app.handle(Request::PushChunk { offset: (k * CHUNK) as u32, data: heapless::Vec::from_slice(c).unwrap() }, &P);
+        let r = app.handle(
+            Request::PushChunk {
+                offset: (k * CHUNK) as u32,
+                data: heapless::Vec::from_slice(c).unwrap(),
+            },
+            &P,
+        );
         assert_eq!(r, Response::Ok);
     }
     app.handle(Request::PushEnd, &P)
@@ -65,7 +82,14 @@ fn push(app: &mut App, model: u8, signature: u64, data: &[u8], crc: u32) -> Resp
 fn pull(app: &mut App, model: u8) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
-        match app.handle(Request::Pull { model, offset: out.len() as u32, len: CHUNK as u16 }, &P) {
+        match app.handle(
+            Request::Pull {
+                model,
+                offset: out.len() as u32,
+                len: CHUNK as u16,
+            },
+            &P,
+        ) {
             Response::Chunk { data, .. } if data.is_empty() => break,
             Response::Chunk { offset, data } => {
                 assert_eq!(offset as usize, out.len());
@@ -78,7 +102,9 @@ fn pull(app: &mut App, model: u8) -> Vec<u8> {
 }
 
 fn floats(blob: &[u8]) -> Vec<f32> {
-    blob.chunks(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect()
+    blob.chunks(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect()
 }
 
 fn err(code: ErrorCode) -> impl Fn(&Response) -> bool {
@@ -98,13 +124,24 @@ fn core_infer_blob(seed: u64) -> (Box<Network<zoo::DoubleConvNet<1>>>, Vec<u8>) 
 #[test]
 fn info_describes_the_models() {
     let mut app = app();
-    let Response::Info(info) = app.handle(Request::Info, &P) else { panic!() };
+    let Response::Info(info) = app.handle(Request::Info, &P) else {
+        panic!()
+    };
     assert_eq!(info.protocol, PROTOCOL_VERSION);
     assert!(info.firmware.starts_with("shinso-fw"));
     assert_eq!(info.models.len(), 2);
-    assert_eq!((info.models[0].params, info.models[1].params), (12_810, 5_258));
-    assert_eq!(info.models[0].signature, <zoo::DoubleConvNet<1> as shinso::Layer>::SIGNATURE);
-    assert_eq!(info.models[1].signature, <zoo::OnlineConvNet<1> as shinso::Layer>::SIGNATURE);
+    assert_eq!(
+        (info.models[0].params, info.models[1].params),
+        (12_810, 5_258)
+    );
+    assert_eq!(
+        info.models[0].signature,
+        <zoo::DoubleConvNet<1> as shinso::Layer>::SIGNATURE
+    );
+    assert_eq!(
+        info.models[1].signature,
+        <zoo::OnlineConvNet<1> as shinso::Layer>::SIGNATURE
+    );
     assert!(!info.models[0].trainable && info.models[1].trainable);
 }
 
@@ -112,15 +149,34 @@ fn info_describes_the_models() {
 fn pushed_core_blob_infers_like_the_core() {
     let mut app = app();
     let (mut net, blob) = core_infer_blob(3);
-    assert_eq!(push(&mut app, 0, Inference::SIGNATURE, &blob, crc32(&blob)), Response::Ok);
+    assert_eq!(
+        push(&mut app, 0, Inference::SIGNATURE, &blob, crc32(&blob)),
+        Response::Ok
+    );
     assert_eq!(pull(&mut app, 0), blob);
     for i in 0..20 {
         let p = img(i);
         let logits = net.predict(&[as_input(&p)]).unwrap()[0];
         let mut want = [0f32; 10];
         Loss::SoftmaxCrossEntropy.output(&logits, &mut want);
-        let Response::Inferred { class, scores, count } = app.handle(Request::Infer { model: 0, pixels: p }, &P) else { panic!() };
-        assert!(scores.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-5), "{scores:?} vs {want:?}");
+        let Response::Inferred {
+            class,
+            scores,
+            count,
+        } = app.handle(
+            Request::Infer {
+                model: 0,
+                pixels: p,
+            },
+            &P,
+        )
+        else {
+            panic!()
+        };
+        assert!(
+            scores.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-5),
+            "{scores:?} vs {want:?}"
+        );
         assert_eq!(class as usize, shinso::argmax(&want));
         assert!(count > 0);
     }
@@ -141,18 +197,50 @@ fn learner_matches_the_core_step_for_step() {
     let rule = Rule::adam(0.001);
     let params = Network::<zoo::OnlineConvNet<1>>::PARAMS;
     let mut opt = shinso::Optimizer::new(rule, params, vec![0.0; rule.buffer_len(params)]);
-    assert_eq!(app.handle(Request::Configure { optimizer: Optimizer::Adam, lr: 0.001 }, &P), Response::Ok);
+    assert_eq!(
+        app.handle(
+            Request::Configure {
+                optimizer: Optimizer::Adam,
+                lr: 0.001
+            },
+            &P
+        ),
+        Response::Ok
+    );
     for i in 0..3 {
         let p = img(i + 100);
         let label = (i * 3 % 10) as u8;
-        let want = net.train_step(&[as_input(&p)], &[shinso::one_hot(label as usize)], Loss::SoftmaxCrossEntropy, WeightDecay::default(), &mut opt).unwrap();
-        let Response::Learned { loss, samples_seen, .. } = app.handle(Request::Learn { pixels: p, label }, &P) else { panic!() };
-        assert!((loss - want).abs() < 1e-4 * want.abs().max(1.0), "{loss} vs {want}");
+        let want = net
+            .train_step(
+                &[as_input(&p)],
+                &[shinso::one_hot(label as usize)],
+                Loss::SoftmaxCrossEntropy,
+                WeightDecay::default(),
+                &mut opt,
+            )
+            .unwrap();
+        let Response::Learned {
+            loss, samples_seen, ..
+        } = app.handle(Request::Learn { pixels: p, label }, &P)
+        else {
+            panic!()
+        };
+        assert!(
+            (loss - want).abs() < 1e-4 * want.abs().max(1.0),
+            "{loss} vs {want}"
+        );
         assert_eq!(samples_seen, i + 1);
     }
     net.save(&mut blob).unwrap();
-    let (core, dev) = (floats(&blob[shinso::model::HEADER..]), floats(&pull(&mut app, 1)));
-    let worst = core.iter().zip(&dev).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    let (core, dev) = (
+        floats(&blob[shinso::model::HEADER..]),
+        floats(&pull(&mut app, 1)),
+    );
+    let worst = core
+        .iter()
+        .zip(&dev)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
     assert!(worst < 1e-5, "largest difference {worst}");
 }
 
@@ -164,55 +252,186 @@ fn bad_pushes_are_refused_and_old_weights_stay() {
     assert_eq!(push(&mut app, 0, sig, &good, crc32(&good)), Response::Ok);
 
     let (_, other) = core_infer_blob(6);
-    assert!(err(ErrorCode::BadBlobCrc)(&push(&mut app, 0, sig, &other, crc32(&good))));
-    assert!(err(ErrorCode::BadSignature)(&push(&mut app, 0, Online::SIGNATURE, &other, crc32(&other))));
-    assert!(err(ErrorCode::BadSignature)(&push(&mut app, 1, sig, &other, crc32(&other))));
-    assert!(err(ErrorCode::BadLength)(&push(&mut app, 0, sig, &other[..400], crc32(&other[..400]))));
-    assert!(err(ErrorCode::NoSuchModel)(&push(&mut app, 9, sig, &other, crc32(&other))));
+    assert!(err(ErrorCode::BadBlobCrc)(&push(
+        &mut app,
+        0,
+        sig,
+        &other,
+        crc32(&good)
+    )));
+    assert!(err(ErrorCode::BadSignature)(&push(
+        &mut app,
+        0,
+        Online::SIGNATURE,
+        &other,
+        crc32(&other)
+    )));
+    assert!(err(ErrorCode::BadSignature)(&push(
+        &mut app,
+        1,
+        sig,
+        &other,
+        crc32(&other)
+    )));
+    assert!(err(ErrorCode::BadLength)(&push(
+        &mut app,
+        0,
+        sig,
+        &other[..400],
+        crc32(&other[..400])
+    )));
+    assert!(err(ErrorCode::NoSuchModel)(&push(
+        &mut app,
+        9,
+        sig,
+        &other,
+        crc32(&other)
+    )));
     let mut nan = other.clone();
     nan[4 * 77..4 * 78].copy_from_slice(&f32::NAN.to_le_bytes());
-    assert_eq!(push(&mut app, 0, sig, &nan, crc32(&nan)), Response::Error { code: ErrorCode::NonFinite, detail: 77 });
+    assert_eq!(
+        push(&mut app, 0, sig, &nan, crc32(&nan)),
+        Response::Error {
+            code: ErrorCode::NonFinite,
+            detail: 77
+        }
+    );
     let mut inf = other.clone();
     let n = inf.len();
     inf[n - 4..].copy_from_slice(&f32::INFINITY.to_le_bytes());
-    assert!(err(ErrorCode::NonFinite)(&push(&mut app, 0, sig, &inf, crc32(&inf))));
+    assert!(err(ErrorCode::NonFinite)(&push(
+        &mut app,
+        0,
+        sig,
+        &inf,
+        crc32(&inf)
+    )));
 
     // Chunks out of order, past the end, or without a begin.
-    assert!(err(ErrorCode::NoPush)(&app.handle(Request::PushChunk { offset: 0, data: heapless::Vec::new() }, &P)));
+    assert!(err(ErrorCode::NoPush)(&app.handle(
+        Request::PushChunk {
+            offset: 0,
+            data: heapless::Vec::new()
+        },
+        &P
+    )));
     assert!(err(ErrorCode::NoPush)(&app.handle(Request::PushEnd, &P)));
-    let begin = Request::PushBegin { model: 0, signature: sig, len: good.len() as u32, crc: 0 };
+    let begin = Request::PushBegin {
+        model: 0,
+        signature: sig,
+        len: good.len() as u32,
+        crc: 0,
+    };
     assert_eq!(app.handle(begin.clone(), &P), Response::Ok);
-    let chunk = |offset| Request::PushChunk { offset, data: heapless::Vec::from_slice(&[1u8; CHUNK]).unwrap() };
-    assert_eq!(app.handle(chunk(512), &P), Response::Error { code: ErrorCode::BadOffset, detail: 0 });
+    let chunk = |offset| Request::PushChunk {
+        offset,
+        data: heapless::Vec::from_slice(&[1u8; CHUNK]).unwrap(),
+    };
+    assert_eq!(
+        app.handle(chunk(512), &P),
+        Response::Error {
+            code: ErrorCode::BadOffset,
+            detail: 0
+        }
+    );
     assert_eq!(app.handle(chunk(0), &P), Response::Ok);
     assert!(err(ErrorCode::BadLength)(&app.handle(Request::PushEnd, &P)));
     // An inference in the middle of a push abandons it (the arena holds its activations).
     assert_eq!(app.handle(begin, &P), Response::Ok);
     assert_eq!(app.handle(chunk(0), &P), Response::Ok);
-    assert!(matches!(app.handle(Request::Infer { model: 0, pixels: img(1) }, &P), Response::Inferred { .. }));
+    assert!(matches!(
+        app.handle(
+            Request::Infer {
+                model: 0,
+                pixels: img(1)
+            },
+            &P
+        ),
+        Response::Inferred { .. }
+    ));
     assert!(err(ErrorCode::NoPush)(&app.handle(chunk(512), &P)));
 
     assert_eq!(pull(&mut app, 0), good);
-    assert!(err(ErrorCode::BadLength)(&app.handle(Request::Pull { model: 0, offset: 0, len: CHUNK as u16 + 1 }, &P)));
-    assert!(err(ErrorCode::BadOffset)(&app.handle(Request::Pull { model: 0, offset: 60000, len: 1 }, &P)));
+    assert!(err(ErrorCode::BadLength)(&app.handle(
+        Request::Pull {
+            model: 0,
+            offset: 0,
+            len: CHUNK as u16 + 1
+        },
+        &P
+    )));
+    assert!(err(ErrorCode::BadOffset)(&app.handle(
+        Request::Pull {
+            model: 0,
+            offset: 60000,
+            len: 1
+        },
+        &P
+    )));
 }
 
 #[test]
 fn learning_updates_stats_and_learns() {
     let mut app = app();
-    assert!(err(ErrorCode::BadValue)(&app.handle(Request::Learn { pixels: img(0), label: 10 }, &P)));
-    assert!(err(ErrorCode::NonFinite)(&app.handle(Request::Configure { optimizer: Optimizer::Sgd, lr: f32::NAN }, &P)));
-    assert!(err(ErrorCode::BadValue)(&app.handle(Request::Configure { optimizer: Optimizer::Sgd, lr: -1.0 }, &P)));
-    for opt in [Optimizer::Sgd, Optimizer::Momentum, Optimizer::AdaGrad, Optimizer::RmsProp, Optimizer::Adam] {
-        assert_eq!(app.handle(Request::Configure { optimizer: opt, lr: 0.001 }, &P), Response::Ok);
+    assert!(err(ErrorCode::BadValue)(&app.handle(
+        Request::Learn {
+            pixels: img(0),
+            label: 10
+        },
+        &P
+    )));
+    assert!(err(ErrorCode::NonFinite)(&app.handle(
+        Request::Configure {
+            optimizer: Optimizer::Sgd,
+            lr: f32::NAN
+        },
+        &P
+    )));
+    assert!(err(ErrorCode::BadValue)(&app.handle(
+        Request::Configure {
+            optimizer: Optimizer::Sgd,
+            lr: -1.0
+        },
+        &P
+    )));
+    for opt in [
+        Optimizer::Sgd,
+        Optimizer::Momentum,
+        Optimizer::AdaGrad,
+        Optimizer::RmsProp,
+        Optimizer::Adam,
+    ] {
+        assert_eq!(
+            app.handle(
+                Request::Configure {
+                    optimizer: opt,
+                    lr: 0.001
+                },
+                &P
+            ),
+            Response::Ok
+        );
     }
     assert_eq!(app.handle(Request::Reset { seed: 7 }, &P), Response::Ok);
     // Three fixed "classes" of images: the learner must get them right after a few passes.
     let mut last = Vec::new();
     for round in 0..15 {
         for c in 0..3u8 {
-            let Response::Learned { loss, predicted_before, samples_seen, .. } =
-                app.handle(Request::Learn { pixels: img(c as u32), label: c }, &P) else { panic!() };
+            let Response::Learned {
+                loss,
+                predicted_before,
+                samples_seen,
+                ..
+            } = app.handle(
+                Request::Learn {
+                    pixels: img(c as u32),
+                    label: c,
+                },
+                &P,
+            )
+            else {
+                panic!()
+            };
             assert!(loss.is_finite());
             assert_eq!(samples_seen, round * 3 + c as u32 + 1);
             if round == 14 {
@@ -221,32 +440,61 @@ fn learning_updates_stats_and_learns() {
         }
     }
     assert!(last.iter().all(|&ok| ok), "{last:?}");
-    let Response::Stats(s) = app.handle(Request::Stats, &P) else { panic!() };
+    let Response::Stats(s) = app.handle(Request::Stats, &P) else {
+        panic!()
+    };
     assert_eq!(s.samples_seen, 45);
     assert!(s.prequential_accuracy > 0.45, "{s:?}");
     assert_eq!(app.handle(Request::Reset { seed: 7 }, &P), Response::Ok);
-    assert_eq!(app.handle(Request::Stats, &P), Response::Stats(LearnStats::default()));
+    assert_eq!(
+        app.handle(Request::Stats, &P),
+        Response::Stats(LearnStats::default())
+    );
 }
 
 #[test]
 fn non_finite_step_is_rolled_back() {
     let mut app = app();
     // A rate at the edge of f32: some update overflows.
-    assert_eq!(app.handle(Request::Configure { optimizer: Optimizer::Sgd, lr: f32::MAX }, &P), Response::Ok);
+    assert_eq!(
+        app.handle(
+            Request::Configure {
+                optimizer: Optimizer::Sgd,
+                lr: f32::MAX
+            },
+            &P
+        ),
+        Response::Ok
+    );
     let mut rolled = 0;
     for i in 0..6 {
         let before = pull(&mut app, 1);
-        match app.handle(Request::Learn { pixels: img(i), label: (i % 10) as u8 }, &P) {
+        match app.handle(
+            Request::Learn {
+                pixels: img(i),
+                label: (i % 10) as u8,
+            },
+            &P,
+        ) {
             Response::Learned { .. } => {}
-            Response::Error { code: ErrorCode::RolledBack, .. } => {
+            Response::Error {
+                code: ErrorCode::RolledBack,
+                ..
+            } => {
                 rolled += 1;
-                assert_eq!(pull(&mut app, 1), before, "a rolled-back step changed the weights");
+                assert_eq!(
+                    pull(&mut app, 1),
+                    before,
+                    "a rolled-back step changed the weights"
+                );
             }
             r => panic!("{r:?}"),
         }
     }
     assert!(rolled > 0);
-    let Response::Stats(s) = app.handle(Request::Stats, &P) else { panic!() };
+    let Response::Stats(s) = app.handle(Request::Stats, &P) else {
+        panic!()
+    };
     assert_eq!(s.rolled_back, rolled);
     assert!(floats(&pull(&mut app, 1)).iter().all(|v| v.is_finite()));
 }
@@ -270,7 +518,10 @@ fn device_answers_garbage_with_errors_and_resyncs() {
     };
     let ready = dev.ready_frame().to_vec();
     let mut d2 = Decoder::new();
-    let got: Vec<_> = ready.iter().filter_map(|&b| d2.feed::<Response>(b)).collect();
+    let got: Vec<_> = ready
+        .iter()
+        .filter_map(|&b| d2.feed::<Response>(b))
+        .collect();
     assert_eq!(got, vec![Ok((0, Response::Ready))]);
 
     let mut buf = [0u8; MAX_FRAME];
@@ -278,15 +529,51 @@ fn device_answers_garbage_with_errors_and_resyncs() {
     assert!(matches!(run(&mut dev, &info)[..], [(1, Response::Info(_))]));
     // Garbage, a truncated frame, an oversized run: one error each, then a good frame works.
     let r = run(&mut dev, b"hello\x00");
-    assert!(matches!(r[..], [(0, Response::Error { code: ErrorCode::BadFrame | ErrorCode::BadCrc, .. })]), "{r:?}");
+    assert!(
+        matches!(
+            r[..],
+            [(
+                0,
+                Response::Error {
+                    code: ErrorCode::BadFrame | ErrorCode::BadCrc,
+                    ..
+                }
+            )]
+        ),
+        "{r:?}"
+    );
     let mut trunc = info[..info.len() / 2].to_vec();
     trunc.push(0);
-    assert!(matches!(run(&mut dev, &trunc)[..], [(0, Response::Error { .. })]));
+    assert!(matches!(
+        run(&mut dev, &trunc)[..],
+        [(0, Response::Error { .. })]
+    ));
     let mut big = vec![7u8; 5000];
     big.push(0);
-    assert_eq!(run(&mut dev, &big), vec![(0, Response::Error { code: ErrorCode::Oversized, detail: 0 })]);
+    assert_eq!(
+        run(&mut dev, &big),
+        vec![(
+            0,
+            Response::Error {
+                code: ErrorCode::Oversized,
+                detail: 0
+            }
+        )]
+    );
     let unknown = encode(5, &250u8, &mut buf).unwrap().to_vec();
-    assert_eq!(run(&mut dev, &unknown), vec![(5, Response::Error { code: ErrorCode::Unknown, detail: 0 })]);
+    assert_eq!(
+        run(&mut dev, &unknown),
+        vec![(
+            5,
+            Response::Error {
+                code: ErrorCode::Unknown,
+                detail: 0
+            }
+        )]
+    );
     let stats = encode(6, &Request::Stats, &mut buf).unwrap().to_vec();
-    assert_eq!(run(&mut dev, &stats), vec![(6, Response::Stats(LearnStats::default()))]);
+    assert_eq!(
+        run(&mut dev, &stats),
+        vec![(6, Response::Stats(LearnStats::default()))]
+    );
 }

@@ -51,7 +51,11 @@ impl std::error::Error for LinkError {}
 
 /// Opens a serial device or pseudo-terminal in raw mode (no echo, no line editing, 8 bits).
 pub fn open_serial(path: &Path) -> std::io::Result<File> {
-    let file = std::fs::OpenOptions::new().read(true).write(true).custom_flags_noctty().open(path)?;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags_noctty()
+        .open(path)?;
     set_raw(&file)?;
     Ok(file)
 }
@@ -85,7 +89,11 @@ fn set_raw(file: &impl AsRawFd) -> std::io::Result<()> {
 
 /// Waits until `fd` is readable or `timeout` passes; true if readable.
 fn readable(fd: &impl AsRawFd, timeout: Duration) -> std::io::Result<bool> {
-    let mut p = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    let mut p = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
     let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
     // SAFETY: one valid pollfd.
     let n = unsafe { libc::poll(&mut p, 1, ms) };
@@ -123,7 +131,13 @@ pub struct Link {
 impl Link {
     /// A client on an open, raw-mode port.
     pub fn new(port: File) -> Self {
-        Link { port, decoder: Decoder::new(), seq: 0, pending: Default::default(), host_decode_errors: 0 }
+        Link {
+            port,
+            decoder: Decoder::new(),
+            seq: 0,
+            pending: Default::default(),
+            host_decode_errors: 0,
+        }
     }
 
     /// Opens `path` (raw mode) and makes a client.
@@ -248,35 +262,40 @@ pub fn emulate_on_pty() -> std::io::Result<Emulator> {
     let (mut master, slave) = openpty()?;
     let path = std::fs::read_link(format!("/proc/self/fd/{}", slave.as_raw_fd()))?;
     set_raw(&slave)?;
-    std::thread::Builder::new().name("device-emulator".into()).spawn(move || {
-        let mut models = Box::new(shinso_app::Models::ZERO);
-        let mut scratch = vec![0u32; shinso_app::convnet::SCRATCH_WORDS];
-        let mut device = shinso_app::Device::new(models.app(&mut scratch));
-        let platform = HostPlatform;
-        let ready = device.ready_frame().to_vec();
-        let _ = master.write_all(&ready);
-        let mut buf = [0u8; 4096];
-        loop {
-            let n = match master.read(&mut buf) {
-                Ok(0) => return,
-                Ok(n) => n,
-                // EIO on the master: no one has the slave open right now; wait for someone.
-                Err(e) if e.raw_os_error() == Some(libc::EIO) => {
-                    std::thread::sleep(Duration::from_millis(5));
-                    continue;
-                }
-                Err(_) => return,
-            };
-            for &b in &buf[..n] {
-                if let Some(frame) = device.on_byte(b, &platform) {
-                    if master.write_all(frame).is_err() {
-                        return;
+    std::thread::Builder::new()
+        .name("device-emulator".into())
+        .spawn(move || {
+            let mut models = Box::new(shinso_app::Models::ZERO);
+            let mut scratch = vec![0u32; shinso_app::convnet::SCRATCH_WORDS];
+            let mut device = shinso_app::Device::new(models.app(&mut scratch));
+            let platform = HostPlatform;
+            let ready = device.ready_frame().to_vec();
+            let _ = master.write_all(&ready);
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = match master.read(&mut buf) {
+                    Ok(0) => return,
+                    Ok(n) => n,
+                    // EIO on the master: no one has the slave open right now; wait for someone.
+                    Err(e) if e.raw_os_error() == Some(libc::EIO) => {
+                        std::thread::sleep(Duration::from_millis(5));
+                        continue;
+                    }
+                    Err(_) => return,
+                };
+                for &b in &buf[..n] {
+                    if let Some(frame) = device.on_byte(b, &platform) {
+                        if master.write_all(frame).is_err() {
+                            return;
+                        }
                     }
                 }
             }
-        }
-    })?;
-    Ok(Emulator { path, _slave: slave })
+        })?;
+    Ok(Emulator {
+        path,
+        _slave: slave,
+    })
 }
 
 /// The host as a [`shinso_app::Platform`]: no counter, no memory plan.
@@ -301,7 +320,15 @@ impl shinso_app::Platform for HostPlatform {
 fn openpty() -> std::io::Result<(File, OwnedFd)> {
     let (mut m, mut s) = (0, 0);
     // SAFETY: out-pointers to two ints; null name/termios/winsize are allowed.
-    let r = unsafe { libc::openpty(&mut m, &mut s, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
+    let r = unsafe {
+        libc::openpty(
+            &mut m,
+            &mut s,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
     if r != 0 {
         return Err(std::io::Error::last_os_error());
     }
@@ -311,7 +338,10 @@ fn openpty() -> std::io::Result<(File, OwnedFd)> {
 
 /// The firmware workspace (this crate's parent directory).
 pub fn firmware_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// Builds the QEMU firmware (release, `--features qemu`) and returns the ELF's path.
@@ -326,18 +356,29 @@ pub fn build_firmware() -> Result<PathBuf, String> {
         return Ok(elf.into());
     }
     let dir = firmware_dir();
-    let target = std::env::var_os("SHINSO_FIRMWARE_TARGET_DIR").map_or_else(|| dir.join("target"), PathBuf::from);
+    let target = std::env::var_os("SHINSO_FIRMWARE_TARGET_DIR")
+        .map_or_else(|| dir.join("target"), PathBuf::from);
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(cargo)
         .current_dir(&dir)
-        .args(["build", "--release", "--features", "qemu", "--bin", "shinso-firmware"])
+        .args([
+            "build",
+            "--release",
+            "--features",
+            "qemu",
+            "--bin",
+            "shinso-firmware",
+        ])
         .env("CARGO_TARGET_DIR", &target)
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_BUILD_TARGET")
         .output()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     if !out.status.success() {
-        return Err(format!("firmware build failed:\n{}", String::from_utf8_lossy(&out.stderr)));
+        return Err(format!(
+            "firmware build failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
     Ok(target.join("thumbv7em-none-eabihf/release/shinso-firmware"))
 }
@@ -351,7 +392,10 @@ pub fn elf_memory(elf: &Path) -> Result<proto::MemoryBudget, String> {
     let data = std::fs::read(elf).map_err(|e| format!("{}: {e}", elf.display()))?;
     let file = object::File::parse(&*data).map_err(|e| format!("{}: {e}", elf.display()))?;
     let sym = |name: &str| -> Result<u64, String> {
-        file.symbols().find(|s| s.name() == Ok(name)).map(|s| s.address()).ok_or_else(|| format!("{}: no symbol {name}", elf.display()))
+        file.symbols()
+            .find(|s| s.name() == Ok(name))
+            .map(|s| s.address())
+            .ok_or_else(|| format!("{}: no symbol {name}", elf.display()))
     };
     let data_len = sym("__edata")? - sym("__sdata")?;
     Ok(proto::MemoryBudget {
@@ -405,7 +449,8 @@ impl Qemu {
         let mut line = Vec::new();
         // "char device redirected to /dev/pts/N (label serial0)" comes first, before the guest
         // runs; defmt's binary output follows on the same stream.
-        out.read_until(b'\n', &mut line).map_err(|e| e.to_string())?;
+        out.read_until(b'\n', &mut line)
+            .map_err(|e| e.to_string())?;
         let text = String::from_utf8_lossy(&line);
         let pty = text
             .split_whitespace()

@@ -35,7 +35,9 @@ fn read_idx(path: &Path, header: usize) -> Result<Vec<u8>, String> {
     let raw = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut bytes = Vec::new();
     if raw.starts_with(&[0x1f, 0x8b]) {
-        flate2::read::GzDecoder::new(&raw[..]).read_to_end(&mut bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        flate2::read::GzDecoder::new(&raw[..])
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
     } else {
         bytes = raw;
     }

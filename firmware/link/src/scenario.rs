@@ -5,7 +5,8 @@ use shinso::Rng as SplitMix64;
 use shinso_app::convnet::{Inference, SCRATCH_WORDS};
 use shinso_app::DeviceModel;
 use shinso_proto::{
-    self as proto, Counter, DeviceInfo, ErrorCode, Optimizer, Pixels, Request, Response, CHUNK, CLASSES, MAX_FRAME, PIXELS,
+    self as proto, Counter, DeviceInfo, ErrorCode, Optimizer, Pixels, Request, Response, CHUNK,
+    CLASSES, MAX_FRAME, PIXELS,
 };
 use std::time::Duration;
 
@@ -25,7 +26,8 @@ pub struct Report {
 type R<T> = Result<T, String>;
 
 fn ask(link: &mut Link, req: &Request, t: Duration) -> R<Response> {
-    link.request(req, t).map_err(|e: LinkError| format!("{req:?}: {e}"))
+    link.request(req, t)
+        .map_err(|e: LinkError| format!("{req:?}: {e}"))
 }
 
 fn expect_ok(link: &mut Link, req: &Request, t: Duration) -> R<()> {
@@ -73,21 +75,48 @@ pub fn prototypes(seed: u64) -> [[u8; PIXELS]; CLASSES] {
     let mut protos = [[0u8; PIXELS]; CLASSES];
     for p in protos.iter_mut() {
         for px in p.iter_mut() {
-            *px = if rng.next_u64().is_multiple_of(4) { 255 } else { 0 };
+            *px = if rng.next_u64().is_multiple_of(4) {
+                255
+            } else {
+                0
+            };
         }
     }
     protos
 }
 
 /// Pushes `blob` to `model` in chunks.
-pub fn push(link: &mut Link, model: u8, signature: u64, blob: &[u8], crc: u32, t: Duration) -> R<Response> {
-    let r = ask(link, &Request::PushBegin { model, signature, len: blob.len() as u32, crc }, t)?;
+pub fn push(
+    link: &mut Link,
+    model: u8,
+    signature: u64,
+    blob: &[u8],
+    crc: u32,
+    t: Duration,
+) -> R<Response> {
+    let r = ask(
+        link,
+        &Request::PushBegin {
+            model,
+            signature,
+            len: blob.len() as u32,
+            crc,
+        },
+        t,
+    )?;
     if r != Response::Ok {
         return Ok(r);
     }
     for (k, c) in blob.chunks(CHUNK).enumerate() {
         let data = heapless::Vec::from_slice(c).unwrap();
-        let r = ask(link, &Request::PushChunk { offset: (k * CHUNK) as u32, data }, t)?;
+        let r = ask(
+            link,
+            &Request::PushChunk {
+                offset: (k * CHUNK) as u32,
+                data,
+            },
+            t,
+        )?;
         if r != Response::Ok {
             return Ok(r);
         }
@@ -99,9 +128,17 @@ pub fn push(link: &mut Link, model: u8, signature: u64, blob: &[u8], crc: u32, t
 pub fn pull(link: &mut Link, model: u8, len: usize, t: Duration) -> R<Vec<u8>> {
     let mut out = Vec::with_capacity(len);
     while out.len() < len {
-        let req = Request::Pull { model, offset: out.len() as u32, len: CHUNK as u16 };
+        let req = Request::Pull {
+            model,
+            offset: out.len() as u32,
+            len: CHUNK as u16,
+        };
         match ask(link, &req, t)? {
-            Response::Chunk { offset, data } if offset as usize == out.len() && !data.is_empty() => out.extend_from_slice(&data),
+            Response::Chunk { offset, data }
+                if offset as usize == out.len() && !data.is_empty() =>
+            {
+                out.extend_from_slice(&data)
+            }
             r => return Err(format!("{req:?}: got {r:?}")),
         }
     }
@@ -110,7 +147,8 @@ pub fn pull(link: &mut Link, model: u8, len: usize, t: Duration) -> R<Vec<u8>> {
 
 /// Runs every check; `t` is the timeout for one request.
 pub fn run(link: &mut Link, t: Duration, learn_steps: usize) -> R<Report> {
-    link.wait_ready(Duration::from_secs(30)).map_err(|e| format!("waiting for Ready: {e}"))?;
+    link.wait_ready(Duration::from_secs(30))
+        .map_err(|e| format!("waiting for Ready: {e}"))?;
 
     // Info.
     let info = match ask(link, &Request::Info, t)? {
@@ -125,14 +163,34 @@ pub fn run(link: &mut Link, t: Duration, learn_steps: usize) -> R<Report> {
 
     // Hostile input between valid requests: each gets an error, and the link recovers.
     let mut buf = [0u8; MAX_FRAME];
-    let stats = proto::encode(77, &Request::Stats, &mut buf).unwrap().to_vec();
-    inject(link, "garbage", b"\x00hello, device\x00", &[ErrorCode::BadFrame, ErrorCode::BadCrc], t)?;
+    let stats = proto::encode(77, &Request::Stats, &mut buf)
+        .unwrap()
+        .to_vec();
+    inject(
+        link,
+        "garbage",
+        b"\x00hello, device\x00",
+        &[ErrorCode::BadFrame, ErrorCode::BadCrc],
+        t,
+    )?;
     let mut trunc = stats[..stats.len() - 3].to_vec();
     trunc.push(0);
-    inject(link, "truncated frame", &trunc, &[ErrorCode::BadFrame, ErrorCode::BadCrc], t)?;
+    inject(
+        link,
+        "truncated frame",
+        &trunc,
+        &[ErrorCode::BadFrame, ErrorCode::BadCrc],
+        t,
+    )?;
     let mut flipped = stats.clone();
     flipped[1] ^= 0x10;
-    inject(link, "corrupt frame", &flipped, &[ErrorCode::BadFrame, ErrorCode::BadCrc], t)?;
+    inject(
+        link,
+        "corrupt frame",
+        &flipped,
+        &[ErrorCode::BadFrame, ErrorCode::BadCrc],
+        t,
+    )?;
     let mut big = vec![0x55u8; 3 * MAX_FRAME];
     big.push(0);
     inject(link, "oversized frame", &big, &[ErrorCode::Oversized], t)?;
@@ -143,7 +201,11 @@ pub fn run(link: &mut Link, t: Duration, learn_steps: usize) -> R<Report> {
     link.send_raw(&stats[..5]).map_err(|e| e.to_string())?;
     match ask(link, &Request::Info, t)? {
         Response::Error { .. } => {}
-        r => return Err(format!("half frame + Info: expected an error first, got {r:?}")),
+        r => {
+            return Err(format!(
+                "half frame + Info: expected an error first, got {r:?}"
+            ))
+        }
     }
     match ask(link, &Request::Info, t)? {
         Response::Info(_) => {}
@@ -154,7 +216,9 @@ pub fn run(link: &mut Link, t: Duration, learn_steps: usize) -> R<Report> {
     let mut host_model = Box::new(Inference::ZERO);
     let mut scratch = vec![0u32; SCRATCH_WORDS];
     let mut rng = SplitMix64::new(99);
-    let blob: Vec<u8> = (0..m0.params).flat_map(|_| (rng.normal() * 0.1).to_le_bytes()).collect();
+    let blob: Vec<u8> = (0..m0.params)
+        .flat_map(|_| (rng.normal() * 0.1).to_le_bytes())
+        .collect();
     if blob.len() != blob_len || m0.signature != Inference::SIGNATURE {
         return Err(format!("model 0 is not {}: {m0:?}", host_model.name()));
     }
@@ -166,10 +230,23 @@ pub fn run(link: &mut Link, t: Duration, learn_steps: usize) -> R<Report> {
     let mut other = blob.clone();
     other[100] ^= 1;
     match push(link, 0, m0.signature, &other, proto::crc32(&blob), t)? {
-        Response::Error { code: ErrorCode::BadBlobCrc, .. } => {}
+        Response::Error {
+            code: ErrorCode::BadBlobCrc,
+            ..
+        } => {}
         r => return Err(format!("push with a bad CRC: {r:?}")),
     }
-    expect_error(link, &Request::PushBegin { model: 0, signature: m0.signature ^ 1, len: blob_len as u32, crc: 0 }, ErrorCode::BadSignature, t)?;
+    expect_error(
+        link,
+        &Request::PushBegin {
+            model: 0,
+            signature: m0.signature ^ 1,
+            len: blob_len as u32,
+            crc: 0,
+        },
+        ErrorCode::BadSignature,
+        t,
+    )?;
     expect_error(link, &Request::PushEnd, ErrorCode::NoPush, t)?;
     if pull(link, 0, blob_len, t)? != blob {
         return Err("pulled weights differ from the pushed ones".into());
@@ -181,9 +258,22 @@ pub fn run(link: &mut Link, t: Duration, learn_steps: usize) -> R<Report> {
     for i in 0..20 {
         let (pixels, _) = synthetic(&mut rng, &protos);
         let want = host_model.infer(&pixels.0, &mut scratch);
-        match ask(link, &Request::Infer { model: 0, pixels: pixels.clone() }, t)? {
-            Response::Inferred { class, scores, count } => {
-                if class != shinso_app::argmax(&want) || scores.iter().zip(&want).any(|(a, b)| (a - b).abs() > 1e-5) {
+        match ask(
+            link,
+            &Request::Infer {
+                model: 0,
+                pixels: pixels.clone(),
+            },
+            t,
+        )? {
+            Response::Inferred {
+                class,
+                scores,
+                count,
+            } => {
+                if class != shinso_app::argmax(&want)
+                    || scores.iter().zip(&want).any(|(a, b)| (a - b).abs() > 1e-5)
+                {
                     return Err(format!("image {i}: device {scores:?} vs host {want:?}"));
                 }
                 infer_count = count;
@@ -191,22 +281,68 @@ pub fn run(link: &mut Link, t: Duration, learn_steps: usize) -> R<Report> {
             r => return Err(format!("Infer: {r:?}")),
         }
     }
-    expect_error(link, &Request::Infer { model: 9, pixels: Pixels::default() }, ErrorCode::NoSuchModel, t)?;
+    expect_error(
+        link,
+        &Request::Infer {
+            model: 9,
+            pixels: Pixels::default(),
+        },
+        ErrorCode::NoSuchModel,
+        t,
+    )?;
 
     // Online learning.
-    expect_error(link, &Request::Configure { optimizer: Optimizer::Sgd, lr: f32::NAN }, ErrorCode::NonFinite, t)?;
-    expect_error(link, &Request::Configure { optimizer: Optimizer::Sgd, lr: f32::INFINITY }, ErrorCode::NonFinite, t)?;
-    expect_error(link, &Request::Learn { pixels: Pixels::default(), label: 10 }, ErrorCode::BadValue, t)?;
-    expect_ok(link, &Request::Configure { optimizer: Optimizer::Adam, lr: 0.002 }, t)?;
+    expect_error(
+        link,
+        &Request::Configure {
+            optimizer: Optimizer::Sgd,
+            lr: f32::NAN,
+        },
+        ErrorCode::NonFinite,
+        t,
+    )?;
+    expect_error(
+        link,
+        &Request::Configure {
+            optimizer: Optimizer::Sgd,
+            lr: f32::INFINITY,
+        },
+        ErrorCode::NonFinite,
+        t,
+    )?;
+    expect_error(
+        link,
+        &Request::Learn {
+            pixels: Pixels::default(),
+            label: 10,
+        },
+        ErrorCode::BadValue,
+        t,
+    )?;
+    expect_ok(
+        link,
+        &Request::Configure {
+            optimizer: Optimizer::Adam,
+            lr: 0.002,
+        },
+        t,
+    )?;
     expect_ok(link, &Request::Reset { seed: 1 }, t)?;
     let mut correct = Vec::with_capacity(learn_steps);
     let mut learn_count = 0;
     for step in 0..learn_steps {
         let (pixels, label) = synthetic(&mut rng, &protos);
         match ask(link, &Request::Learn { pixels, label }, t)? {
-            Response::Learned { loss, predicted_before, samples_seen, count } => {
+            Response::Learned {
+                loss,
+                predicted_before,
+                samples_seen,
+                count,
+            } => {
                 if !loss.is_finite() || samples_seen as usize != step + 1 {
-                    return Err(format!("step {step}: loss {loss}, samples_seen {samples_seen}"));
+                    return Err(format!(
+                        "step {step}: loss {loss}, samples_seen {samples_seen}"
+                    ));
                 }
                 correct.push(predicted_before == label);
                 learn_count = count;
@@ -215,7 +351,13 @@ pub fn run(link: &mut Link, t: Duration, learn_steps: usize) -> R<Report> {
         }
         // Garbage in the middle of the stream changes nothing.
         if step == learn_steps / 2 {
-            inject(link, "garbage while learning", b"\x01\x02\x03\x00", &[ErrorCode::BadFrame, ErrorCode::BadCrc], t)?;
+            inject(
+                link,
+                "garbage while learning",
+                b"\x01\x02\x03\x00",
+                &[ErrorCode::BadFrame, ErrorCode::BadCrc],
+                t,
+            )?;
         }
     }
     let q = learn_steps / 4;
@@ -225,16 +367,26 @@ pub fn run(link: &mut Link, t: Duration, learn_steps: usize) -> R<Report> {
         Response::Stats(s) if s.samples_seen as usize == learn_steps => {
             let want = frac(&correct);
             if (s.prequential_accuracy - want).abs() > 1e-4 {
-                return Err(format!("Stats accuracy {} but the host counted {want}", s.prequential_accuracy));
+                return Err(format!(
+                    "Stats accuracy {} but the host counted {want}",
+                    s.prequential_accuracy
+                ));
             }
         }
         r => return Err(format!("Stats: {r:?}")),
     }
     if prequential.1 <= prequential.0 || prequential.1 < 0.6 {
-        return Err(format!("prequential accuracy did not rise: {prequential:?}"));
+        return Err(format!(
+            "prequential accuracy did not rise: {prequential:?}"
+        ));
     }
     if info.counter != Counter::None && (infer_count == 0 || learn_count == 0) {
         return Err(format!("{:?} counter reported 0", info.counter));
     }
-    Ok(Report { info, infer_count, learn_count, prequential })
+    Ok(Report {
+        info,
+        infer_count,
+        learn_count,
+        prequential,
+    })
 }

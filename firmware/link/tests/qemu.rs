@@ -10,19 +10,30 @@ use std::time::{Duration, Instant};
 fn firmware_in_qemu_passes_the_scenario() {
     let t0 = Instant::now();
     // `cargo test` in this workspace holds the lock on firmware/target: build elsewhere.
-    std::env::set_var("SHINSO_FIRMWARE_TARGET_DIR", shinso_link::firmware_dir().join("target/qemu"));
+    std::env::set_var(
+        "SHINSO_FIRMWARE_TARGET_DIR",
+        shinso_link::firmware_dir().join("target/qemu"),
+    );
     let elf = build_firmware().unwrap_or_else(|e| panic!("{e}"));
     eprintln!("firmware built in {:.1?}: {}", t0.elapsed(), elf.display());
     let qemu = Qemu::boot(&elf).unwrap_or_else(|e| panic!("{e}"));
     let mut link = Link::open(&qemu.pty).expect("open QEMU's pty");
     let t1 = Instant::now();
-    let report = scenario::run(&mut link, Duration::from_secs(20), 600).unwrap_or_else(|e| panic!("{e}"));
+    let report =
+        scenario::run(&mut link, Duration::from_secs(20), 600).unwrap_or_else(|e| panic!("{e}"));
     eprintln!("scenario in {:.1?}: {report:#?}", t1.elapsed());
     assert_eq!(report.info.counter, shinso_proto::Counter::Instructions);
     assert_eq!(report.info.clock_hz, 16_000_000);
     let m = report.info.memory;
     let from_elf = shinso_link::elf_memory(&elf).unwrap();
-    assert_eq!(shinso_proto::MemoryBudget { heap_used: 0, ..m }, from_elf, "the device's budget is the ELF's");
-    assert!(m.flash > 0 && m.ram > 0 && m.stack >= 8 * 1024 && m.heap > m.heap_used, "{m:?}");
+    assert_eq!(
+        shinso_proto::MemoryBudget { heap_used: 0, ..m },
+        from_elf,
+        "the device's budget is the ELF's"
+    );
+    assert!(
+        m.flash > 0 && m.ram > 0 && m.stack >= 8 * 1024 && m.heap > m.heap_used,
+        "{m:?}"
+    );
     assert_eq!(m.ram + m.stack + m.heap, 192 * 1024, "{m:?}");
 }

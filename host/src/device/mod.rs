@@ -14,7 +14,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use shinso::{Init, Knobs, Loss, Optimizer as CoreOptimizer, Rule, WeightDecay};
 use shinso_link::{build_firmware, emulate_on_pty, Emulator, Link, LinkError, Qemu};
-use shinso_proto::{self as proto, DeviceInfo, ErrorCode, Optimizer, Pixels, Request, Response, CHUNK};
+use shinso_proto::{
+    self as proto, DeviceInfo, ErrorCode, Optimizer, Pixels, Request, Response, CHUNK,
+};
 
 use crate::cli::{say, DataArgs};
 use crate::data::{Dataset, Mnist};
@@ -186,7 +188,10 @@ struct Session {
 
 fn link_err(e: LinkError) -> anyhow::Error {
     match e {
-        LinkError::Timeout => anyhow!("the device did not answer within {} s (is it running, and is this its port?)", TIMEOUT.as_secs()),
+        LinkError::Timeout => anyhow!(
+            "the device did not answer within {} s (is it running, and is this its port?)",
+            TIMEOUT.as_secs()
+        ),
         LinkError::Io(e) => anyhow!("serial port: {e}"),
     }
 }
@@ -194,13 +199,17 @@ fn link_err(e: LinkError) -> anyhow::Error {
 fn device_error(what: &str, code: ErrorCode, detail: u32) -> anyhow::Error {
     let why = match code {
         ErrorCode::BadFrame | ErrorCode::BadCrc => "the frame was damaged on the way".to_string(),
-        ErrorCode::Unknown => "the device does not know this request (firmware too old?)".to_string(),
+        ErrorCode::Unknown => {
+            "the device does not know this request (firmware too old?)".to_string()
+        }
         ErrorCode::Oversized => "the frame was too long".to_string(),
         ErrorCode::NonFinite => "a value is NaN or infinite".to_string(),
         ErrorCode::BadSignature => "the weights are for another network".to_string(),
         ErrorCode::BadLength => format!("wrong length (device expects {detail})"),
         ErrorCode::BadOffset => format!("out of order (device is at byte {detail})"),
-        ErrorCode::BadBlobCrc => "the weights' CRC does not match; the old weights stay".to_string(),
+        ErrorCode::BadBlobCrc => {
+            "the weights' CRC does not match; the old weights stay".to_string()
+        }
         ErrorCode::NoSuchModel => "no such model on the device".to_string(),
         ErrorCode::NotTrainable => "that model does not learn".to_string(),
         ErrorCode::BadValue => "a value is out of range".to_string(),
@@ -213,15 +222,25 @@ fn device_error(what: &str, code: ErrorCode, detail: u32) -> anyhow::Error {
 
 impl Session {
     fn open(port: &Path) -> Result<Session> {
-        let mut link = Link::open(port).with_context(|| format!("{}: cannot open", port.display()))?;
+        let mut link =
+            Link::open(port).with_context(|| format!("{}: cannot open", port.display()))?;
         let info = link.connect(TIMEOUT).map_err(link_err)?;
-        Ok(Session { link, info, backend: "serial", _qemu: None, _emu: None })
+        Ok(Session {
+            link,
+            info,
+            backend: "serial",
+            _qemu: None,
+            _emu: None,
+        })
     }
 
     /// QEMU when available (building the firmware unless `elf` is given), else the pty
     /// emulation; says which on stderr.
     fn emulated(elf: Option<&Path>, no_qemu: bool) -> Result<Session> {
-        let have_qemu = std::process::Command::new("qemu-system-arm").arg("--version").output().is_ok_and(|o| o.status.success());
+        let have_qemu = std::process::Command::new("qemu-system-arm")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
         if no_qemu || !have_qemu {
             if !no_qemu {
                 eprintln!("qemu-system-arm not found: running the device's application logic on the host over a pseudo-terminal pair");
@@ -229,20 +248,34 @@ impl Session {
             let emu = emulate_on_pty().context("cannot create a pseudo-terminal pair")?;
             let mut link = Link::open(&emu.path)?;
             let info = link.connect(TIMEOUT).map_err(link_err)?;
-            return Ok(Session { link, info, backend: "pty emulation", _qemu: None, _emu: Some(emu) });
+            return Ok(Session {
+                link,
+                info,
+                backend: "pty emulation",
+                _qemu: None,
+                _emu: Some(emu),
+            });
         }
         let elf = match elf {
             Some(e) => e.to_path_buf(),
             None => {
                 eprintln!("building the firmware (cargo build --release --features qemu in firmware/) ...");
-                build_firmware().map_err(|e| anyhow!("{}", e.lines().next().unwrap_or("firmware build failed")))?
+                build_firmware().map_err(|e| {
+                    anyhow!("{}", e.lines().next().unwrap_or("firmware build failed"))
+                })?
             }
         };
         let qemu = Qemu::boot(&elf).map_err(|e| anyhow!(e))?;
         eprintln!("QEMU: USART1 on {}", qemu.pty.display());
         let mut link = Link::open(&qemu.pty)?;
         let info = link.connect(Duration::from_secs(60)).map_err(link_err)?;
-        Ok(Session { link, info, backend: "QEMU", _qemu: Some(qemu), _emu: None })
+        Ok(Session {
+            link,
+            info,
+            backend: "QEMU",
+            _qemu: Some(qemu),
+            _emu: None,
+        })
     }
 
     fn ask(&mut self, what: &str, req: &Request) -> Result<Response> {
@@ -263,7 +296,11 @@ impl Session {
 
 fn bar(len: usize, what: &str) -> ProgressBar {
     let pb = ProgressBar::new(len as u64);
-    pb.set_style(ProgressStyle::with_template("{prefix:>10} [{bar:30}] {pos}/{len} {msg} ({eta})").unwrap().progress_chars("=> "));
+    pb.set_style(
+        ProgressStyle::with_template("{prefix:>10} [{bar:30}] {pos}/{len} {msg} ({eta})")
+            .unwrap()
+            .progress_chars("=> "),
+    );
     pb.set_prefix(what.to_string());
     pb
 }
@@ -279,7 +316,11 @@ fn pixels(ds: &Dataset, i: usize) -> Pixels {
 
 fn check_images(ds: &Dataset) -> Result<()> {
     if ds.pixels() != proto::PIXELS {
-        bail!("the device takes 28×28 images; this data set has {}×{}", ds.rows, ds.cols);
+        bail!(
+            "the device takes 28×28 images; this data set has {}×{}",
+            ds.rows,
+            ds.cols
+        );
     }
     Ok(())
 }
@@ -300,24 +341,42 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
     match cmd {
         DeviceCommand::Info => print_info(s),
         DeviceCommand::Stats => {
-            let Response::Stats(st) = s.ask("stats", &Request::Stats)? else { bail!("stats: unexpected answer") };
+            let Response::Stats(st) = s.ask("stats", &Request::Stats)? else {
+                bail!("stats: unexpected answer")
+            };
             say(&format!(
                 "samples seen {}, prequential accuracy {:.4} ({} right), last loss {:.4}, rolled back {}",
                 st.samples_seen, st.prequential_accuracy, st.prequential_correct, st.last_loss, st.rolled_back
             ));
             Ok(())
         }
-        DeviceCommand::Infer { model_id, index, count, data } => {
+        DeviceCommand::Infer {
+            model_id,
+            index,
+            count,
+            data,
+        } => {
             let data = data.load()?;
             check_images(&data.test)?;
             for i in *index..(*index + *count).min(data.test.len()) {
                 let (class, scores, cost) = infer(s, *model_id, &pixels(&data.test, i))?;
                 let top = scores[class as usize];
-                say(&format!("image {i}: class {class} (p {top:.3}), label {}, {cost} {}", data.test.labels[i], s.counter_unit()));
+                say(&format!(
+                    "image {i}: class {class} (p {top:.3}), label {}, {cost} {}",
+                    data.test.labels[i],
+                    s.counter_unit()
+                ));
             }
             Ok(())
         }
-        DeviceCommand::Learn { count, offset, optimizer, lr, reset, data } => {
+        DeviceCommand::Learn {
+            count,
+            offset,
+            optimizer,
+            lr,
+            reset,
+            data,
+        } => {
             let data = data.load()?;
             if let Some(o) = optimizer {
                 let (opt, default_lr) = o.wire();
@@ -329,7 +388,13 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
             if let Some(seed) = reset {
                 s.ask("reset", &Request::Reset { seed: *seed })?;
             }
-            let r = learn(s, &data.train, *offset, count.unwrap_or(data.train.len()), true)?;
+            let r = learn(
+                s,
+                &data.train,
+                *offset,
+                count.unwrap_or(data.train.len()),
+                true,
+            )?;
             say(&format!(
                 "learned {} samples: prequential accuracy {:.4} over them ({:.4} over the last quarter), {} {} per step, device total {} samples",
                 r.steps, r.prequential, r.last_quarter, r.count, s.counter_unit(), r.samples_seen
@@ -339,21 +404,52 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
         DeviceCommand::Push { file, model_id } => {
             let blob = read_model_file(file)?;
             let id = push(s, &blob, *model_id)?;
-            say(&format!("pushed {} ({} bytes) to model {id} ({})", file.display(), blob.len() - shinso::model::HEADER, s.info.models[id as usize].name));
+            say(&format!(
+                "pushed {} ({} bytes) to model {id} ({})",
+                file.display(),
+                blob.len() - shinso::model::HEADER,
+                s.info.models[id as usize].name
+            ));
             Ok(())
         }
         DeviceCommand::Pull { out, model_id } => {
             let blob = pull(s, *model_id)?;
-            std::fs::write(out, &blob).with_context(|| format!("{}: cannot write", out.display()))?;
-            say(&format!("wrote {} ({} bytes, model {model_id})", out.display(), blob.len()));
+            std::fs::write(out, &blob)
+                .with_context(|| format!("{}: cannot write", out.display()))?;
+            say(&format!(
+                "wrote {} ({} bytes, model {model_id})",
+                out.display(),
+                blob.len()
+            ));
             Ok(())
         }
-        DeviceCommand::Eval { model_id, count, compare, data } => {
+        DeviceCommand::Eval {
+            model_id,
+            count,
+            compare,
+            data,
+        } => {
             let data = data.load()?;
-            let mut host = compare.as_ref().map(|f| host_model(&read_model_file(f)?)).transpose()?;
+            let mut host = compare
+                .as_ref()
+                .map(|f| host_model(&read_model_file(f)?))
+                .transpose()?;
             let host = host.as_mut().map(|m| &mut **m as &mut dyn Model);
-            let r = eval(s, *model_id, &data.test, count.unwrap_or(data.test.len()), host, true)?;
-            let mut line = format!("model {model_id}: accuracy {:.4} on {} test images, {} {} per inference", r.accuracy, r.n, r.count, s.counter_unit());
+            let r = eval(
+                s,
+                *model_id,
+                &data.test,
+                count.unwrap_or(data.test.len()),
+                host,
+                true,
+            )?;
+            let mut line = format!(
+                "model {model_id}: accuracy {:.4} on {} test images, {} {} per inference",
+                r.accuracy,
+                r.n,
+                r.count,
+                s.counter_unit()
+            );
             if let Some(a) = r.agreement {
                 line += &format!(", agrees with the host on {:.4}", a);
             }
@@ -365,7 +461,13 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
 
 fn print_info(s: &Session) -> Result<()> {
     let i = &s.info;
-    say(&format!("{} (protocol {}), {} Hz, counts {}", i.firmware, i.protocol, i.clock_hz, s.counter_unit()));
+    say(&format!(
+        "{} (protocol {}), {} Hz, counts {}",
+        i.firmware,
+        i.protocol,
+        i.clock_hz,
+        s.counter_unit()
+    ));
     for m in &i.models {
         say(&format!(
             "  model {}: {} ({} parameters, signature {:#018x}{})",
@@ -377,6 +479,10 @@ fn print_info(s: &Session) -> Result<()> {
         ));
     }
     let b = i.memory;
+    if b == proto::MemoryBudget::default() {
+        say("  memory: not measured (the application logic runs on the host)");
+        return Ok(());
+    }
     say(&format!(
         "  memory: flash {} B, static RAM {} B, stack {} B, heap {} B ({} B used); RAM in all {} of {} B",
         b.flash,
@@ -391,8 +497,18 @@ fn print_info(s: &Session) -> Result<()> {
 }
 
 fn infer(s: &mut Session, model: u8, p: &Pixels) -> Result<(u8, [f32; 10], u64)> {
-    match s.ask("infer", &Request::Infer { model, pixels: p.clone() })? {
-        Response::Inferred { class, scores, count } => Ok((class, scores, count)),
+    match s.ask(
+        "infer",
+        &Request::Infer {
+            model,
+            pixels: p.clone(),
+        },
+    )? {
+        Response::Inferred {
+            class,
+            scores,
+            count,
+        } => Ok((class, scores, count)),
         r => bail!("infer: unexpected answer {r:?}"),
     }
 }
@@ -418,7 +534,11 @@ fn blob_signature(blob: &[u8]) -> u64 {
 /// A host model for a blob (a preset whose signature matches).
 fn host_model(blob: &[u8]) -> Result<Box<dyn Model>> {
     let sig = blob_signature(blob);
-    let preset = Preset::all().iter().copied().find(|p| p.build().signature() == sig).ok_or_else(|| anyhow!("the model's signature {sig:#018x} matches no preset"))?;
+    let preset = Preset::all()
+        .iter()
+        .copied()
+        .find(|p| p.build().signature() == sig)
+        .ok_or_else(|| anyhow!("the model's signature {sig:#018x} matches no preset"))?;
     let mut m = preset.build();
     m.configure(&Knobs::default());
     m.load_blob(blob).map_err(|e| anyhow!("{e}"))?;
@@ -434,14 +554,36 @@ fn push(s: &mut Session, blob: &[u8], model_id: Option<u8>) -> Result<u8> {
     let sig = blob_signature(blob);
     let id = match model_id {
         Some(id) => id,
-        None => s.info.models.iter().find(|m| m.signature == sig).map(|m| m.id).ok_or_else(|| anyhow!("no model on the device has this file's signature {sig:#018x}"))?,
+        None => s
+            .info
+            .models
+            .iter()
+            .find(|m| m.signature == sig)
+            .map(|m| m.id)
+            .ok_or_else(|| {
+                anyhow!("no model on the device has this file's signature {sig:#018x}")
+            })?,
     };
     let payload = &blob[shinso::model::HEADER..];
-    s.ask("push", &Request::PushBegin { model: id, signature: sig, len: payload.len() as u32, crc: proto::crc32(payload) })?;
+    s.ask(
+        "push",
+        &Request::PushBegin {
+            model: id,
+            signature: sig,
+            len: payload.len() as u32,
+            crc: proto::crc32(payload),
+        },
+    )?;
     let pb = bar(payload.len(), "push");
     for (k, c) in payload.chunks(CHUNK).enumerate() {
         let data = heapless::Vec::from_slice(c).expect("chunk size");
-        s.ask("push", &Request::PushChunk { offset: (k * CHUNK) as u32, data })?;
+        s.ask(
+            "push",
+            &Request::PushChunk {
+                offset: (k * CHUNK) as u32,
+                data,
+            },
+        )?;
         pb.inc(c.len() as u64);
     }
     s.ask("push", &Request::PushEnd)?;
@@ -451,13 +593,27 @@ fn push(s: &mut Session, blob: &[u8], model_id: Option<u8>) -> Result<u8> {
 
 /// A model's parameters as a device blob (with the core's header).
 fn pull(s: &mut Session, model_id: u8) -> Result<Vec<u8>> {
-    let m = s.info.models.get(model_id as usize).cloned().ok_or_else(|| anyhow!("the device has no model {model_id}"))?;
+    let m = s
+        .info
+        .models
+        .get(model_id as usize)
+        .cloned()
+        .ok_or_else(|| anyhow!("the device has no model {model_id}"))?;
     let len = m.params as usize * 4;
     let mut payload = Vec::with_capacity(len);
     let pb = bar(len, "pull");
     while payload.len() < len {
-        match s.ask("pull", &Request::Pull { model: model_id, offset: payload.len() as u32, len: CHUNK as u16 })? {
-            Response::Chunk { offset, data } if offset as usize == payload.len() && !data.is_empty() => {
+        match s.ask(
+            "pull",
+            &Request::Pull {
+                model: model_id,
+                offset: payload.len() as u32,
+                len: CHUNK as u16,
+            },
+        )? {
+            Response::Chunk { offset, data }
+                if offset as usize == payload.len() && !data.is_empty() =>
+            {
                 pb.inc(data.len() as u64);
                 payload.extend_from_slice(&data);
             }
@@ -483,14 +639,28 @@ struct EvalResult {
     count: u64,
 }
 
-fn eval(s: &mut Session, model: u8, test: &Dataset, n: usize, mut host: Option<&mut dyn Model>, progress: bool) -> Result<EvalResult> {
+fn eval(
+    s: &mut Session,
+    model: u8,
+    test: &Dataset,
+    n: usize,
+    host: Option<&mut dyn Model>,
+    progress: bool,
+) -> Result<EvalResult> {
     check_images(test)?;
     let n = n.min(test.len());
-    let host_preds = match host.as_deref_mut() {
-        Some(m) => Some(crate::model::predict_all(m, &test.images[..n * proto::PIXELS]).map_err(|e| anyhow!("host model: {e}"))?),
+    let host_preds = match host {
+        Some(m) => Some(
+            crate::model::predict_all(m, &test.images[..n * proto::PIXELS])
+                .map_err(|e| anyhow!("host model: {e}"))?,
+        ),
         None => None,
     };
-    let pb = if progress { bar(n, "eval") } else { ProgressBar::hidden() };
+    let pb = if progress {
+        bar(n, "eval")
+    } else {
+        ProgressBar::hidden()
+    };
     let (mut correct, mut agree, mut total_count) = (0usize, 0usize, 0u64);
     for i in 0..n {
         let (class, _, cost) = infer(s, model, &pixels(test, i))?;
@@ -521,28 +691,59 @@ struct LearnResult {
     samples_seen: u32,
 }
 
-fn learn(s: &mut Session, train: &Dataset, offset: usize, n: usize, progress: bool) -> Result<LearnResult> {
+fn learn(
+    s: &mut Session,
+    train: &Dataset,
+    offset: usize,
+    n: usize,
+    progress: bool,
+) -> Result<LearnResult> {
     check_images(train)?;
     let end = (offset + n).min(train.len());
     let n = end.saturating_sub(offset);
-    let pb = if progress { bar(n, "learn") } else { ProgressBar::hidden() };
+    let pb = if progress {
+        bar(n, "learn")
+    } else {
+        ProgressBar::hidden()
+    };
     let (mut hits, mut total_count, mut seen) = (Vec::with_capacity(n), 0u64, 0u32);
     for i in offset..end {
-        match s.link.request(&Request::Learn { pixels: pixels(train, i), label: train.labels[i] }, TIMEOUT).map_err(link_err)? {
-            Response::Learned { predicted_before, count, samples_seen, .. } => {
+        match s
+            .link
+            .request(
+                &Request::Learn {
+                    pixels: pixels(train, i),
+                    label: train.labels[i],
+                },
+                TIMEOUT,
+            )
+            .map_err(link_err)?
+        {
+            Response::Learned {
+                predicted_before,
+                count,
+                samples_seen,
+                ..
+            } => {
                 hits.push(predicted_before == train.labels[i]);
                 total_count += count;
                 seen = samples_seen;
             }
             // A rolled-back step is the device protecting its model: count it and go on.
-            Response::Error { code: ErrorCode::RolledBack, .. } => hits.push(false),
+            Response::Error {
+                code: ErrorCode::RolledBack,
+                ..
+            } => hits.push(false),
             Response::Error { code, detail } => return Err(device_error("learn", code, detail)),
             r => bail!("learn: unexpected answer {r:?}"),
         }
         pb.inc(1);
         if hits.len() % 50 == 0 {
             let last = &hits[hits.len().saturating_sub(500)..];
-            pb.set_message(format!("prequential {:.3}", last.iter().filter(|&&h| h).count() as f64 / last.len() as f64));
+            pb.set_message(format!(
+                "prequential {:.3}",
+                last.iter().filter(|&&h| h).count() as f64 / last.len() as f64
+            ));
         }
     }
     pb.finish_and_clear();
@@ -588,10 +789,18 @@ fn train_on_host(data: &Mnist, epochs: usize, quiet: bool) -> Result<Box<dyn Mod
     model.configure(&Knobs::default());
     model.init(Init::He, 1);
     let rule = Rule::adam(0.001);
-    let mut opt = CoreOptimizer::new(rule, model.params(), vec![0.0; rule.buffer_len(model.params())]);
+    let mut opt = CoreOptimizer::new(
+        rule,
+        model.params(),
+        vec![0.0; rule.buffer_len(model.params())],
+    );
     let train = &data.train;
     let steps = epochs * (train.len() / B);
-    let pb = if quiet { ProgressBar::hidden() } else { bar(steps, "train") };
+    let pb = if quiet {
+        ProgressBar::hidden()
+    } else {
+        bar(steps, "train")
+    };
     let mut order: Vec<usize> = (0..train.len()).collect();
     let mut rng = shinso::Rng::new(7);
     let mut x = vec![0f32; B * proto::PIXELS];
@@ -600,7 +809,15 @@ fn train_on_host(data: &Mnist, epochs: usize, quiet: bool) -> Result<Box<dyn Mod
         rng.shuffle(&mut order);
         for batch in order.chunks_exact(B) {
             train.gather(batch, &mut x, &mut y);
-            let loss = model.train_step(&x, &y, Loss::SoftmaxCrossEntropy, WeightDecay::default(), &mut opt).map_err(|e| anyhow!("training: {e}"))?;
+            let loss = model
+                .train_step(
+                    &x,
+                    &y,
+                    Loss::SoftmaxCrossEntropy,
+                    WeightDecay::default(),
+                    &mut opt,
+                )
+                .map_err(|e| anyhow!("training: {e}"))?;
             pb.inc(1);
             pb.set_message(format!("loss {loss:.4}"));
         }
@@ -631,32 +848,72 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
         }
     };
     if host.preset() != Preset::DoubleConvnet {
-        bail!("--model must be a double-convnet (the device's inference net), not {}", host.preset().name());
+        bail!(
+            "--model must be a double-convnet (the device's inference net), not {}",
+            host.preset().name()
+        );
     }
-    let host_preds = crate::model::predict_all(&mut *host, &data.test.images).map_err(|e| anyhow!("host model: {e}"))?;
-    let host_acc = host_preds.iter().zip(&data.test.labels).filter(|(p, l)| p == l).count() as f64 / data.test.len() as f64;
-    note(&format!("   host test accuracy {host_acc:.4} on {} images", data.test.len()));
+    let host_preds = crate::model::predict_all(&mut *host, &data.test.images)
+        .map_err(|e| anyhow!("host model: {e}"))?;
+    let host_acc = host_preds
+        .iter()
+        .zip(&data.test.labels)
+        .filter(|(p, l)| p == l)
+        .count() as f64
+        / data.test.len() as f64;
+    note(&format!(
+        "   host test accuracy {host_acc:.4} on {} images",
+        data.test.len()
+    ));
 
     // 2. The emulated device.
     let mut s = Session::emulated(a.elf.as_deref(), a.no_qemu)?;
-    note(&format!("2. device up ({}): {}", s.backend, s.info.firmware));
+    note(&format!(
+        "2. device up ({}): {}",
+        s.backend, s.info.firmware
+    ));
 
     // 3. Push and evaluate there.
     let blob = host.save_blob();
     push(&mut s, &blob, Some(0))?;
-    let eval_n = if a.full { data.test.len() } else { a.eval_count };
-    note(&format!("3. pushed {} parameters; evaluating {eval_n} test images on the device ...", host.params()));
+    let eval_n = if a.full {
+        data.test.len()
+    } else {
+        a.eval_count
+    };
+    note(&format!(
+        "3. pushed {} parameters; evaluating {eval_n} test images on the device ...",
+        host.params()
+    ));
     let ev = eval(&mut s, 0, &data.test, eval_n, Some(&mut *host), !a.json)?;
 
     // 4. Learn on the device.
-    let learn_n = if a.full { data.train.len() } else { a.learn_count };
-    note(&format!("4. streaming {learn_n} training images to the device's learner (Adam, from scratch) ..."));
-    s.ask("configure", &Request::Configure { optimizer: Optimizer::Adam, lr: 0.001 })?;
+    let learn_n = if a.full {
+        data.train.len()
+    } else {
+        a.learn_count
+    };
+    note(&format!(
+        "4. streaming {learn_n} training images to the device's learner (Adam, from scratch) ..."
+    ));
+    s.ask(
+        "configure",
+        &Request::Configure {
+            optimizer: Optimizer::Adam,
+            lr: 0.001,
+        },
+    )?;
     s.ask("reset", &Request::Reset { seed: 42 })?;
     let lr = learn(&mut s, &data.train, 0, learn_n, !a.json)?;
-    let learner_n = if a.full { data.test.len() } else { a.learner_eval_count.min(data.test.len()) };
+    let learner_n = if a.full {
+        data.test.len()
+    } else {
+        a.learner_eval_count.min(data.test.len())
+    };
     let online_test = if learner_n > 0 {
-        note(&format!("   evaluating the learner on {learner_n} test images ..."));
+        note(&format!(
+            "   evaluating the learner on {learner_n} test images ..."
+        ));
         Some(eval(&mut s, 1, &data.test, learner_n, None, !a.json)?.accuracy)
     } else {
         None
@@ -692,25 +949,37 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
     } else {
         let unit = &summary.counter;
         say(&format!("shinso demo ({}):", summary.backend));
-        say(&format!("  host:   test accuracy {:.4} ({} images)", summary.host_test_accuracy, summary.host_test_images));
+        say(&format!(
+            "  host:   test accuracy {:.4} ({} images)",
+            summary.host_test_accuracy, summary.host_test_images
+        ));
         say(&format!(
             "  device: test accuracy {:.4} ({} images), agrees with the host on {:.4}, {} {unit} per inference",
             summary.device_test_accuracy, summary.device_test_images, summary.agreement, summary.per_inference
         ));
-        let online = summary.online_test_accuracy.map_or(String::new(), |a| format!(", test accuracy {a:.4} ({} images)", summary.online_test_images));
+        let online = summary.online_test_accuracy.map_or(String::new(), |a| {
+            format!(
+                ", test accuracy {a:.4} ({} images)",
+                summary.online_test_images
+            )
+        });
         say(&format!(
             "  online: {} samples, prequential accuracy {:.4} (last quarter {:.4}){online}, {} {unit} per step",
             summary.online_samples, summary.online_prequential_accuracy, summary.online_last_quarter_accuracy, summary.per_learning_step
         ));
-        say(&format!(
-            "  memory: flash {} B, RAM {} B static + {} B stack + {} B heap ({} used) = {} B",
-            summary.flash_bytes,
-            summary.ram_bytes,
-            summary.stack_bytes,
-            summary.heap_bytes,
-            summary.heap_used_bytes,
-            summary.ram_bytes + summary.stack_bytes + summary.heap_bytes
-        ));
+        if summary.ram_bytes == 0 {
+            say("  memory: not measured (the application logic ran on the host)");
+        } else {
+            say(&format!(
+                "  memory: flash {} B, RAM {} B static + {} B stack + {} B heap ({} used) = {} B",
+                summary.flash_bytes,
+                summary.ram_bytes,
+                summary.stack_bytes,
+                summary.heap_bytes,
+                summary.heap_used_bytes,
+                summary.ram_bytes + summary.stack_bytes + summary.heap_bytes
+            ));
+        }
         say(&format!("  {:.1} s", summary.seconds));
     }
     Ok(())
