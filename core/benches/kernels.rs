@@ -273,6 +273,88 @@ fn batchnorm(c: &mut Criterion) {
     });
 }
 
+/// One conv block of the double convnet, fused (`ConvReluPool`, `F`) against the unfused
+/// `Conv2d → ReLU → MaxPool2d` (`U`) with the same weights: training forward, and backward (with
+/// `dx` when `with_dx`, as for the second block; the first block of a net skips it), at the
+/// batch capacity of the layers.
+fn fused_vs_unfused<F: Layer, U: Layer<In = F::In, Out = F::Out>>(
+    c: &mut Criterion,
+    name: &str,
+    with_dx: bool,
+) {
+    let n = F::BATCH;
+    let p = data(F::PARAMS, 1);
+    let x: Vec<F::In> =
+        bytemuck::cast_slice(&data(n * std::mem::size_of::<F::In>() / 4, 2)).to_vec();
+    let dy: Vec<F::Out> =
+        bytemuck::cast_slice(&data(n * std::mem::size_of::<F::Out>() / 4, 3)).to_vec();
+    block::<F>(
+        c,
+        &format!("fused {{}} {name} batch {n}"),
+        &p,
+        &x,
+        &dy,
+        with_dx,
+    );
+    block::<U>(
+        c,
+        &format!("unfused {{}} {name} batch {n}"),
+        &p,
+        &x,
+        &dy,
+        with_dx,
+    );
+}
+
+fn block<L: Layer>(
+    c: &mut Criterion,
+    name: &str,
+    p: &[f32],
+    x: &[L::In],
+    dy: &[L::Out],
+    with_dx: bool,
+) {
+    let mut layer: Box<L> = bytemuck::zeroed_box();
+    shinso::model::params_from(&mut *layer, p);
+    let mut y: Vec<L::Out> = vec![bytemuck::Zeroable::zeroed(); x.len()];
+    let mut dx: Vec<L::In> = vec![bytemuck::Zeroable::zeroed(); x.len()];
+    let mut grad = vec![0.0; L::PARAMS];
+    let label = |pass: &str| format!("conv_relu_pool {}", name.replace("{}", pass));
+    c.bench_function(&label("forward"), |b| {
+        b.iter(|| layer.forward(black_box(x), &mut y, Mode::Train))
+    });
+    layer.forward(x, &mut y, Mode::Train);
+    c.bench_function(&label("backward"), |b| {
+        b.iter(|| {
+            let dx = with_dx.then_some(&mut dx[..]);
+            layer.backward(black_box(x), &y, black_box(dy), dx, &mut grad)
+        })
+    });
+}
+
+/// The double convnet's blocks (1×28×28 → 16×13×13, 16×13×13 → 32×5×5) fused and unfused, at
+/// batch 100 (host training) and 1 (online learning).
+fn conv_relu_pool(c: &mut Criterion) {
+    use shinso::{stack, ConvReluPool, MaxPool2d, ReLU};
+    type M<const C: usize, const H: usize, const W: usize> = [[[f32; W]; H]; C];
+    type F1<const B: usize> = ConvReluPool<1, 28, 28, 16, 3, 3, 1, 0, 26, 26, 2, 2, 2, 13, 13, B>;
+    type U1<const B: usize> = stack![
+        Conv2d<1, 28, 28, 16, 3, 3, 1, 0, 26, 26, B>,
+        ReLU<M<16, 26, 26>, B>,
+        MaxPool2d<16, 26, 26, 2, 2, 2, 13, 13, B>
+    ];
+    type F2<const B: usize> = ConvReluPool<16, 13, 13, 32, 3, 3, 1, 0, 11, 11, 2, 2, 2, 5, 5, B>;
+    type U2<const B: usize> = stack![
+        Conv2d<16, 13, 13, 32, 3, 3, 1, 0, 11, 11, B>,
+        ReLU<M<32, 11, 11>, B>,
+        MaxPool2d<32, 11, 11, 2, 2, 2, 5, 5, B>
+    ];
+    fused_vs_unfused::<F1<BATCH>, U1<BATCH>>(c, "1x28x28 -> 16x13x13", false);
+    fused_vs_unfused::<F2<BATCH>, U2<BATCH>>(c, "16x13x13 -> 32x5x5", true);
+    fused_vs_unfused::<F1<1>, U1<1>>(c, "1x28x28 -> 16x13x13", false);
+    fused_vs_unfused::<F2<1>, U2<1>>(c, "16x13x13 -> 32x5x5", true);
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .sample_size(20)
@@ -283,6 +365,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = vectors, gemm, im2col_col2im, pooling, convolution, batchnorm
+    targets = vectors, gemm, im2col_col2im, pooling, convolution, batchnorm, conv_relu_pool
 }
 criterion_main!(benches);

@@ -7,12 +7,14 @@
 
 pub mod batchnorm;
 pub mod conv;
+pub mod conv_pool;
 pub mod gemm;
 pub mod im2col;
 pub mod pool;
 
 pub use batchnorm::{bn_backward, bn_normalize, bn_stats, bn_update_running, BnShape, Norm};
 pub use conv::{conv2d_direct, conv2d_direct_backward};
+pub use conv_pool::{conv_relu_pool, conv_relu_pool_backward, ConvPool};
 pub use gemm::{axpy, dot, gemm_nn, gemm_nt, gemm_tn};
 pub use im2col::{col2im, im2col, out_size, Axis, Geometry};
 pub use pool::{avg_pool, avg_pool_backward, max_pool, max_pool_backward};

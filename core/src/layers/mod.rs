@@ -6,6 +6,7 @@ pub mod batchnorm;
 pub mod chain;
 pub mod conv;
 pub mod conv_direct;
+pub mod conv_pool;
 pub mod dropout;
 pub mod flatten;
 pub mod pool;

@@ -1,0 +1,532 @@
+//! Convolution → ReLU → max pooling of one sample in one pass, without the convolution's output.
+//!
+//! The unfused blocks store the whole convolution output `(FN, OH, OW)` and its ReLU (for
+//! MNIST's first 16-filter layer that is 2 × 42 KiB per sample) only for the pooling to keep a
+//! quarter of it. Here each filter's convolution is computed one *band* at a time: the `PH`
+//! output rows under one row of pooling windows, at most `PH·max(W, OW)` floats of scratch
+//! (the caller's), which is then pooled straight into the output. ReLU costs nothing: the running
+//! maximum of a window starts at 0, so `max(0, max window) = max window of ReLU`.
+//!
+//! The band is computed by "shift and accumulate": for each weight `w[f][c][i][j]` the band rows
+//! gain `w · x[c][y·S + i − P][j…]`, contiguous runs when the stride is 1, the padding cut off by
+//! ranges ([`super::im2col::Axis::hits`]). With stride 1 and no padding the `PH` rows of a band
+//! are laid out `W` apart like the input rows, so the rows merge into one run per weight, and
+//! three or four weights are folded per pass over the band (one load and store of the band per
+//! three or four multiply-adds, in chunks of eight that vectorise).
+//!
+//! For training the forward pass records, for every pooled cell, the index of its maximum in
+//! the pooling window (`dy·PW + dx`, a `u8`): the pooled output `y` and this index are all
+//! backward needs. The gradient of the convolution output is then sparse, one position per
+//! pooled cell and only where `y > 0` (ReLU's derivative, 0 at 0 as in [`crate::ReLU`]), so
+//! [`conv_relu_pool_backward`] touches `FN·QH·QW` patches instead of `FN·OH·OW`.
+//!
+//! Ties: the first maximum of a window in row-major order wins, as in [`super::max_pool`]; a
+//! window whose convolution outputs are all `≤ 0` gives 0 and passes no gradient.
+
+use super::gemm::axpy;
+use super::im2col::Geometry;
+
+/// The shapes of a fused convolution + ReLU + max-pooling block, for one sample: the
+/// convolution over `(C, H, W)` with `filters` filters gives `(FN, OH, OW)`, pooled by a
+/// `ph × pw` window with stride `ps` (no padding) to `(FN, QH, QW)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvPool {
+    /// The convolution window over the input.
+    pub conv: Geometry,
+    /// Number of filters `FN`.
+    pub filters: usize,
+    /// Pooling window height `PH`.
+    pub ph: usize,
+    /// Pooling window width `PW`.
+    pub pw: usize,
+    /// Pooling stride.
+    pub ps: usize,
+}
+
+impl ConvPool {
+    /// The pooling window over the convolution output `(FN, OH, OW)`.
+    pub const fn pool(&self) -> Geometry {
+        Geometry {
+            c: self.filters,
+            h: self.conv.oh(),
+            w: self.conv.ow(),
+            fh: self.ph,
+            fw: self.pw,
+            stride: self.ps,
+            pad: 0,
+        }
+    }
+
+    /// Pooled height `QH = (OH − PH) / PS + 1`.
+    pub const fn qh(&self) -> usize {
+        self.pool().oh()
+    }
+
+    /// Pooled width `QW = (OW − PW) / PS + 1`.
+    pub const fn qw(&self) -> usize {
+        self.pool().ow()
+    }
+
+    /// Floats of one output sample, `FN·QH·QW` (also the number of argmax entries).
+    pub const fn output_len(&self) -> usize {
+        self.filters * self.qh() * self.qw()
+    }
+
+    /// Convolution output columns some pooling window reads (the rest are never computed).
+    const fn used_cols(&self) -> usize {
+        let qw = self.qw();
+        if qw == 0 {
+            0
+        } else {
+            (qw - 1) * self.ps + self.pw
+        }
+    }
+
+    /// Stride 1 and no padding: a band's rows merge into one run per weight.
+    const fn merged(&self) -> bool {
+        self.conv.stride == 1 && self.conv.pad == 0
+    }
+
+    /// Distance between two rows of the band.
+    const fn band_stride(&self) -> usize {
+        if self.merged() {
+            self.conv.w
+        } else {
+            self.used_cols()
+        }
+    }
+
+    /// Floats of scratch [`conv_relu_pool`] needs: at most `PH·W` without padding, at most
+    /// `PH·OW` with.
+    pub const fn band_len(&self) -> usize {
+        if self.ph == 0 || self.qw() == 0 {
+            0
+        } else {
+            (self.ph - 1) * self.band_stride() + self.used_cols()
+        }
+    }
+
+    /// `self`, once checked to be a sound convolution with output `oh × ow` followed by a
+    /// sound pooling with output `qh × qw` whose window has at most 256 cells (its argmax is
+    /// a `u8`). Meant for the `const` items of layers: a failed check is a compile error.
+    pub const fn checked(self, oh: usize, ow: usize, qh: usize, qw: usize) -> Self {
+        self.conv.checked(oh, ow);
+        assert!(self.filters >= 1, "there must be at least one filter");
+        assert!(
+            self.ph * self.pw <= 256,
+            "the pooling window must have at most 256 cells (its argmax is stored as a u8)"
+        );
+        self.pool().checked(qh, qw);
+        self
+    }
+}
+
+/// `y = maxpool(relu(w ⋆ x + b))` for one sample, without storing `w ⋆ x + b`.
+///
+/// `x` is `(C, H, W)`, `w` `(FN, C, FH, FW)`, `bias` `FN` floats, `y` `(FN, QH, QW)`; `band` is
+/// scratch of at least [`ConvPool::band_len`] floats (`PH·max(W, OW)` always is; with stride 1
+/// and no padding up to 7 floats beyond `band_len` let the runs end on whole SIMD chunks).
+/// When `arg` is given (training) it receives, for each pooled cell, the index `dy·PW + dx` of
+/// its maximum inside the window; inference passes `None` and no argmax is kept. Panics if a
+/// slice is shorter than `g` says.
+pub fn conv_relu_pool(
+    g: &ConvPool,
+    x: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    band: &mut [f32],
+    y: &mut [f32],
+    arg: Option<&mut [u8]>,
+) {
+    let cg = g.conv;
+    let (k, qh, qw, n) = (cg.patch(), g.qh(), g.qw(), g.output_len());
+    let (x, w, bias) = (
+        &x[..cg.input_len()],
+        &w[..g.filters * k],
+        &bias[..g.filters],
+    );
+    assert!(band.len() >= g.band_len(), "the band scratch is too short");
+    let y = &mut y[..n];
+    let mut arg = arg.map(|a| &mut a[..n]);
+    if n == 0 {
+        return;
+    }
+    for (f, (wf, &b)) in w.chunks_exact(k).zip(bias).enumerate() {
+        for qy in 0..qh {
+            band.fill(b);
+            conv_band(g, x, wf, qy * g.ps, band);
+            let at = (f * qh + qy) * qw;
+            let args = arg.as_deref_mut().map(|a| &mut a[at..at + qw]);
+            pool_band(g, band, &mut y[at..at + qw], args);
+        }
+    }
+}
+
+/// Adds to `band` the convolution of `x` with one filter `wf` for output rows `r0..r0 + PH`
+/// (row `r` of the band at `r·band_stride`), at least the columns some pooling window reads.
+fn conv_band(g: &ConvPool, x: &[f32], wf: &[f32], r0: usize, band: &mut [f32]) {
+    let cg = &g.conv;
+    if g.merged() {
+        // Band entry `r·W + ox` is output `(r0 + r, ox)`, which reads `x[c][r0 + r + i][ox + j]`
+        // = `x[base(c, i, j) + r·W + ox]`: one run per weight. The entries between rows
+        // (`ox ≥ used`) get sums that wrap around a row end; nobody reads them, so the run is
+        // also stretched to whole SIMD chunks where the band and the input allow.
+        let (hw, wd) = (cg.h * cg.w, cg.w);
+        let base = r0 * wd;
+        let last = base + (cg.c - 1) * hw + (cg.fh - 1) * wd + cg.fw - 1;
+        let len = g.band_len().next_multiple_of(LANES);
+        let len = len.min(band.len()).min(x.len() - last);
+        let mut fold = Fold::new(&mut band[..len], x, wf.len());
+        let mut taps = wf.iter();
+        for c in 0..cg.c {
+            for i in 0..cg.fh {
+                let row = base + c * hw + i * wd;
+                for (j, &a) in (0..cg.fw).zip(&mut taps) {
+                    fold.push(row + j, a);
+                }
+            }
+        }
+        return fold.finish();
+    }
+    let (rows, cols) = (cg.rows(), cg.cols());
+    let (ld, used, s) = (g.band_stride(), g.used_cols(), cg.stride);
+    for r in 0..g.ph {
+        let oy = r0 + r;
+        let out = &mut band[r * ld..r * ld + used];
+        for c in 0..cg.c {
+            for i in rows.taps(oy) {
+                let xrow = &x[(c * cg.h + rows.input(oy, i)) * cg.w..][..cg.w];
+                let wrow = &wf[(c * cg.fh + i) * cg.fw..][..cg.fw];
+                for (j, &wv) in wrow.iter().enumerate() {
+                    let hit = cols.hits(j);
+                    let ox = hit.start.min(used)..hit.end.min(used);
+                    if ox.is_empty() {
+                        continue;
+                    }
+                    let xs = &xrow[cols.input(ox.start, j)..];
+                    let o = &mut out[ox];
+                    if s == 1 {
+                        axpy(wv, xs, o);
+                    } else {
+                        o.iter_mut()
+                            .zip(xs.iter().step_by(s))
+                            .for_each(|(ov, xv)| *ov += wv * xv);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Floats per chunk of the merged runs: one AVX register on the host; on the M4F eight
+/// independent multiply-adds per step.
+const LANES: usize = 8;
+
+/// `out[k] += Σ aₜ·x[oₜ + k]` over `count` taps `(oₜ, aₜ)` pushed one by one, three or four
+/// taps per pass over `out` (nine taps take three passes of three, 144 take 36 of four).
+struct Fold<'a> {
+    out: &'a mut [f32],
+    x: &'a [f32],
+    pending: [(usize, f32); 4],
+    len: usize,
+    /// Passes of four still to come; the others take three (the last one fewer if need be).
+    fours: usize,
+}
+
+impl<'a> Fold<'a> {
+    fn new(out: &'a mut [f32], x: &'a [f32], count: usize) -> Self {
+        // `count = 4·fours + 3·(passes − fours)` with `passes = ⌈count / 4⌉`, when count ≥ 6.
+        let fours = count.saturating_sub(3 * count.div_ceil(4));
+        Fold {
+            out,
+            x,
+            pending: [(0, 0.0); 4],
+            len: 0,
+            fours,
+        }
+    }
+
+    #[inline(always)]
+    fn push(&mut self, offset: usize, a: f32) {
+        self.pending[self.len] = (offset, a);
+        self.len += 1;
+        if self.len == if self.fours > 0 { 4 } else { 3 } {
+            self.finish();
+            self.fours = self.fours.saturating_sub(1);
+        }
+    }
+
+    /// Runs the pending taps (the last, short pass).
+    fn finish(&mut self) {
+        let [p0, p1, p2, p3] = self.pending;
+        match self.len {
+            4 => pass(self.out, self.x, [p0, p1, p2, p3]),
+            3 => pass(self.out, self.x, [p0, p1, p2]),
+            2 => pass(self.out, self.x, [p0, p1]),
+            1 => pass(self.out, self.x, [p0]),
+            _ => {}
+        }
+        self.len = 0;
+    }
+}
+
+/// One pass of [`Fold`] with `T` taps: whole chunks of [`LANES`] (fixed-size arrays, which
+/// the compiler turns into vector operations), then the tail.
+#[inline(always)]
+fn pass<const T: usize>(out: &mut [f32], x: &[f32], taps: [(usize, f32); T]) {
+    let n = out.len();
+    let xs: [&[f32]; T] = taps.map(|(o, _)| &x[o..o + n]);
+    let a: [f32; T] = taps.map(|(_, a)| a);
+    let (body, tail) = out.split_at_mut(n - n % LANES);
+    for (c, o) in body.chunks_exact_mut(LANES).enumerate() {
+        let at = c * LANES;
+        let xc: [&[f32; LANES]; T] = xs.map(|s| s[at..at + LANES].try_into().unwrap());
+        // Through a local copy: every load of `x` comes before the store, whatever aliases.
+        let mut acc: [f32; LANES] = o.try_into().unwrap();
+        for (l, v) in acc.iter_mut().enumerate() {
+            let mut s = a[0] * xc[0][l];
+            for t in 1..T {
+                s += a[t] * xc[t][l];
+            }
+            *v += s;
+        }
+        o.copy_from_slice(&acc);
+    }
+    let at = body.len();
+    for (l, o) in tail.iter_mut().enumerate() {
+        let mut s = a[0] * xs[0][at + l];
+        for t in 1..T {
+            s += a[t] * xs[t][at + l];
+        }
+        *o += s;
+    }
+}
+
+/// Max pooling of one band (with ReLU: the maximum starts at 0) into one row of pooled cells.
+fn pool_band(g: &ConvPool, band: &[f32], y: &mut [f32], mut arg: Option<&mut [u8]>) {
+    let ld = g.band_stride();
+    for (qx, yv) in y.iter_mut().enumerate() {
+        let c0 = qx * g.ps;
+        let (mut best, mut at) = (0.0f32, 0usize);
+        for r in 0..g.ph {
+            let row = &band[r * ld + c0..][..g.pw];
+            for (j, &v) in row.iter().enumerate() {
+                if v > best {
+                    (best, at) = (v, r * g.pw + j);
+                }
+            }
+        }
+        *yv = best;
+        if let Some(a) = arg.as_deref_mut() {
+            a[qx] = at as u8;
+        }
+    }
+}
+
+/// Gradients of [`conv_relu_pool`] for one sample from its pooled output `y`, the `arg` it
+/// recorded and `dy = ∂E/∂y` (all `(FN, QH, QW)`): **adds** `∂E/∂w` to `dw` and `∂E/∂b` to `db`
+/// (so a batch accumulates sample by sample) and, when given, overwrites `dx` with `∂E/∂x`.
+///
+/// Only pooled cells with `y > 0` pass a gradient `g`, each to the one convolution output `pos`
+/// its `arg` names: `dw[f][c][i][j] += g·x[c][pos + (i, j)]`, `db[f] += g`,
+/// `dx[c][pos + (i, j)] += g·w[f][c][i][j]`. An `arg` outside the window passes nothing.
+///
+/// Every filter reading one position shares its input patch: it is gathered once into `patch`
+/// (scratch of `2·C·FH·FW` floats, the second half collecting the patch's input gradient), so
+/// the updates are contiguous axpys of `C·FH·FW`, like a row of the im2col matrix.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_relu_pool_backward(
+    g: &ConvPool,
+    x: &[f32],
+    w: &[f32],
+    y: &[f32],
+    arg: &[u8],
+    dy: &[f32],
+    dw: &mut [f32],
+    db: &mut [f32],
+    mut dx: Option<&mut [f32]>,
+    patch: &mut [f32],
+) {
+    let cg = g.conv;
+    let (k, qh, qw, n) = (cg.patch(), g.qh(), g.qw(), g.output_len());
+    let (x, w) = (&x[..cg.input_len()], &w[..g.filters * k]);
+    let (y, arg, dy) = (&y[..n], &arg[..n], &dy[..n]);
+    let (dw, db) = (&mut dw[..g.filters * k], &mut db[..g.filters]);
+    let (xp, dp) = patch[..2 * k].split_at_mut(k);
+    if let Some(dx) = dx.as_deref_mut() {
+        dx[..cg.input_len()].fill(0.0);
+    }
+    let cells = qh * qw;
+    for q in 0..cells {
+        let (qy, qx) = (q / qw, q % qw);
+        for a in 0..g.ph * g.pw {
+            let (oy, ox) = (qy * g.ps + a / g.pw, qx * g.ps + a % g.pw);
+            let mut gathered = false;
+            for f in 0..g.filters {
+                let i = f * cells + q;
+                let live = y[i] > 0.0 && arg[i] as usize == a;
+                if !live {
+                    continue;
+                }
+                if !gathered {
+                    gather(&cg, x, oy, ox, xp);
+                    dp.fill(0.0);
+                    gathered = true;
+                }
+                let gv = dy[i];
+                db[f] += gv;
+                axpy(gv, xp, &mut dw[f * k..(f + 1) * k]);
+                if dx.is_some() {
+                    axpy(gv, &w[f * k..(f + 1) * k], dp);
+                }
+            }
+            if let (true, Some(dx)) = (gathered, dx.as_deref_mut()) {
+                scatter(&cg, dp, oy, ox, dx);
+            }
+        }
+    }
+}
+
+/// Calls `f(p, xi, len)` for each in-image run of the window at output `(oy, ox)`: patch
+/// entries `p..p + len` (order `(c, i, j)`) are the pixels `xi..xi + len` of the input.
+#[inline(always)]
+fn patch_runs(g: &Geometry, oy: usize, ox: usize, mut f: impl FnMut(usize, usize, usize)) {
+    if g.pad == 0 {
+        // Every tap is in the image: runs of FW, rows W apart.
+        let base = oy * g.stride * g.w + ox * g.stride;
+        for c in 0..g.c {
+            for i in 0..g.fh {
+                f((c * g.fh + i) * g.fw, (c * g.h + i) * g.w + base, g.fw);
+            }
+        }
+        return;
+    }
+    let (rows, cols) = (g.rows(), g.cols());
+    let tx = cols.taps(ox);
+    if tx.is_empty() {
+        return;
+    }
+    let x0 = cols.input(ox, tx.start);
+    for c in 0..g.c {
+        for i in rows.taps(oy) {
+            let p = (c * g.fh + i) * g.fw + tx.start;
+            f(p, (c * g.h + rows.input(oy, i)) * g.w + x0, tx.len());
+        }
+    }
+}
+
+/// The input under the window at output `(oy, ox)` (zeros for the padding): one im2col row.
+fn gather(g: &Geometry, x: &[f32], oy: usize, ox: usize, patch: &mut [f32]) {
+    if g.pad > 0 {
+        patch.fill(0.0);
+    }
+    patch_runs(g, oy, ox, |p, xi, n| {
+        patch[p..p + n].copy_from_slice(&x[xi..xi + n])
+    });
+}
+
+/// Adds `patch` back onto the input under the window at output `(oy, ox)` (padding dropped).
+fn scatter(g: &Geometry, patch: &[f32], oy: usize, ox: usize, dx: &mut [f32]) {
+    patch_runs(g, oy, ox, |p, xi, n| {
+        for (d, v) in dx[xi..xi + n].iter_mut().zip(&patch[p..p + n]) {
+            *d += v;
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::{conv2d_direct, conv2d_direct_backward, max_pool};
+
+    fn data<const N: usize>(a: usize, b: usize) -> [f32; N] {
+        core::array::from_fn(|i| ((i * a) % b) as f32 * 0.1 - 0.45)
+    }
+
+    fn close(a: &[f32], b: &[f32]) -> bool {
+        a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-4)
+    }
+
+    /// conv (stride, pad), then pooling (ph, pw, ps): overlapping, disjoint and skipping windows.
+    const CASES: [(usize, usize, usize, usize, usize); 7] = [
+        (1, 0, 2, 2, 2),
+        (1, 1, 2, 2, 2),
+        (2, 1, 2, 2, 1),
+        (1, 0, 3, 2, 1),
+        (2, 0, 1, 2, 3),
+        (1, 2, 3, 3, 2),
+        (3, 2, 2, 1, 1),
+    ];
+
+    /// Against `conv2d_direct`, ReLU, `max_pool` (and for backward, `conv2d_direct_backward`
+    /// of the conv-output gradient routed back through the pooling and ReLU).
+    #[test]
+    fn agrees_with_unfused() {
+        for (stride, pad, ph, pw, ps) in CASES {
+            let conv = Geometry {
+                c: 2,
+                h: 7,
+                w: 8,
+                fh: 3,
+                fw: 2,
+                stride,
+                pad,
+            };
+            let g = ConvPool {
+                conv,
+                filters: 3,
+                ph,
+                pw,
+                ps,
+            };
+            let what = (stride, pad, ph, pw, ps);
+            let (x, w, b) = (data::<112>(7, 11), data::<36>(5, 13), [0.05, -0.2, 0.1]);
+            let (p, n) = (conv.positions(), g.output_len());
+            let (mut u, mut y1, mut arg1) = ([0.0; 300], [0.0; 300], [0u32; 300]);
+            conv2d_direct(&conv, &x, &w, &b, &mut u);
+            u.iter_mut().for_each(|v| *v = v.max(0.0));
+            max_pool(&g.pool(), &u, &mut y1, &mut arg1);
+            let (mut band, mut y2, mut arg2, mut y3) =
+                ([0.0; 64], [9.0; 300], [0u8; 300], [0.0; 300]);
+            assert!(g.band_len() <= 64);
+            conv_relu_pool(&g, &x, &w, &b, &mut band, &mut y2, Some(&mut arg2));
+            conv_relu_pool(&g, &x, &w, &b, &mut band, &mut y3, None);
+            assert!(close(&y1[..n], &y2[..n]), "forward {what:?}");
+            assert_eq!(y2[..n], y3[..n], "inference {what:?}");
+
+            let dy = data::<300>(3, 8);
+            let mut du = [0.0; 300];
+            for (o, &a) in arg1[..n].iter().enumerate() {
+                if u[a as usize] > 0.0 {
+                    du[a as usize] += dy[o];
+                }
+            }
+            let (mut dw1, mut db1, mut dx1) = ([0.0; 36], [0.0; 3], [0.0; 112]);
+            conv2d_direct_backward(
+                &conv,
+                &x,
+                &w,
+                &du[..3 * p],
+                &mut dw1,
+                &mut db1,
+                Some(&mut dx1),
+            );
+            let (mut dw2, mut db2, mut dx2) = ([0.0; 36], [0.0; 3], [7.0; 112]);
+            conv_relu_pool_backward(
+                &g,
+                &x,
+                &w,
+                &y2,
+                &arg2,
+                &dy,
+                &mut dw2,
+                &mut db2,
+                Some(&mut dx2),
+                &mut [0.0; 24],
+            );
+            assert!(close(&dw1, &dw2), "dw {what:?}");
+            assert!(close(&db1, &db2), "db {what:?}");
+            assert!(close(&dx1, &dx2), "dx {what:?}");
+        }
+    }
+}
