@@ -34,6 +34,21 @@ pub fn heap_size() -> usize {
     unsafe { addr(&_ram_end) - addr(&__sheap) }
 }
 
+/// Deepest stack use since boot: cortex-m-rt paints the stack with `STACK_PAINT_VALUE`
+/// (feature `paint-stack`); the lowest word no longer holding it marks the high-water line.
+pub fn stack_used() -> usize {
+    // SAFETY: reads words of the stack region as plain integers (paint, or stale stack data).
+    unsafe {
+        let (bottom, top) = (addr(&__eccmram), addr(&_stack_start));
+        let mut p = bottom;
+        while p < top && core::ptr::read_volatile(p as *const u32) == cortex_m_rt::STACK_PAINT_VALUE
+        {
+            p += 4;
+        }
+        top - p
+    }
+}
+
 /// The memory plan, from the linker's symbols (the same numbers a test reads from the ELF).
 pub fn memory() -> MemoryBudget {
     // SAFETY: addresses of linker symbols only.
@@ -43,6 +58,7 @@ pub fn memory() -> MemoryBudget {
             flash: (addr(&__sidata) + data - addr(&__vector_table)) as u32,
             ram: (addr(&__sheap) - addr(&_ram_start) + addr(&__eccmram) - addr(&__sccmram)) as u32,
             stack: (addr(&_stack_start) - addr(&__eccmram)) as u32,
+            stack_used: stack_used() as u32,
             heap: heap_size() as u32,
             heap_used: crate::HEAP.used() as u32,
         }

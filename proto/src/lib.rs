@@ -232,6 +232,8 @@ pub struct MemoryBudget {
     pub ram: u32,
     /// Stack reserved.
     pub stack: u32,
+    /// Deepest stack use so far (the stack is painted at boot; 0 where not measured).
+    pub stack_used: u32,
     /// Heap size.
     pub heap: u32,
     /// Heap in use now.

@@ -119,6 +119,7 @@ fn responses() -> std::vec::Vec<Response> {
                 flash: u32::MAX,
                 ram: 1,
                 stack: 2,
+                stack_used: 5,
                 heap: 3,
                 heap_used: 4,
             },

@@ -97,11 +97,19 @@ fn firmware_in_qemu_end_to_end() {
     );
     let m = info.memory;
     assert_eq!(
-        MemoryBudget { heap_used: 0, ..m },
+        MemoryBudget {
+            heap_used: 0,
+            stack_used: 0,
+            ..m
+        },
         elf_memory(&elf).unwrap(),
         "the device's budget is the ELF's"
     );
     assert_eq!(m.ram + m.stack + m.heap, 192 * 1024, "{m:?}");
+    assert!(
+        m.stack_used > 0 && m.stack_used < m.stack * 3 / 4,
+        "stack use {m:?}"
+    );
 
     // A model trained on the host, pushed.
     let t2 = Instant::now();

@@ -403,6 +403,7 @@ pub fn elf_memory(elf: &Path) -> Result<proto::MemoryBudget, String> {
         ram: (sym("__sheap")? - sym("_ram_start")? + sym("__eccmram")? - sym("__sccmram")?) as u32,
         stack: (sym("_stack_start")? - sym("__eccmram")?) as u32,
         heap: (sym("_ram_end")? - sym("__sheap")?) as u32,
+        stack_used: 0,
         heap_used: 0,
     })
 }

@@ -27,7 +27,11 @@ fn firmware_in_qemu_passes_the_scenario() {
     let m = report.info.memory;
     let from_elf = shinso_link::elf_memory(&elf).unwrap();
     assert_eq!(
-        shinso_proto::MemoryBudget { heap_used: 0, ..m },
+        shinso_proto::MemoryBudget {
+            heap_used: 0,
+            stack_used: 0,
+            ..m
+        },
         from_elf,
         "the device's budget is the ELF's"
     );
@@ -36,4 +40,8 @@ fn firmware_in_qemu_passes_the_scenario() {
         "{m:?}"
     );
     assert_eq!(m.ram + m.stack + m.heap, 192 * 1024, "{m:?}");
+    assert!(
+        m.stack_used > 0 && m.stack_used < m.stack * 3 / 4,
+        "stack use {m:?}"
+    );
 }

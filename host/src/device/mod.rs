@@ -484,10 +484,11 @@ fn print_info(s: &Session) -> Result<()> {
         return Ok(());
     }
     say(&format!(
-        "  memory: flash {} B, static RAM {} B, stack {} B, heap {} B ({} B used); RAM in all {} of {} B",
+        "  memory: flash {} B, static RAM {} B, stack {} B ({} B used so far), heap {} B ({} B used); RAM in all {} of {} B",
         b.flash,
         b.ram,
         b.stack,
+        b.stack_used,
         b.heap,
         b.heap_used,
         b.ram + b.stack + b.heap,
@@ -777,6 +778,7 @@ pub struct DemoSummary {
     pub flash_bytes: u32,
     pub ram_bytes: u32,
     pub stack_bytes: u32,
+    pub stack_used_bytes: u32,
     pub heap_bytes: u32,
     pub heap_used_bytes: u32,
     pub seconds: f64,
@@ -940,6 +942,7 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
         flash_bytes: m.flash,
         ram_bytes: m.ram,
         stack_bytes: m.stack,
+        stack_used_bytes: m.stack_used,
         heap_bytes: m.heap,
         heap_used_bytes: m.heap_used,
         seconds: t0.elapsed().as_secs_f64(),
