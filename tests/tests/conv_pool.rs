@@ -153,16 +153,8 @@ fn backward_twin(
     (dw, db, dx)
 }
 
-fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: 128,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
-
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(shinso_tests::proptest_config(128))]
 
     /// Both kernels against the twins on random geometries (strides, padding, overlapping or
     /// skipping pooling windows), with the conv rounding bound `1e-6·(k + 1)` relative to
