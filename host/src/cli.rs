@@ -259,7 +259,10 @@ impl TrainArgs {
             None => c.schedule,
             Some(ScheduleKind::Constant) => Schedule::Constant,
             Some(ScheduleKind::Step) => {
-                let (every, gamma) = d.lr_step.unwrap_or((10.0, 0.5));
+                let (every, gamma) = match d.schedule {
+                    Schedule::Step { every, gamma } => (every, gamma),
+                    _ => (10.0, 0.5),
+                };
                 Schedule::Step {
                     every: self.lr_step.unwrap_or(every),
                     gamma: self.lr_gamma.unwrap_or(gamma),
@@ -738,9 +741,11 @@ fn cmd_info(a: &InfoArgs) -> Result<()> {
             } else {
                 String::new()
             },
-            d.lr_step.map_or(String::new(), |(e, g)| format!(
-                ", lr ×{g} every {e} epochs"
-            ))
+            match d.schedule {
+                Schedule::Constant => String::new(),
+                Schedule::Step { every, gamma } => format!(", lr ×{gamma} every {every} epochs"),
+                Schedule::Cosine { min } => format!(", cosine decay to {min}"),
+            }
         ));
         say("  tensors (safetensors name, shape):");
         for (name, shape) in crate::model::tensor_list(&mut *m) {

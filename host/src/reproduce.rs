@@ -236,7 +236,7 @@ fn experiments(quick: bool, seed: u64, train_len: usize) -> (Vec<Group>, Vec<Exp
         setup: "`simple-convnet` (conv 30 5×5, ReLU, max pool 2, affine 100, ReLU, affine 10) and the device's `double-convnet`, Adam".into(),
         intro: "The course trains its simple convnet on 500 images and tests on 100. We run that, \
                 then the same network on all 10,000 images, then the best configuration we have: \
-                the two-conv device net with random shifts of ±2 pixels and a step-decayed \
+                the two-conv device net with random shifts of ±2 pixels and a cosine-decayed \
                 learning rate.",
     });
     let mut c = base(Preset::SimpleConvnet);
@@ -271,18 +271,12 @@ fn experiments(quick: bool, seed: u64, train_len: usize) -> (Vec<Group>, Vec<Exp
     let mut c = base(Preset::DoubleConvnet);
     let d = Preset::DoubleConvnet.defaults();
     c.batch_size = d.batch_size;
-    c.augment_shift = 2;
+    c.augment_shift = d.augment_shift;
+    c.lr = d.lr;
+    c.schedule = d.schedule;
     let per_epoch = train_len.div_ceil(c.batch_size);
-    let epochs = if quick { 2 } else { 30 };
+    let epochs = if quick { 2 } else { d.epochs as usize };
     c.iterations = epochs * per_epoch;
-    c.schedule = if quick {
-        train::Schedule::Constant
-    } else {
-        train::Schedule::Step {
-            every: 10.0,
-            gamma: 0.3,
-        }
-    };
     c.eval_every = if quick { per_epoch } else { 2 * per_epoch };
     ex.push(Experiment {
         group: "convnet",

@@ -106,10 +106,7 @@ impl TrainConfig {
             beta2: 0.999,
             delta: 1e-7,
             adagrad_h0: 1e-4,
-            schedule: match d.lr_step {
-                Some((every, gamma)) => Schedule::Step { every, gamma },
-                None => Schedule::Constant,
-            },
+            schedule: d.schedule,
             loss: LossKind::SoftmaxCe,
             batch_size: d.batch_size,
             iterations,
@@ -257,6 +254,12 @@ impl TrainConfig {
         let p = self.preset()?;
         if self.batch_norm && !p.has_batch_norm() {
             bail!("preset {} has no batch-norm layers", p.name());
+        }
+        if p.fixed_relu() && self.activation != ActKind::Relu {
+            bail!(
+                "preset {} fuses convolution, ReLU and pooling: --activation must be relu",
+                p.name()
+            );
         }
         if self.dropout > 0.0 && !p.has_dropout() {
             bail!("preset {} has no dropout layers", p.name());

@@ -370,6 +370,19 @@ fn bad_flags_are_one_line_errors() {
         &["batch-norm"],
     );
     fails(
+        &[
+            "train",
+            "--preset",
+            "online-convnet",
+            "--activation",
+            "sigmoid",
+            "--out",
+            o,
+        ],
+        1,
+        &["relu"],
+    );
+    fails(
         &["train", "--lr-schedule", "step", "--lr-step=-2", "--out", o],
         1,
         &["--lr-step"],
