@@ -24,6 +24,16 @@ pub enum Error {
     BadChecksum { expected: u32, found: u32 },
     /// A blob holding NaN or infinite parameters.
     NonFiniteParameter,
+    /// A batch larger than the network's capacity, or targets that do not match the samples
+    /// one for one.
+    BatchSize {
+        /// Samples given.
+        samples: usize,
+        /// Targets given (equal to `samples` where there are none).
+        targets: usize,
+        /// The network's batch capacity.
+        capacity: usize,
+    },
     /// The output buffer given to `save` is too small.
     BufferTooSmall { needed: usize },
 }
@@ -47,6 +57,10 @@ impl fmt::Display for Error {
                 write!(f, "model blob is corrupt (CRC {found:#010x}, expected {expected:#010x})")
             }
             Error::NonFiniteParameter => write!(f, "model blob holds NaN or infinite parameters"),
+            Error::BatchSize { samples, targets, capacity } => write!(
+                f,
+                "batch of {samples} samples and {targets} targets for a network of batch capacity {capacity}"
+            ),
             Error::BufferTooSmall { needed } => write!(f, "buffer too small: {needed} bytes needed"),
         }
     }

@@ -80,6 +80,7 @@ impl<L: Layer> Network<L> {
 
     /// Forward pass for `x.len()` samples (at most `L::BATCH`). Refuses non-finite inputs.
     pub fn forward(&mut self, x: &[L::In], mode: Mode) -> Result<&[L::Out], Error> {
+        check_batch::<L>(x.len(), x.len())?;
         if !flat(x).iter().all(|v| v.is_finite()) {
             return Err(Error::NonFiniteInput);
         }
@@ -113,6 +114,7 @@ impl<L: Layer> Network<L> {
         decay: WeightDecay,
         grads: &mut [f32],
     ) -> Result<f32, Error> {
+        check_batch::<L>(x.len(), targets.len())?;
         if !flat(targets).iter().all(|v| v.is_finite()) {
             return Err(Error::NonFiniteInput);
         }
@@ -155,4 +157,16 @@ impl<L: Layer> Network<L> {
     pub fn load(&mut self, blob: &[u8]) -> Result<(), Error> {
         model::load(&mut self.layers, blob)
     }
+}
+
+/// A batch `L` can take: at most its capacity, one target per sample.
+fn check_batch<L: Layer>(samples: usize, targets: usize) -> Result<(), Error> {
+    if samples > L::BATCH || targets != samples {
+        return Err(Error::BatchSize {
+            samples,
+            targets,
+            capacity: L::BATCH,
+        });
+    }
+    Ok(())
 }

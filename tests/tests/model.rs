@@ -286,11 +286,7 @@ fn signatures_differ() {
 /// with an error, not panic (`x.len() > B`) or silently compute a wrong gradient (fewer
 /// targets than samples leaves the output gradient of the last samples stale from the previous
 /// call).
-///
-/// BUG (reported): today the first panics (slice index out of range in `Network::forward`)
-/// and the second returns `Ok` with a wrong loss and gradient. Run with `--ignored`.
 #[test]
-#[ignore = "known bug: batch-size mismatches are not refused (panic / silently wrong gradient)"]
 fn batch_size_mismatch_is_an_error() {
     let mut n = net(5);
     let before = blob_of(&mut n);
