@@ -37,16 +37,19 @@ pub fn max_pool(g: &Geometry, x: &[f32], y: &mut [f32], arg: &mut [u32]) {
     let n = g.c * g.positions();
     let (x, y) = (&x[..g.input_len()], &mut y[..n]);
     windows(g, |o, plane, ys, xs| {
-        let (mut best, mut at) = (0.0, NO_INPUT as usize);
+        // Strictly greater keeps the first maximum; starting below every finite value saves
+        // a first-element test in the inner loop.
+        let (mut best, mut at) = (f32::NEG_INFINITY, NO_INPUT as usize);
         for iy in ys {
             let start = plane + iy * g.w;
             for (i, &v) in x[start..][xs.clone()].iter().enumerate() {
-                if at == NO_INPUT as usize || v > best {
+                if v > best {
                     (best, at) = (v, start + xs.start + i);
                 }
             }
         }
-        y[o] = best;
+        // A window wholly in the padding has no input: it outputs 0.
+        y[o] = if at == NO_INPUT as usize { 0.0 } else { best };
         if let Some(a) = arg.get_mut(o) {
             *a = at as u32;
         }
