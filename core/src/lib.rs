@@ -44,6 +44,11 @@ pub mod optim;
 pub mod rng;
 pub mod zoo;
 
+/// The README's tour compiles and runs as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeTour;
+
 pub use error::Error;
 pub use init::Init;
 pub use layer::{Knobs, Layer, Mode, Tensor, TensorKind, Visitor};
