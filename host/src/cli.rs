@@ -410,7 +410,7 @@ pub fn progress_bar(len: u64, quiet: bool) -> ProgressBar {
     let pb = ProgressBar::new(len);
     pb.set_style(
         ProgressStyle::with_template(
-            "{bar:28.cyan/blue} {pos:>6}/{len:6} {msg} [{elapsed_precise}<{eta_precise}]",
+            "{bar:20.cyan/blue} {pos:>6}/{len:6} {wide_msg} {elapsed}<{eta}",
         )
         .expect("valid template")
         .progress_chars("█▉▊▋▌▍▎▏ "),
@@ -466,11 +466,11 @@ fn cmd_train(a: &TrainArgs) -> Result<()> {
         {
             last_draw = p.iteration;
             let acc = match (p.train_accuracy, p.test_accuracy) {
-                (Some(tr), Some(te)) => format!(" train {tr:.4} test {te:.4}"),
+                (Some(tr), Some(te)) => format!(" train {tr:.3} test {te:.3}"),
                 _ => String::new(),
             };
-            pb.set_message(format!("epoch {:.2} loss {:.4}{acc}", p.epoch, p.loss));
             pb.set_position(p.iteration as u64);
+            pb.set_message(format!("epoch {:.1} loss {:.3}{acc}", p.epoch, p.loss));
         }
     });
     pb.finish_and_clear();
