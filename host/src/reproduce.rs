@@ -259,14 +259,14 @@ fn experiments(quick: bool, seed: u64, train_len: usize) -> (Vec<Group>, Vec<Exp
     c.optimizer = OptKind::Adam;
     c.lr = 0.001;
     c.batch_size = 100;
-    c.iterations = q(800, 100);
+    c.iterations = q(1000, 100);
     c.eval_every = q(100, 50);
     ex.push(Experiment {
         group: "convnet",
         name: "simple-convnet, all 10,000 images".into(),
         cfg: c,
         course: None,
-        note: "The whole bundled training set, 8 epochs.",
+        note: "The whole bundled training set, 10 epochs.",
     });
     let mut c = base(Preset::DoubleConvnet);
     let d = Preset::DoubleConvnet.defaults();
