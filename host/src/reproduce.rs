@@ -505,6 +505,13 @@ fn write_outputs(
     data_dir: &Path,
 ) -> Result<()> {
     let ext = "png";
+    // the data directory relative to where we run, when it is below it (no machine paths in
+    // a report meant to be committed)
+    let shown = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| data_dir.strip_prefix(cwd).ok().map(Path::to_path_buf))
+        .unwrap_or_else(|| data_dir.to_path_buf());
+    let data_dir = shown.as_path();
     // report.json
     let runs: Vec<RunReport> = done.iter().map(|d| d.report.clone()).collect();
     let json = serde_json::json!({
