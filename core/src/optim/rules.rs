@@ -2,6 +2,18 @@
 
 use super::Rule;
 
+/// Zero for magnitudes below the smallest normal `f32`. State that decays geometrically (the
+/// moments of a weight whose gradient stays zero, such as one fed by an always-blank border
+/// pixel) would otherwise sink into subnormals, which x86 computes tens of times slower; the
+/// flush is explicit so the host and the device still compute the same floats.
+fn flush(x: f32) -> f32 {
+    if x.abs() < f32::MIN_POSITIVE {
+        0.0
+    } else {
+        x
+    }
+}
+
 /// Update `w` from `g` by `rule` at step `t` (1-based), `state` holding this tensor's share of
 /// the optimizer state (Adam: first moments, then second moments).
 pub(super) fn apply(rule: Rule, t: u32, w: &mut [f32], g: &[f32], state: &mut [f32]) {
@@ -13,7 +25,7 @@ pub(super) fn apply(rule: Rule, t: u32, w: &mut [f32], g: &[f32], state: &mut [f
         }
         Rule::Momentum { lr, momentum } => {
             for ((wi, gi), vi) in w.iter_mut().zip(g).zip(state) {
-                *vi = momentum * *vi - lr * gi;
+                *vi = flush(momentum * *vi - lr * gi);
                 *wi += *vi;
             }
         }
@@ -25,7 +37,7 @@ pub(super) fn apply(rule: Rule, t: u32, w: &mut [f32], g: &[f32], state: &mut [f
         }
         Rule::RmsProp { lr, rho, delta } => {
             for ((wi, gi), hi) in w.iter_mut().zip(g).zip(state) {
-                *hi = rho * *hi + (1.0 - rho) * gi * gi;
+                *hi = flush(rho * *hi + (1.0 - rho) * gi * gi);
                 *wi -= lr * gi / (libm::sqrtf(*hi) + delta);
             }
         }
@@ -35,13 +47,12 @@ pub(super) fn apply(rule: Rule, t: u32, w: &mut [f32], g: &[f32], state: &mut [f
             beta2,
             delta,
         } => {
-            let t = t as i32;
-            let lr_t = lr * libm::sqrtf(1.0 - libm::powf(beta2, t as f32))
-                / (1.0 - libm::powf(beta1, t as f32));
+            let t = t as f32;
+            let lr_t = lr * libm::sqrtf(1.0 - libm::powf(beta2, t)) / (1.0 - libm::powf(beta1, t));
             let (m, v) = state.split_at_mut(w.len());
             for (((wi, gi), mi), vi) in w.iter_mut().zip(g).zip(m).zip(v) {
-                *mi += (1.0 - beta1) * (gi - *mi);
-                *vi += (1.0 - beta2) * (gi * gi - *vi);
+                *mi = flush(*mi + (1.0 - beta1) * (gi - *mi));
+                *vi = flush(*vi + (1.0 - beta2) * (gi * gi - *vi));
                 *wi -= lr_t * *mi / (libm::sqrtf(*vi) + delta);
             }
         }
