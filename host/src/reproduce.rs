@@ -656,7 +656,11 @@ fn write_outputs(
             chart.y_label = "accuracy".into();
         }
         // the convnets all end above 0.9: a 0–1 axis would flatten their curves
-        chart.y_range = if g.id == "convnet" { None } else { Some((0.0, 1.0)) };
+        chart.y_range = if g.id == "convnet" {
+            None
+        } else {
+            Some((0.0, 1.0))
+        };
         chart.legend = plot::Legend::LowerRight;
         chart.save(&a.out.join(&curves))?;
         let _ = writeln!(md, "![{} accuracy]({bars})\n", g.id);
