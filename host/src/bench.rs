@@ -75,7 +75,6 @@ pub fn measure(
     let mut cfg = TrainConfig::for_preset(preset, labels.len());
     cfg.batch_size = batch;
     cfg.validate()?;
-    crate::train::flush_subnormals();
     let mut model = preset.build();
     model.init(cfg.init_scheme(), cfg.seed);
     let rule = cfg.rule();

@@ -298,27 +298,6 @@ pub struct RunResult {
     pub skipped_steps: usize,
 }
 
-/// Treat subnormal floats as zero in this thread (x86-64 MXCSR FTZ and DAZ bits).
-///
-/// Adam's moments and long online runs decay values into the subnormal range, where x86
-/// arithmetic is tens of times slower; flushing them to zero changes no result that matters
-/// (they are below 1.2e-38) and keeps every step at full speed. Called at the start of every
-/// training run and benchmark, on the thread that runs it.
-pub fn flush_subnormals() {
-    #[cfg(target_arch = "x86_64")]
-    {
-        let mut csr: u32 = 0;
-        // SAFETY: stmxcsr/ldmxcsr read and write the SSE control register of this thread
-        // through a valid, aligned u32; setting FTZ (bit 15) and DAZ (bit 6) only changes how
-        // subnormal floats are treated, which is defined behaviour for the program.
-        unsafe {
-            std::arch::asm!("stmxcsr [{}]", in(reg) &mut csr, options(nostack, preserves_flags));
-            csr |= (1 << 15) | (1 << 6);
-            std::arch::asm!("ldmxcsr [{}]", in(reg) &csr, options(nostack, preserves_flags));
-        }
-    }
-}
-
 /// Accuracy of `model` on (at most `limit` samples of) `ds`, with its confusion matrix.
 pub fn evaluate(model: &mut dyn Model, ds: &Dataset, limit: usize) -> Result<Confusion> {
     let n = ds.len().min(limit);
@@ -338,7 +317,6 @@ pub fn run(
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<RunResult> {
     cfg.validate()?;
-    flush_subnormals();
     if train.pixels() != INPUT || test.pixels() != INPUT {
         bail!(
             "the networks take 28x28 images; the data holds {}x{} (training) and {}x{} (test)",
