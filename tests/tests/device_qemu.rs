@@ -202,4 +202,12 @@ fn firmware_in_qemu_end_to_end() {
         panic!()
     };
     assert_eq!(s.samples_seen, 2000);
+
+    // The host survives a device that goes away: an error within the timeout, no hang.
+    drop(qemu);
+    let t5 = Instant::now();
+    assert!(link
+        .request(&Request::Info, Duration::from_secs(3))
+        .is_err());
+    assert!(t5.elapsed() < Duration::from_secs(10));
 }
