@@ -12,16 +12,17 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
-use shinso::{Init, Knobs, Loss, Optimizer as CoreOptimizer, Rule, WeightDecay};
+use shinso::Knobs;
 use shinso_link::{build_firmware, emulate_on_pty, Emulator, Link, LinkError, Qemu};
 use shinso_proto::{
     self as proto, DeviceInfo, ErrorCode, Optimizer, Pixels, Request, Response, CHUNK,
 };
 
-use crate::cli::{say, DataArgs};
+use crate::cli::{progress_bar, say, DataArgs};
 use crate::data::{Dataset, Mnist};
 use crate::model::Model;
 use crate::presets::Preset;
+use crate::train::{self, TrainConfig};
 
 /// How long one request may take before the device counts as gone.
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -149,9 +150,10 @@ pub struct DemoArgs {
     /// A trained double-convnet (safetensors or blob) to push instead of training one here
     #[arg(long, value_name = "FILE")]
     pub model: Option<PathBuf>,
-    /// Epochs of host training when no --model is given (Adam, batch 50)
-    #[arg(long, default_value_t = 2)]
-    pub epochs: usize,
+    /// Epochs of host training when no --model is given (default: the double-convnet
+    /// preset's recipe, 30 epochs, about 2 minutes)
+    #[arg(long)]
+    pub epochs: Option<usize>,
     /// Test images to evaluate on the device
     #[arg(long, default_value_t = 1000)]
     pub eval_count: usize,
@@ -784,48 +786,22 @@ pub struct DemoSummary {
     pub seconds: f64,
 }
 
-/// Trains the device's inference net on the host: Adam 0.001, batch 50, He init.
-fn train_on_host(data: &Mnist, epochs: usize, quiet: bool) -> Result<Box<dyn Model>> {
-    const B: usize = 50;
-    let mut model = Preset::DoubleConvnet.build();
-    model.configure(&Knobs::default());
-    model.init(Init::He, 1);
-    let rule = Rule::adam(0.001);
-    let mut opt = CoreOptimizer::new(
-        rule,
-        model.params(),
-        vec![0.0; rule.buffer_len(model.params())],
-    );
-    let train = &data.train;
-    let steps = epochs * (train.len() / B);
-    let pb = if quiet {
-        ProgressBar::hidden()
-    } else {
-        bar(steps, "train")
-    };
-    let mut order: Vec<usize> = (0..train.len()).collect();
-    let mut rng = shinso::Rng::new(7);
-    let mut x = vec![0f32; B * proto::PIXELS];
-    let mut y = vec![0u8; B];
-    for _ in 0..epochs {
-        rng.shuffle(&mut order);
-        for batch in order.chunks_exact(B) {
-            train.gather(batch, &mut x, &mut y);
-            let loss = model
-                .train_step(
-                    &x,
-                    &y,
-                    Loss::SoftmaxCrossEntropy,
-                    WeightDecay::default(),
-                    &mut opt,
-                )
-                .map_err(|e| anyhow!("training: {e}"))?;
-            pb.inc(1);
-            pb.set_message(format!("loss {loss:.4}"));
-        }
+/// Train the device's inference net on the host with the `double-convnet` preset's recipe
+/// (Adam, batch 50, random shifts of ±2 pixels, cosine decay), `epochs` overriding its 30.
+fn train_on_host(data: &Mnist, epochs: Option<usize>, quiet: bool) -> Result<Box<dyn Model>> {
+    let mut cfg = TrainConfig::for_preset(Preset::DoubleConvnet, data.train.len());
+    if let Some(e) = epochs {
+        cfg.iterations = (e * data.train.len().div_ceil(cfg.batch_size)).max(1);
     }
+    // The demo measures the model itself afterwards: evaluate only once, at the end.
+    cfg.eval_every = cfg.iterations;
+    let pb = progress_bar(cfg.iterations as u64, quiet);
+    let run = train::run(&cfg, &data.train, &data.test, &mut |p| {
+        pb.set_position(p.iteration as u64);
+        pb.set_message(format!("epoch {:.1}, loss {:.4}", p.epoch, p.loss));
+    })?;
     pb.finish_and_clear();
-    Ok(model)
+    Ok(run.model)
 }
 
 /// `shinso demo`.
@@ -845,7 +821,12 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
             host_model(&read_model_file(f)?)?
         }
         None => {
-            note(&format!("1. training the device's inference net (double-convnet) on the host, {} epoch(s) ...", a.epochs));
+            let epochs = a
+                .epochs
+                .map_or("the preset's 30".to_string(), |e| e.to_string());
+            note(&format!(
+                "1. training the device's inference net (double-convnet) on the host, {epochs} epochs ..."
+            ));
             train_on_host(&data, a.epochs, a.json)?
         }
     };
