@@ -276,22 +276,6 @@ fn every_optimizer_learns_xor() {
     }
 }
 
-/// How the budget above was measured: `cargo test -p shinso-tests --test optimizers --
-/// --ignored --nocapture`.
-#[test]
-#[ignore]
-fn print_xor_steps() {
-    for rule in [
-        Rule::sgd(0.5),
-        Rule::momentum(0.1),
-        Rule::adagrad(0.1),
-        Rule::rmsprop(0.01),
-        Rule::adam(0.01),
-    ] {
-        println!("{rule:?}: {:?}", steps_to_solve_xor(rule, 20000));
-    }
-}
-
 /// The rule can change at run time (over the wire, on the device) if the buffer holds its
 /// state; otherwise nothing changes. The learning rate alone changes without a reset.
 #[test]
