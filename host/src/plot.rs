@@ -305,7 +305,8 @@ fn tick(v: f64, span: f64) -> String {
 }
 
 /// `accuracy.png` as the course draws it: training and test accuracy against the x axis
-/// (iterations or epochs), y from 0 to 1.
+/// (iterations or epochs), y from 0 to 1 — unless every point is above 0.8 (a convnet), where
+/// the axis zooms in so the gap between training and test stays visible.
 pub fn accuracy_chart(records: &[Record], by_epoch: bool, title: &str) -> LineChart {
     let x = |r: &Record| {
         if by_epoch {
@@ -327,9 +328,10 @@ pub fn accuracy_chart(records: &[Record], by_epoch: bool, title: &str) -> LineCh
         .iter()
         .filter_map(|r| r.test_accuracy.map(|a| (x(r), a)))
         .collect();
+    let lowest = train.iter().chain(&test).map(|p| p.1).fold(1.0, f64::min);
     c.series.push(Series::new("train", train, color(0)));
     c.series.push(Series::new("test", test, color(1)).dashed());
-    c.y_range = Some((0.0, 1.0));
+    c.y_range = (lowest <= 0.8).then_some((0.0, 1.0));
     c.legend = Legend::LowerRight;
     c
 }
