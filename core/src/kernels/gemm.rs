@@ -259,6 +259,25 @@ fn nn<const R: usize, const W: usize>(
     c: &mut [f32],
     accumulate: bool,
 ) {
+    with_rows_of_b::<R, W, _>(m, k, n, b, c, accumulate, |i, ks| columns::<R>(a, k, i, ks));
+}
+
+/// The body [`gemm_nn`] and [`gemm_tn`] share: `C += (tile rows of A) · B`, B read in place
+/// (or through a zero-padded panel when narrower than a tile). `a_cols(i, ks)` yields, for each
+/// step `p` of `ks`, column `p` of the `R` rows of the left operand starting at row `i`; only
+/// that differs between `A` stored as is and `A` stored transposed.
+#[allow(clippy::too_many_arguments)]
+fn with_rows_of_b<const R: usize, const W: usize, I>(
+    m: usize,
+    k: usize,
+    n: usize,
+    b: &[f32],
+    c: &mut [f32],
+    accumulate: bool,
+    a_cols: impl Fn(usize, Range<usize>) -> I,
+) where
+    I: Iterator<Item = [f32; R]>,
+{
     let mut panel = [0.0f32; PANEL];
     for (j, cols) in tiles(n, W) {
         for ks in chunks(k, PANEL / W) {
@@ -267,7 +286,7 @@ fn nn<const R: usize, const W: usize>(
             }
             for (i, rows) in tiles(m, R) {
                 let acc = load::<R, W>(c, n, (i, j), &cols, accumulate || ks.start > 0);
-                let a_cols = columns::<R>(a, k, i, ks.clone());
+                let a_cols = a_cols(i, ks.clone());
                 let acc = if n < W {
                     run(acc, a_cols.zip(rows_of(&panel)))
                 } else {
@@ -307,24 +326,9 @@ fn tn<const R: usize, const W: usize>(
     c: &mut [f32],
     accumulate: bool,
 ) {
-    let mut panel = [0.0f32; PANEL];
-    for (j, cols) in tiles(n, W) {
-        for ks in chunks(k, PANEL / W) {
-            if n < W {
-                pack_rows::<W>(&mut panel, b, n, j, ks.clone());
-            }
-            for (i, rows) in tiles(m, R) {
-                let acc = load::<R, W>(c, n, (i, j), &cols, accumulate || ks.start > 0);
-                let a_cols = strip::<R>(&a[ks.start * m + i..], m, ks.len());
-                let acc = if n < W {
-                    run(acc, a_cols.zip(rows_of(&panel)))
-                } else {
-                    run(acc, a_cols.zip(strip(&b[ks.start * n + j..], n, ks.len())))
-                };
-                store(&acc, c, n, (i, rows), (j, &cols));
-            }
-        }
-    }
+    with_rows_of_b::<R, W, _>(m, k, n, b, c, accumulate, |i, ks| {
+        strip::<R>(&a[ks.start * m + i..], m, ks.len())
+    });
 }
 
 /// `C (m×n) = A · Bᵀ` with `A` stored `m×k` and `B` `n×k` (input gradients `dy·Wᵀ`, and
