@@ -31,49 +31,41 @@ pub fn axpy<T: Real>(alpha: T, x: &[T], y: &[T]) -> Vec<f64> {
         .collect()
 }
 
-/// `A (m×k) · B (k×n)`, and `Σ|A||B|` per entry (the rounding scale).
-pub fn gemm_nn<T: Real>(m: usize, k: usize, n: usize, a: &[T], b: &[T]) -> (Vec<f64>, Vec<f64>) {
+/// `C[i][j] = Σₚ a(i, p)·b(p, j)` over `m×n` entries and `k` steps, and `Σ|a·b|` per entry
+/// (the rounding scale): the one obvious triple loop behind the three layouts below.
+fn product(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: impl Fn(usize, usize) -> f64,
+    b: impl Fn(usize, usize) -> f64,
+) -> (Vec<f64>, Vec<f64>) {
     let (mut c, mut s) = (vec![0.0; m * n], vec![0.0; m * n]);
     for i in 0..m {
         for j in 0..n {
             for p in 0..k {
-                let t = f(a[i * k + p]) * f(b[p * n + j]);
+                let t = a(i, p) * b(p, j);
                 c[i * n + j] += t;
                 s[i * n + j] += t.abs();
             }
         }
     }
     (c, s)
+}
+
+/// `A (m×k) · B (k×n)`, and `Σ|A||B|` per entry (the rounding scale).
+pub fn gemm_nn<T: Real>(m: usize, k: usize, n: usize, a: &[T], b: &[T]) -> (Vec<f64>, Vec<f64>) {
+    product(m, k, n, |i, p| f(a[i * k + p]), |p, j| f(b[p * n + j]))
 }
 
 /// `Aᵀ · B`, `A` stored `k×m`, `B` `k×n`.
 pub fn gemm_tn<T: Real>(m: usize, k: usize, n: usize, a: &[T], b: &[T]) -> (Vec<f64>, Vec<f64>) {
-    let (mut c, mut s) = (vec![0.0; m * n], vec![0.0; m * n]);
-    for i in 0..m {
-        for j in 0..n {
-            for p in 0..k {
-                let t = f(a[p * m + i]) * f(b[p * n + j]);
-                c[i * n + j] += t;
-                s[i * n + j] += t.abs();
-            }
-        }
-    }
-    (c, s)
+    product(m, k, n, |i, p| f(a[p * m + i]), |p, j| f(b[p * n + j]))
 }
 
 /// `A · Bᵀ`, `A` stored `m×k`, `B` `n×k`.
 pub fn gemm_nt<T: Real>(m: usize, k: usize, n: usize, a: &[T], b: &[T]) -> (Vec<f64>, Vec<f64>) {
-    let (mut c, mut s) = (vec![0.0; m * n], vec![0.0; m * n]);
-    for i in 0..m {
-        for j in 0..n {
-            for p in 0..k {
-                let t = f(a[i * k + p]) * f(b[j * k + p]);
-                c[i * n + j] += t;
-                s[i * n + j] += t.abs();
-            }
-        }
-    }
-    (c, s)
+    product(m, k, n, |i, p| f(a[i * k + p]), |p, j| f(b[j * k + p]))
 }
 
 /// Geometry of a 2-D convolution or pooling window over an NCHW batch.
