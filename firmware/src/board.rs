@@ -57,6 +57,8 @@ pub fn memory() -> MemoryBudget {
         MemoryBudget {
             flash: (addr(&__sidata) + data - addr(&__vector_table)) as u32,
             ram: (addr(&__sheap) - addr(&_ram_start) + addr(&__eccmram) - addr(&__sccmram)) as u32,
+            // The app reports the arena it was given.
+            arena: 0,
             stack: (addr(&_stack_start) - addr(&__eccmram)) as u32,
             stack_used: stack_used() as u32,
             heap: heap_size() as u32,

@@ -21,7 +21,7 @@ use core::cell::RefCell;
 use cortex_m::interrupt::Mutex;
 use cortex_m_rt::entry;
 use heapless::spsc::{Consumer, Producer, Queue};
-use shinso_app::{convnet::SCRATCH_WORDS, Device, Models, Platform};
+use shinso_app::{Device, Models, Platform, ARENA_FLOATS};
 use stm32f4xx_hal::{
     pac::{self, interrupt},
     prelude::*,
@@ -45,12 +45,15 @@ static mut RX: Queue<u8, RX_QUEUE> = Queue::new();
 static RX_PRODUCER: Mutex<RefCell<Option<Producer<'static, u8, RX_QUEUE>>>> =
     Mutex::new(RefCell::new(None));
 
-/// The models live in a static (SRAM): their size is part of the link-time memory plan.
+/// The models live in a static (SRAM): their size is part of the link-time memory plan (and
+/// `shinso_link::elf_symbol` finds it by this name).
+#[no_mangle]
 static mut MODELS: Models = Models::ZERO;
-/// Gradients, activations and staged pushes, one request at a time (see `shinso_app`). In CCM:
-/// only the CPU touches it.
+/// The scratch arena: activations, gradients and staged pushes, one request at a time (see
+/// `shinso_app`). In CCM: only the CPU touches it.
 #[link_section = ".ccmram"]
-static mut SCRATCH: [u32; SCRATCH_WORDS] = [0; SCRATCH_WORDS];
+#[no_mangle]
+static mut ARENA: [f32; ARENA_FLOATS] = [0.0; ARENA_FLOATS];
 
 #[entry]
 fn main() -> ! {
@@ -87,16 +90,16 @@ fn main() -> ! {
         unsafe { (*core::ptr::addr_of_mut!(RX)).split() };
     cortex_m::interrupt::free(|cs| RX_PRODUCER.borrow(cs).replace(Some(producer)));
 
-    // SAFETY: the only references ever made to MODELS and SCRATCH, made once. SCRATCH is in a
+    // SAFETY: the only references ever made to MODELS and ARENA, made once. ARENA is in a
     // NOLOAD section, so zero it before anything reads it.
-    let (models, scratch) = unsafe {
+    let (models, arena) = unsafe {
         (
             &mut *core::ptr::addr_of_mut!(MODELS),
-            &mut *core::ptr::addr_of_mut!(SCRATCH),
+            &mut *core::ptr::addr_of_mut!(ARENA),
         )
     };
-    scratch.fill(0);
-    let mut device = Device::new(models.app(scratch));
+    arena.fill(0.0);
+    let mut device = Device::new(models.app(arena));
 
     let budget = counter.memory();
     defmt::info!(

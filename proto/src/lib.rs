@@ -31,7 +31,7 @@ use heapless::{String, Vec};
 use serde::{Deserialize, Serialize};
 
 /// Protocol version, reported by [`Response::Info`]; bump on any incompatible change.
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 /// Pixels in one MNIST image (28 × 28, row-major, 0 = white background, 255 = ink).
 pub const PIXELS: usize = 784;
 /// Number of classes (digits).
@@ -221,15 +221,24 @@ pub struct ModelInfo {
     pub params: u32,
     /// Whether [`Request::Learn`] trains it.
     pub trainable: bool,
+    /// Bytes of static RAM it takes: its network (parameters, and what a training step keeps
+    /// between forward and backward).
+    pub ram: u32,
+    /// Bytes of heap it holds now: the optimizer state of the rule chosen over the wire.
+    pub heap: u32,
 }
 
-/// Memory budget in bytes (measured by the firmware from its linker symbols).
+/// Memory budget in bytes (measured by the firmware from its linker symbols). The models' own
+/// parts are in [`ModelInfo::ram`] and [`ModelInfo::heap`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct MemoryBudget {
     /// Flash used by code and constants.
     pub flash: u32,
     /// Static RAM (.data + .bss), CCM included.
     pub ram: u32,
+    /// Of `ram`, the scratch arena every request borrows (activations, gradients, a staged
+    /// push).
+    pub arena: u32,
     /// Stack reserved.
     pub stack: u32,
     /// Deepest stack use so far (the stack is painted at boot; 0 where not measured).

@@ -108,6 +108,8 @@ fn responses() -> std::vec::Vec<Response> {
         signature: u64::MAX,
         params: u32::MAX,
         trainable: id == 1,
+        ram: u32::MAX,
+        heap: u32::MAX,
     };
     vec![
         Response::Ready,
@@ -118,6 +120,7 @@ fn responses() -> std::vec::Vec<Response> {
             memory: MemoryBudget {
                 flash: u32::MAX,
                 ram: 1,
+                arena: u32::MAX,
                 stack: 2,
                 stack_used: 5,
                 heap: 3,

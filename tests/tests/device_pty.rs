@@ -17,6 +17,29 @@ fn app_over_a_pty_passes_the_scenario() {
     assert_eq!(link.host_decode_errors, 0);
 }
 
+/// The optimizers the device offers, each with a rate it learns with.
+const RULES: [(Optimizer, f32); 5] = [
+    (Optimizer::Sgd, 0.01),
+    (Optimizer::Momentum, 0.01),
+    (Optimizer::AdaGrad, 0.01),
+    (Optimizer::RmsProp, 0.001),
+    (Optimizer::Adam, 0.001),
+];
+
+/// 200 learning steps with each update rule: the learner's losses and weights are the core's
+/// own training step's, bit for bit.
+#[test]
+fn learner_is_the_core_bit_for_bit_with_every_rule() {
+    let emu = emulate_on_pty().expect("openpty");
+    let mut link = Link::open(&emu.path).expect("open the pty");
+    let t = Duration::from_secs(10);
+    link.connect(t).unwrap();
+    for (optimizer, lr) in RULES {
+        scenario::learner_matches_the_core(&mut link, optimizer, lr, 200, t)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
 /// One streamed pass over the 10,000 bundled training images, one sample at a time with Adam
 /// (the device's default), then the official test set through the learner: ≥ 0.95.
 #[test]

@@ -17,7 +17,7 @@ type Net<const B: usize> = zoo::DoubleConvNet<B>;
 fn input(set: &mnist::Set, i: usize) -> [[[f32; 28]; 28]; 1] {
     let mut x = [[[0f32; 28]; 28]; 1];
     for (k, &p) in set.images[i * 784..(i + 1) * 784].iter().enumerate() {
-        x[0][k / 28][k % 28] = p as f32 / 255.0;
+        x[0][k / 28][k % 28] = p as f32 * (1.0 / 255.0);
     }
     x
 }

@@ -9,24 +9,27 @@
 //! Nothing here touches hardware, so the same code runs under `cargo test` on the host, behind a
 //! pseudo-terminal (the `shinso-link` crate), in QEMU and on a board.
 //!
+//! The models are the core's own networks ([`slot`]): which network each slot holds is one
+//! type alias, [`InferNet`] and [`LearnNet`].
+//!
 //! The rule that everything else follows: **nothing from the wire can panic the device or
 //! change a model unless the request was valid in full.** A weight push is staged in the
-//! scratch arena and only copied into the model after its length, CRC, signature and
-//! finiteness have been checked; a learning step whose loss or update is not finite is refused
-//! by the model before it writes anything.
+//! arena and only copied into the model after its length, CRC, signature and finiteness have
+//! been checked; a learning step whose loss or update is not finite changes nothing.
 //!
-//! Memory: the models' parameters are fixed-size (statics on the device); the learner's
-//! optimizer state is on the heap (its size depends on the rule chosen over the wire);
-//! everything that lives only during one request — gradients, activations, a staged push —
-//! shares one *scratch arena* of [`convnet::SCRATCH_WORDS`] words. Because a staged push lives
-//! there, an `Infer` or `Learn` in the middle of a push abandons the push (its next chunk is
-//! answered with [`ErrorCode::NoPush`]).
+//! Memory: the networks are fixed-size (statics on the device); the learner's optimizer state
+//! is on the heap (its size depends on the rule chosen over the wire); everything that lives
+//! only during one request (activations, gradients, a staged push) shares one *arena* of
+//! [`ARENA_FLOATS`] floats. Because a staged push lives there, an `Infer` or `Learn` in the
+//! middle of a push abandons the push (its next chunk is answered with [`ErrorCode::NoPush`]).
 #![no_std]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 extern crate alloc;
 
-pub mod convnet;
+pub mod slot;
+
+use slot::{Learning, Slot};
 
 use shinso_proto::{
     self as proto, Counter, DeviceInfo, ErrorCode, FrameError, LearnStats, MemoryBudget, ModelId,
@@ -37,29 +40,59 @@ use shinso_proto::{
 /// Firmware name and version reported by `Info`.
 pub const FIRMWARE: &str = concat!("shinso-fw ", env!("CARGO_PKG_VERSION"));
 
+/// The network of the inference slot (model 0); its weights are pushed from the host.
+pub type InferNet = shinso::zoo::DoubleConvNet<0>;
+const INFER_NAME: &str = "double-convnet";
+/// The network of the learning slot (model 1), trained on the device one sample at a time.
+#[cfg(not(feature = "online-mlp"))]
+pub type LearnNet = shinso::zoo::OnlineConvNet<1>;
+#[cfg(not(feature = "online-mlp"))]
+const LEARN_NAME: &str = "online-convnet";
+/// The network of the learning slot (model 1), trained on the device one sample at a time.
+#[cfg(feature = "online-mlp")]
+pub type LearnNet = shinso::zoo::OnlineMlp<1>;
+#[cfg(feature = "online-mlp")]
+const LEARN_NAME: &str = "online-mlp";
+
+/// Floats of the scratch arena: the most that one request needs (an inference, a learning
+/// step, or a staged push of the largest payload).
+pub const ARENA_FLOATS: usize = max(
+    max(Slot::<InferNet>::INFER_ARENA, Slot::<LearnNet>::INFER_ARENA),
+    max(Slot::<InferNet>::PAYLOAD, Slot::<LearnNet>::PAYLOAD),
+);
+
+const fn max(a: usize, b: usize) -> usize {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
+
 /// Every model the device holds, in one struct so the firmware can keep them in a single
 /// zero-initialised static (`.bss`: no flash image, no copy at boot) and the host emulation
 /// holds exactly the same set.
 pub struct Models {
-    /// Model 0: `zoo::DoubleConvNet`, inference only; its weights are pushed from the host.
-    pub infer: convnet::Inference,
-    /// Model 1: `zoo::OnlineConvNet`, learns on the device one sample at a time.
-    pub learn: convnet::Online,
+    /// Model 0: [`InferNet`], inference only.
+    pub infer: Slot<InferNet>,
+    /// Model 1: [`LearnNet`], learns on the device.
+    pub learn: Learning<LearnNet>,
 }
 
 impl Models {
     /// All models zeroed; [`Models::app`] finishes their set-up.
     pub const ZERO: Models = Models {
-        infer: convnet::Inference::ZERO,
-        learn: convnet::Online::ZERO,
+        infer: Slot::ZERO,
+        learn: Learning::ZERO,
     };
 
     /// Sets the models up (the learner's initial weights and optimizer state) and hands them
-    /// and the scratch arena (at least [`convnet::SCRATCH_WORDS`] words) to an [`App`].
-    pub fn app<'a>(&'a mut self, scratch: &'a mut [u32]) -> App<'a> {
+    /// and the scratch arena (at least [`ARENA_FLOATS`] floats) to an [`App`].
+    pub fn app<'a>(&'a mut self, scratch: &'a mut [f32]) -> App<'a> {
         // Fails only if the heap cannot hold Adam's state; then Learn answers OutOfMemory
         // until a Configure with a smaller rule succeeds.
-        let _ = self.learn.start();
+        self.infer.named(INFER_NAME);
+        let _ = self.learn.start(LEARN_NAME);
         App::new(
             [&mut self.infer as &mut dyn DeviceModel, &mut self.learn],
             scratch,
@@ -76,14 +109,20 @@ pub trait DeviceModel {
     fn signature(&self) -> u64;
     /// Number of `f32` parameters; the blob is four times as many bytes.
     fn param_count(&self) -> usize;
+    /// Bytes of RAM the model takes where it sits (a static on the device).
+    fn ram(&self) -> usize;
+    /// Bytes of heap it holds now (the learner's optimizer state).
+    fn heap(&self) -> usize {
+        0
+    }
     /// Copies blob bytes starting at `offset` into `out`; returns how many were copied
     /// (fewer at the end of the blob, 0 past it).
-    fn read_params(&self, offset: usize, out: &mut [u8]) -> usize;
+    fn read_params(&mut self, offset: usize, out: &mut [u8]) -> usize;
     /// Replaces every parameter. The app has checked that `blob` is exactly
     /// `4 * param_count()` bytes of finite little-endian `f32`.
     fn load_params(&mut self, blob: &[u8]);
     /// Class probabilities for one image; `scratch` is the arena, free for the duration.
-    fn infer(&mut self, pixels: &[u8; PIXELS], scratch: &mut [u32]) -> [f32; CLASSES];
+    fn infer(&mut self, pixels: &[u8; PIXELS], scratch: &mut [f32]) -> [f32; CLASSES];
     /// The model's learning side, if it learns on the device.
     fn learner(&mut self) -> Option<&mut dyn Learner> {
         None
@@ -108,7 +147,7 @@ pub trait Learner {
         &mut self,
         pixels: &[u8; PIXELS],
         label: u8,
-        scratch: &mut [u32],
+        scratch: &mut [f32],
     ) -> Result<Step, ErrorCode>;
     /// Chooses the update rule (the app has checked `lr` is finite and positive); optimizer
     /// state starts afresh. May fail with [`ErrorCode::OutOfMemory`] or
@@ -141,7 +180,7 @@ struct Push {
 /// Answers requests with the models it holds.
 pub struct App<'m> {
     models: heapless::Vec<&'m mut dyn DeviceModel, MAX_MODELS>,
-    scratch: &'m mut [u32],
+    scratch: &'m mut [f32],
     stats: LearnStats,
     push: Option<Push>,
 }
@@ -151,7 +190,7 @@ impl<'m> App<'m> {
     /// [`MAX_MODELS`] are ignored) and the scratch arena they and weight pushes share.
     pub fn new(
         models: impl IntoIterator<Item = &'m mut dyn DeviceModel>,
-        scratch: &'m mut [u32],
+        scratch: &'m mut [f32],
     ) -> Self {
         let mut v = heapless::Vec::new();
         for m in models {
@@ -342,13 +381,18 @@ impl<'m> App<'m> {
                 signature: m.signature(),
                 params: m.param_count() as u32,
                 trainable: m.learner().is_some(),
+                ram: m.ram() as u32,
+                heap: m.heap() as u32,
             });
         }
         DeviceInfo {
             protocol: proto::PROTOCOL_VERSION,
             firmware: short_name(FIRMWARE),
             models,
-            memory: platform.memory(),
+            memory: MemoryBudget {
+                arena: (self.scratch.len() * 4) as u32,
+                ..platform.memory()
+            },
             counter: platform.counter(),
             clock_hz: platform.clock_hz(),
         }

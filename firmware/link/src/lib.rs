@@ -266,8 +266,8 @@ pub fn emulate_on_pty() -> std::io::Result<Emulator> {
         .name("device-emulator".into())
         .spawn(move || {
             let mut models = Box::new(shinso_app::Models::ZERO);
-            let mut scratch = vec![0u32; shinso_app::convnet::SCRATCH_WORDS];
-            let mut device = shinso_app::Device::new(models.app(&mut scratch));
+            let mut arena = vec![0.0; shinso_app::ARENA_FLOATS];
+            let mut device = shinso_app::Device::new(models.app(&mut arena));
             let platform = HostPlatform;
             let ready = device.ready_frame().to_vec();
             let _ = master.write_all(&ready);
@@ -386,26 +386,32 @@ pub fn build_firmware() -> Result<PathBuf, String> {
 /// The memory budget of a firmware ELF, from the same linker symbols the firmware reads at run
 /// time (so it must equal what the device reports in `Info`, except `heap_used`):
 /// flash = vector table to the end of the `.data` load image; RAM = `.data` + `.bss` +
-/// `.uninit` in SRAM plus the statics in CCM; stack = the rest of CCM; heap = the rest of SRAM.
+/// `.uninit` in SRAM plus the statics in CCM; the arena = the `ARENA` static; stack = the rest
+/// of CCM; heap = the rest of SRAM.
 pub fn elf_memory(elf: &Path) -> Result<proto::MemoryBudget, String> {
-    use object::{Object, ObjectSymbol};
-    let data = std::fs::read(elf).map_err(|e| format!("{}: {e}", elf.display()))?;
-    let file = object::File::parse(&*data).map_err(|e| format!("{}: {e}", elf.display()))?;
-    let sym = |name: &str| -> Result<u64, String> {
-        file.symbols()
-            .find(|s| s.name() == Ok(name))
-            .map(|s| s.address())
-            .ok_or_else(|| format!("{}: no symbol {name}", elf.display()))
-    };
+    let sym = |name: &str| elf_symbol(elf, name).map(|(address, _)| address);
     let data_len = sym("__edata")? - sym("__sdata")?;
     Ok(proto::MemoryBudget {
         flash: (sym("__sidata")? + data_len - sym("__vector_table")?) as u32,
         ram: (sym("__sheap")? - sym("_ram_start")? + sym("__eccmram")? - sym("__sccmram")?) as u32,
+        arena: elf_symbol(elf, "ARENA")?.1 as u32,
         stack: (sym("_stack_start")? - sym("__eccmram")?) as u32,
         heap: (sym("_ram_end")? - sym("__sheap")?) as u32,
         stack_used: 0,
         heap_used: 0,
     })
+}
+
+/// Address and size of the symbol `name` in a firmware ELF (the board binary's statics are
+/// `#[no_mangle]` so that they can be found here).
+pub fn elf_symbol(elf: &Path, name: &str) -> Result<(u64, u64), String> {
+    use object::{Object, ObjectSymbol};
+    let data = std::fs::read(elf).map_err(|e| format!("{}: {e}", elf.display()))?;
+    let file = object::File::parse(&*data).map_err(|e| format!("{}: {e}", elf.display()))?;
+    file.symbols()
+        .find(|s| s.name() == Ok(name))
+        .map(|s| (s.address(), s.size()))
+        .ok_or_else(|| format!("{}: no symbol {name}", elf.display()))
 }
 
 /// The firmware running in `qemu-system-arm -machine netduinoplus2`.

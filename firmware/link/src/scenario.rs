@@ -1,9 +1,8 @@
 //! The end-to-end checks every device backend (pty emulation, QEMU, a board) must pass.
 
 use crate::{Link, LinkError};
-use shinso::Rng as SplitMix64;
-use shinso_app::convnet::{Inference, SCRATCH_WORDS};
-use shinso_app::DeviceModel;
+use shinso::{model, Init, Layer, Loss, Network, Rng as SplitMix64};
+use shinso_app::InferNet;
 use shinso_proto::{
     self as proto, Counter, DeviceInfo, ErrorCode, Optimizer, Pixels, Request, Response, CHUNK,
     CLASSES, MAX_FRAME, PIXELS,
@@ -83,6 +82,76 @@ pub fn prototypes(seed: u64) -> [[u8; PIXELS]; CLASSES] {
         }
     }
     protos
+}
+
+/// An image as the host's data loader gives it to the core (784 floats of `p · (1/255)`, in the array shape
+/// `T`), computed here rather than with the device's code.
+pub fn input<T: bytemuck::Pod>(pixels: &Pixels) -> T {
+    let mut x = T::zeroed();
+    let floats: &mut [f32] = bytemuck::cast_slice_mut(core::slice::from_mut(&mut x));
+    for (v, &p) in floats.iter_mut().zip(pixels.0.iter()) {
+        *v = p as f32 * (1.0 / 255.0);
+    }
+    x
+}
+
+/// Configures the device's learner with `optimizer` at rate `lr`, resets it from `seed`,
+/// streams `steps` samples to it, and checks that its losses and its pulled weights are, bit
+/// for bit, those of the core's own training step on the host with the same rule, seed and
+/// samples.
+pub fn learner_matches_the_core(
+    link: &mut Link,
+    optimizer: Optimizer,
+    lr: f32,
+    steps: usize,
+    t: Duration,
+) -> R<()> {
+    type Net = shinso_app::LearnNet;
+    let seed = 17;
+    let rule = shinso_app::slot::rule(optimizer, lr);
+    let mut host = Network::<Net>::boxed();
+    host.configure(&Default::default());
+    host.init(Init::He, seed);
+    let params = Network::<Net>::PARAMS;
+    let mut opt = shinso::Optimizer::new(rule, params, vec![0.0; rule.buffer_len(params)]);
+    expect_ok(link, &Request::Configure { optimizer, lr }, t)?;
+    expect_ok(link, &Request::Reset { seed }, t)?;
+    let (mut rng, protos) = (SplitMix64::new(seed), prototypes(seed));
+    for step in 0..steps {
+        let (pixels, label) = synthetic(&mut rng, &protos);
+        let x: <Net as Layer>::In = input(&pixels);
+        let target: <Net as Layer>::Out =
+            bytemuck::cast(shinso::one_hot::<CLASSES>(label as usize));
+        let want = host
+            .train_step(
+                &[x],
+                &[target],
+                Loss::SoftmaxCrossEntropy,
+                Default::default(),
+                &mut opt,
+            )
+            .map_err(|e| format!("{optimizer:?} step {step} on the host: {e}"))?;
+        match ask(link, &Request::Learn { pixels, label }, t)? {
+            Response::Learned { loss, .. } if loss.to_bits() == want.to_bits() => {}
+            r => {
+                return Err(format!(
+                    "{optimizer:?} step {step}: device {r:?}, host loss {want}"
+                ))
+            }
+        }
+    }
+    let mut saved = vec![0u8; model::blob_len::<Net>()];
+    host.save(&mut saved).map_err(|e| e.to_string())?;
+    let want = &saved[model::HEADER..];
+    let got = pull(link, 1, want.len(), t)?;
+    match got.chunks(4).zip(want.chunks(4)).position(|(a, b)| a != b) {
+        None => Ok(()),
+        Some(i) => Err(format!(
+            "{optimizer:?}: after {steps} steps parameter {i} is {} on the device, {} on the host",
+            f32::from_le_bytes(got[4 * i..4 * i + 4].try_into().unwrap()),
+            f32::from_le_bytes(want[4 * i..4 * i + 4].try_into().unwrap()),
+        )),
+    }
 }
 
 /// Pushes `blob` to `model` in chunks.
@@ -213,16 +282,18 @@ pub fn run(link: &mut Link, t: Duration, learn_steps: usize) -> R<Report> {
     }
 
     // Weight transfer to model 0: a valid push, then refused ones that must not change it.
-    let mut host_model = Box::new(Inference::ZERO);
-    let mut scratch = vec![0u32; SCRATCH_WORDS];
+    // The weights are the core's own network, He-initialised on the host.
+    type Host = shinso::zoo::DoubleConvNet<1>;
+    let mut host_model = Network::<Host>::boxed();
+    host_model.configure(&Default::default());
+    host_model.init(Init::He, 99);
+    let mut saved = vec![0u8; model::blob_len::<Host>()];
+    host_model.save(&mut saved).map_err(|e| e.to_string())?;
+    let blob = saved[model::HEADER..].to_vec();
     let mut rng = SplitMix64::new(99);
-    let blob: Vec<u8> = (0..m0.params)
-        .flat_map(|_| (rng.normal() * 0.1).to_le_bytes())
-        .collect();
-    if blob.len() != blob_len || m0.signature != Inference::SIGNATURE {
-        return Err(format!("model 0 is not {}: {m0:?}", host_model.name()));
+    if blob.len() != blob_len || m0.signature != <InferNet as Layer>::SIGNATURE {
+        return Err(format!("model 0 is not the host's double-convnet: {m0:?}"));
     }
-    host_model.load_params(&blob);
     match push(link, 0, m0.signature, &blob, proto::crc32(&blob), t)? {
         Response::Ok => {}
         r => return Err(format!("push: {r:?}")),
@@ -257,7 +328,11 @@ pub fn run(link: &mut Link, t: Duration, learn_steps: usize) -> R<Report> {
     let mut infer_count = 0;
     for i in 0..20 {
         let (pixels, _) = synthetic(&mut rng, &protos);
-        let want = host_model.infer(&pixels.0, &mut scratch);
+        let logits = host_model
+            .predict(&[input(&pixels)])
+            .map_err(|e| e.to_string())?[0];
+        let mut want = [0f32; CLASSES];
+        Loss::SoftmaxCrossEntropy.output(&logits, &mut want);
         match ask(
             link,
             &Request::Infer {
@@ -271,8 +346,9 @@ pub fn run(link: &mut Link, t: Duration, learn_steps: usize) -> R<Report> {
                 scores,
                 count,
             } => {
+                // The same network computed by the same code: the same bits.
                 if class != shinso_app::argmax(&want)
-                    || scores.iter().zip(&want).any(|(a, b)| (a - b).abs() > 1e-5)
+                    || scores.map(f32::to_bits) != want.map(f32::to_bits)
                 {
                     return Err(format!("image {i}: device {scores:?} vs host {want:?}"));
                 }

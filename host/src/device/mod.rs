@@ -472,23 +472,33 @@ fn print_info(s: &Session) -> Result<()> {
     ));
     for m in &i.models {
         say(&format!(
-            "  model {}: {} ({} parameters, signature {:#018x}{})",
+            "  model {}: {} ({} parameters, signature {:#018x}{}), RAM {} B{}",
             m.id,
             m.name,
             m.params,
             m.signature,
-            if m.trainable { ", learns" } else { "" }
+            if m.trainable { ", learns" } else { "" },
+            m.ram,
+            if m.heap > 0 {
+                format!(", optimizer state {} B on the heap", m.heap)
+            } else {
+                String::new()
+            }
         ));
     }
     let b = i.memory;
-    if b == proto::MemoryBudget::default() {
-        say("  memory: not measured (the application logic runs on the host)");
+    if b.flash == 0 {
+        say(&format!(
+            "  memory: arena {} B; the rest not measured (the application logic runs on the host)",
+            b.arena
+        ));
         return Ok(());
     }
     say(&format!(
-        "  memory: flash {} B, static RAM {} B, stack {} B ({} B used so far), heap {} B ({} B used); RAM in all {} of {} B",
+        "  memory: flash {} B, static RAM {} B (arena {} B), stack {} B ({} B used so far), heap {} B ({} B used); RAM in all {} of {} B",
         b.flash,
         b.ram,
+        b.arena,
         b.stack,
         b.stack_used,
         b.heap,
