@@ -1,15 +1,19 @@
 //! End to end under QEMU: the firmware built with `--features qemu` boots on the emulated
 //! STM32F405 (`qemu-system-arm -machine netduinoplus2`) and is driven over USART1's
 //! pseudo-terminal: the protocol scenario with garbage, truncated and oversized frames; weights
-//! trained here pushed to it; 1,000 test images inferred there and compared with the host;
-//! 2,000 samples learned there; its memory budget compared with the ELF.
+//! trained here pushed to it; 1,000 test images inferred there, their
+//! scores bit-identical to the host's; 2,000 samples learned there, then 200 with each update
+//! rule, its weights bit-identical to the core's own training on the host; its memory budget,
+//! part by part, compared with the ELF.
 //!
 //! Needs `qemu-system-arm` (Debian package `qemu-system-arm`) and the `thumbv7em-none-eabihf`
 //! target; fails with a clear message without them.
 
 use shinso::{zoo, Init, Loss, Network, Optimizer, Rule, WeightDecay};
-use shinso_link::{build_firmware, elf_memory, mnist, scenario, Link, Qemu};
-use shinso_proto::{crc32, Counter, ErrorCode, MemoryBudget, Request, Response, MAX_FRAME};
+use shinso_link::{build_firmware, elf_memory, elf_symbol, mnist, scenario, Link, Qemu};
+use shinso_proto::{
+    crc32, Counter, ErrorCode, MemoryBudget, Optimizer as Wire, Request, Response, MAX_FRAME,
+};
 use std::time::{Duration, Instant};
 
 type Net<const B: usize> = zoo::DoubleConvNet<B>;
@@ -106,6 +110,19 @@ fn firmware_in_qemu_end_to_end() {
         "the device's budget is the ELF's"
     );
     assert_eq!(m.ram + m.stack + m.heap, 192 * 1024, "{m:?}");
+    // Each part Info reports is the size of its static in the ELF; with the optimizer state
+    // and the stack they fit 170 KiB.
+    let models: u32 = info.models.iter().map(|m| m.ram).sum();
+    assert_eq!(elf_symbol(&elf, "MODELS").unwrap().1, models as u64);
+    assert_eq!(elf_symbol(&elf, "ARENA").unwrap().1, m.arena as u64);
+    let optimizer: u32 = info.models.iter().map(|m| m.heap).sum();
+    assert!(m.heap_used >= optimizer, "{m:?}");
+    let total = models + optimizer + m.arena + m.stack;
+    eprintln!(
+        "RAM: networks {models} B, optimizer state {optimizer} B, arena {} B, stack {} B: {total} B",
+        m.arena, m.stack
+    );
+    assert!(total <= 170 * 1024, "{total} B > 170 KiB");
     assert!(
         m.stack_used > 0 && m.stack_used < m.stack * 3 / 4,
         "stack use {m:?}"
@@ -133,7 +150,8 @@ fn firmware_in_qemu_end_to_end() {
         if i % 250 == 125 {
             garbage(&mut link, i);
         }
-        let want = shinso::argmax(&host.predict(&[input(&test, i)]).unwrap()[0]) as u8;
+        let mut want = [0f32; 10];
+        Loss::SoftmaxCrossEntropy.output(&host.predict(&[input(&test, i)]).unwrap()[0], &mut want);
         match link
             .request(
                 &Request::Infer {
@@ -145,17 +163,19 @@ fn firmware_in_qemu_end_to_end() {
             .unwrap()
         {
             Response::Inferred {
-                class, count: c, ..
+                class,
+                scores,
+                count: c,
             } => {
-                agree += (class == want) as usize;
+                agree += (scores.map(f32::to_bits) == want.map(f32::to_bits)) as usize;
                 correct += (class == test.labels[i]) as usize;
                 count = c;
             }
             r => panic!("image {i}: {r:?}"),
         }
     }
-    eprintln!("1000 inferences in {:.1?}: agreement {agree}/1000, accuracy {correct}/1000, {count} instructions each", t3.elapsed());
-    assert!(agree >= 999, "device and host agree on {agree} of 1000");
+    eprintln!("1000 inferences in {:.1?}: bit-identical scores {agree}/1000, accuracy {correct}/1000, {count} instructions each", t3.elapsed());
+    assert_eq!(agree, 1000, "device and host scores are the same bits");
 
     // 2,000 samples learned on the device, garbage in between; prequential accuracy rises.
     let t4 = Instant::now();
@@ -203,11 +223,29 @@ fn firmware_in_qemu_end_to_end() {
     };
     assert_eq!(s.samples_seen, 2000);
 
+    // 200 steps with each update rule: the learner's weights are the core's on the host, bit
+    // for bit (the device computes with the same code in the same order).
+    let t5 = Instant::now();
+    for (optimizer, lr) in [
+        (Wire::Sgd, 0.01),
+        (Wire::Momentum, 0.01),
+        (Wire::AdaGrad, 0.01),
+        (Wire::RmsProp, 0.001),
+        (Wire::Adam, 0.001),
+    ] {
+        scenario::learner_matches_the_core(&mut link, optimizer, lr, 200, t)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    eprintln!(
+        "5 × 200 steps bit-identical to the host in {:.1?}",
+        t5.elapsed()
+    );
+
     // The host survives a device that goes away: an error within the timeout, no hang.
     drop(qemu);
-    let t5 = Instant::now();
+    let t6 = Instant::now();
     assert!(link
         .request(&Request::Info, Duration::from_secs(3))
         .is_err());
-    assert!(t5.elapsed() < Duration::from_secs(10));
+    assert!(t6.elapsed() < Duration::from_secs(10));
 }
