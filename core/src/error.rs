@@ -12,6 +12,9 @@ pub enum Error {
     NonFiniteLoss,
     /// A gradient was NaN or infinite; the parameters were left unchanged.
     NonFiniteGradient,
+    /// The update would have made a parameter or the optimizer's state NaN or infinite; the
+    /// step was refused and nothing changed.
+    NonFiniteUpdate,
     /// A blob is shorter than its header says, or longer.
     BlobLength { expected: usize, found: usize },
     /// A blob does not start with the shinso magic bytes.
@@ -24,18 +27,24 @@ pub enum Error {
     BadChecksum { expected: u32, found: u32 },
     /// A blob holding NaN or infinite parameters.
     NonFiniteParameter,
-    /// A batch larger than the network's capacity, or targets that do not match the samples
-    /// one for one.
+    /// Targets that do not match the samples one for one.
     BatchSize {
         /// Samples given.
         samples: usize,
-        /// Targets given (equal to `samples` where there are none).
+        /// Targets given.
         targets: usize,
-        /// The network's batch capacity.
-        capacity: usize,
     },
-    /// The output buffer given to `save` is too small.
+    /// A float buffer (an arena, gradients, optimizer state) is smaller than the call needs:
+    /// sizes in floats.
+    ArenaTooSmall { needed: usize, found: usize },
+    /// The output buffer given to `save` is too small (bytes).
     BufferTooSmall { needed: usize },
+    /// A payload range that is not inside the payload, or (for writes) not whole floats.
+    PayloadRange {
+        offset: usize,
+        len: usize,
+        payload: usize,
+    },
 }
 
 impl fmt::Display for Error {
@@ -44,6 +53,9 @@ impl fmt::Display for Error {
             Error::NonFiniteInput => write!(f, "input contains NaN or infinity"),
             Error::NonFiniteLoss => write!(f, "loss is not finite; step rolled back"),
             Error::NonFiniteGradient => write!(f, "gradient is not finite; step rolled back"),
+            Error::NonFiniteUpdate => {
+                write!(f, "update would make a parameter non-finite; step refused")
+            }
             Error::BlobLength { expected, found } => {
                 write!(f, "model blob has {found} bytes, expected {expected}")
             }
@@ -57,11 +69,18 @@ impl fmt::Display for Error {
                 write!(f, "model blob is corrupt (CRC {found:#010x}, expected {expected:#010x})")
             }
             Error::NonFiniteParameter => write!(f, "model blob holds NaN or infinite parameters"),
-            Error::BatchSize { samples, targets, capacity } => write!(
-                f,
-                "batch of {samples} samples and {targets} targets for a network of batch capacity {capacity}"
-            ),
+            Error::BatchSize { samples, targets } => {
+                write!(f, "batch of {samples} samples but {targets} targets")
+            }
+            Error::ArenaTooSmall { needed, found } => {
+                write!(f, "buffer of {found} floats, {needed} needed")
+            }
             Error::BufferTooSmall { needed } => write!(f, "buffer too small: {needed} bytes needed"),
+            Error::PayloadRange { offset, len, payload } => write!(
+                f,
+                "payload bytes {offset}..{} are not whole floats within the {payload}-byte payload",
+                offset + len
+            ),
         }
     }
 }

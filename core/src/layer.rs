@@ -1,12 +1,13 @@
 //! The `Layer` trait every building block implements, and the views of its parameters.
 //!
 //! A layer is a struct of fixed-size arrays: its sizes are const generics, so a network whose
-//! shapes do not fit together does not compile. The batch dimension is a capacity: buffers hold
-//! `BATCH` samples, and a call may pass fewer (the last, short batch of an epoch, or one sample
-//! at a time for online learning).
+//! shapes do not fit together does not compile. The batch size is not part of the type: each
+//! call passes as many samples as it likes, and the buffers for them come from an arena the
+//! caller lends, sized by the layer's [`Plan`]s (one sample at a time for online learning, the
+//! last short batch of an epoch, or a full batch on the host).
 //!
 //! Activations flow between layers as slices of per-sample arrays (`&[Self::In]`, one element a
-//! sample). A layer keeps only what its backward pass cannot get from its input and output:
+//! sample). A layer caches only what its backward pass cannot get from its input and output:
 //! `backward` is handed the same `x` and `y` that `forward` saw, so a chain of layers stores each
 //! activation once.
 
@@ -61,7 +62,7 @@ impl TensorKind {
 
 /// A tensor of a layer as the visitor sees it: values, role, logical shape and the fan-in its
 /// initialiser needs. Gradients are not here: they live in one flat buffer beside the
-/// network (see [`Layer::backward`] and [`visit_with_grads`]).
+/// network (see [`Layer::backward`] and [`visit_trainable`]).
 pub struct Tensor<'a> {
     pub kind: TensorKind,
     /// Logical shape, outermost first, unused trailing dimensions 0. Affine weights are
@@ -116,12 +117,72 @@ impl<F: FnMut(Tensor<'_>)> Visitor for F {
     }
 }
 
-/// A differentiable building block with shapes fixed at compile time.
+/// Floats of arena as a part every call needs plus a part per sample: how a layer states its
+/// memory, so that a chain can add up its layers' needs at compile time and a caller can size a
+/// buffer for any batch (`fixed + per_sample · n`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// Floats whatever the batch size.
+    pub fixed: usize,
+    /// Floats per sample.
+    pub per_sample: usize,
+}
+
+impl Plan {
+    /// Nothing.
+    pub const ZERO: Plan = Plan::new(0, 0);
+
+    /// `fixed + per_sample · n` floats.
+    pub const fn new(fixed: usize, per_sample: usize) -> Self {
+        Self { fixed, per_sample }
+    }
+
+    /// Floats for a batch of `n` samples.
+    pub const fn at(self, n: usize) -> usize {
+        self.fixed + self.per_sample * n
+    }
+
+    /// Both at once (buffers that live side by side).
+    pub const fn plus(self, other: Plan) -> Plan {
+        Plan::new(self.fixed + other.fixed, self.per_sample + other.per_sample)
+    }
+
+    /// Either one at a time (buffers that take turns): part by part, so at any batch size it is
+    /// at least as large as each of the two (exact when one plan is the larger in both parts).
+    pub const fn max(self, other: Plan) -> Plan {
+        Plan::new(
+            max(self.fixed, other.fixed),
+            max(self.per_sample, other.per_sample),
+        )
+    }
+}
+
+const fn max(a: usize, b: usize) -> usize {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
+
+/// A differentiable building block with shapes fixed at compile time and the batch size chosen
+/// per call.
 ///
-/// A layer holds its parameters and whatever its backward pass must remember; it holds no
-/// gradients. Those are written into a flat buffer of `PARAMS` floats (trainable tensors in
-/// visit order), owned by whoever trains the network (the [`crate::Optimizer`]), so a network
-/// used only for inference carries none.
+/// A layer holds its parameters and persistent state (batch-norm running statistics, the
+/// dropout generator) and nothing else. Everything a call needs for a while comes from the
+/// caller's arena, in two parts:
+/// - `cache`: [`Layer::CACHE`] floats a training forward pass writes for the backward pass and
+///   [`Layer::commit`] that follow it (im2col matrices, argmax and dropout masks, batch
+///   statistics). Inference does not touch it.
+/// - `work`: [`Layer::WORK`] (training) or [`Layer::INFER`] (inference) floats of scratch used
+///   within one call and free afterwards (a backward pass's im2col gradient, a fused block's
+///   band, the activations inside a chain at inference).
+///
+/// Gradients are not in the layer either: [`Layer::backward`] writes them into a flat buffer of
+/// `PARAMS` floats (trainable tensors in visit order) owned by whoever trains the network.
+///
+/// Forward and backward take `&self`: a training pass changes the layer only when the step is
+/// accepted, through [`Layer::commit`], so a refused step leaves it as it was.
 ///
 /// `Zeroable` is required so that a network of any size can be created zeroed straight on the
 /// heap (`bytemuck::zeroed_box`) or in static memory without passing through the stack; a zeroed
@@ -131,52 +192,55 @@ pub trait Layer: Zeroable {
     type In: Pod;
     /// One output sample.
     type Out: Pod;
-    /// A whole batch of outputs, `[Self::Out; BATCH]`: lets a chain own the buffer between two
-    /// layers without naming the batch size in an array length.
-    type OutBatch: Pod + AsRef<[Self::Out]> + AsMut<[Self::Out]>;
 
-    /// Batch capacity.
-    const BATCH: usize;
     /// Trainable parameters (floats); gradients take as many.
     const PARAMS: usize;
     /// Persistent non-trainable floats saved with the model (batch-norm running statistics).
     const STATE: usize;
-    /// Floats kept between forward and backward (activations, masks, im2col buffers).
-    const CACHE: usize;
-    /// Floats of scratch [`Layer::infer`] needs for one sample (the activations inside a chain).
-    const SCRATCH: usize = 0;
+    /// Arena floats kept from a training forward pass to its backward pass and commit.
+    const CACHE: Plan;
+    /// Arena floats of scratch during a training forward or backward pass.
+    const WORK: Plan;
+    /// Arena floats of scratch during an inference forward pass.
+    const INFER: Plan;
     /// A hash of the layer's kind and sizes: two networks with the same signature have the
     /// same blob layout.
     const SIGNATURE: u64;
 
-    /// `y = f(x)` for `x.len()` samples (at most `BATCH`; `y.len() == x.len()`).
+    /// `y = f(x)` for `x.len()` samples (`y.len() == x.len()`).
     ///
-    /// In [`Mode::Infer`] a layer must not touch its per-batch caches: a network built with
-    /// `B = 0` has none, and runs inference one sample at a time through [`Layer::infer`].
-    fn forward(&mut self, x: &[Self::In], y: &mut [Self::Out], mode: Mode);
+    /// [`Mode::Train`] writes into `cache` (at least `CACHE.at(n)` floats) what backward and
+    /// commit need; `work` holds at least `WORK.at(n)` floats. [`Mode::Infer`] leaves `cache`
+    /// alone (it may be empty) and uses `INFER.at(n)` floats of `work`.
+    fn forward(
+        &self,
+        x: &[Self::In],
+        y: &mut [Self::Out],
+        mode: Mode,
+        cache: &mut [f32],
+        work: &mut [f32],
+    );
 
-    /// Given the `x` and `y` of the last training forward pass and `dy = ∂E/∂y`, overwrite
-    /// `grad` (this layer's `PARAMS` floats, trainable tensors in visit order) with `∂E/∂θ` and,
-    /// when asked, write `dx = ∂E/∂x`. The first layer of a network is given `None` and skips
-    /// that work.
+    /// Given the `x`, `y` and `cache` of the last training forward pass and `dy = ∂E/∂y`,
+    /// overwrite `grad` (this layer's `PARAMS` floats, trainable tensors in visit order) with
+    /// `∂E/∂θ` and, when asked, write `dx = ∂E/∂x`. The first layer of a network is given
+    /// `None` and skips that work. `work` holds at least `WORK.at(n)` floats.
+    #[allow(clippy::too_many_arguments)]
     fn backward(
-        &mut self,
+        &self,
         x: &[Self::In],
         y: &[Self::Out],
         dy: &[Self::Out],
         dx: Option<&mut [Self::In]>,
         grad: &mut [f32],
+        cache: &[f32],
+        work: &mut [f32],
     );
 
-    /// Inference on one sample with `SCRATCH` floats of scratch and no batch buffers: how a
-    /// device runs a network whose batch capacity is 0.
-    fn infer(&mut self, x: &Self::In, y: &mut Self::Out, _scratch: &mut [f32]) {
-        self.forward(
-            core::slice::from_ref(x),
-            core::slice::from_mut(y),
-            Mode::Infer,
-        );
-    }
+    /// The training step on `n` samples whose forward pass wrote `cache` was accepted: apply
+    /// what it changes besides the parameters (batch norm's running statistics, the dropout
+    /// generator). A refused step never calls it.
+    fn commit(&mut self, _n: usize, _cache: &[f32]) {}
 
     /// Show every tensor (trainable and state) to `v`, in a fixed order.
     fn visit(&mut self, _v: &mut dyn Visitor) {}
@@ -195,21 +259,24 @@ pub trait Layer: Zeroable {
     }
 }
 
-/// Show `f` every trainable tensor of `net` with its slice of `grads` (`L::PARAMS` floats in
-/// visit order): the one walk behind optimizers and weight decay.
-pub fn visit_with_grads<L: Layer>(
-    net: &mut L,
-    grads: &mut [f32],
-    mut f: impl FnMut(Tensor<'_>, &mut [f32]),
-) {
-    let mut rest = grads;
+/// Show `f` every trainable tensor of `net` with its offset in the flat order of parameters
+/// (visit order, trainable tensors only): where its gradients start in a gradient buffer.
+pub fn visit_trainable<L: Layer>(net: &mut L, mut f: impl FnMut(Tensor<'_>, usize)) {
+    let mut at = 0;
     net.visit(&mut |t: Tensor<'_>| {
         if t.kind.trainable() {
-            let (g, tail) = core::mem::take(&mut rest).split_at_mut(t.value.len());
-            rest = tail;
-            f(t, g);
+            let len = t.value.len();
+            f(t, at);
+            at += len;
         }
     });
+}
+
+/// The first `n` samples of type `T` laid over the front of `arena` (an `f32` array of any
+/// nesting has the alignment of `f32`), and the rest of the arena.
+pub fn carve<T: Pod>(arena: &mut [f32], n: usize) -> (&mut [T], &mut [f32]) {
+    let (head, tail) = arena.split_at_mut(n * floats::<T>());
+    (bytemuck::cast_slice_mut(head), tail)
 }
 
 /// The floats of a plain-old-data value (an `f32` array of any nesting), read-only.

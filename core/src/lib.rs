@@ -1,25 +1,34 @@
 //! # shinso
 //!
 //! A deep-learning core small enough for a microcontroller that still trains: `no_std`, no
-//! allocation, `f32`, every size a const generic. The same code is tested on the host, trains
+//! allocation, `f32`, every shape a const generic. The same code is tested on the host, trains
 //! MNIST from the `shinso` CLI and learns online on an STM32F405.
+//!
+//! A [`Network`] holds parameters and persistent state only; every call borrows its working
+//! memory (activations, caches, gradients, scratch) from an arena whose size the network states
+//! as `const fn`s, and the batch size is simply how many samples a call passes.
 //!
 //! ```
 //! use shinso::{stack, Affine, ReLU, Network, Init, Loss, Rule, Optimizer, WeightDecay, one_hot};
 //!
-//! // 2-8-2 MLP, batches of up to 4. A mismatched size here is a compile error.
-//! type Net = stack![Affine<2, 8, 4>, ReLU<[f32; 8], 4>, Affine<8, 2, 4>];
+//! // 2-8-2 MLP. A mismatched size here is a compile error.
+//! type Net = stack![Affine<2, 8>, ReLU<[f32; 8]>, Affine<8, 2>];
 //!
 //! let mut net = Network::<Net>::boxed();
 //! net.init(Init::He, 42);
-//! // The optimizer owns the training buffer: gradients, then Adam's two moments.
+//! // The optimizer holds only its state (Adam: two moments per parameter).
 //! let rule = Rule::adam(0.01);
 //! let params = Network::<Net>::PARAMS;
-//! let mut opt = Optimizer::new(rule, params, vec![0.0; rule.buffer_len(params)]);
+//! let mut opt = Optimizer::new(rule, params, vec![0.0; rule.state_len(params)]).unwrap();
 //! let x = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]];
 //! let t = [one_hot::<2>(0), one_hot(1), one_hot(1), one_hot(0)];
-//! let loss = net.train_step(&x, &t, Loss::SoftmaxCrossEntropy, WeightDecay::default(), &mut opt).unwrap();
+//! // The arena of a training step on 4 samples: gradients, activations, caches, scratch.
+//! let mut arena = vec![0.0; Network::<Net>::train_arena(x.len())];
+//! let loss = net.train_step(&x, &t, Loss::SoftmaxCrossEntropy, WeightDecay::default(), &mut opt, &mut arena).unwrap();
 //! assert!(loss.is_finite());
+//!
+//! let logits = net.predict(&x, &mut arena).unwrap(); // any arena of predict_arena(4) floats
+//! assert_eq!(logits.len(), 4);
 //!
 //! let mut blob = vec![0u8; shinso::model::blob_len::<Net>()];
 //! net.save(&mut blob).unwrap();
@@ -51,7 +60,7 @@ struct ReadmeTour;
 
 pub use error::Error;
 pub use init::Init;
-pub use layer::{Knobs, Layer, Mode, Tensor, TensorKind, Visitor};
+pub use layer::{Knobs, Layer, Mode, Plan, Tensor, TensorKind, Visitor};
 pub use layers::activation::{
     Activation, AnyActivation, IdentityLayer, Kind as ActivationKind, ReLU, SigmoidLayer,
     StepLayer, TanhLayer,

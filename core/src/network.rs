@@ -1,26 +1,40 @@
-//! A stack of layers with its output buffers: prediction, one training step, memory plan.
+//! A stack of layers with the methods that run it over a borrowed arena: prediction, gradients,
+//! one all-or-nothing training step, the blob and its payload, and the memory plan as `const fn`s.
+//!
+//! The arena is a plain `&mut [f32]`: a `static` array on a device (shared between inference,
+//! training and the staging of a weight push), a `Vec` on the host. Its size for `n` samples is
+//! [`Network::predict_arena`], [`Network::gradients_arena`] or [`Network::train_arena`]; a call
+//! with less returns [`Error::ArenaTooSmall`] before touching anything. The batch size is the
+//! number of samples a call passes, bounded only by the arena.
+//!
+//! ```
+//! use shinso::{zoo::OnlineConvNet, Network};
+//! // A device's arena, checked when the firmware compiles.
+//! const ARENA: usize = 8 * 1024;
+//! const _: () = assert!(Network::<OnlineConvNet>::train_arena(1) <= ARENA);
+//! const _: () = assert!(Network::<OnlineConvNet>::predict_arena(1) <= ARENA);
+//! ```
 
 use bytemuck::Zeroable;
 
 use crate::error::Error;
 use crate::init::Init;
-use crate::layer::{flat, flat_mut, floats, Knobs, Layer, Mode};
+use crate::layer::{carve, flat, flat_mut, floats, Knobs, Layer, Mode};
 use crate::loss::Loss;
 use crate::model;
 use crate::optim::{Optimizer, Rule, WeightDecay};
 use crate::rng::Rng;
 
-/// A network `L` (usually a [`crate::stack!`] of layers) with the buffers for its output and
-/// the output's gradient.
+/// A network `L` (usually a [`crate::stack!`] of layers): parameters and persistent state
+/// only, so it is as large as its blob.
 ///
-/// It is `Zeroable`: on the host create it with `bytemuck::zeroed_box::<Network<L>>()` (no
-/// stack copy, however large), on the device in a `static` or from the heap; then call
-/// [`Network::init`].
+/// It is `Zeroable`: on the host create it with [`Network::boxed`] (no stack copy, however
+/// large), on the device in a `static` or from the heap; then call [`Network::init`] or load a
+/// blob.
 #[derive(Clone, Copy, Zeroable)]
+#[repr(transparent)]
 pub struct Network<L: Layer> {
     pub layers: L,
-    out: L::OutBatch,
-    dout: L::OutBatch,
 }
 
 /// Bytes a network needs, by purpose.
@@ -28,37 +42,64 @@ pub struct Network<L: Layer> {
 pub struct Memory {
     /// Trainable parameters.
     pub params: usize,
-    /// Gradients (as many as parameters).
-    pub grads: usize,
     /// Non-trainable saved state (batch-norm running statistics).
     pub state: usize,
-    /// Activations, their gradients and caches for backward, at full batch.
-    pub activations: usize,
     /// Optimizer state for the given rule.
     pub optimizer: usize,
+    /// The arena of a training step at the given batch size: gradients, the output and its
+    /// gradient, activations and caches kept for backward, scratch.
+    pub arena: usize,
 }
 
 impl Memory {
     /// Everything together.
     pub const fn total(&self) -> usize {
-        self.params + self.grads + self.state + self.activations + self.optimizer
+        self.params + self.state + self.optimizer + self.arena
     }
+}
+
+/// A training arena cut into the output, its gradient, the cache and the scratch.
+struct Pass<'a, O> {
+    out: &'a mut [O],
+    dout: &'a mut [O],
+    cache: &'a mut [f32],
+    work: &'a mut [f32],
 }
 
 impl<L: Layer> Network<L> {
     /// Trainable parameters.
     pub const PARAMS: usize = L::PARAMS;
+    /// Saved non-trainable floats.
+    pub const STATE: usize = L::STATE;
+    /// Inputs per sample.
+    pub const INPUTS: usize = floats::<L::In>();
     /// Outputs per sample.
     pub const OUTPUTS: usize = floats::<L::Out>();
 
-    /// The memory plan of this network trained with `rule`.
-    pub const fn memory(rule: &Rule) -> Memory {
+    /// Arena floats [`Network::predict`] needs for `n` samples: the outputs and scratch.
+    pub const fn predict_arena(n: usize) -> usize {
+        n * Self::OUTPUTS + L::INFER.at(n)
+    }
+
+    /// Arena floats [`Network::gradients`] needs for `n` samples: the outputs and their
+    /// gradient, what the forward pass caches for backward, and scratch.
+    pub const fn gradients_arena(n: usize) -> usize {
+        2 * n * Self::OUTPUTS + L::CACHE.at(n) + L::WORK.at(n)
+    }
+
+    /// Arena floats [`Network::train_step`] needs for `n` samples: the gradients, then what
+    /// [`Network::gradients`] needs.
+    pub const fn train_arena(n: usize) -> usize {
+        L::PARAMS + Self::gradients_arena(n)
+    }
+
+    /// The memory plan of this network trained with `rule` in batches of `n`.
+    pub const fn memory(rule: &Rule, n: usize) -> Memory {
         Memory {
             params: 4 * L::PARAMS,
-            grads: 4 * L::PARAMS,
             state: 4 * L::STATE,
-            activations: 4 * (L::CACHE + 2 * floats::<L::OutBatch>()),
             optimizer: 4 * rule.state_len(L::PARAMS),
+            arena: 4 * Self::train_arena(n),
         }
     }
 
@@ -78,34 +119,21 @@ impl<L: Layer> Network<L> {
         self.layers.init(init, &mut Rng::new(seed));
     }
 
-    /// Forward pass for `x.len()` samples (at most `L::BATCH`). Refuses non-finite inputs.
-    pub fn forward(&mut self, x: &[L::In], mode: Mode) -> Result<&[L::Out], Error> {
-        check_batch::<L>(x.len(), x.len())?;
-        if !flat(x).iter().all(|v| v.is_finite()) {
-            return Err(Error::NonFiniteInput);
-        }
-        let out = &mut self.out.as_mut()[..x.len()];
-        self.layers.forward(x, out, mode);
+    /// Inference on `x.len()` samples: the network's raw outputs (logits for the fused
+    /// losses), at the front of `arena` ([`Network::predict_arena`] floats). Refuses
+    /// non-finite inputs.
+    pub fn predict<'a>(&self, x: &[L::In], arena: &'a mut [f32]) -> Result<&'a [L::Out], Error> {
+        let n = x.len();
+        fits(Self::predict_arena(n), arena.len())?;
+        finite(x)?;
+        let (out, work) = carve::<L::Out>(arena, n);
+        self.layers.forward(x, out, Mode::Infer, &mut [], work);
         Ok(out)
     }
 
-    /// Inference: the network's raw outputs (logits for the fused losses).
-    pub fn predict(&mut self, x: &[L::In]) -> Result<&[L::Out], Error> {
-        self.forward(x, Mode::Infer)
-    }
-
-    /// Inference on one sample without batch buffers (how a device runs a network of batch
-    /// capacity 0): `scratch` must hold `L::SCRATCH` floats.
-    pub fn infer(&mut self, x: &L::In, y: &mut L::Out, scratch: &mut [f32]) -> Result<(), Error> {
-        if !flat(core::slice::from_ref(x)).iter().all(|v| v.is_finite()) {
-            return Err(Error::NonFiniteInput);
-        }
-        self.layers.infer(x, y, scratch);
-        Ok(())
-    }
-
     /// Forward and backward for a batch: writes `∂E/∂θ` (loss plus weight decay) into `grads`
-    /// (`PARAMS` floats, visit order) and returns the loss. Parameters are not changed.
+    /// (`PARAMS` floats, visit order) and returns the loss, using `arena`
+    /// ([`Network::gradients_arena`] floats). The network is not changed.
     pub fn gradients(
         &mut self,
         x: &[L::In],
@@ -113,25 +141,19 @@ impl<L: Layer> Network<L> {
         loss: Loss,
         decay: WeightDecay,
         grads: &mut [f32],
+        arena: &mut [f32],
     ) -> Result<f32, Error> {
-        check_batch::<L>(x.len(), targets.len())?;
-        if !flat(targets).iter().all(|v| v.is_finite()) {
-            return Err(Error::NonFiniteInput);
-        }
-        let n = x.len();
-        self.forward(x, Mode::Train)?;
-        let (out, dout) = (&self.out.as_ref()[..n], &mut self.dout.as_mut()[..n]);
-        let value = loss.loss_and_grad(flat(out), flat(targets), Self::OUTPUTS, flat_mut(dout));
-        if !value.is_finite() {
-            return Err(Error::NonFiniteLoss);
-        }
-        self.layers.backward(x, out, dout, None, grads);
-        Ok(value + decay.apply(&mut self.layers, grads))
+        fits(L::PARAMS, grads.len())?;
+        self.backprop(x, targets, loss, decay, &mut grads[..L::PARAMS], arena)
     }
 
     /// One step of gradient descent on a batch; returns the loss (with the decay penalty).
-    /// A non-finite input, loss or gradient returns an error and leaves the parameters as they
-    /// were.
+    /// `arena` holds [`Network::train_arena`] floats; its front receives the gradients.
+    ///
+    /// All or nothing: a non-finite input, loss or gradient, or an update that would make a
+    /// parameter or the optimizer's state non-finite, returns an error and leaves the network
+    /// (parameters, batch-norm running statistics, dropout generator) and the optimizer
+    /// (state, step count) exactly as they were.
     pub fn train_step<S: AsRef<[f32]> + AsMut<[f32]>>(
         &mut self,
         x: &[L::In],
@@ -139,13 +161,65 @@ impl<L: Layer> Network<L> {
         loss: Loss,
         decay: WeightDecay,
         opt: &mut Optimizer<S>,
+        arena: &mut [f32],
     ) -> Result<f32, Error> {
-        let value = self.gradients(x, targets, loss, decay, opt.grads_mut())?;
-        if !opt.grads().iter().all(|g| g.is_finite()) {
-            return Err(Error::NonFiniteGradient);
-        }
-        opt.step(&mut self.layers);
+        fits(Self::train_arena(x.len()), arena.len())?;
+        let (grads, rest) = arena.split_at_mut(L::PARAMS);
+        let value = self.backprop(x, targets, loss, decay, grads, rest)?;
+        opt.step(self, grads)?;
+        let cache = Self::split(x.len(), rest).cache;
+        self.layers.commit(x.len(), cache);
         Ok(value)
+    }
+
+    /// [`Network::gradients`] once `grads` is exactly `PARAMS` floats.
+    fn backprop(
+        &mut self,
+        x: &[L::In],
+        targets: &[L::Out],
+        loss: Loss,
+        decay: WeightDecay,
+        grads: &mut [f32],
+        arena: &mut [f32],
+    ) -> Result<f32, Error> {
+        let n = x.len();
+        if targets.len() != n {
+            return Err(Error::BatchSize {
+                samples: n,
+                targets: targets.len(),
+            });
+        }
+        fits(Self::gradients_arena(n), arena.len())?;
+        finite(x)?;
+        finite(targets)?;
+        let pass = Self::split(n, arena);
+        self.layers
+            .forward(x, pass.out, Mode::Train, pass.cache, pass.work);
+        let value = loss.loss_and_grad(
+            flat(pass.out),
+            flat(targets),
+            Self::OUTPUTS,
+            flat_mut(pass.dout),
+        );
+        if !value.is_finite() {
+            return Err(Error::NonFiniteLoss);
+        }
+        self.layers
+            .backward(x, pass.out, pass.dout, None, grads, pass.cache, pass.work);
+        Ok(value + decay.apply(&mut self.layers, grads))
+    }
+
+    /// The layout of a gradients arena for `n` samples (checked to fit beforehand).
+    fn split(n: usize, arena: &mut [f32]) -> Pass<'_, L::Out> {
+        let (out, rest) = carve(arena, n);
+        let (dout, rest) = carve(rest, n);
+        let (cache, work) = rest.split_at_mut(L::CACHE.at(n));
+        Pass {
+            out,
+            dout,
+            cache,
+            work,
+        }
     }
 
     /// Save parameters and state as a blob (see [`model`]).
@@ -157,16 +231,31 @@ impl<L: Layer> Network<L> {
     pub fn load(&mut self, blob: &[u8]) -> Result<(), Error> {
         model::load(&mut self.layers, blob)
     }
+
+    /// Copy bytes `offset..offset + out.len()` of the payload (the blob without its header).
+    pub fn read_payload(&mut self, offset: usize, out: &mut [u8]) -> Result<(), Error> {
+        model::read_payload(&mut self.layers, offset, out)
+    }
+
+    /// Overwrite whole floats of the payload from `offset` (see [`model::write_payload`]).
+    pub fn write_payload(&mut self, offset: usize, bytes: &[u8]) -> Result<(), Error> {
+        model::write_payload(&mut self.layers, offset, bytes)
+    }
 }
 
-/// A batch `L` can take: at most its capacity, one target per sample.
-fn check_batch<L: Layer>(samples: usize, targets: usize) -> Result<(), Error> {
-    if samples > L::BATCH || targets != samples {
-        return Err(Error::BatchSize {
-            samples,
-            targets,
-            capacity: L::BATCH,
-        });
+/// `Ok` when a buffer of `found` floats holds the `needed` ones.
+fn fits(needed: usize, found: usize) -> Result<(), Error> {
+    if found < needed {
+        return Err(Error::ArenaTooSmall { needed, found });
     }
     Ok(())
+}
+
+/// `Ok` when every float of `x` is finite.
+fn finite<T: bytemuck::Pod>(x: &[T]) -> Result<(), Error> {
+    if flat(x).iter().all(|v| v.is_finite()) {
+        Ok(())
+    } else {
+        Err(Error::NonFiniteInput)
+    }
 }

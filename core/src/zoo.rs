@@ -1,6 +1,6 @@
 //! The networks shinso ships, as types: the course's presets and the two the device runs.
-//! Host and firmware name the same types, so a blob trained on one loads on the other (the
-//! signature ignores the batch capacity `B`).
+//! Host and firmware name the same types, so a blob trained on one loads on the other. The batch
+//! size is not part of a type: the arena lent to each call decides it.
 //!
 //! Run-time choices sit inside the types: hidden activations are [`crate::AnyActivation`]
 //! (configure them, e.g. to ReLU, before use: zeroed they are the identity), batch norm and
@@ -15,90 +15,90 @@ use crate::{
 /// Feature maps: `C` channels of `H`×`W`.
 pub type Maps<const C: usize, const H: usize, const W: usize> = [[[f32; W]; H]; C];
 /// Hidden activation, chosen at run time.
-pub type Act<T, const B: usize> = AnyActivation<T, B>;
+pub type Act<T> = AnyActivation<T>;
 
 /// One hidden block of an MLP: affine, optional batch norm, activation, optional dropout.
-pub type Dense<const I: usize, const O: usize, const B: usize> = stack![
-    Affine<I, O, B>,
-    Toggle<BatchNorm1d<O, B>>,
-    AnyActivation<[f32; O], B>,
-    Toggle<Dropout<[f32; O], B>>
+pub type Dense<const I: usize, const O: usize> = stack![
+    Affine<I, O>,
+    Toggle<BatchNorm1d<O>>,
+    AnyActivation<[f32; O]>,
+    Toggle<Dropout<[f32; O]>>
 ];
 /// The course's MLP, 784-40-20-10.
-pub type Mlp<const B: usize> = stack![Dense<784, 40, B>, Dense<40, 20, B>, Affine<20, 10, B>];
+pub type Mlp = stack![Dense<784, 40>, Dense<40, 20>, Affine<20, 10>];
 /// The course's deep MLP for the overfitting experiments, 784-100×6-10.
-pub type DeepMlp<const B: usize> = stack![
-    Dense<784, 100, B>,
-    Dense<100, 100, B>,
-    Dense<100, 100, B>,
-    Dense<100, 100, B>,
-    Dense<100, 100, B>,
-    Dense<100, 100, B>,
-    Affine<100, 10, B>
+pub type DeepMlp = stack![
+    Dense<784, 100>,
+    Dense<100, 100>,
+    Dense<100, 100>,
+    Dense<100, 100>,
+    Dense<100, 100>,
+    Dense<100, 100>,
+    Affine<100, 10>
 ];
 /// A small MLP the device can train online, 784-32-10.
-pub type OnlineMlp<const B: usize> = stack![Dense<784, 32, B>, Affine<32, 10, B>];
+pub type OnlineMlp = stack![Dense<784, 32>, Affine<32, 10>];
 
 /// The course's SimpleConvNet: conv 30×5×5, ReLU, max pool 2, affine 4320-100, ReLU,
 /// affine 100-10.
-pub type SimpleConvNet<const B: usize> = stack![
-    Conv2d<1, 28, 28, 30, 5, 5, 1, 0, 24, 24, B>,
-    Act<Maps<30, 24, 24>, B>,
-    MaxPool2d<30, 24, 24, 2, 2, 2, 12, 12, B>,
-    Flatten<Maps<30, 12, 12>, [f32; 4320], B>,
-    Dense<4320, 100, B>,
-    Affine<100, 10, B>
+pub type SimpleConvNet = stack![
+    Conv2d<1, 28, 28, 30, 5, 5, 1, 0, 24, 24>,
+    Act<Maps<30, 24, 24>>,
+    MaxPool2d<30, 24, 24, 2, 2, 2, 12, 12>,
+    Flatten<Maps<30, 12, 12>, [f32; 4320]>,
+    Dense<4320, 100>,
+    Affine<100, 10>
 ];
 
 /// Two conv blocks (`F1` and `F2` 3×3 filters, each ReLU + max pool 2), then affine to 10.
 ///
 /// Each block is one [`ConvReluPool`]: the same function and parameters as
 /// `Conv2d → ReLU → MaxPool2d`, without storing the convolution output, so that training fits a
-/// microcontroller's RAM (37 KiB of activations at batch 1 for [`DoubleConvNet`], not 461 KiB).
+/// microcontroller's RAM (see [`crate::Network::train_arena`]).
 /// The activation is ReLU whatever [`crate::Knobs::activation`] says.
-pub type TwoConv<const F1: usize, const F2: usize, const FLAT: usize, const B: usize> = stack![
-    ConvReluPool<1, 28, 28, F1, 3, 3, 1, 0, 26, 26, 2, 2, 2, 13, 13, B>,
-    ConvReluPool<F1, 13, 13, F2, 3, 3, 1, 0, 11, 11, 2, 2, 2, 5, 5, B>,
-    Flatten<Maps<F2, 5, 5>, [f32; FLAT], B>,
-    Affine<FLAT, 10, B>
+pub type TwoConv<const F1: usize, const F2: usize, const FLAT: usize> = stack![
+    ConvReluPool<1, 28, 28, F1, 3, 3, 1, 0, 26, 26, 2, 2, 2, 13, 13>,
+    ConvReluPool<F1, 13, 13, F2, 3, 3, 1, 0, 11, 11, 2, 2, 2, 5, 5>,
+    Flatten<Maps<F2, 5, 5>, [f32; FLAT]>,
+    Affine<FLAT, 10>
 ];
 /// The device's inference net: 16 and 32 filters, 12,810 parameters.
-pub type DoubleConvNet<const B: usize> = TwoConv<16, 32, 800, B>;
+pub type DoubleConvNet = TwoConv<16, 32, 800>;
 /// The device's online learner: 8 and 16 filters, 5,258 parameters.
-pub type OnlineConvNet<const B: usize> = TwoConv<8, 16, 400, B>;
+pub type OnlineConvNet = TwoConv<8, 16, 400>;
 
 /// LeNet-5 on 28×28 (padding 2 on the first conv, as LeCun's 32×32 input), max pooling.
-pub type LeNet<const B: usize> = stack![
-    Conv2d<1, 28, 28, 6, 5, 5, 1, 2, 28, 28, B>,
-    Act<Maps<6, 28, 28>, B>,
-    MaxPool2d<6, 28, 28, 2, 2, 2, 14, 14, B>,
-    Conv2d<6, 14, 14, 16, 5, 5, 1, 0, 10, 10, B>,
-    Act<Maps<16, 10, 10>, B>,
-    MaxPool2d<16, 10, 10, 2, 2, 2, 5, 5, B>,
-    Flatten<Maps<16, 5, 5>, [f32; 400], B>,
-    Dense<400, 120, B>,
-    Dense<120, 84, B>,
-    Affine<84, 10, B>
+pub type LeNet = stack![
+    Conv2d<1, 28, 28, 6, 5, 5, 1, 2, 28, 28>,
+    Act<Maps<6, 28, 28>>,
+    MaxPool2d<6, 28, 28, 2, 2, 2, 14, 14>,
+    Conv2d<6, 14, 14, 16, 5, 5, 1, 0, 10, 10>,
+    Act<Maps<16, 10, 10>>,
+    MaxPool2d<16, 10, 10, 2, 2, 2, 5, 5>,
+    Flatten<Maps<16, 5, 5>, [f32; 400]>,
+    Dense<400, 120>,
+    Dense<120, 84>,
+    Affine<84, 10>
 ];
 
 /// AlexNet's shape scaled to 28×28: five 3×3 convs (16, 32, 48, 48, 32 filters; pooling
 /// after the 1st, 2nd and 5th), three fully connected layers with dropout.
-pub type AlexNetMini<const B: usize> = stack![
-    Conv2d<1, 28, 28, 16, 3, 3, 1, 1, 28, 28, B>,
-    Act<Maps<16, 28, 28>, B>,
-    MaxPool2d<16, 28, 28, 2, 2, 2, 14, 14, B>,
-    Conv2d<16, 14, 14, 32, 3, 3, 1, 1, 14, 14, B>,
-    Act<Maps<32, 14, 14>, B>,
-    MaxPool2d<32, 14, 14, 2, 2, 2, 7, 7, B>,
-    Conv2d<32, 7, 7, 48, 3, 3, 1, 1, 7, 7, B>,
-    Act<Maps<48, 7, 7>, B>,
-    Conv2d<48, 7, 7, 48, 3, 3, 1, 1, 7, 7, B>,
-    Act<Maps<48, 7, 7>, B>,
-    Conv2d<48, 7, 7, 32, 3, 3, 1, 1, 7, 7, B>,
-    Act<Maps<32, 7, 7>, B>,
-    MaxPool2d<32, 7, 7, 2, 2, 2, 3, 3, B>,
-    Flatten<Maps<32, 3, 3>, [f32; 288], B>,
-    Dense<288, 128, B>,
-    Dense<128, 128, B>,
-    Affine<128, 10, B>
+pub type AlexNetMini = stack![
+    Conv2d<1, 28, 28, 16, 3, 3, 1, 1, 28, 28>,
+    Act<Maps<16, 28, 28>>,
+    MaxPool2d<16, 28, 28, 2, 2, 2, 14, 14>,
+    Conv2d<16, 14, 14, 32, 3, 3, 1, 1, 14, 14>,
+    Act<Maps<32, 14, 14>>,
+    MaxPool2d<32, 14, 14, 2, 2, 2, 7, 7>,
+    Conv2d<32, 7, 7, 48, 3, 3, 1, 1, 7, 7>,
+    Act<Maps<48, 7, 7>>,
+    Conv2d<48, 7, 7, 48, 3, 3, 1, 1, 7, 7>,
+    Act<Maps<48, 7, 7>>,
+    Conv2d<48, 7, 7, 32, 3, 3, 1, 1, 7, 7>,
+    Act<Maps<32, 7, 7>>,
+    MaxPool2d<32, 7, 7, 2, 2, 2, 3, 3>,
+    Flatten<Maps<32, 3, 3>, [f32; 288]>,
+    Dense<288, 128>,
+    Dense<128, 128>,
+    Affine<128, 10>
 ];

@@ -5,7 +5,7 @@ use core::marker::PhantomData;
 
 use bytemuck::{Pod, Zeroable};
 
-use crate::layer::{flat, flat_mut, floats, signature, Knobs, Layer, Mode};
+use crate::layer::{flat, flat_mut, floats, signature, Knobs, Layer, Mode, Plan};
 
 /// A scalar function and its derivative. The derivative may use the input `x` or the output
 /// `y` (sigmoid′ = y(1 − y) is cheaper from `y`).
@@ -137,14 +137,14 @@ impl Elementwise for Any {
     }
 }
 
-/// `y = f(x)` element-wise over samples of type `T` (any shape), batches of up to `B`.
+/// `y = f(x)` element-wise over samples of type `T` (any shape).
 #[derive(Clone, Copy, Zeroable)]
-pub struct Activation<F: Elementwise, T: Pod, const B: usize> {
+pub struct Activation<F: Elementwise, T: Pod> {
     pub f: F,
     _shape: PhantomData<T>,
 }
 
-impl<F: Elementwise, T: Pod, const B: usize> Activation<F, T, B> {
+impl<F: Elementwise, T: Pod> Activation<F, T> {
     pub fn new(f: F) -> Self {
         Self {
             f,
@@ -153,17 +153,17 @@ impl<F: Elementwise, T: Pod, const B: usize> Activation<F, T, B> {
     }
 }
 
-impl<F: Elementwise, T: Pod, const B: usize> Layer for Activation<F, T, B> {
+impl<F: Elementwise, T: Pod> Layer for Activation<F, T> {
     type In = T;
     type Out = T;
-    type OutBatch = [T; B];
-    const BATCH: usize = B;
     const PARAMS: usize = 0;
     const STATE: usize = 0;
-    const CACHE: usize = 0;
+    const CACHE: Plan = Plan::ZERO;
+    const WORK: Plan = Plan::ZERO;
+    const INFER: Plan = Plan::ZERO;
     const SIGNATURE: u64 = signature(F::NAME.as_bytes(), &[floats::<T>()]);
 
-    fn forward(&mut self, x: &[T], y: &mut [T], _mode: Mode) {
+    fn forward(&self, x: &[T], y: &mut [T], _mode: Mode, _cache: &mut [f32], _work: &mut [f32]) {
         for (yi, xi) in flat_mut(y).iter_mut().zip(flat(x)) {
             *yi = self.f.f(*xi);
         }
@@ -173,7 +173,16 @@ impl<F: Elementwise, T: Pod, const B: usize> Layer for Activation<F, T, B> {
         self.f.configure(knobs);
     }
 
-    fn backward(&mut self, x: &[T], y: &[T], dy: &[T], dx: Option<&mut [T]>, _grad: &mut [f32]) {
+    fn backward(
+        &self,
+        x: &[T],
+        y: &[T],
+        dy: &[T],
+        dx: Option<&mut [T]>,
+        _grad: &mut [f32],
+        _cache: &[f32],
+        _work: &mut [f32],
+    ) {
         let Some(dx) = dx else { return };
         let xs = flat(x).iter().zip(flat(y));
         for ((dxi, dyi), (xi, yi)) in flat_mut(dx).iter_mut().zip(flat(dy)).zip(xs) {
@@ -183,14 +192,14 @@ impl<F: Elementwise, T: Pod, const B: usize> Layer for Activation<F, T, B> {
 }
 
 /// ReLU over samples `T`.
-pub type ReLU<T, const B: usize> = Activation<Relu, T, B>;
+pub type ReLU<T> = Activation<Relu, T>;
 /// Sigmoid layer.
-pub type SigmoidLayer<T, const B: usize> = Activation<Sigmoid, T, B>;
+pub type SigmoidLayer<T> = Activation<Sigmoid, T>;
 /// Tanh layer.
-pub type TanhLayer<T, const B: usize> = Activation<Tanh, T, B>;
+pub type TanhLayer<T> = Activation<Tanh, T>;
 /// Step layer (forward only in effect: its gradient is zero).
-pub type StepLayer<T, const B: usize> = Activation<Step, T, B>;
+pub type StepLayer<T> = Activation<Step, T>;
 /// Identity layer.
-pub type IdentityLayer<T, const B: usize> = Activation<Identity, T, B>;
+pub type IdentityLayer<T> = Activation<Identity, T>;
 /// Activation chosen at run time.
-pub type AnyActivation<T, const B: usize> = Activation<Any, T, B>;
+pub type AnyActivation<T> = Activation<Any, T>;

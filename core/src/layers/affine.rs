@@ -3,38 +3,47 @@
 use bytemuck::Zeroable;
 
 use crate::kernels::{gemm_nn, gemm_nt, gemm_tn};
-use crate::layer::{flat, flat_mut, signature, Layer, Mode, Tensor, TensorKind, Visitor};
+use crate::layer::{flat, flat_mut, signature, Layer, Mode, Plan, Tensor, TensorKind, Visitor};
 
-/// `I` inputs, `O` outputs, batches of up to `B` samples.
+/// `I` inputs, `O` outputs.
 #[derive(Clone, Copy, Zeroable)]
-pub struct Affine<const I: usize, const O: usize, const B: usize> {
+pub struct Affine<const I: usize, const O: usize> {
     pub w: [[f32; O]; I],
     pub b: [f32; O],
 }
 
-impl<const I: usize, const O: usize, const B: usize> Layer for Affine<I, O, B> {
+impl<const I: usize, const O: usize> Layer for Affine<I, O> {
     type In = [f32; I];
     type Out = [f32; O];
-    type OutBatch = [[f32; O]; B];
-    const BATCH: usize = B;
     const PARAMS: usize = I * O + O;
     const STATE: usize = 0;
-    const CACHE: usize = 0;
+    const CACHE: Plan = Plan::ZERO;
+    const WORK: Plan = Plan::ZERO;
+    const INFER: Plan = Plan::ZERO;
     const SIGNATURE: u64 = signature(b"affine", &[I, O]);
 
-    fn forward(&mut self, x: &[[f32; I]], y: &mut [[f32; O]], _mode: Mode) {
+    fn forward(
+        &self,
+        x: &[[f32; I]],
+        y: &mut [[f32; O]],
+        _mode: Mode,
+        _cache: &mut [f32],
+        _work: &mut [f32],
+    ) {
         let n = x.len();
         y.fill(self.b);
         gemm_nn(n, I, O, flat(x), flat(&self.w), flat_mut(y), true);
     }
 
     fn backward(
-        &mut self,
+        &self,
         x: &[[f32; I]],
         _y: &[[f32; O]],
         dy: &[[f32; O]],
         dx: Option<&mut [[f32; I]]>,
         grad: &mut [f32],
+        _cache: &[f32],
+        _work: &mut [f32],
     ) {
         let n = x.len();
         let (dw, db) = grad.split_at_mut(I * O);

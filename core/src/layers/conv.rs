@@ -7,43 +7,44 @@
 
 use bytemuck::Zeroable;
 
-use crate::kernels::{col2im, conv2d_direct, gemm_nn, gemm_nt, gemm_tn, im2col, Geometry};
-use crate::layer::{flat, flat_mut, signature, Layer, Mode, Tensor, TensorKind, Visitor};
+use crate::kernels::{col2im, gemm_nn, gemm_nt, gemm_tn, im2col, Geometry};
+use crate::layer::{flat, flat_mut, signature, Layer, Mode, Plan, Tensor, TensorKind, Visitor};
 
 /// The floats under one window, `(C, FH, FW)`: one filter, or one row of the im2col matrix.
 pub type Patch<const C: usize, const FH: usize, const FW: usize> = [[[f32; FW]; FH]; C];
 
 /// A 2-D convolution from `(C, H, W)` samples to `(FN, OH, OW)` with `FN` filters of `FH × FW`,
-/// stride `S` and `P` zeros of padding on each side, batches of up to `B`.
+/// stride `S` and `P` zeros of padding on each side.
 ///
 /// `OH` and `OW` must be `(H + 2P − FH) / S + 1` and `(W + 2P − FW) / S + 1`; any other value
 /// (or a zero stride, or a window larger than the padded input) fails to compile where the
 /// layer is used. They are parameters only because stable Rust cannot compute an array length
 /// from generic constants.
 ///
-/// Every forward pass keeps each sample's im2col matrix for backward (inference computes the
-/// same floats as training). [`Conv2d::forward_direct`] convolves without the im2col matrix
-/// and through `&self`, for inference where the cache is not wanted; it agrees to rounding.
-/// [`super::conv_direct::Conv2dDirect`] is the same layer (same signature and blob) trained
-/// without any im2col buffer, for the device. On the host with several input channels
-/// im2col + gemm is the faster of the two (long dot products); with one input channel the
-/// direct form is.
+/// Arena: a training pass caches each sample's im2col matrix for backward, which uses one
+/// more as scratch (`dYₙᵀ · W` before col2im); inference builds one sample's matrix at a time
+/// in scratch, so it computes the same floats as training.
+/// [`super::conv_direct::Conv2dDirect`] is the same layer (same signature and blob) without
+/// any im2col matrix, for the device. On the host with several input channels im2col + gemm is
+/// the faster of the two (long dot products); with one input channel the direct form is.
 ///
 /// ```
 /// use shinso::{Conv2d, Layer, Mode};
 /// // The course's example: a 6×6 input, 2×2 filter, stride 1, padding 1 gives 7×7.
-/// let mut conv = <Conv2d<1, 6, 6, 1, 2, 2, 1, 1, 7, 7, 1> as bytemuck::Zeroable>::zeroed();
+/// type Course = Conv2d<1, 6, 6, 1, 2, 2, 1, 1, 7, 7>;
+/// let conv = <Course as bytemuck::Zeroable>::zeroed();
 /// let mut y = [[[[0.0; 7]; 7]; 1]];
-/// conv.forward(&[[[[1.0; 6]; 6]; 1]], &mut y, Mode::Infer);
+/// let mut work = vec![0.0; Course::INFER.at(1)];
+/// conv.forward(&[[[[1.0; 6]; 6]; 1]], &mut y, Mode::Infer, &mut [], &mut work);
 /// ```
 ///
 /// A wrong output size does not compile:
 ///
 /// ```compile_fail,E0080
 /// use shinso::{Conv2d, Layer, Mode};
-/// let mut conv = <Conv2d<1, 6, 6, 1, 2, 2, 1, 1, 6, 6, 1> as bytemuck::Zeroable>::zeroed();
+/// let conv = <Conv2d<1, 6, 6, 1, 2, 2, 1, 1, 6, 6> as bytemuck::Zeroable>::zeroed();
 /// let mut y = [[[[0.0; 6]; 6]; 1]];
-/// conv.forward(&[[[[1.0; 6]; 6]; 1]], &mut y, Mode::Infer);
+/// conv.forward(&[[[[1.0; 6]; 6]; 1]], &mut y, Mode::Infer, &mut [], &mut [0.0; 100]);
 /// ```
 #[derive(Clone, Copy, Zeroable)]
 pub struct Conv2d<
@@ -57,14 +58,9 @@ pub struct Conv2d<
     const P: usize,
     const OH: usize,
     const OW: usize,
-    const B: usize,
 > {
     pub w: [Patch<C, FH, FW>; FN],
     pub b: [f32; FN],
-    /// im2col of each sample of the last batch: `dW = Σₙ dYₙ · colₙ`.
-    col: [[[Patch<C, FH, FW>; OW]; OH]; B],
-    /// One sample's `dYₙᵀ · W`, folded back onto the input by col2im.
-    dcol: [[Patch<C, FH, FW>; OW]; OH],
 }
 
 impl<
@@ -78,8 +74,7 @@ impl<
         const P: usize,
         const OH: usize,
         const OW: usize,
-        const B: usize,
-    > Conv2d<C, H, W, FN, FH, FW, S, P, OH, OW, B>
+    > Conv2d<C, H, W, FN, FH, FW, S, P, OH, OW>
 {
     /// The window geometry; evaluating it checks `OH`, `OW` at compile time.
     pub const GEOMETRY: Geometry = Geometry {
@@ -93,15 +88,8 @@ impl<
     }
     .checked(OH, OW);
 
-    /// Inference without the im2col buffer: [`conv2d_direct`] on each sample. Same result as
-    /// [`Layer::forward`] up to rounding (the sums run in another order).
-    pub fn forward_direct(&self, x: &[[[[f32; W]; H]; C]], y: &mut [[[[f32; OW]; OH]; FN]]) {
-        let g = const { Self::GEOMETRY };
-        let ys = flat_mut(y).chunks_exact_mut(FN * OH * OW);
-        for (xn, yn) in flat(x).chunks_exact(C * H * W).zip(ys) {
-            conv2d_direct(&g, xn, flat(&self.w), &self.b, yn);
-        }
-    }
+    /// Floats of one sample's im2col matrix.
+    const COL: usize = OH * OW * C * FH * FW;
 }
 
 impl<
@@ -115,31 +103,40 @@ impl<
         const P: usize,
         const OH: usize,
         const OW: usize,
-        const B: usize,
-    > Layer for Conv2d<C, H, W, FN, FH, FW, S, P, OH, OW, B>
+    > Layer for Conv2d<C, H, W, FN, FH, FW, S, P, OH, OW>
 {
     type In = [[[f32; W]; H]; C];
     type Out = [[[f32; OW]; OH]; FN];
-    type OutBatch = [Self::Out; B];
-    const BATCH: usize = B;
     const PARAMS: usize = FN * C * FH * FW + FN;
     const STATE: usize = 0;
-    const CACHE: usize = (B + 1) * OH * OW * C * FH * FW;
+    /// Each sample's im2col matrix: `dW = Σₙ dYₙ · colₙ`.
+    const CACHE: Plan = Plan::new(0, Self::COL);
+    /// One sample's `dYₙᵀ · W`, folded back onto the input by col2im.
+    const WORK: Plan = Plan::new(Self::COL, 0);
+    /// One sample's im2col matrix at a time.
+    const INFER: Plan = Plan::new(Self::COL, 0);
     const SIGNATURE: u64 = signature(b"conv", &[C, H, W, FN, FH, FW, S, P]);
 
-    fn forward(&mut self, x: &[Self::In], y: &mut [Self::Out], mode: Mode) {
-        if mode == Mode::Infer && B == 0 {
-            // No im2col buffer to use (a device network): convolve directly.
-            return self.forward_direct(x, y);
-        }
+    fn forward(
+        &self,
+        x: &[Self::In],
+        y: &mut [Self::Out],
+        mode: Mode,
+        cache: &mut [f32],
+        work: &mut [f32],
+    ) {
         let g = const { Self::GEOMETRY };
         let (xs, ys) = (
             flat(x).chunks_exact(C * H * W),
             flat_mut(y).chunks_exact_mut(FN * OH * OW),
         );
         let w = flat(&self.w);
-        let cols = flat_mut(&mut self.col).chunks_exact_mut(g.col_len());
-        for ((xn, yn), col) in xs.zip(ys).zip(cols) {
+        for (i, (xn, yn)) in xs.zip(ys).enumerate() {
+            // Training keeps every sample's matrix; inference reuses one.
+            let col = match mode {
+                Mode::Train => &mut cache[i * Self::COL..(i + 1) * Self::COL],
+                Mode::Infer => &mut work[..Self::COL],
+            };
             im2col(&g, xn, col);
             for (plane, b) in yn.chunks_exact_mut(OH * OW).zip(&self.b) {
                 plane.fill(*b);
@@ -149,12 +146,14 @@ impl<
     }
 
     fn backward(
-        &mut self,
+        &self,
         x: &[Self::In],
         _y: &[Self::Out],
         dy: &[Self::Out],
         dx: Option<&mut [Self::In]>,
         grad: &mut [f32],
+        cache: &[f32],
+        work: &mut [f32],
     ) {
         let g = const { Self::GEOMETRY };
         let (k, p) = (g.patch(), OH * OW);
@@ -163,7 +162,7 @@ impl<
         let (dw, dbias) = grad.split_at_mut(FN * k);
         dw.fill(0.0);
         dbias.fill(0.0);
-        for (dyn_, col) in dys.clone().zip(flat(&self.col).chunks_exact(g.col_len())) {
+        for (dyn_, col) in dys.clone().zip(cache.chunks_exact(Self::COL)) {
             gemm_nn(FN, p, k, dyn_, col, dw, true);
             for (db, plane) in dbias.iter_mut().zip(dyn_.chunks_exact(p)) {
                 *db += plane.iter().sum::<f32>();
@@ -171,7 +170,7 @@ impl<
         }
         // ∂E/∂x = col2im(dYₙᵀ · W), one sample at a time through one buffer.
         let Some(dx) = dx else { return };
-        let dcol = flat_mut(core::slice::from_mut(&mut self.dcol));
+        let dcol = &mut work[..Self::COL];
         for (dyn_, dxn) in dys.zip(flat_mut(dx).chunks_exact_mut(C * H * W)) {
             gemm_tn(p, FN, k, dyn_, flat(&self.w), dcol, false);
             col2im(&g, dcol, dxn);
@@ -210,10 +209,10 @@ mod tests {
     use super::*;
 
     /// The course's example: 6×6 input, 2×2 filter, stride 1, padding 1 → 7×7.
-    type Course = Conv2d<1, 6, 6, 1, 2, 2, 1, 1, 7, 7, 2>;
+    type Course = Conv2d<1, 6, 6, 1, 2, 2, 1, 1, 7, 7>;
 
     #[test]
-    fn course_shape_and_paths_agree() {
+    fn course_shape_and_modes_agree() {
         let mut conv = Course::zeroed();
         for (i, w) in flat_mut(&mut conv.w).iter_mut().enumerate() {
             *w = i as f32 - 1.0;
@@ -222,17 +221,17 @@ mod tests {
         let x: [[[[f32; 6]; 6]; 1]; 2] =
             bytemuck::cast(core::array::from_fn::<f32, 72, _>(|i| (i % 7) as f32));
         let (mut y1, mut y2) = ([[[[0.0; 7]; 7]; 1]; 2], [[[[0.0; 7]; 7]; 1]; 2]);
-        conv.forward(&x, &mut y1, Mode::Train);
-        conv.forward_direct(&x, &mut y2);
-        for (a, b) in flat(&y1).iter().zip(flat(&y2)) {
-            assert!((a - b).abs() < 1e-5);
-        }
+        let mut cache = [0.0; Course::CACHE.at(2)];
+        let mut work = [0.0; Course::WORK.at(2)];
+        conv.forward(&x, &mut y1, Mode::Train, &mut cache, &mut work);
+        conv.forward(&x, &mut y2, Mode::Infer, &mut [], &mut work);
+        assert_eq!(y1, y2);
         // Top-left output: only x[0][0] under the bottom-right tap (w = 2).
         assert_eq!(y1[0][0][0][0], 0.25 + 2.0 * x[0][0][0][0]);
         // Backward with dy = 1 everywhere: db = number of outputs.
         let (dy, mut dx) = ([[[[1.0; 7]; 7]; 1]; 2], [[[[0.0; 6]; 6]; 1]; 2]);
         let mut grad = [0.0; 5];
-        conv.backward(&x, &y1, &dy, Some(&mut dx), &mut grad);
+        conv.backward(&x, &y1, &dy, Some(&mut dx), &mut grad, &cache, &mut work);
         assert_eq!(grad[4], 98.0);
         // Every pixel sits under every tap once (padding 1, 2×2): dx = Σ w.
         assert!(flat(&dx).iter().all(|&d| d == 2.0));

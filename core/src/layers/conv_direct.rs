@@ -1,10 +1,9 @@
 //! Convolution without im2col buffers, for training on a microcontroller.
 //!
-//! [`super::conv::Conv2d`] keeps one im2col matrix per sample plus one for backward: with
-//! batch 1 that is 116 KiB for the online learner of the zoo (8 and 16 filters) and 184 KiB for
-//! the 16/32-filter net, more than an STM32F405's 128 KiB of SRAM.
+//! [`super::conv::Conv2d`] caches one im2col matrix per sample and uses one more for backward
+//! (`C·FH·FW` floats per output position, 9× the output for a 3×3 filter on one channel).
 //! This layer computes the same function and gradients straight from `x` and `dy`
-//! ([`conv2d_direct`], [`conv2d_direct_backward`]) and keeps nothing between the passes. It has
+//! ([`conv2d_direct`], [`conv2d_direct_backward`]) and needs no arena at all. It has
 //! the same parameters, visit order and signature as `Conv2d`, so a model trained on the host
 //! with one loads on the device with the other.
 
@@ -12,10 +11,10 @@ use bytemuck::Zeroable;
 
 use super::conv::{visit_filters, Patch};
 use crate::kernels::{conv2d_direct, conv2d_direct_backward, Geometry};
-use crate::layer::{flat, flat_mut, signature, Layer, Mode, Visitor};
+use crate::layer::{flat, flat_mut, signature, Layer, Mode, Plan, Visitor};
 
 /// A 2-D convolution from `(C, H, W)` to `(FN, OH, OW)`, `FN` filters of `FH × FW`, stride `S`,
-/// padding `P`, batches of up to `B`: the parameters and rules of [`super::conv::Conv2d`]
+/// padding `P`: the parameters and rules of [`super::conv::Conv2d`]
 /// (a wrong `OH`/`OW` fails to compile), no cache.
 #[derive(Clone, Copy, Zeroable)]
 pub struct Conv2dDirect<
@@ -29,7 +28,6 @@ pub struct Conv2dDirect<
     const P: usize,
     const OH: usize,
     const OW: usize,
-    const B: usize,
 > {
     pub w: [Patch<C, FH, FW>; FN],
     pub b: [f32; FN],
@@ -46,8 +44,7 @@ impl<
         const P: usize,
         const OH: usize,
         const OW: usize,
-        const B: usize,
-    > Conv2dDirect<C, H, W, FN, FH, FW, S, P, OH, OW, B>
+    > Conv2dDirect<C, H, W, FN, FH, FW, S, P, OH, OW>
 {
     /// The window geometry; evaluating it checks `OH`, `OW` at compile time.
     pub const GEOMETRY: Geometry = Geometry {
@@ -73,19 +70,25 @@ impl<
         const P: usize,
         const OH: usize,
         const OW: usize,
-        const B: usize,
-    > Layer for Conv2dDirect<C, H, W, FN, FH, FW, S, P, OH, OW, B>
+    > Layer for Conv2dDirect<C, H, W, FN, FH, FW, S, P, OH, OW>
 {
     type In = [[[f32; W]; H]; C];
     type Out = [[[f32; OW]; OH]; FN];
-    type OutBatch = [Self::Out; B];
-    const BATCH: usize = B;
     const PARAMS: usize = FN * C * FH * FW + FN;
     const STATE: usize = 0;
-    const CACHE: usize = 0;
+    const CACHE: Plan = Plan::ZERO;
+    const WORK: Plan = Plan::ZERO;
+    const INFER: Plan = Plan::ZERO;
     const SIGNATURE: u64 = signature(b"conv", &[C, H, W, FN, FH, FW, S, P]);
 
-    fn forward(&mut self, x: &[Self::In], y: &mut [Self::Out], _mode: Mode) {
+    fn forward(
+        &self,
+        x: &[Self::In],
+        y: &mut [Self::Out],
+        _mode: Mode,
+        _cache: &mut [f32],
+        _work: &mut [f32],
+    ) {
         let g = const { Self::GEOMETRY };
         let ys = flat_mut(y).chunks_exact_mut(FN * OH * OW);
         for (xn, yn) in flat(x).chunks_exact(C * H * W).zip(ys) {
@@ -94,12 +97,14 @@ impl<
     }
 
     fn backward(
-        &mut self,
+        &self,
         x: &[Self::In],
         _y: &[Self::Out],
         dy: &[Self::Out],
         dx: Option<&mut [Self::In]>,
         grad: &mut [f32],
+        _cache: &[f32],
+        _work: &mut [f32],
     ) {
         let g = const { Self::GEOMETRY };
         let w = flat(&self.w);
@@ -126,11 +131,12 @@ mod tests {
 
     #[test]
     fn matches_conv2d() {
-        let mut a = Conv2d::<2, 5, 4, 3, 3, 2, 2, 1, 3, 3, 2>::zeroed();
-        let mut b = Conv2dDirect::<2, 5, 4, 3, 3, 2, 2, 1, 3, 3, 2>::zeroed();
+        type Im2col = Conv2d<2, 5, 4, 3, 3, 2, 2, 1, 3, 3>;
+        let mut a = Im2col::zeroed();
+        let mut b = Conv2dDirect::<2, 5, 4, 3, 3, 2, 2, 1, 3, 3>::zeroed();
         assert_eq!(
-            <Conv2d<2, 5, 4, 3, 3, 2, 2, 1, 3, 3, 2> as Layer>::SIGNATURE,
-            <Conv2dDirect<2, 5, 4, 3, 3, 2, 2, 1, 3, 3, 2> as Layer>::SIGNATURE
+            <Im2col as Layer>::SIGNATURE,
+            <Conv2dDirect<2, 5, 4, 3, 3, 2, 2, 1, 3, 3> as Layer>::SIGNATURE
         );
         for (i, w) in flat_mut(&mut a.w).iter_mut().enumerate() {
             *w = ((i * 7) % 5) as f32 * 0.25 - 0.5;
@@ -143,11 +149,13 @@ mod tests {
         }));
         let (mut ya, mut yb) = ([[[[0.0; 3]; 3]; 3]; 2], [[[[0.0; 3]; 3]; 3]; 2]);
         let (mut dxa, mut dxb) = ([[[[0.0; 4]; 5]; 2]; 2], [[[[0.0; 4]; 5]; 2]; 2]);
-        a.forward(&x, &mut ya, Mode::Train);
-        b.forward(&x, &mut yb, Mode::Train);
+        let mut cache = [0.0; Im2col::CACHE.at(2)];
+        let mut work = [0.0; Im2col::WORK.at(2)];
+        a.forward(&x, &mut ya, Mode::Train, &mut cache, &mut work);
+        b.forward(&x, &mut yb, Mode::Train, &mut [], &mut []);
         let (mut ga, mut gb) = ([0.0; 39], [0.0; 39]);
-        a.backward(&x, &ya, &dy, Some(&mut dxa), &mut ga);
-        b.backward(&x, &yb, &dy, Some(&mut dxb), &mut gb);
+        a.backward(&x, &ya, &dy, Some(&mut dxa), &mut ga, &cache, &mut work);
+        b.backward(&x, &yb, &dy, Some(&mut dxb), &mut gb, &[], &mut []);
         let close = |p: &[f32], q: &[f32]| p.iter().zip(q).all(|(u, v)| (u - v).abs() < 1e-4);
         assert!(close(flat(&ya), flat(&yb)));
         assert!(close(&ga, &gb));

@@ -2,50 +2,63 @@
 //! (`mask = rand > ratio`, `y = x·mask`); at inference every unit is kept and scaled by
 //! `1 − ratio`, the expectation of the training output.
 
+use core::marker::PhantomData;
+
 use bytemuck::{Pod, Zeroable};
 
 use crate::init::Init;
-use crate::layer::{flat, flat_mut, floats, signature, Knobs, Layer, Mode};
+use crate::layer::{flat, flat_mut, floats, signature, Knobs, Layer, Mode, Plan};
 use crate::rng::Rng;
 
-/// Dropout over samples of type `T`, batches of up to `B`. `ratio` must lie in `[0, 1)`.
+/// Dropout over samples of type `T`. `ratio` must lie in `[0, 1)`.
+///
+/// A training pass draws its mask from a copy of the layer's generator and caches the mask
+/// (one float per unit) and the advanced generator; [`Layer::commit`] keeps the advance, so a
+/// refused step leaves the generator where it was.
 #[derive(Clone, Copy, Zeroable)]
-pub struct Dropout<T: Pod, const B: usize> {
+pub struct Dropout<T: Pod> {
     pub ratio: f32,
     rng: Rng,
-    mask: [T; B],
+    _sample: PhantomData<T>,
 }
 
-impl<T: Pod, const B: usize> Dropout<T, B> {
+/// Floats of cache that hold the advanced generator (8 bytes).
+const RNG_FLOATS: usize = 2;
+
+impl<T: Pod> Dropout<T> {
     /// Reseed the mask generator (done by [`Layer::init`] from the network's generator).
     pub fn seed(&mut self, seed: u64) {
         self.rng = Rng::new(seed);
     }
+
+    /// `cache` as `[generator | mask]`.
+    fn split(cache: &[f32]) -> (Rng, &[f32]) {
+        let (rng, mask) = cache.split_at(RNG_FLOATS);
+        (bytemuck::pod_read_unaligned(bytemuck::cast_slice(rng)), mask)
+    }
 }
 
-impl<T: Pod, const B: usize> Layer for Dropout<T, B> {
+impl<T: Pod> Layer for Dropout<T> {
     type In = T;
     type Out = T;
-    type OutBatch = [T; B];
-    const BATCH: usize = B;
     const PARAMS: usize = 0;
     const STATE: usize = 0;
-    const CACHE: usize = floats::<[T; B]>();
+    const CACHE: Plan = Plan::new(RNG_FLOATS, floats::<T>());
+    const WORK: Plan = Plan::ZERO;
+    const INFER: Plan = Plan::ZERO;
     const SIGNATURE: u64 = signature(b"dropout", &[floats::<T>()]);
 
-    fn forward(&mut self, x: &[T], y: &mut [T], mode: Mode) {
+    fn forward(&self, x: &[T], y: &mut [T], mode: Mode, cache: &mut [f32], _work: &mut [f32]) {
         let (x, y) = (flat(x), flat_mut(y));
         match mode {
             Mode::Train => {
-                let mask = &mut flat_mut(&mut self.mask)[..x.len()];
+                let (saved, mask) = cache.split_at_mut(RNG_FLOATS);
+                let mut rng = self.rng;
                 for ((yi, xi), m) in y.iter_mut().zip(x).zip(mask) {
-                    *m = if self.rng.uniform() > self.ratio {
-                        1.0
-                    } else {
-                        0.0
-                    };
+                    *m = if rng.uniform() > self.ratio { 1.0 } else { 0.0 };
                     *yi = xi * *m;
                 }
+                bytemuck::cast_slice_mut::<f32, u8>(saved).copy_from_slice(bytemuck::bytes_of(&rng));
             }
             Mode::Infer => {
                 let keep = 1.0 - self.ratio;
@@ -54,12 +67,25 @@ impl<T: Pod, const B: usize> Layer for Dropout<T, B> {
         }
     }
 
-    fn backward(&mut self, _x: &[T], _y: &[T], dy: &[T], dx: Option<&mut [T]>, _grad: &mut [f32]) {
+    fn backward(
+        &self,
+        _x: &[T],
+        _y: &[T],
+        dy: &[T],
+        dx: Option<&mut [T]>,
+        _grad: &mut [f32],
+        cache: &[f32],
+        _work: &mut [f32],
+    ) {
         let Some(dx) = dx else { return };
-        let mask = flat(&self.mask);
+        let (_, mask) = Self::split(cache);
         for ((d, g), m) in flat_mut(dx).iter_mut().zip(flat(dy)).zip(mask) {
             *d = g * m;
         }
+    }
+
+    fn commit(&mut self, _n: usize, cache: &[f32]) {
+        self.rng = Self::split(cache).0;
     }
 
     fn configure(&mut self, knobs: &Knobs) {

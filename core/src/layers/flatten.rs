@@ -5,24 +5,24 @@ use core::marker::PhantomData;
 
 use bytemuck::{Pod, Zeroable};
 
-use crate::layer::{flat, flat_mut, floats, signature, Layer, Mode};
+use crate::layer::{flat, flat_mut, floats, signature, Layer, Mode, Plan};
 
 /// Reinterprets samples of type `I` as samples of type `O`, which must hold as many floats
 /// (checked when the layer is used: a mismatch does not compile).
 #[derive(Clone, Copy, Zeroable)]
-pub struct Flatten<I: Pod, O: Pod, const B: usize>(PhantomData<(I, O)>);
+pub struct Flatten<I: Pod, O: Pod>(PhantomData<(I, O)>);
 
-impl<I: Pod, O: Pod, const B: usize> Layer for Flatten<I, O, B> {
+impl<I: Pod, O: Pod> Layer for Flatten<I, O> {
     type In = I;
     type Out = O;
-    type OutBatch = [O; B];
-    const BATCH: usize = B;
     const PARAMS: usize = 0;
     const STATE: usize = 0;
-    const CACHE: usize = 0;
+    const CACHE: Plan = Plan::ZERO;
+    const WORK: Plan = Plan::ZERO;
+    const INFER: Plan = Plan::ZERO;
     const SIGNATURE: u64 = signature(b"flatten", &[floats::<O>()]);
 
-    fn forward(&mut self, x: &[I], y: &mut [O], _mode: Mode) {
+    fn forward(&self, x: &[I], y: &mut [O], _mode: Mode, _cache: &mut [f32], _work: &mut [f32]) {
         const {
             assert!(
                 floats::<I>() == floats::<O>(),
@@ -32,7 +32,16 @@ impl<I: Pod, O: Pod, const B: usize> Layer for Flatten<I, O, B> {
         flat_mut(y).copy_from_slice(flat(x));
     }
 
-    fn backward(&mut self, _x: &[I], _y: &[O], dy: &[O], dx: Option<&mut [I]>, _grad: &mut [f32]) {
+    fn backward(
+        &self,
+        _x: &[I],
+        _y: &[O],
+        dy: &[O],
+        dx: Option<&mut [I]>,
+        _grad: &mut [f32],
+        _cache: &[f32],
+        _work: &mut [f32],
+    ) {
         if let Some(dx) = dx {
             flat_mut(dx).copy_from_slice(flat(dy));
         }

@@ -4,11 +4,11 @@
 
 use bytemuck::Zeroable;
 
-use crate::layer::{signature, Layer, Mode};
+use crate::layer::{signature, Layer, Mode, Plan};
 
-/// Softmax of `K` features, batches of up to `B`.
+/// Softmax of `K` features.
 #[derive(Clone, Copy, Zeroable)]
-pub struct Softmax<const K: usize, const B: usize>;
+pub struct Softmax<const K: usize>;
 
 /// `y = exp(x − max x) / Σ exp(x − max x)`. Subtracting the maximum keeps `exp` finite for any
 /// finite input (inputs near ±1000 included) without changing the result.
@@ -23,29 +23,38 @@ pub fn softmax(x: &[f32], y: &mut [f32]) {
     y.iter_mut().for_each(|yi| *yi *= inv);
 }
 
-impl<const K: usize, const B: usize> Layer for Softmax<K, B> {
+impl<const K: usize> Layer for Softmax<K> {
     type In = [f32; K];
     type Out = [f32; K];
-    type OutBatch = [[f32; K]; B];
-    const BATCH: usize = B;
     const PARAMS: usize = 0;
     const STATE: usize = 0;
-    const CACHE: usize = 0;
+    const CACHE: Plan = Plan::ZERO;
+    const WORK: Plan = Plan::ZERO;
+    const INFER: Plan = Plan::ZERO;
     const SIGNATURE: u64 = signature(b"softmax", &[K]);
 
-    fn forward(&mut self, x: &[[f32; K]], y: &mut [[f32; K]], _mode: Mode) {
+    fn forward(
+        &self,
+        x: &[[f32; K]],
+        y: &mut [[f32; K]],
+        _mode: Mode,
+        _cache: &mut [f32],
+        _work: &mut [f32],
+    ) {
         for (xi, yi) in x.iter().zip(y) {
             softmax(xi, yi);
         }
     }
 
     fn backward(
-        &mut self,
+        &self,
         _x: &[[f32; K]],
         y: &[[f32; K]],
         dy: &[[f32; K]],
         dx: Option<&mut [[f32; K]]>,
         _grad: &mut [f32],
+        _cache: &[f32],
+        _work: &mut [f32],
     ) {
         // Jacobian-vector product: ∂E/∂xᵢ = yᵢ (∂E/∂yᵢ − Σⱼ ∂E/∂yⱼ yⱼ).
         let Some(dx) = dx else { return };

@@ -4,10 +4,11 @@
 use bytemuck::Zeroable;
 
 use crate::init::Init;
-use crate::layer::{flat_mut, Knobs, Layer, Mode, Visitor};
+use crate::layer::{flat_mut, Knobs, Layer, Mode, Plan, Visitor};
 use crate::rng::Rng;
 
-/// `L` when `on`, the identity otherwise. Zeroed, it is off.
+/// `L` when `on`, the identity otherwise. Zeroed, it is off. Its arena plans are `L`'s, so a
+/// network sized for the layer on also runs with it off.
 #[derive(Clone, Copy, Zeroable)]
 pub struct Toggle<L: Layer<Out = <L as Layer>::In>> {
     pub layer: L,
@@ -17,32 +18,40 @@ pub struct Toggle<L: Layer<Out = <L as Layer>::In>> {
 impl<L: Layer<Out = <L as Layer>::In>> Layer for Toggle<L> {
     type In = L::In;
     type Out = L::In;
-    type OutBatch = L::OutBatch;
-    const BATCH: usize = L::BATCH;
     const PARAMS: usize = L::PARAMS;
     const STATE: usize = L::STATE;
-    const CACHE: usize = L::CACHE;
-    const SCRATCH: usize = L::SCRATCH;
+    const CACHE: Plan = L::CACHE;
+    const WORK: Plan = L::WORK;
+    const INFER: Plan = L::INFER;
     const SIGNATURE: u64 = L::SIGNATURE;
 
-    fn forward(&mut self, x: &[L::In], y: &mut [L::In], mode: Mode) {
+    fn forward(
+        &self,
+        x: &[L::In],
+        y: &mut [L::In],
+        mode: Mode,
+        cache: &mut [f32],
+        work: &mut [f32],
+    ) {
         if self.on {
-            self.layer.forward(x, y, mode);
+            self.layer.forward(x, y, mode, cache, work);
         } else {
             y.copy_from_slice(x);
         }
     }
 
     fn backward(
-        &mut self,
+        &self,
         x: &[L::In],
         y: &[L::In],
         dy: &[L::In],
         dx: Option<&mut [L::In]>,
         grad: &mut [f32],
+        cache: &[f32],
+        work: &mut [f32],
     ) {
         if self.on {
-            return self.layer.backward(x, y, dy, dx, grad);
+            return self.layer.backward(x, y, dy, dx, grad, cache, work);
         }
         // Off: no gradient for the unused parameters, so optimizers leave them be.
         grad.fill(0.0);
@@ -51,11 +60,9 @@ impl<L: Layer<Out = <L as Layer>::In>> Layer for Toggle<L> {
         }
     }
 
-    fn infer(&mut self, x: &L::In, y: &mut L::In, scratch: &mut [f32]) {
+    fn commit(&mut self, n: usize, cache: &[f32]) {
         if self.on {
-            self.layer.infer(x, y, scratch);
-        } else {
-            *y = *x;
+            self.layer.commit(n, cache);
         }
     }
 

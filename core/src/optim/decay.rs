@@ -1,7 +1,7 @@
 //! L1 and L2 weight decay: a penalty on weights added to the loss and its gradient added to
 //! the weights' gradients. Biases, batch-norm scales and shifts are left alone.
 
-use crate::layer::{visit_with_grads, Layer, Tensor, TensorKind};
+use crate::layer::{visit_trainable, Layer, Tensor, TensorKind};
 
 /// `loss += λ₁ Σ|W| + ½ λ₂ Σ W²`, `grad += λ₁ sign(W) + λ₂ W`. Both zero by default.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -18,11 +18,11 @@ impl WeightDecay {
             return 0.0;
         }
         let mut penalty = 0.0;
-        visit_with_grads(net, grads, |t: Tensor<'_>, grad: &mut [f32]| {
+        visit_trainable(net, |t: Tensor<'_>, at| {
             if t.kind != TensorKind::Weight {
                 return;
             }
-            for (w, g) in t.value.iter().zip(grad) {
+            for (w, g) in t.value.iter().zip(&mut grads[at..]) {
                 penalty += self.l1 * w.abs() + 0.5 * self.l2 * w * w;
                 *g += self.l1 * sign(*w) + self.l2 * w;
             }

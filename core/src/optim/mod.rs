@@ -1,10 +1,14 @@
 //! Optimizers: one loop over every trainable tensor of a network (reached through
 //! [`Layer::visit`]) applies one of the course's update rules, element by element.
 //!
-//! The rule is a value, chosen at run time (command line, or over the wire on the device);
-//! the gradients and its state (velocities, squared-gradient sums, moments) live in one flat
-//! buffer the caller provides, sized by [`Rule::buffer_len`]: a static array on the device, a
-//! `Vec` on the host.
+//! The rule is a value, chosen at run time (command line, or over the wire on the device). The
+//! optimizer holds only the rule's state (velocities, squared-gradient sums, moments) in a flat
+//! buffer the caller provides, sized by [`Rule::state_len`]: a static array or the heap on the
+//! device, a `Vec` on the host. Gradients are the caller's too (a training step keeps them in
+//! its arena), handed to [`Optimizer::step`] for one update.
+//!
+//! A step is all or nothing: it first computes every new weight and state value without
+//! storing any, and applies them only if all are finite.
 
 mod decay;
 mod rules;
@@ -12,7 +16,8 @@ mod rules;
 pub use decay::WeightDecay;
 
 use crate::error::Error;
-use crate::layer::{visit_with_grads, Layer, Tensor};
+use crate::layer::{visit_trainable, Layer, Tensor};
+use crate::network::Network;
 
 /// An update rule and its hyperparameters (the course's names and defaults).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -84,11 +89,6 @@ impl Rule {
         self.state_per_param() * params
     }
 
-    /// Floats of an [`Optimizer`]'s buffer: gradients and state.
-    pub const fn buffer_len(&self, params: usize) -> usize {
-        (1 + self.state_per_param()) * params
-    }
-
     /// The learning rate.
     pub fn lr(&self) -> f32 {
         match *self {
@@ -113,35 +113,33 @@ impl Rule {
     }
 }
 
-/// A rule with its training buffer for one network: the gradients (`params` floats, filled by
-/// [`crate::Network::gradients`]) followed by the rule's state. `S` is any float buffer:
-/// `[f32; N]`, `Vec<f32>`, `&mut [f32]`.
+/// A rule with its state for one network of `params` parameters. `S` is any float buffer of
+/// at least [`Rule::state_len`] floats: `[f32; N]`, `Vec<f32>`, `&mut [f32]`, `Box<[f32]>`.
 pub struct Optimizer<S> {
     rule: Rule,
     params: usize,
-    buf: S,
+    state: S,
     steps: u32,
 }
 
 impl<S: AsRef<[f32]> + AsMut<[f32]>> Optimizer<S> {
-    /// An optimizer for a network of `params` parameters. `buf` must hold
-    /// `rule.buffer_len(params)` floats (more if the rule may later change to a hungrier one).
-    ///
-    /// # Panics
-    /// If `buf` is too small: a setup mistake, not a data error.
-    pub fn new(rule: Rule, params: usize, buf: S) -> Self {
-        assert!(
-            buf.as_ref().len() >= rule.buffer_len(params),
-            "optimizer buffer too small for this network and rule"
-        );
+    /// An optimizer for a network of `params` parameters (`Network::<L>::PARAMS`), its history
+    /// reset. `state` must hold `rule.state_len(params)` floats (more if the rule may later
+    /// change to a hungrier one), else [`Error::ArenaTooSmall`].
+    pub fn new(rule: Rule, params: usize, state: S) -> Result<Self, Error> {
+        let found = state.as_ref().len();
+        let needed = rule.state_len(params);
+        if found < needed {
+            return Err(Error::ArenaTooSmall { needed, found });
+        }
         let mut opt = Self {
             rule,
             params,
-            buf,
+            state,
             steps: 0,
         };
         opt.reset();
-        opt
+        Ok(opt)
     }
 
     /// The update rule.
@@ -152,9 +150,9 @@ impl<S: AsRef<[f32]> + AsMut<[f32]>> Optimizer<S> {
     /// Switch to another rule and forget all history, if the buffer holds its state; else
     /// leave everything as it was.
     pub fn set_rule(&mut self, rule: Rule) -> Result<(), Error> {
-        let needed = rule.buffer_len(self.params);
-        if self.buf.as_ref().len() < needed {
-            return Err(Error::BufferTooSmall { needed: 4 * needed });
+        let (needed, found) = (rule.state_len(self.params), self.state.as_ref().len());
+        if found < needed {
+            return Err(Error::ArenaTooSmall { needed, found });
         }
         self.rule = rule;
         self.reset();
@@ -172,9 +170,8 @@ impl<S: AsRef<[f32]> + AsMut<[f32]>> Optimizer<S> {
             Rule::AdaGrad { h0, .. } => h0,
             _ => 0.0,
         };
-        let buf = self.buf.as_mut();
-        buf[..self.params].fill(0.0);
-        buf[self.params..].fill(fill);
+        let len = self.rule.state_len(self.params);
+        self.state.as_mut()[..len].fill(fill);
         self.steps = 0;
     }
 
@@ -183,34 +180,57 @@ impl<S: AsRef<[f32]> + AsMut<[f32]>> Optimizer<S> {
         self.steps
     }
 
-    /// The gradient buffer, `params` floats in visit order.
-    pub fn grads(&self) -> &[f32] {
-        &self.buf.as_ref()[..self.params]
+    /// The rule's state, `state_per_param` floats per parameter: for each trainable tensor in
+    /// visit order its share (Adam: the tensor's first moments, then its second moments).
+    pub fn state(&self) -> &[f32] {
+        &self.state.as_ref()[..self.rule.state_len(self.params)]
     }
 
-    /// The gradient buffer, to be filled by a backward pass.
-    pub fn grads_mut(&mut self) -> &mut [f32] {
-        &mut self.buf.as_mut()[..self.params]
-    }
-
-    /// Apply one update to every trainable tensor of `net` from the gradients in the buffer.
+    /// Apply one update to every trainable tensor of `net` from `grads` (`PARAMS` floats in
+    /// visit order, as [`Network::gradients`] writes them).
     ///
-    /// # Panics
-    /// If `net` has more parameters than this optimizer was made for.
-    pub fn step<L: Layer>(&mut self, net: &mut L) {
-        assert!(
-            L::PARAMS <= self.params,
-            "optimizer made for a smaller network"
-        );
+    /// All or nothing: if a gradient is not finite ([`Error::NonFiniteGradient`]), or a new
+    /// weight or state value would not be ([`Error::NonFiniteUpdate`]), nothing changes, the
+    /// step count included. A network larger than the optimizer was made for, or too few
+    /// gradients, is [`Error::ArenaTooSmall`].
+    pub fn step<L: Layer>(&mut self, net: &mut Network<L>, grads: &[f32]) -> Result<(), Error> {
         let per = self.rule.state_per_param();
-        self.steps += 1;
-        let (rule, t) = (self.rule, self.steps);
-        let (grads, state) = self.buf.as_mut().split_at_mut(self.params);
-        let mut state = &mut state[..per * L::PARAMS];
-        visit_with_grads(net, grads, |p: Tensor<'_>, g: &mut [f32]| {
-            let (s, rest) = core::mem::take(&mut state).split_at_mut(per * g.len());
-            state = rest;
-            rules::apply(rule, t, p.value, g, s);
-        });
+        let state_len = self.rule.state_len(L::PARAMS);
+        if L::PARAMS > self.params {
+            return Err(Error::ArenaTooSmall {
+                needed: state_len,
+                found: self.rule.state_len(self.params),
+            });
+        }
+        let Some(grads) = grads.get(..L::PARAMS) else {
+            return Err(Error::ArenaTooSmall {
+                needed: L::PARAMS,
+                found: grads.len(),
+            });
+        };
+        if !grads.iter().all(|g| g.is_finite()) {
+            return Err(Error::NonFiniteGradient);
+        }
+        let (rule, t) = (self.rule, self.steps + 1);
+        let state = &mut self.state.as_mut()[..state_len];
+        let mut sweep = |write: bool| {
+            let mut ok = true;
+            visit_trainable(&mut net.layers, |p: Tensor<'_>, at| {
+                let g = &grads[at..at + p.value.len()];
+                let s = &mut state[per * at..per * (at + p.value.len())];
+                ok &= if write {
+                    rules::apply::<true>(rule, t, p.value, g, s)
+                } else {
+                    rules::apply::<false>(rule, t, p.value, g, s)
+                };
+            });
+            ok
+        };
+        if !sweep(false) {
+            return Err(Error::NonFiniteUpdate);
+        }
+        sweep(true);
+        self.steps = t;
+        Ok(())
     }
 }

@@ -14,31 +14,50 @@ fn flush(x: f32) -> f32 {
     }
 }
 
-/// Update `w` from `g` by `rule` at step `t` (1-based), `state` holding this tensor's share of
-/// the optimizer state (Adam: first moments, then second moments).
-pub(super) fn apply(rule: Rule, t: u32, w: &mut [f32], g: &[f32], state: &mut [f32]) {
+/// One update of `w` from `g` by `rule` at step `t` (1-based), `state` holding this tensor's
+/// share of the optimizer state (Adam: first moments, then second moments).
+///
+/// With `WRITE = false` nothing is written: it returns whether every new weight and state
+/// value would be finite. With `WRITE = true` it applies the update (and returns `true`). Both
+/// compute the same floats in the same order, so a step can be checked whole before any of it
+/// is applied.
+pub(super) fn apply<const WRITE: bool>(
+    rule: Rule,
+    t: u32,
+    w: &mut [f32],
+    g: &[f32],
+    state: &mut [f32],
+) -> bool {
+    let mut ok = true;
     match rule {
         Rule::Sgd { lr } => {
             for (wi, gi) in w.iter_mut().zip(g) {
-                *wi -= lr * gi;
+                let nw = *wi - lr * gi;
+                commit::<WRITE>(&mut ok, wi, nw);
             }
         }
         Rule::Momentum { lr, momentum } => {
             for ((wi, gi), vi) in w.iter_mut().zip(g).zip(state) {
-                *vi = flush(momentum * *vi - lr * gi);
-                *wi += *vi;
+                let nv = flush(momentum * *vi - lr * gi);
+                let nw = *wi + nv;
+                commit::<WRITE>(&mut ok, vi, nv);
+                commit::<WRITE>(&mut ok, wi, nw);
             }
         }
         Rule::AdaGrad { lr, delta, .. } => {
             for ((wi, gi), hi) in w.iter_mut().zip(g).zip(state) {
-                *hi += gi * gi;
-                *wi -= lr * gi / (libm::sqrtf(*hi) + delta);
+                let nh = *hi + gi * gi;
+                let nw = *wi - lr * gi / (libm::sqrtf(nh) + delta);
+                commit::<WRITE>(&mut ok, hi, nh);
+                commit::<WRITE>(&mut ok, wi, nw);
             }
         }
         Rule::RmsProp { lr, rho, delta } => {
             for ((wi, gi), hi) in w.iter_mut().zip(g).zip(state) {
-                *hi = flush(rho * *hi + (1.0 - rho) * gi * gi);
-                *wi -= lr * gi / (libm::sqrtf(*hi) + delta);
+                let nh = flush(rho * *hi + (1.0 - rho) * gi * gi);
+                let nw = *wi - lr * gi / (libm::sqrtf(nh) + delta);
+                commit::<WRITE>(&mut ok, hi, nh);
+                commit::<WRITE>(&mut ok, wi, nw);
             }
         }
         Rule::Adam {
@@ -51,10 +70,24 @@ pub(super) fn apply(rule: Rule, t: u32, w: &mut [f32], g: &[f32], state: &mut [f
             let lr_t = lr * libm::sqrtf(1.0 - libm::powf(beta2, t)) / (1.0 - libm::powf(beta1, t));
             let (m, v) = state.split_at_mut(w.len());
             for (((wi, gi), mi), vi) in w.iter_mut().zip(g).zip(m).zip(v) {
-                *mi = flush(*mi + (1.0 - beta1) * (gi - *mi));
-                *vi = flush(*vi + (1.0 - beta2) * (gi * gi - *vi));
-                *wi -= lr_t * *mi / (libm::sqrtf(*vi) + delta);
+                let nm = flush(*mi + (1.0 - beta1) * (gi - *mi));
+                let nv = flush(*vi + (1.0 - beta2) * (gi * gi - *vi));
+                let nw = *wi - lr_t * nm / (libm::sqrtf(nv) + delta);
+                commit::<WRITE>(&mut ok, mi, nm);
+                commit::<WRITE>(&mut ok, vi, nv);
+                commit::<WRITE>(&mut ok, wi, nw);
             }
         }
+    }
+    ok
+}
+
+/// Store `new` in `slot` (`WRITE`), or note whether it is finite (check).
+#[inline(always)]
+fn commit<const WRITE: bool>(ok: &mut bool, slot: &mut f32, new: f32) {
+    if WRITE {
+        *slot = new;
+    } else {
+        *ok &= new.is_finite();
     }
 }
