@@ -31,6 +31,7 @@ pub mod slot;
 
 use slot::{Learning, Slot};
 
+use shinso::Layer;
 use shinso_proto::{
     self as proto, Counter, DeviceInfo, ErrorCode, FrameError, LearnStats, MemoryBudget, ModelId,
     ModelInfo, Optimizer, Request, Response, CHUNK, CLASSES, MAX_FRAME, MAX_MODELS, NAME_LEN,
@@ -41,24 +42,27 @@ use shinso_proto::{
 pub const FIRMWARE: &str = concat!("shinso-fw ", env!("CARGO_PKG_VERSION"));
 
 /// The network of the inference slot (model 0); its weights are pushed from the host.
-pub type InferNet = shinso::zoo::DoubleConvNet<0>;
+pub type InferNet = shinso::zoo::DoubleConvNet;
 const INFER_NAME: &str = "double-convnet";
 /// The network of the learning slot (model 1), trained on the device one sample at a time.
 #[cfg(not(feature = "online-mlp"))]
-pub type LearnNet = shinso::zoo::OnlineConvNet<1>;
+pub type LearnNet = shinso::zoo::OnlineConvNet;
 #[cfg(not(feature = "online-mlp"))]
 const LEARN_NAME: &str = "online-convnet";
 /// The network of the learning slot (model 1), trained on the device one sample at a time.
 #[cfg(feature = "online-mlp")]
-pub type LearnNet = shinso::zoo::OnlineMlp<1>;
+pub type LearnNet = shinso::zoo::OnlineMlp;
 #[cfg(feature = "online-mlp")]
 const LEARN_NAME: &str = "online-mlp";
 
-/// Floats of the scratch arena: the most that one request needs (an inference, a learning
-/// step, or a staged push of the largest payload).
+/// Floats of the scratch arena, from the core's memory plans: the most that one request needs
+/// (an inference with either model, a learning step, or a staged push of the larger payload).
 pub const ARENA_FLOATS: usize = max(
-    max(Slot::<InferNet>::INFER_ARENA, Slot::<LearnNet>::INFER_ARENA),
-    max(Slot::<InferNet>::PAYLOAD, Slot::<LearnNet>::PAYLOAD),
+    max(Slot::<InferNet>::INFER_ARENA, Slot::<LearnNet>::LEARN_ARENA),
+    max(
+        InferNet::PARAMS + InferNet::STATE,
+        LearnNet::PARAMS + LearnNet::STATE,
+    ),
 );
 
 const fn max(a: usize, b: usize) -> usize {
@@ -107,7 +111,7 @@ pub trait DeviceModel {
     fn name(&self) -> &str;
     /// Architecture signature: a pushed blob must have been exported for the same.
     fn signature(&self) -> u64;
-    /// Number of `f32` parameters; the blob is four times as many bytes.
+    /// Number of `f32` in its payload (parameters and saved state); four bytes each.
     fn param_count(&self) -> usize;
     /// Bytes of RAM the model takes where it sits (a static on the device).
     fn ram(&self) -> usize;
@@ -115,14 +119,17 @@ pub trait DeviceModel {
     fn heap(&self) -> usize {
         0
     }
-    /// Copies blob bytes starting at `offset` into `out`; returns how many were copied
-    /// (fewer at the end of the blob, 0 past it).
-    fn read_params(&mut self, offset: usize, out: &mut [u8]) -> usize;
-    /// Replaces every parameter. The app has checked that `blob` is exactly
-    /// `4 * param_count()` bytes of finite little-endian `f32`.
-    fn load_params(&mut self, blob: &[u8]);
+    /// Copies payload bytes `offset..offset + out.len()` (within the payload) into `out`.
+    fn read_params(&mut self, offset: usize, out: &mut [u8]) -> Result<(), ErrorCode>;
+    /// Replaces the whole payload (`4 * param_count()` bytes, CRC checked by the app) if every
+    /// float is finite; else [`ErrorCode::NonFinite`] and nothing changes.
+    fn load_params(&mut self, payload: &[u8]) -> Result<(), ErrorCode>;
     /// Class probabilities for one image; `scratch` is the arena, free for the duration.
-    fn infer(&mut self, pixels: &[u8; PIXELS], scratch: &mut [f32]) -> [f32; CLASSES];
+    fn infer(
+        &mut self,
+        pixels: &[u8; PIXELS],
+        scratch: &mut [f32],
+    ) -> Result<[f32; CLASSES], ErrorCode>;
     /// The model's learning side, if it learns on the device.
     fn learner(&mut self) -> Option<&mut dyn Learner> {
         None
@@ -239,7 +246,7 @@ impl<'m> App<'m> {
                 let m = model(&mut self.models, id).map_err(e)?;
                 self.push = None; // the arena is about to hold activations
                 let t0 = platform.now();
-                let scores = m.infer(&pixels.0, self.scratch);
+                let scores = m.infer(&pixels.0, self.scratch).map_err(e)?;
                 let count = platform.now().wrapping_sub(t0);
                 Response::Inferred {
                     class: argmax(&scores),
@@ -341,15 +348,10 @@ impl<'m> App<'m> {
                 if proto::crc32(blob) != p.crc {
                     return Err(e(ErrorCode::BadBlobCrc));
                 }
-                if let Some(i) = blob
-                    .chunks_exact(4)
-                    .position(|b| !f32::from_le_bytes([b[0], b[1], b[2], b[3]]).is_finite())
-                {
-                    return Err((ErrorCode::NonFinite, i as u32));
-                }
                 model(&mut self.models, p.model)
                     .map_err(e)?
-                    .load_params(blob);
+                    .load_params(blob)
+                    .map_err(e)?;
                 Response::Ok
             }
             Request::Pull { model, offset, len } => {
@@ -365,8 +367,7 @@ impl<'m> App<'m> {
                 let want = (len as usize).min(total - offset as usize);
                 // Cannot fail: want ≤ len ≤ CHUNK.
                 let _ = data.resize(want, 0);
-                let got = m.read_params(offset as usize, &mut data);
-                data.truncate(got);
+                m.read_params(offset as usize, &mut data).map_err(e)?;
                 Response::Chunk { offset, data }
             }
         })

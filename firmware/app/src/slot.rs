@@ -1,13 +1,13 @@
 //! The device's models are the core's own networks: a [`Slot`] runs any `shinso::Network` with
 //! 784 inputs and 10 outputs, a [`Learning`] slot also trains it with the core's optimizer.
-//! Nothing here computes a layer, an update rule or an initialiser: the device runs the same
-//! code as the host, in the same order, so both give the same floats.
+//! Nothing here computes a layer, an update rule, an initialiser or a float's bytes: the device
+//! runs the same code as the host, in the same order, so both give the same floats.
 
 use crate::{argmax, normalise, DeviceModel, Learner, Step};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use shinso::layer::{flat, floats};
-use shinso::{Init, Knobs, Layer, Loss, Network, Optimizer, Rule, Tensor, WeightDecay};
+use shinso::layer::{carve, flat, flat_mut, floats};
+use shinso::{Error, Init, Knobs, Layer, Loss, Network, Optimizer, Rule, WeightDecay};
 use shinso_proto::{ErrorCode, Optimizer as Wire, CLASSES, PIXELS};
 
 /// The loss every device slot is trained and read with: softmax on the logits.
@@ -15,10 +15,9 @@ const LOSS: Loss = Loss::SoftmaxCrossEntropy;
 
 /// A network the device runs; its weights come from a push.
 pub struct Slot<L: Layer> {
-    /// The network (parameters, and what a training step keeps between forward and backward).
+    /// The network: parameters and persistent state only.
     pub net: Network<L>,
-    /// Set by [`Slot::named`] (an `Option` so that a zeroed slot is all zero bytes and lands in
-    /// `.bss`).
+    /// Set by [`Slot::named`] (an `Option` so that a zeroed slot is all zero bytes).
     name: Option<&'static str>,
 }
 
@@ -33,23 +32,32 @@ const fn zeroed<T: bytemuck::Zeroable>() -> T {
     }
 }
 
-impl<L: Layer> Slot<L> {
-    /// Arena floats one inference takes: the normalised image and the network's scratch.
-    pub const INFER_ARENA: usize = {
-        assert!(
-            floats::<L::In>() == PIXELS && floats::<L::Out>() == CLASSES,
-            "a device slot's network takes one 28×28 image and gives 10 scores"
-        );
-        PIXELS + L::SCRATCH
-    };
-    /// Payload floats (parameters and saved state, the blob without its header).
-    pub const PAYLOAD: usize = L::PARAMS + L::STATE;
+/// The core's errors as the wire's: a refused step, or an arena or heap too small.
+fn code(e: Error) -> ErrorCode {
+    match e {
+        Error::ArenaTooSmall { .. } | Error::BufferTooSmall { .. } => ErrorCode::OutOfMemory,
+        Error::NonFiniteParameter => ErrorCode::NonFinite,
+        Error::PayloadRange { .. } | Error::BlobLength { .. } => ErrorCode::BadLength,
+        _ => ErrorCode::RolledBack,
+    }
+}
 
+impl<L: Layer> Slot<L> {
     /// A zeroed network without a name (every class equally likely until weights arrive).
     pub const ZERO: Self = Slot {
         net: zeroed(),
         name: None,
     };
+    /// Arena floats one inference takes: the normalised image, then the core's prediction.
+    pub const INFER_ARENA: usize = {
+        assert!(
+            floats::<L::In>() == PIXELS && floats::<L::Out>() == CLASSES,
+            "a device slot's network takes one 28×28 image and gives 10 scores"
+        );
+        PIXELS + Network::<L>::predict_arena(1)
+    };
+    /// Arena floats one learning step takes: the image and its target, then the core's step.
+    pub const LEARN_ARENA: usize = PIXELS + CLASSES + Network::<L>::train_arena(1);
 
     /// Names the slot and applies the network's run-time choices at their defaults (ReLU).
     pub fn named(&mut self, name: &'static str) {
@@ -57,21 +65,26 @@ impl<L: Layer> Slot<L> {
         self.net.configure(&Knobs::default());
     }
 
-    /// The image as the network's input, at the front of the arena; the rest is returned.
-    fn input<'a>(pixels: &[u8; PIXELS], arena: &'a mut [f32]) -> (&'a L::In, &'a mut [f32]) {
-        let (x, rest) = arena.split_at_mut(Self::INFER_ARENA - L::SCRATCH);
-        normalise(pixels, x);
-        (&bytemuck::cast_slice(x)[0], rest)
+    /// The image as the network's input, carved off the front of the arena (the rest follows).
+    fn input<'a>(pixels: &[u8; PIXELS], arena: &'a mut [f32]) -> (&'a [L::In], &'a mut [f32]) {
+        let (x, rest) = carve::<L::In>(arena, 1);
+        normalise(pixels, flat_mut(x));
+        (x, rest)
     }
 
-    fn logits(&mut self, pixels: &[u8; PIXELS], arena: &mut [f32]) -> [f32; CLASSES] {
-        let (x, scratch) = Self::input(pixels, arena);
-        let mut y = <L::Out as bytemuck::Zeroable>::zeroed();
-        // Cannot fail: normalised pixels are finite.
-        let _ = self.net.infer(x, &mut y, scratch);
+    fn logits(
+        &self,
+        pixels: &[u8; PIXELS],
+        arena: &mut [f32],
+    ) -> Result<[f32; CLASSES], ErrorCode> {
+        let arena = arena
+            .get_mut(..Self::INFER_ARENA)
+            .ok_or(ErrorCode::OutOfMemory)?;
+        let (x, rest) = Self::input(pixels, arena);
+        let y = self.net.predict(x, rest).map_err(code)?;
         let mut logits = [0.0; CLASSES];
-        logits.copy_from_slice(flat(core::slice::from_ref(&y)));
-        logits
+        logits.copy_from_slice(flat(y));
+        Ok(logits)
     }
 }
 
@@ -83,44 +96,25 @@ impl<L: Layer> DeviceModel for Slot<L> {
         L::SIGNATURE
     }
     fn param_count(&self) -> usize {
-        Self::PAYLOAD
+        L::PARAMS + L::STATE
     }
     fn ram(&self) -> usize {
         core::mem::size_of::<Self>()
     }
-    fn read_params(&mut self, offset: usize, out: &mut [u8]) -> usize {
-        let n = out.len().min((4 * Self::PAYLOAD).saturating_sub(offset));
-        let mut at = 0;
-        self.net.layers.visit(&mut |t: Tensor<'_>| {
-            for v in t.value.iter() {
-                for (k, b) in v.to_le_bytes().into_iter().enumerate() {
-                    if let Some(o) = (at + k)
-                        .checked_sub(offset)
-                        .and_then(|i| out[..n].get_mut(i))
-                    {
-                        *o = b;
-                    }
-                }
-                at += 4;
-            }
-        });
-        n
+    fn read_params(&mut self, offset: usize, out: &mut [u8]) -> Result<(), ErrorCode> {
+        self.net.read_payload(offset, out).map_err(code)
     }
-    fn load_params(&mut self, blob: &[u8]) {
-        let mut floats = blob
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-        self.net.layers.visit(&mut |t: Tensor<'_>| {
-            t.value
-                .iter_mut()
-                .zip(&mut floats)
-                .for_each(|(v, f)| *v = f);
-        });
+    fn load_params(&mut self, payload: &[u8]) -> Result<(), ErrorCode> {
+        self.net.write_payload(0, payload).map_err(code)
     }
-    fn infer(&mut self, pixels: &[u8; PIXELS], arena: &mut [f32]) -> [f32; CLASSES] {
+    fn infer(
+        &mut self,
+        pixels: &[u8; PIXELS],
+        arena: &mut [f32],
+    ) -> Result<[f32; CLASSES], ErrorCode> {
         let mut scores = [0.0; CLASSES];
-        LOSS.output(&self.logits(pixels, arena), &mut scores);
-        scores
+        LOSS.output(&self.logits(pixels, arena)?, &mut scores);
+        Ok(scores)
     }
 }
 
@@ -142,14 +136,24 @@ pub fn rule(optimizer: Wire, lr: f32) -> Rule {
     }
 }
 
-/// A slot that also learns, one sample at a time, with the core's optimizer. The optimizer's
-/// state is on the heap: its size depends on the rule chosen over the wire.
+/// A slot that also learns, one sample at a time, with the core's optimizer, whose state is on
+/// the heap: its size depends on the rule chosen over the wire.
 pub struct Learning<L: Layer> {
     /// The network.
     pub slot: Slot<L>,
-    /// On the heap whole (a one-element array: the heap's only fallible way to box a value),
-    /// so that `None` is a null pointer and a zeroed slot all zero bytes.
+    /// On the heap whole (in a one-element array: the fallible way to box a value), so that
+    /// `None` is a null pointer and a zeroed slot all zero bytes.
     opt: Option<Box<[Optimizer<Box<[f32]>>; 1]>>,
+}
+
+/// `value` on the heap, or `OutOfMemory` (where `Box::new` would abort).
+fn try_box<T>(value: T) -> Result<Box<[T; 1]>, ErrorCode> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(1).map_err(|_| ErrorCode::OutOfMemory)?;
+    v.push(value);
+    v.into_boxed_slice()
+        .try_into()
+        .map_err(|_| ErrorCode::OutOfMemory)
 }
 
 impl<L: Layer> Learning<L> {
@@ -170,17 +174,21 @@ impl<L: Layer> Learning<L> {
     fn set_rule(&mut self, rule: Rule) -> Result<(), ErrorCode> {
         // Free the old state first: old and new together may not fit.
         self.opt = None;
-        let n = rule.buffer_len(L::PARAMS);
-        let mut buf = Vec::new();
-        buf.try_reserve_exact(n)
+        let n = rule.state_len(L::PARAMS);
+        let mut state = Vec::new();
+        state
+            .try_reserve_exact(n)
             .map_err(|_| ErrorCode::OutOfMemory)?;
-        buf.resize(n, 0.0);
-        let mut opt = Vec::new();
-        opt.try_reserve_exact(1)
-            .map_err(|_| ErrorCode::OutOfMemory)?;
-        opt.push(Optimizer::new(rule, L::PARAMS, buf.into_boxed_slice()));
-        self.opt = opt.into_boxed_slice().try_into().ok();
+        state.resize(n, 0.0);
+        let opt = Optimizer::new(rule, L::PARAMS, state.into_boxed_slice()).map_err(code)?;
+        self.opt = Some(try_box(opt)?);
         Ok(())
+    }
+
+    fn forget(&mut self) {
+        if let Some([o]) = self.opt.as_deref_mut() {
+            o.reset();
+        }
     }
 }
 
@@ -192,27 +200,27 @@ impl<L: Layer> DeviceModel for Learning<L> {
         L::SIGNATURE
     }
     fn param_count(&self) -> usize {
-        Slot::<L>::PAYLOAD
+        self.slot.param_count()
     }
     fn ram(&self) -> usize {
         core::mem::size_of::<Self>()
     }
     fn heap(&self) -> usize {
-        self.opt
-            .as_deref()
-            .map_or(0, |[o]| 4 * o.rule().buffer_len(L::PARAMS))
+        self.opt.as_deref().map_or(0, |[o]| 4 * o.state().len())
     }
-    fn read_params(&mut self, offset: usize, out: &mut [u8]) -> usize {
+    fn read_params(&mut self, offset: usize, out: &mut [u8]) -> Result<(), ErrorCode> {
         self.slot.read_params(offset, out)
     }
-    fn load_params(&mut self, blob: &[u8]) {
-        self.slot.load_params(blob);
-        // New weights, new history.
-        if let Some([o]) = self.opt.as_deref_mut() {
-            o.reset();
-        }
+    fn load_params(&mut self, payload: &[u8]) -> Result<(), ErrorCode> {
+        self.slot.load_params(payload)?;
+        self.forget(); // new weights, new history
+        Ok(())
     }
-    fn infer(&mut self, pixels: &[u8; PIXELS], arena: &mut [f32]) -> [f32; CLASSES] {
+    fn infer(
+        &mut self,
+        pixels: &[u8; PIXELS],
+        arena: &mut [f32],
+    ) -> Result<[f32; CLASSES], ErrorCode> {
         self.slot.infer(pixels, arena)
     }
     fn learner(&mut self) -> Option<&mut dyn Learner> {
@@ -230,24 +238,19 @@ impl<L: Layer> Learner for Learning<L> {
         let Some([opt]) = self.opt.as_deref_mut() else {
             return Err(ErrorCode::OutOfMemory);
         };
-        let predicted = argmax(&self.slot.logits(pixels, arena));
-        let (x, _) = Slot::<L>::input(pixels, arena);
-        let mut target = <L::Out as bytemuck::Zeroable>::zeroed();
-        if let Some(t) =
-            shinso::layer::flat_mut(core::slice::from_mut(&mut target)).get_mut(label as usize)
-        {
-            *t = 1.0;
-        }
-        let net = &mut self.slot.net;
-        let loss = net
-            .train_step(
-                core::slice::from_ref(x),
-                core::slice::from_ref(&target),
-                LOSS,
-                WeightDecay::default(),
-                opt,
-            )
-            .map_err(|_| ErrorCode::RolledBack)?;
+        let predicted = argmax(&self.slot.logits(pixels, arena)?);
+        let arena = arena
+            .get_mut(..Slot::<L>::LEARN_ARENA)
+            .ok_or(ErrorCode::OutOfMemory)?;
+        let (x, rest) = Slot::<L>::input(pixels, arena);
+        let (target, rest) = carve::<L::Out>(rest, 1);
+        target.fill(bytemuck::Zeroable::zeroed());
+        flat_mut(target)[label as usize % CLASSES] = 1.0;
+        let loss = self
+            .slot
+            .net
+            .train_step(x, target, LOSS, WeightDecay::default(), opt, rest)
+            .map_err(code)?;
         Ok(Step { loss, predicted })
     }
 
@@ -257,8 +260,6 @@ impl<L: Layer> Learner for Learning<L> {
 
     fn reset(&mut self, seed: u64) {
         self.slot.net.init(Init::He, seed);
-        if let Some([o]) = self.opt.as_deref_mut() {
-            o.reset();
-        }
+        self.forget();
     }
 }

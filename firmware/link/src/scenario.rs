@@ -113,7 +113,9 @@ pub fn learner_matches_the_core(
     host.configure(&Default::default());
     host.init(Init::He, seed);
     let params = Network::<Net>::PARAMS;
-    let mut opt = shinso::Optimizer::new(rule, params, vec![0.0; rule.buffer_len(params)]);
+    let mut opt = shinso::Optimizer::new(rule, params, vec![0.0; rule.state_len(params)])
+        .map_err(|e| e.to_string())?;
+    let mut arena = vec![0.0; Network::<Net>::train_arena(1)];
     expect_ok(link, &Request::Configure { optimizer, lr }, t)?;
     expect_ok(link, &Request::Reset { seed }, t)?;
     let (mut rng, protos) = (SplitMix64::new(seed), prototypes(seed));
@@ -129,6 +131,7 @@ pub fn learner_matches_the_core(
                 Loss::SoftmaxCrossEntropy,
                 Default::default(),
                 &mut opt,
+                &mut arena,
             )
             .map_err(|e| format!("{optimizer:?} step {step} on the host: {e}"))?;
         match ask(link, &Request::Learn { pixels, label }, t)? {
@@ -283,7 +286,8 @@ pub fn run(link: &mut Link, t: Duration, learn_steps: usize) -> R<Report> {
 
     // Weight transfer to model 0: a valid push, then refused ones that must not change it.
     // The weights are the core's own network, He-initialised on the host.
-    type Host = shinso::zoo::DoubleConvNet<1>;
+    type Host = shinso::zoo::DoubleConvNet;
+    let mut arena = vec![0.0; Network::<Host>::predict_arena(1)];
     let mut host_model = Network::<Host>::boxed();
     host_model.configure(&Default::default());
     host_model.init(Init::He, 99);
@@ -329,7 +333,7 @@ pub fn run(link: &mut Link, t: Duration, learn_steps: usize) -> R<Report> {
     for i in 0..20 {
         let (pixels, _) = synthetic(&mut rng, &protos);
         let logits = host_model
-            .predict(&[input(&pixels)])
+            .predict(&[input(&pixels)], &mut arena)
             .map_err(|e| e.to_string())?[0];
         let mut want = [0f32; CLASSES];
         Loss::SoftmaxCrossEntropy.output(&logits, &mut want);
