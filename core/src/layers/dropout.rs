@@ -34,7 +34,10 @@ impl<T: Pod> Dropout<T> {
     /// `cache` as `[generator | mask]`.
     fn split(cache: &[f32]) -> (Rng, &[f32]) {
         let (rng, mask) = cache.split_at(RNG_FLOATS);
-        (bytemuck::pod_read_unaligned(bytemuck::cast_slice(rng)), mask)
+        (
+            bytemuck::pod_read_unaligned(bytemuck::cast_slice(rng)),
+            mask,
+        )
     }
 }
 
@@ -58,7 +61,8 @@ impl<T: Pod> Layer for Dropout<T> {
                     *m = if rng.uniform() > self.ratio { 1.0 } else { 0.0 };
                     *yi = xi * *m;
                 }
-                bytemuck::cast_slice_mut::<f32, u8>(saved).copy_from_slice(bytemuck::bytes_of(&rng));
+                bytemuck::cast_slice_mut::<f32, u8>(saved)
+                    .copy_from_slice(bytemuck::bytes_of(&rng));
             }
             Mode::Infer => {
                 let keep = 1.0 - self.ratio;
