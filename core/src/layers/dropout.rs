@@ -44,6 +44,11 @@ impl<T: Pod> Dropout<T> {
 impl<T: Pod> Layer for Dropout<T> {
     type In = T;
     type Out = T;
+    const ZERO: Self = Self {
+        ratio: 0.0,
+        rng: Rng::new(0),
+        _sample: PhantomData,
+    };
     const PARAMS: usize = 0;
     const STATE: usize = 0;
     const CACHE: Plan = Plan::new(RNG_FLOATS, floats::<T>());
