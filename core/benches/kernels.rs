@@ -179,23 +179,33 @@ fn pooling(c: &mut Criterion) {
 }
 
 fn convolution(c: &mut Criterion) {
-    type Conv = Conv2d<1, 28, 28, 30, 5, 5, 1, 0, 24, 24, BATCH>;
+    type Conv = Conv2d<1, 28, 28, 30, 5, 5, 1, 0, 24, 24>;
     let mut conv: Box<Conv> = bytemuck::zeroed_box();
     shinso::model::params_from(&mut *conv, &data(Conv::PARAMS, 1));
     let x: Vec<[[[f32; 28]; 28]; 1]> = bytemuck::cast_slice(&data(BATCH * 784, 2)).to_vec();
     let dy: Vec<[[[f32; 24]; 24]; 30]> = bytemuck::cast_slice(&data(BATCH * 30 * 576, 3)).to_vec();
     let mut y: Vec<[[[f32; 24]; 24]; 30]> = vec![bytemuck::Zeroable::zeroed(); BATCH];
     let mut dx: Vec<[[[f32; 28]; 28]; 1]> = vec![bytemuck::Zeroable::zeroed(); BATCH];
+    let mut cache = vec![0.0; Conv::CACHE.at(BATCH)];
+    let mut work = vec![0.0; Conv::WORK.at(BATCH)];
     c.bench_function("conv forward 1x28x28 -> 30x24x24 (im2col + gemm)", |b| {
-        b.iter(|| conv.forward(black_box(&x), &mut y, Mode::Train))
+        b.iter(|| conv.forward(black_box(&x), &mut y, Mode::Train, &mut cache, &mut work))
     });
-    c.bench_function("conv forward_direct 1x28x28 -> 30x24x24", |b| {
-        b.iter(|| conv.forward_direct(black_box(&x), &mut y))
-    });
-    conv.forward(&x, &mut y, Mode::Train);
+    conv.forward(&x, &mut y, Mode::Train, &mut cache, &mut work);
     let mut grad = vec![0.0; 30 * 25 + 30];
     c.bench_function("conv backward 1x28x28 -> 30x24x24 (dW, db, dx)", |b| {
-        b.iter(|| conv.backward(black_box(&x), &y, black_box(&dy), Some(&mut dx), &mut grad))
+        b.iter(|| {
+            let dx = Some(&mut dx[..]);
+            conv.backward(
+                black_box(&x),
+                &y,
+                black_box(&dy),
+                dx,
+                &mut grad,
+                &cache,
+                &mut work,
+            )
+        })
     });
     // One sample of the device's first conv layer (8 filters of 3×3), direct.
     let g = Geometry {
@@ -275,14 +285,14 @@ fn batchnorm(c: &mut Criterion) {
 
 /// One conv block of the double convnet, fused (`ConvReluPool`, `F`) against the unfused
 /// `Conv2d → ReLU → MaxPool2d` (`U`) with the same weights: training forward, and backward (with
-/// `dx` when `with_dx`, as for the second block; the first block of a net skips it), at the
-/// batch capacity of the layers.
+/// `dx` when `with_dx`, as for the second block; the first block of a net skips it), on `n`
+/// samples.
 fn fused_vs_unfused<F: Layer, U: Layer<In = F::In, Out = F::Out>>(
     c: &mut Criterion,
     name: &str,
+    n: usize,
     with_dx: bool,
 ) {
-    let n = F::BATCH;
     let p = data(F::PARAMS, 1);
     let x: Vec<F::In> =
         bytemuck::cast_slice(&data(n * std::mem::size_of::<F::In>() / 4, 2)).to_vec();
@@ -319,15 +329,25 @@ fn block<L: Layer>(
     let mut y: Vec<L::Out> = vec![bytemuck::Zeroable::zeroed(); x.len()];
     let mut dx: Vec<L::In> = vec![bytemuck::Zeroable::zeroed(); x.len()];
     let mut grad = vec![0.0; L::PARAMS];
+    let mut cache = vec![0.0; L::CACHE.at(x.len())];
+    let mut work = vec![0.0; L::WORK.at(x.len())];
     let label = |pass: &str| format!("conv_relu_pool {}", name.replace("{}", pass));
     c.bench_function(&label("forward"), |b| {
-        b.iter(|| layer.forward(black_box(x), &mut y, Mode::Train))
+        b.iter(|| layer.forward(black_box(x), &mut y, Mode::Train, &mut cache, &mut work))
     });
-    layer.forward(x, &mut y, Mode::Train);
+    layer.forward(x, &mut y, Mode::Train, &mut cache, &mut work);
     c.bench_function(&label("backward"), |b| {
         b.iter(|| {
             let dx = with_dx.then_some(&mut dx[..]);
-            layer.backward(black_box(x), &y, black_box(dy), dx, &mut grad)
+            layer.backward(
+                black_box(x),
+                &y,
+                black_box(dy),
+                dx,
+                &mut grad,
+                &cache,
+                &mut work,
+            )
         })
     });
 }
@@ -337,22 +357,22 @@ fn block<L: Layer>(
 fn conv_relu_pool(c: &mut Criterion) {
     use shinso::{stack, ConvReluPool, MaxPool2d, ReLU};
     type M<const C: usize, const H: usize, const W: usize> = [[[f32; W]; H]; C];
-    type F1<const B: usize> = ConvReluPool<1, 28, 28, 16, 3, 3, 1, 0, 26, 26, 2, 2, 2, 13, 13, B>;
-    type U1<const B: usize> = stack![
-        Conv2d<1, 28, 28, 16, 3, 3, 1, 0, 26, 26, B>,
-        ReLU<M<16, 26, 26>, B>,
-        MaxPool2d<16, 26, 26, 2, 2, 2, 13, 13, B>
+    type F1 = ConvReluPool<1, 28, 28, 16, 3, 3, 1, 0, 26, 26, 2, 2, 2, 13, 13>;
+    type U1 = stack![
+        Conv2d<1, 28, 28, 16, 3, 3, 1, 0, 26, 26>,
+        ReLU<M<16, 26, 26>>,
+        MaxPool2d<16, 26, 26, 2, 2, 2, 13, 13>
     ];
-    type F2<const B: usize> = ConvReluPool<16, 13, 13, 32, 3, 3, 1, 0, 11, 11, 2, 2, 2, 5, 5, B>;
-    type U2<const B: usize> = stack![
-        Conv2d<16, 13, 13, 32, 3, 3, 1, 0, 11, 11, B>,
-        ReLU<M<32, 11, 11>, B>,
-        MaxPool2d<32, 11, 11, 2, 2, 2, 5, 5, B>
+    type F2 = ConvReluPool<16, 13, 13, 32, 3, 3, 1, 0, 11, 11, 2, 2, 2, 5, 5>;
+    type U2 = stack![
+        Conv2d<16, 13, 13, 32, 3, 3, 1, 0, 11, 11>,
+        ReLU<M<32, 11, 11>>,
+        MaxPool2d<32, 11, 11, 2, 2, 2, 5, 5>
     ];
-    fused_vs_unfused::<F1<BATCH>, U1<BATCH>>(c, "1x28x28 -> 16x13x13", false);
-    fused_vs_unfused::<F2<BATCH>, U2<BATCH>>(c, "16x13x13 -> 32x5x5", true);
-    fused_vs_unfused::<F1<1>, U1<1>>(c, "1x28x28 -> 16x13x13", false);
-    fused_vs_unfused::<F2<1>, U2<1>>(c, "16x13x13 -> 32x5x5", true);
+    for n in [BATCH, 1] {
+        fused_vs_unfused::<F1, U1>(c, "1x28x28 -> 16x13x13", n, false);
+        fused_vs_unfused::<F2, U2>(c, "16x13x13 -> 32x5x5", n, true);
+    }
 }
 
 fn config() -> Criterion {

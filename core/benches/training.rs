@@ -24,7 +24,8 @@ where
     net.configure(&Knobs::default());
     net.init(Init::He, 1);
     let params = Network::<L>::PARAMS;
-    let mut opt = Optimizer::new(rule, params, vec![0.0; rule.buffer_len(params)]);
+    let mut opt = Optimizer::new(rule, params, vec![0.0; rule.state_len(params)]).unwrap();
+    let mut arena = vec![0.0; Network::<L>::train_arena(BATCH)];
     let mut rng = Rng::new(2);
     let pixels: Vec<f32> = (0..BATCH * 784).map(|_| rng.uniform()).collect();
     let x: &[L::In] = bytemuck::cast_slice(&pixels);
@@ -34,17 +35,18 @@ where
     group.bench_function(name, |b| {
         b.iter(|| {
             let loss = Loss::SoftmaxCrossEntropy;
-            black_box(net.train_step(x, &t, loss, WeightDecay::default(), &mut opt))
+            let decay = WeightDecay::default();
+            black_box(net.train_step(x, &t, loss, decay, &mut opt, &mut arena))
         })
     });
     group.finish();
 }
 
 fn steps(c: &mut Criterion) {
-    step::<zoo::Mlp<BATCH>>(c, "mlp 784-40-20-10, SGD", Rule::sgd(0.1));
-    step::<zoo::SimpleConvNet<BATCH>>(c, "simple-convnet, Adam", Rule::adam(0.001));
-    step::<zoo::DoubleConvNet<BATCH>>(c, "double-convnet, Adam", Rule::adam(0.001));
-    step::<zoo::OnlineConvNet<BATCH>>(c, "online-convnet, Adam", Rule::adam(0.001));
+    step::<zoo::Mlp>(c, "mlp 784-40-20-10, SGD", Rule::sgd(0.1));
+    step::<zoo::SimpleConvNet>(c, "simple-convnet, Adam", Rule::adam(0.001));
+    step::<zoo::DoubleConvNet>(c, "double-convnet, Adam", Rule::adam(0.001));
+    step::<zoo::OnlineConvNet>(c, "online-convnet, Adam", Rule::adam(0.001));
 }
 
 criterion_group! {

@@ -193,6 +193,9 @@ pub trait Layer: Zeroable {
     /// One output sample.
     type Out: Pod;
 
+    /// The zeroed layer as a constant, so that a network can sit in a `static` (a zeroed layer
+    /// is valid; [`Layer::init`] or a blob then gives it weights).
+    const ZERO: Self;
     /// Trainable parameters (floats); gradients take as many.
     const PARAMS: usize;
     /// Persistent non-trainable floats saved with the model (batch-norm running statistics).

@@ -8,11 +8,28 @@
 //! number of samples a call passes, bounded only by the arena.
 //!
 //! ```
-//! use shinso::{zoo::OnlineConvNet, Network};
-//! // A device's arena, checked when the firmware compiles.
-//! const ARENA: usize = 8 * 1024;
-//! const _: () = assert!(Network::<OnlineConvNet>::train_arena(1) <= ARENA);
-//! const _: () = assert!(Network::<OnlineConvNet>::predict_arena(1) <= ARENA);
+//! use std::sync::Mutex;
+//! use shinso::{one_hot, argmax, zoo::OnlineConvNet, Init, Loss, Network, Optimizer, Rule, WeightDecay};
+//!
+//! type Net = Network<OnlineConvNet>;
+//! // A device's arena (40 KiB), checked when the firmware compiles: a training step on one
+//! // sample of the online learner fits, and so does an inference.
+//! const ARENA: usize = 10 * 1024;
+//! const _: () = assert!(Net::train_arena(1) <= ARENA && Net::predict_arena(1) <= ARENA);
+//! static NET: Mutex<Net> = Mutex::new(Net::ZERO);
+//! static WORK: Mutex<[f32; ARENA]> = Mutex::new([0.0; ARENA]);
+//!
+//! let (mut net, mut arena) = (NET.lock().unwrap(), WORK.lock().unwrap());
+//! net.init(Init::He, 7);
+//! let rule = Rule::adam(0.001);
+//! let mut opt = Optimizer::new(rule, Net::PARAMS, vec![0.0; rule.state_len(Net::PARAMS)])?;
+//! let image = [[[0.5f32; 28]; 28]; 1];
+//! let sample = core::slice::from_ref(&image);
+//! let (loss, decay) = (Loss::SoftmaxCrossEntropy, WeightDecay::default());
+//! net.train_step(sample, &[one_hot(3)], loss, decay, &mut opt, &mut arena[..])?;
+//! let scores = net.predict(sample, &mut arena[..])?;
+//! assert!(argmax(&scores[0]) < 10);
+//! # Ok::<(), shinso::Error>(())
 //! ```
 
 use bytemuck::Zeroable;
@@ -28,9 +45,9 @@ use crate::rng::Rng;
 /// A network `L` (usually a [`crate::stack!`] of layers): parameters and persistent state
 /// only, so it is as large as its blob.
 ///
-/// It is `Zeroable`: on the host create it with [`Network::boxed`] (no stack copy, however
-/// large), on the device in a `static` or from the heap; then call [`Network::init`] or load a
-/// blob.
+/// On the host create it with [`Network::boxed`] (zeroed on the heap, no stack copy however
+/// large), on a device in a `static` from [`Network::ZERO`]; then call [`Network::init`] or load
+/// a blob.
 #[derive(Clone, Copy, Zeroable)]
 #[repr(transparent)]
 pub struct Network<L: Layer> {
@@ -67,6 +84,9 @@ struct Pass<'a, O> {
 }
 
 impl<L: Layer> Network<L> {
+    /// The zeroed network, for a `static` (`static NET: Mutex<Network<L>> = ...(Network::ZERO)`);
+    /// then [`Network::init`] or [`Network::load`].
+    pub const ZERO: Self = Self { layers: L::ZERO };
     /// Trainable parameters.
     pub const PARAMS: usize = L::PARAMS;
     /// Saved non-trainable floats.

@@ -12,6 +12,8 @@ use crate::layer::{flat, flat_mut, floats, signature, Knobs, Layer, Mode, Plan};
 pub trait Elementwise: Copy + Zeroable {
     /// Name, also hashed into the layer's signature.
     const NAME: &'static str;
+    /// The function as a constant (for [`Layer::ZERO`]).
+    const ZERO: Self;
     fn f(&self, x: f32) -> f32;
     fn df(&self, x: f32, y: f32) -> f32;
     /// Take the run-time choice of function, if this one has any.
@@ -37,6 +39,7 @@ pub struct Identity;
 
 impl Elementwise for Relu {
     const NAME: &'static str = "relu";
+    const ZERO: Self = Relu;
     fn f(&self, x: f32) -> f32 {
         x.max(0.0)
     }
@@ -51,6 +54,7 @@ impl Elementwise for Relu {
 
 impl Elementwise for Sigmoid {
     const NAME: &'static str = "sigmoid";
+    const ZERO: Self = Sigmoid;
     fn f(&self, x: f32) -> f32 {
         1.0 / (1.0 + libm::expf(-x))
     }
@@ -61,6 +65,7 @@ impl Elementwise for Sigmoid {
 
 impl Elementwise for Tanh {
     const NAME: &'static str = "tanh";
+    const ZERO: Self = Tanh;
     fn f(&self, x: f32) -> f32 {
         libm::tanhf(x)
     }
@@ -71,6 +76,7 @@ impl Elementwise for Tanh {
 
 impl Elementwise for Step {
     const NAME: &'static str = "step";
+    const ZERO: Self = Step;
     fn f(&self, x: f32) -> f32 {
         if x > 0.0 {
             1.0
@@ -85,6 +91,7 @@ impl Elementwise for Step {
 
 impl Elementwise for Identity {
     const NAME: &'static str = "identity";
+    const ZERO: Self = Identity;
     fn f(&self, x: f32) -> f32 {
         x
     }
@@ -114,6 +121,9 @@ pub struct Any {
 
 impl Elementwise for Any {
     const NAME: &'static str = "any";
+    const ZERO: Self = Any {
+        kind: Kind::Identity,
+    };
     fn configure(&mut self, knobs: &Knobs) {
         self.kind = knobs.activation;
     }
@@ -156,6 +166,10 @@ impl<F: Elementwise, T: Pod> Activation<F, T> {
 impl<F: Elementwise, T: Pod> Layer for Activation<F, T> {
     type In = T;
     type Out = T;
+    const ZERO: Self = Self {
+        f: F::ZERO,
+        _shape: PhantomData,
+    };
     const PARAMS: usize = 0;
     const STATE: usize = 0;
     const CACHE: Plan = Plan::ZERO;

@@ -15,6 +15,10 @@ pub struct Affine<const I: usize, const O: usize> {
 impl<const I: usize, const O: usize> Layer for Affine<I, O> {
     type In = [f32; I];
     type Out = [f32; O];
+    const ZERO: Self = Self {
+        w: [[0.0; O]; I],
+        b: [0.0; O],
+    };
     const PARAMS: usize = I * O + O;
     const STATE: usize = 0;
     const CACHE: Plan = Plan::ZERO;

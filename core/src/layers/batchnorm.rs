@@ -87,6 +87,13 @@ impl<T: Pod, const C: usize> BatchNorm<T, C> {
 impl<T: Pod, const C: usize> Layer for BatchNorm<T, C> {
     type In = T;
     type Out = T;
+    const ZERO: Self = Self {
+        gamma: [0.0; C],
+        beta: [0.0; C],
+        running_mean: [0.0; C],
+        running_var: [0.0; C],
+        _sample: PhantomData,
+    };
     const PARAMS: usize = 2 * C;
     const STATE: usize = 2 * C;
     /// The mean and variance a training pass normalised with.

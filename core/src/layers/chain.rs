@@ -33,6 +33,10 @@ fn split_cache<A: Layer>(n: usize, cache: &[f32]) -> (&[A::Out], &[f32], &[f32])
 impl<A: Layer, B: Layer<In = A::Out>> Layer for Chain<A, B> {
     type In = A::In;
     type Out = B::Out;
+    const ZERO: Self = Self {
+        first: A::ZERO,
+        second: B::ZERO,
+    };
     const PARAMS: usize = A::PARAMS + B::PARAMS;
     const STATE: usize = A::STATE + B::STATE;
     const CACHE: Plan = Self::MID.plus(A::CACHE).plus(B::CACHE);

@@ -74,6 +74,10 @@ impl<
 {
     type In = [[[f32; W]; H]; C];
     type Out = [[[f32; OW]; OH]; FN];
+    const ZERO: Self = Self {
+        w: [[[[0.0; FW]; FH]; C]; FN],
+        b: [0.0; FN],
+    };
     const PARAMS: usize = FN * C * FH * FW + FN;
     const STATE: usize = 0;
     const CACHE: Plan = Plan::ZERO;

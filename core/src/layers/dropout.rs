@@ -34,13 +34,21 @@ impl<T: Pod> Dropout<T> {
     /// `cache` as `[generator | mask]`.
     fn split(cache: &[f32]) -> (Rng, &[f32]) {
         let (rng, mask) = cache.split_at(RNG_FLOATS);
-        (bytemuck::pod_read_unaligned(bytemuck::cast_slice(rng)), mask)
+        (
+            bytemuck::pod_read_unaligned(bytemuck::cast_slice(rng)),
+            mask,
+        )
     }
 }
 
 impl<T: Pod> Layer for Dropout<T> {
     type In = T;
     type Out = T;
+    const ZERO: Self = Self {
+        ratio: 0.0,
+        rng: Rng::new(0),
+        _sample: PhantomData,
+    };
     const PARAMS: usize = 0;
     const STATE: usize = 0;
     const CACHE: Plan = Plan::new(RNG_FLOATS, floats::<T>());
@@ -58,7 +66,8 @@ impl<T: Pod> Layer for Dropout<T> {
                     *m = if rng.uniform() > self.ratio { 1.0 } else { 0.0 };
                     *yi = xi * *m;
                 }
-                bytemuck::cast_slice_mut::<f32, u8>(saved).copy_from_slice(bytemuck::bytes_of(&rng));
+                bytemuck::cast_slice_mut::<f32, u8>(saved)
+                    .copy_from_slice(bytemuck::bytes_of(&rng));
             }
             Mode::Infer => {
                 let keep = 1.0 - self.ratio;

@@ -15,6 +15,7 @@ pub struct Flatten<I: Pod, O: Pod>(PhantomData<(I, O)>);
 impl<I: Pod, O: Pod> Layer for Flatten<I, O> {
     type In = I;
     type Out = O;
+    const ZERO: Self = Self(PhantomData);
     const PARAMS: usize = 0;
     const STATE: usize = 0;
     const CACHE: Plan = Plan::ZERO;

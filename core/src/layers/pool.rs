@@ -96,6 +96,7 @@ impl<
 {
     type In = [[[f32; W]; H]; C];
     type Out = [[[f32; OW]; OH]; C];
+    const ZERO: Self = Self { _none: () };
     const PARAMS: usize = 0;
     const STATE: usize = 0;
     /// Each output's argmax.
@@ -158,6 +159,7 @@ impl<
 {
     type In = [[[f32; W]; H]; C];
     type Out = [[[f32; OW]; OH]; C];
+    const ZERO: Self = Self { _none: () };
     const PARAMS: usize = 0;
     const STATE: usize = 0;
     const CACHE: Plan = Plan::ZERO;

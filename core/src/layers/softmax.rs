@@ -26,6 +26,7 @@ pub fn softmax(x: &[f32], y: &mut [f32]) {
 impl<const K: usize> Layer for Softmax<K> {
     type In = [f32; K];
     type Out = [f32; K];
+    const ZERO: Self = Self;
     const PARAMS: usize = 0;
     const STATE: usize = 0;
     const CACHE: Plan = Plan::ZERO;

@@ -18,6 +18,10 @@ pub struct Toggle<L: Layer<Out = <L as Layer>::In>> {
 impl<L: Layer<Out = <L as Layer>::In>> Layer for Toggle<L> {
     type In = L::In;
     type Out = L::In;
+    const ZERO: Self = Self {
+        layer: L::ZERO,
+        on: false,
+    };
     const PARAMS: usize = L::PARAMS;
     const STATE: usize = L::STATE;
     const CACHE: Plan = L::CACHE;
