@@ -15,6 +15,7 @@ extern "C" {
     static _ram_start: u8;
     static __sccmram: u8;
     static __eccmram: u8;
+    static _stack_end: u8;
     static __vector_table: u8;
 }
 
@@ -39,7 +40,7 @@ pub fn heap_size() -> usize {
 pub fn stack_used() -> usize {
     // SAFETY: reads words of the stack region as plain integers (paint, or stale stack data).
     unsafe {
-        let (bottom, top) = (addr(&__eccmram), addr(&_stack_start));
+        let (bottom, top) = (addr(&_stack_end), addr(&_stack_start));
         let mut p = bottom;
         while p < top && core::ptr::read_volatile(p as *const u32) == cortex_m_rt::STACK_PAINT_VALUE
         {
@@ -59,7 +60,7 @@ pub fn memory() -> MemoryBudget {
             ram: (addr(&__sheap) - addr(&_ram_start) + addr(&__eccmram) - addr(&__sccmram)) as u32,
             // The app reports the arena it was given.
             arena: 0,
-            stack: (addr(&_stack_start) - addr(&__eccmram)) as u32,
+            stack: (addr(&_stack_start) - addr(&_stack_end)) as u32,
             stack_used: stack_used() as u32,
             heap: heap_size() as u32,
             heap_used: crate::HEAP.used() as u32,

@@ -18,6 +18,7 @@ extern crate alloc;
 mod board;
 
 use core::cell::RefCell;
+use core::mem::MaybeUninit;
 use cortex_m::interrupt::Mutex;
 use cortex_m_rt::entry;
 use heapless::spsc::{Consumer, Producer, Queue};
@@ -55,6 +56,10 @@ static mut MODELS: Models = Models::ZERO;
 #[no_mangle]
 static mut ARENA: [f32; ARENA_FLOATS] = [0.0; ARENA_FLOATS];
 
+/// The device around the app: a static rather than a local (its frame decoder and output
+/// buffer take 2 KiB), so that the stack holds only what requests need.
+static mut DEVICE: MaybeUninit<Device<'static>> = MaybeUninit::uninit();
+
 #[entry]
 fn main() -> ! {
     let dp = pac::Peripherals::take().unwrap();
@@ -90,16 +95,17 @@ fn main() -> ! {
         unsafe { (*core::ptr::addr_of_mut!(RX)).split() };
     cortex_m::interrupt::free(|cs| RX_PRODUCER.borrow(cs).replace(Some(producer)));
 
-    // SAFETY: the only references ever made to MODELS and ARENA, made once. ARENA is in a
-    // NOLOAD section, so zero it before anything reads it.
-    let (models, arena) = unsafe {
+    // SAFETY: the only references ever made to MODELS, ARENA and DEVICE, made once. ARENA is
+    // in a NOLOAD section, so zero it before anything reads it.
+    let (models, arena, device) = unsafe {
         (
             &mut *core::ptr::addr_of_mut!(MODELS),
             &mut *core::ptr::addr_of_mut!(ARENA),
+            &mut *core::ptr::addr_of_mut!(DEVICE),
         )
     };
     arena.fill(0.0);
-    let mut device = Device::new(models.app(arena));
+    let device = device.write(Device::new(models.app(arena)));
 
     let budget = counter.memory();
     defmt::info!(

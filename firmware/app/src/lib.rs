@@ -23,7 +23,7 @@
 //! [`ARENA_FLOATS`] floats. Because a staged push lives there, an `Infer` or `Learn` in the
 //! middle of a push abandons the push (its next chunk is answered with [`ErrorCode::NoPush`]).
 #![no_std]
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
 extern crate alloc;
 

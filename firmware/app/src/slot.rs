@@ -21,17 +21,6 @@ pub struct Slot<L: Layer> {
     name: Option<&'static str>,
 }
 
-/// All-zero bytes of a [`bytemuck::Zeroable`] type, in a `const` (bytemuck's `zeroed` is not a
-/// `const fn`), so that a slot can sit in a zero-initialised `static` (`.bss`: no flash image,
-/// no copy through the stack at boot).
-const fn zeroed<T: bytemuck::Zeroable>() -> T {
-    // SAFETY: `T: Zeroable` promises that all-zero bytes are a valid `T`.
-    #[allow(unsafe_code)]
-    unsafe {
-        core::mem::zeroed()
-    }
-}
-
 /// The core's errors as the wire's: a refused step, or an arena or heap too small.
 fn code(e: Error) -> ErrorCode {
     match e {
@@ -43,9 +32,10 @@ fn code(e: Error) -> ErrorCode {
 }
 
 impl<L: Layer> Slot<L> {
-    /// A zeroed network without a name (every class equally likely until weights arrive).
+    /// A zeroed network without a name (every class equally likely until weights arrive): all
+    /// zero bytes, so a slot in a `static` lands in `.bss` (no flash image, no copy at boot).
     pub const ZERO: Self = Slot {
-        net: zeroed(),
+        net: Network::ZERO,
         name: None,
     };
     /// Arena floats one inference takes: the normalised image, then the core's prediction.
@@ -143,8 +133,11 @@ pub struct Learning<L: Layer> {
     pub slot: Slot<L>,
     /// On the heap whole (in a one-element array: the fallible way to box a value), so that
     /// `None` is a null pointer and a zeroed slot all zero bytes.
-    opt: Option<Box<[Optimizer<Box<[f32]>>; 1]>>,
+    opt: Option<Box<[HeapOptimizer; 1]>>,
 }
+
+/// The core's optimizer with its state on the heap.
+type HeapOptimizer = Optimizer<Box<[f32]>>;
 
 /// `value` on the heap, or `OutOfMemory` (where `Box::new` would abort).
 fn try_box<T>(value: T) -> Result<Box<[T; 1]>, ErrorCode> {
