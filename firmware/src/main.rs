@@ -22,7 +22,7 @@ use core::mem::MaybeUninit;
 use cortex_m::interrupt::Mutex;
 use cortex_m_rt::entry;
 use heapless::spsc::{Consumer, Producer, Queue};
-use shinso_app::{Device, Models, Platform, ARENA_FLOATS};
+use shinso_app::{Device, Models, Platform, ARENA_FLOATS, MEMORY_PLAN};
 use stm32f4xx_hal::{
     pac::{self, interrupt},
     prelude::*,
@@ -55,6 +55,20 @@ static mut MODELS: Models = Models::ZERO;
 #[link_section = ".ccmram"]
 #[no_mangle]
 static mut ARENA: [f32; ARENA_FLOATS] = [0.0; ARENA_FLOATS];
+
+/// Bytes of stack, at the top of CCM (set in `build.rs`, which also writes the linker script).
+const STACK: usize = match usize::from_str_radix(env!("SHINSO_STACK"), 10) {
+    Ok(n) => n,
+    Err(_) => panic!("SHINSO_STACK is not a number"),
+};
+
+/// The memory plan, checked when the firmware compiles: both networks, the arena, the learner's
+/// optimizer state (Adam) and the stack fit 170 KiB of the 192. A slot's network swapped for a
+/// larger one fails here, before the linker's "region overflowed".
+const _: () = assert!(
+    MEMORY_PLAN + STACK <= 170 * 1024,
+    "the networks, the arena, Adam's state and the stack take more than 170 KiB"
+);
 
 /// The device around the app: a static rather than a local (its frame decoder and output
 /// buffer take 2 KiB), so that the stack holds only what requests need.

@@ -65,6 +65,12 @@ pub const ARENA_FLOATS: usize = max(
     ),
 );
 
+/// Bytes of RAM the models, the arena and the learner's optimizer state under the default rule
+/// (Adam, the hungriest) take: the board adds its stack and checks the sum when it compiles.
+pub const MEMORY_PLAN: usize = core::mem::size_of::<Models>()
+    + 4 * ARENA_FLOATS
+    + 4 * slot::DEFAULT_RULE.state_len(LearnNet::PARAMS);
+
 const fn max(a: usize, b: usize) -> usize {
     if a > b {
         a

@@ -130,8 +130,11 @@ fn info_describes_the_models() {
     assert!(info.firmware.starts_with("shinso-fw"));
     assert_eq!(info.models.len(), 2);
     assert_eq!(
-        (info.models[0].params, info.models[1].params),
-        (12_810, 5_258)
+        (
+            info.models[0].params as usize,
+            info.models[1].params as usize
+        ),
+        (12_810, LearnNet::PARAMS + LearnNet::STATE)
     );
     assert_eq!(
         info.models[0].signature,
@@ -139,17 +142,18 @@ fn info_describes_the_models() {
     );
     assert_eq!(
         info.models[1].signature,
-        <zoo::OnlineConvNet as shinso::Layer>::SIGNATURE
+        <LearnNet as shinso::Layer>::SIGNATURE
     );
     assert!(!info.models[0].trainable && info.models[1].trainable);
-    // Each slot's RAM is its network's parameters (and a name); the learner's heap is Adam's
-    // two moments.
+    // Each slot's RAM is its network's parameters and state, and a few bytes of run-time
+    // choices and name; the learner's heap is Adam's two moments.
     let (m0, m1) = (&info.models[0], &info.models[1]);
+    let extra = |m: &ModelInfo| m.ram as usize - 4 * m.params as usize;
+    assert!(extra(m0) <= 64 && extra(m1) <= 64, "{m0:?} {m1:?}");
     assert_eq!(
-        (m0.ram / 8, m1.ram / 8),
-        (4 * 12_810 / 8 + 2, 4 * 5_258 / 8 + 3)
+        (m0.heap as usize, m1.heap as usize),
+        (0, 2 * 4 * LearnNet::PARAMS)
     );
-    assert_eq!((m0.heap, m1.heap), (0, 2 * 4 * 5_258));
     assert_eq!(info.memory.arena as usize, 4 * ARENA_FLOATS);
 }
 
