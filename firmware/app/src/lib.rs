@@ -29,7 +29,7 @@ extern crate alloc;
 
 pub mod slot;
 
-use slot::{Learning, Slot};
+use slot::Slot;
 
 use shinso::Layer;
 use shinso_proto::{
@@ -86,14 +86,14 @@ pub struct Models {
     /// Model 0: [`InferNet`], inference only.
     pub infer: Slot<InferNet>,
     /// Model 1: [`LearnNet`], learns on the device.
-    pub learn: Learning<LearnNet>,
+    pub learn: Slot<LearnNet>,
 }
 
 impl Models {
     /// All models zeroed; [`Models::app`] finishes their set-up.
     pub const ZERO: Models = Models {
         infer: Slot::ZERO,
-        learn: Learning::ZERO,
+        learn: Slot::ZERO,
     };
 
     /// Sets the models up (the learner's initial weights and optimizer state) and hands them
@@ -136,10 +136,28 @@ pub trait DeviceModel {
         pixels: &[u8; PIXELS],
         scratch: &mut [f32],
     ) -> Result<[f32; CLASSES], ErrorCode>;
-    /// The model's learning side, if it learns on the device.
-    fn learner(&mut self) -> Option<&mut dyn Learner> {
-        None
+    /// Whether it learns on the device (then the three methods below do something).
+    fn trainable(&self) -> bool {
+        false
     }
+    /// One step on `(pixels, label)` (`label < CLASSES`, checked by the app). Returns
+    /// [`ErrorCode::RolledBack`] and leaves the model exactly as it was when the loss or the
+    /// update is not finite.
+    fn learn(
+        &mut self,
+        _pixels: &[u8; PIXELS],
+        _label: u8,
+        _scratch: &mut [f32],
+    ) -> Result<Step, ErrorCode> {
+        Err(ErrorCode::NotTrainable)
+    }
+    /// Chooses the update rule (the app has checked `lr` is finite and positive); optimizer
+    /// state starts afresh. May fail with [`ErrorCode::OutOfMemory`]; then nothing changes.
+    fn configure(&mut self, _optimizer: Optimizer, _lr: f32) -> Result<(), ErrorCode> {
+        Err(ErrorCode::NotTrainable)
+    }
+    /// Re-initialises the weights from `seed` and clears optimizer state.
+    fn reset(&mut self, _seed: u64) {}
 }
 
 /// What one learning step reports.
@@ -149,25 +167,6 @@ pub struct Step {
     pub loss: f32,
     /// Prediction before the update.
     pub predicted: u8,
-}
-
-/// A model that learns online, one sample at a time.
-pub trait Learner {
-    /// One step on `(pixels, label)` (`label < CLASSES`, checked by the app). Returns
-    /// [`ErrorCode::RolledBack`] and leaves the model exactly as it was when the loss or the
-    /// update is not finite.
-    fn learn(
-        &mut self,
-        pixels: &[u8; PIXELS],
-        label: u8,
-        scratch: &mut [f32],
-    ) -> Result<Step, ErrorCode>;
-    /// Chooses the update rule (the app has checked `lr` is finite and positive); optimizer
-    /// state starts afresh. May fail with [`ErrorCode::OutOfMemory`] or
-    /// [`ErrorCode::BadValue`] (a rule it does not support); then nothing changes.
-    fn configure(&mut self, optimizer: Optimizer, lr: f32) -> Result<(), ErrorCode>;
-    /// Re-initialises the weights from `seed` and clears optimizer state.
-    fn reset(&mut self, seed: u64);
 }
 
 /// What only the board knows.
@@ -219,16 +218,11 @@ impl<'m> App<'m> {
         }
     }
 
-    /// The learner's statistics.
-    pub fn stats(&self) -> LearnStats {
-        self.stats
-    }
-
     fn model(&mut self, id: ModelId) -> Result<&mut dyn DeviceModel, ErrorCode> {
         model(&mut self.models, id)
     }
 
-    fn learner(&mut self) -> Result<&mut dyn Learner, ErrorCode> {
+    fn learner(&mut self) -> Result<&mut dyn DeviceModel, ErrorCode> {
         learner(&mut self.models)
     }
 
@@ -255,7 +249,7 @@ impl<'m> App<'m> {
                 let scores = m.infer(&pixels.0, self.scratch).map_err(e)?;
                 let count = platform.now().wrapping_sub(t0);
                 Response::Inferred {
-                    class: argmax(&scores),
+                    class: shinso::argmax(&scores) as u8,
                     scores,
                     count,
                 }
@@ -387,7 +381,7 @@ impl<'m> App<'m> {
                 name: short_name(m.name()),
                 signature: m.signature(),
                 params: m.param_count() as u32,
-                trainable: m.learner().is_some(),
+                trainable: m.trainable(),
                 ram: m.ram() as u32,
                 heap: m.heap() as u32,
             });
@@ -416,11 +410,13 @@ fn model<'a>(
     }
 }
 
-fn learner<'a>(models: &'a mut [&mut dyn DeviceModel]) -> Result<&'a mut dyn Learner, ErrorCode> {
-    models
-        .iter_mut()
-        .find_map(|m| m.learner())
-        .ok_or(ErrorCode::NotTrainable)
+fn learner<'a>(
+    models: &'a mut [&mut dyn DeviceModel],
+) -> Result<&'a mut dyn DeviceModel, ErrorCode> {
+    match models.iter_mut().find(|m| m.trainable()) {
+        Some(m) => Ok(&mut **m),
+        None => Err(ErrorCode::NotTrainable),
+    }
 }
 
 /// `s` cut to [`NAME_LEN`] bytes at a character boundary.
@@ -432,17 +428,6 @@ fn short_name(s: &str) -> heapless::String<NAME_LEN> {
         }
     }
     out
-}
-
-/// Index of the largest score (the first on ties; NaN never wins).
-pub fn argmax(scores: &[f32; CLASSES]) -> u8 {
-    let mut best = 0;
-    for (i, &s) in scores.iter().enumerate() {
-        if s > scores[best] || scores[best].is_nan() {
-            best = i;
-        }
-    }
-    best as u8
 }
 
 /// The app with its frame decoder and output buffer: the whole device as bytes in, frames out.
@@ -491,11 +476,4 @@ fn encode_or_internal<'b>(seq: u32, resp: &Response, out: &'b mut [u8; MAX_FRAME
         Err(_) => proto::encode(seq, &fallback, &mut out[..]).map_or(0, |f| f.len()),
     };
     &out[..n]
-}
-
-/// Pixels as the model input: `p / 255` in `[0, 1]` (the host's data loader uses the same).
-pub fn normalise(pixels: &[u8; PIXELS], out: &mut [f32]) {
-    for (o, &p) in out.iter_mut().zip(pixels) {
-        *o = p as f32 * (1.0 / 255.0);
-    }
 }

@@ -1,24 +1,40 @@
 //! The device's models are the core's own networks: a [`Slot`] runs any `shinso::Network` with
-//! 784 inputs and 10 outputs, a [`Learning`] slot also trains it with the core's optimizer.
+//! 784 inputs and 10 outputs and, if it learns, trains it with the core's optimizer.
 //! Nothing here computes a layer, an update rule, an initialiser or a float's bytes: the device
 //! runs the same code as the host, in the same order, so both give the same floats.
 
-use crate::{argmax, normalise, DeviceModel, Learner, Step};
+use crate::{DeviceModel, Step};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use shinso::layer::{carve, flat, flat_mut, floats};
-use shinso::{Error, Init, Knobs, Layer, Loss, Network, Optimizer, Rule, WeightDecay};
+use shinso::{argmax, Error, Init, Knobs, Layer, Loss, Network, Optimizer, Rule, WeightDecay};
 use shinso_proto::{ErrorCode, Optimizer as Wire, CLASSES, PIXELS};
 
 /// The loss every device slot is trained and read with: softmax on the logits.
 const LOSS: Loss = Loss::SoftmaxCrossEntropy;
 
-/// A network the device runs; its weights come from a push.
+/// A network the device runs, whose weights come from a push, or which learns on the device
+/// ([`Slot::start`]) with an optimizer whose state is on the heap: its size depends on the rule
+/// chosen over the wire.
 pub struct Slot<L: Layer> {
     /// The network: parameters and persistent state only.
     pub net: Network<L>,
     /// Set by [`Slot::named`] (an `Option` so that a zeroed slot is all zero bytes).
     name: Option<&'static str>,
+    learns: bool,
+    /// On the heap whole (in a one-element array: the fallible way to box a value), so that
+    /// `None` is a null pointer.
+    opt: Option<Box<[HeapOptimizer; 1]>>,
+}
+
+/// The core's optimizer with its state on the heap.
+type HeapOptimizer = Optimizer<Box<[f32]>>;
+
+/// Pixels as the model input: `p · (1/255)` in `[0, 1]`, as the host's data loader scales them.
+fn normalise(pixels: &[u8; PIXELS], out: &mut [f32]) {
+    for (o, &p) in out.iter_mut().zip(pixels) {
+        *o = p as f32 * (1.0 / 255.0);
+    }
 }
 
 /// The core's errors as the wire's: a refused step, or an arena or heap too small.
@@ -37,6 +53,8 @@ impl<L: Layer> Slot<L> {
     pub const ZERO: Self = Slot {
         net: Network::ZERO,
         name: None,
+        learns: false,
+        opt: None,
     };
     /// Arena floats one inference takes: the normalised image, then the core's prediction.
     pub const INFER_ARENA: usize = {
@@ -94,8 +112,13 @@ impl<L: Layer> DeviceModel for Slot<L> {
     fn read_params(&mut self, offset: usize, out: &mut [u8]) -> Result<(), ErrorCode> {
         self.net.read_payload(offset, out).map_err(code)
     }
+    fn heap(&self) -> usize {
+        self.opt.as_deref().map_or(0, |[o]| 4 * o.state().len())
+    }
     fn load_params(&mut self, payload: &[u8]) -> Result<(), ErrorCode> {
-        self.net.write_payload(0, payload).map_err(code)
+        self.net.write_payload(0, payload).map_err(code)?;
+        self.forget(); // new weights, new history
+        Ok(())
     }
     fn infer(
         &mut self,
@@ -105,6 +128,38 @@ impl<L: Layer> DeviceModel for Slot<L> {
         let mut scores = [0.0; CLASSES];
         LOSS.output(&self.logits(pixels, arena)?, &mut scores);
         Ok(scores)
+    }
+    fn trainable(&self) -> bool {
+        self.learns
+    }
+    fn learn(
+        &mut self,
+        pixels: &[u8; PIXELS],
+        label: u8,
+        arena: &mut [f32],
+    ) -> Result<Step, ErrorCode> {
+        let predicted = argmax(&self.logits(pixels, arena)?) as u8;
+        let (Some([opt]), Some(arena)) =
+            (self.opt.as_deref_mut(), arena.get_mut(..Self::LEARN_ARENA))
+        else {
+            return Err(ErrorCode::OutOfMemory);
+        };
+        let (x, rest) = Self::input(pixels, arena);
+        let (target, rest) = carve::<L::Out>(rest, 1);
+        target.fill(bytemuck::Zeroable::zeroed());
+        flat_mut(target)[label as usize % CLASSES] = 1.0;
+        let loss = self
+            .net
+            .train_step(x, target, LOSS, WeightDecay::default(), opt, rest)
+            .map_err(code)?;
+        Ok(Step { loss, predicted })
+    }
+    fn configure(&mut self, optimizer: Wire, lr: f32) -> Result<(), ErrorCode> {
+        self.set_rule(rule(optimizer, lr))
+    }
+    fn reset(&mut self, seed: u64) {
+        self.net.init(Init::He, seed);
+        self.forget();
     }
 }
 
@@ -126,19 +181,6 @@ pub fn rule(optimizer: Wire, lr: f32) -> Rule {
     }
 }
 
-/// A slot that also learns, one sample at a time, with the core's optimizer, whose state is on
-/// the heap: its size depends on the rule chosen over the wire.
-pub struct Learning<L: Layer> {
-    /// The network.
-    pub slot: Slot<L>,
-    /// On the heap whole (in a one-element array: the fallible way to box a value), so that
-    /// `None` is a null pointer and a zeroed slot all zero bytes.
-    opt: Option<Box<[HeapOptimizer; 1]>>,
-}
-
-/// The core's optimizer with its state on the heap.
-type HeapOptimizer = Optimizer<Box<[f32]>>;
-
 /// `value` on the heap, or `OutOfMemory` (where `Box::new` would abort).
 fn try_box<T>(value: T) -> Result<Box<[T; 1]>, ErrorCode> {
     let mut v = Vec::new();
@@ -149,17 +191,12 @@ fn try_box<T>(value: T) -> Result<Box<[T; 1]>, ErrorCode> {
         .map_err(|_| ErrorCode::OutOfMemory)
 }
 
-impl<L: Layer> Learning<L> {
-    /// A zeroed network without an optimizer; [`Learning::start`] makes it ready.
-    pub const ZERO: Self = Learning {
-        slot: Slot::ZERO,
-        opt: None,
-    };
-
-    /// Names the slot, draws He weights from [`DEFAULT_SEED`] and sets [`DEFAULT_RULE`];
+impl<L: Layer> Slot<L> {
+    /// Names the slot and makes it learn: He weights from [`DEFAULT_SEED`], [`DEFAULT_RULE`];
     /// fails only if the heap cannot hold the rule's state.
     pub fn start(&mut self, name: &'static str) -> Result<(), ErrorCode> {
-        self.slot.named(name);
+        self.named(name);
+        self.learns = true;
         self.reset(DEFAULT_SEED);
         self.set_rule(DEFAULT_RULE)
     }
@@ -182,77 +219,5 @@ impl<L: Layer> Learning<L> {
         if let Some([o]) = self.opt.as_deref_mut() {
             o.reset();
         }
-    }
-}
-
-impl<L: Layer> DeviceModel for Learning<L> {
-    fn name(&self) -> &str {
-        self.slot.name()
-    }
-    fn signature(&self) -> u64 {
-        L::SIGNATURE
-    }
-    fn param_count(&self) -> usize {
-        self.slot.param_count()
-    }
-    fn ram(&self) -> usize {
-        core::mem::size_of::<Self>()
-    }
-    fn heap(&self) -> usize {
-        self.opt.as_deref().map_or(0, |[o]| 4 * o.state().len())
-    }
-    fn read_params(&mut self, offset: usize, out: &mut [u8]) -> Result<(), ErrorCode> {
-        self.slot.read_params(offset, out)
-    }
-    fn load_params(&mut self, payload: &[u8]) -> Result<(), ErrorCode> {
-        self.slot.load_params(payload)?;
-        self.forget(); // new weights, new history
-        Ok(())
-    }
-    fn infer(
-        &mut self,
-        pixels: &[u8; PIXELS],
-        arena: &mut [f32],
-    ) -> Result<[f32; CLASSES], ErrorCode> {
-        self.slot.infer(pixels, arena)
-    }
-    fn learner(&mut self) -> Option<&mut dyn Learner> {
-        Some(self)
-    }
-}
-
-impl<L: Layer> Learner for Learning<L> {
-    fn learn(
-        &mut self,
-        pixels: &[u8; PIXELS],
-        label: u8,
-        arena: &mut [f32],
-    ) -> Result<Step, ErrorCode> {
-        let Some([opt]) = self.opt.as_deref_mut() else {
-            return Err(ErrorCode::OutOfMemory);
-        };
-        let predicted = argmax(&self.slot.logits(pixels, arena)?);
-        let arena = arena
-            .get_mut(..Slot::<L>::LEARN_ARENA)
-            .ok_or(ErrorCode::OutOfMemory)?;
-        let (x, rest) = Slot::<L>::input(pixels, arena);
-        let (target, rest) = carve::<L::Out>(rest, 1);
-        target.fill(bytemuck::Zeroable::zeroed());
-        flat_mut(target)[label as usize % CLASSES] = 1.0;
-        let loss = self
-            .slot
-            .net
-            .train_step(x, target, LOSS, WeightDecay::default(), opt, rest)
-            .map_err(code)?;
-        Ok(Step { loss, predicted })
-    }
-
-    fn configure(&mut self, optimizer: Wire, lr: f32) -> Result<(), ErrorCode> {
-        self.set_rule(rule(optimizer, lr))
-    }
-
-    fn reset(&mut self, seed: u64) {
-        self.slot.net.init(Init::He, seed);
-        self.forget();
     }
 }

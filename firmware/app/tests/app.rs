@@ -106,8 +106,21 @@ fn floats(blob: &[u8]) -> Vec<f32> {
         .collect()
 }
 
-fn err(code: ErrorCode) -> impl Fn(&Response) -> bool {
-    move |r| matches!(r, Response::Error { code: c, .. } if *c == code)
+fn learn(app: &mut App, pixels: Pixels, label: u8) -> Response {
+    app.handle(Request::Learn { pixels, label }, &P)
+}
+
+fn configure(app: &mut App, optimizer: Optimizer, lr: f32) -> Response {
+    app.handle(Request::Configure { optimizer, lr }, &P)
+}
+
+/// Asserts that `r` is an error with `code`.
+#[track_caller]
+fn refused(r: Response, code: ErrorCode) {
+    assert!(
+        matches!(r, Response::Error { code: c, .. } if c == code),
+        "{r:?}, not {code:?}"
+    );
 }
 
 /// A host-trained-like blob: the core's DoubleConvNet, He-initialised, payload only.
@@ -201,76 +214,45 @@ fn pushed_core_blob_infers_like_the_core() {
 
 #[test]
 fn bad_pushes_are_refused_and_old_weights_stay() {
+    use ErrorCode::*;
     let mut app = app();
     let (_, good) = core_infer_blob(5);
     let sig = <InferNet as Layer>::SIGNATURE;
     assert_eq!(push(&mut app, 0, sig, &good, crc32(&good)), Response::Ok);
 
     let (_, other) = core_infer_blob(6);
-    assert!(err(ErrorCode::BadBlobCrc)(&push(
-        &mut app,
-        0,
-        sig,
-        &other,
-        crc32(&good)
-    )));
-    assert!(err(ErrorCode::BadSignature)(&push(
-        &mut app,
-        0,
-        <LearnNet as Layer>::SIGNATURE,
-        &other,
-        crc32(&other)
-    )));
-    assert!(err(ErrorCode::BadSignature)(&push(
-        &mut app,
-        1,
-        sig,
-        &other,
-        crc32(&other)
-    )));
-    assert!(err(ErrorCode::BadLength)(&push(
-        &mut app,
-        0,
-        sig,
-        &other[..400],
-        crc32(&other[..400])
-    )));
-    assert!(err(ErrorCode::NoSuchModel)(&push(
-        &mut app,
-        9,
-        sig,
-        &other,
-        crc32(&other)
-    )));
+    refused(push(&mut app, 0, sig, &other, crc32(&good)), BadBlobCrc);
+    let learner = <LearnNet as Layer>::SIGNATURE;
+    refused(
+        push(&mut app, 0, learner, &other, crc32(&other)),
+        BadSignature,
+    );
+    refused(push(&mut app, 1, sig, &other, crc32(&other)), BadSignature);
+    refused(
+        push(&mut app, 0, sig, &other[..400], crc32(&other[..400])),
+        BadLength,
+    );
+    refused(push(&mut app, 9, sig, &other, crc32(&other)), NoSuchModel);
     let mut nan = other.clone();
     nan[4 * 77..4 * 78].copy_from_slice(&f32::NAN.to_le_bytes());
-    assert!(err(ErrorCode::NonFinite)(&push(
-        &mut app,
-        0,
-        sig,
-        &nan,
-        crc32(&nan)
-    )));
+    refused(push(&mut app, 0, sig, &nan, crc32(&nan)), NonFinite);
     let mut inf = other.clone();
     let n = inf.len();
     inf[n - 4..].copy_from_slice(&f32::INFINITY.to_le_bytes());
-    assert!(err(ErrorCode::NonFinite)(&push(
-        &mut app,
-        0,
-        sig,
-        &inf,
-        crc32(&inf)
-    )));
+    refused(push(&mut app, 0, sig, &inf, crc32(&inf)), NonFinite);
 
     // Chunks out of order, past the end, or without a begin.
-    assert!(err(ErrorCode::NoPush)(&app.handle(
-        Request::PushChunk {
-            offset: 0,
-            data: heapless::Vec::new()
-        },
-        &P
-    )));
-    assert!(err(ErrorCode::NoPush)(&app.handle(Request::PushEnd, &P)));
+    refused(
+        app.handle(
+            Request::PushChunk {
+                offset: 0,
+                data: heapless::Vec::new(),
+            },
+            &P,
+        ),
+        NoPush,
+    );
+    refused(app.handle(Request::PushEnd, &P), NoPush);
     let begin = Request::PushBegin {
         model: 0,
         signature: sig,
@@ -290,7 +272,7 @@ fn bad_pushes_are_refused_and_old_weights_stay() {
         }
     );
     assert_eq!(app.handle(chunk(0), &P), Response::Ok);
-    assert!(err(ErrorCode::BadLength)(&app.handle(Request::PushEnd, &P)));
+    refused(app.handle(Request::PushEnd, &P), BadLength);
     // An inference in the middle of a push abandons it (the arena holds its activations).
     assert_eq!(app.handle(begin, &P), Response::Ok);
     assert_eq!(app.handle(chunk(0), &P), Response::Ok);
@@ -304,68 +286,42 @@ fn bad_pushes_are_refused_and_old_weights_stay() {
         ),
         Response::Inferred { .. }
     ));
-    assert!(err(ErrorCode::NoPush)(&app.handle(chunk(512), &P)));
+    refused(app.handle(chunk(512), &P), NoPush);
 
     assert_eq!(pull(&mut app, 0), good);
-    assert!(err(ErrorCode::BadLength)(&app.handle(
-        Request::Pull {
-            model: 0,
-            offset: 0,
-            len: CHUNK as u16 + 1
-        },
-        &P
-    )));
-    assert!(err(ErrorCode::BadOffset)(&app.handle(
-        Request::Pull {
-            model: 0,
-            offset: 60000,
-            len: 1
-        },
-        &P
-    )));
+    refused(
+        app.handle(
+            Request::Pull {
+                model: 0,
+                offset: 0,
+                len: CHUNK as u16 + 1,
+            },
+            &P,
+        ),
+        BadLength,
+    );
+    refused(
+        app.handle(
+            Request::Pull {
+                model: 0,
+                offset: 60000,
+                len: 1,
+            },
+            &P,
+        ),
+        BadOffset,
+    );
 }
 
 #[test]
 fn learning_updates_stats_and_learns() {
+    use {ErrorCode::*, Optimizer::*};
     let mut app = app();
-    assert!(err(ErrorCode::BadValue)(&app.handle(
-        Request::Learn {
-            pixels: img(0),
-            label: 10
-        },
-        &P
-    )));
-    assert!(err(ErrorCode::NonFinite)(&app.handle(
-        Request::Configure {
-            optimizer: Optimizer::Sgd,
-            lr: f32::NAN
-        },
-        &P
-    )));
-    assert!(err(ErrorCode::BadValue)(&app.handle(
-        Request::Configure {
-            optimizer: Optimizer::Sgd,
-            lr: -1.0
-        },
-        &P
-    )));
-    for opt in [
-        Optimizer::Sgd,
-        Optimizer::Momentum,
-        Optimizer::AdaGrad,
-        Optimizer::RmsProp,
-        Optimizer::Adam,
-    ] {
-        assert_eq!(
-            app.handle(
-                Request::Configure {
-                    optimizer: opt,
-                    lr: 0.001
-                },
-                &P
-            ),
-            Response::Ok
-        );
+    refused(learn(&mut app, img(0), 10), BadValue);
+    refused(configure(&mut app, Sgd, f32::NAN), NonFinite);
+    refused(configure(&mut app, Sgd, -1.0), BadValue);
+    for opt in [Sgd, Momentum, AdaGrad, RmsProp, Adam] {
+        assert_eq!(configure(&mut app, opt, 0.001), Response::Ok);
     }
     assert_eq!(app.handle(Request::Reset { seed: 7 }, &P), Response::Ok);
     // Three fixed "classes" of images: the learner must get them right after a few passes.
@@ -377,13 +333,7 @@ fn learning_updates_stats_and_learns() {
                 predicted_before,
                 samples_seen,
                 ..
-            } = app.handle(
-                Request::Learn {
-                    pixels: img(c as u32),
-                    label: c,
-                },
-                &P,
-            )
+            } = learn(&mut app, img(c as u32), c)
             else {
                 panic!()
             };
@@ -411,26 +361,11 @@ fn learning_updates_stats_and_learns() {
 fn non_finite_step_is_rolled_back() {
     let mut app = app();
     // A rate at the edge of f32: some update overflows.
-    assert_eq!(
-        app.handle(
-            Request::Configure {
-                optimizer: Optimizer::Sgd,
-                lr: f32::MAX
-            },
-            &P
-        ),
-        Response::Ok
-    );
+    assert_eq!(configure(&mut app, Optimizer::Sgd, f32::MAX), Response::Ok);
     let mut rolled = 0;
     for i in 0..6 {
         let before = pull(&mut app, 1);
-        match app.handle(
-            Request::Learn {
-                pixels: img(i),
-                label: (i % 10) as u8,
-            },
-            &P,
-        ) {
+        match learn(&mut app, img(i), (i % 10) as u8) {
             Response::Learned { .. } => {}
             Response::Error {
                 code: ErrorCode::RolledBack,

@@ -351,7 +351,7 @@ pub fn run(link: &mut Link, t: Duration, learn_steps: usize) -> R<Report> {
                 count,
             } => {
                 // The same network computed by the same code: the same bits.
-                if class != shinso_app::argmax(&want)
+                if class as usize != shinso::argmax(&want)
                     || scores.map(f32::to_bits) != want.map(f32::to_bits)
                 {
                     return Err(format!("image {i}: device {scores:?} vs host {want:?}"));
