@@ -31,5 +31,8 @@ fn firmware_in_qemu_passes_the_scenario() {
         panic!("no Info after the scenario")
     };
     let total = shinso_link::check_memory(&info, &elf).unwrap_or_else(|e| panic!("{e}"));
-    eprintln!("networks, optimizer state, arena and stack: {total} B");
+    eprintln!(
+        "{:?}\nnetworks, optimizer state, arena and stack: {total} B",
+        info.memory
+    );
 }
