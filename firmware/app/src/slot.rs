@@ -13,6 +13,12 @@ use shinso_proto::{ErrorCode, Optimizer as Wire, CLASSES, PIXELS};
 /// The loss every device slot is trained and read with: softmax on the logits.
 const LOSS: Loss = Loss::SoftmaxCrossEntropy;
 
+/// The learner's rule until `Configure`: Adam, lr 0.001 (one online pass over the bundled
+/// 10,000 images reaches ~0.96).
+pub const DEFAULT_RULE: Rule = Rule::adam(0.001);
+/// Seed of the learner's initial weights until `Reset`.
+pub const DEFAULT_SEED: u64 = 42;
+
 /// A network the device runs, whose weights come from a push, or which learns on the device
 /// ([`Slot::start`]) with an optimizer whose state is on the heap: its size depends on the rule
 /// chosen over the wire.
@@ -71,6 +77,35 @@ impl<L: Layer> Slot<L> {
     pub fn named(&mut self, name: &'static str) {
         self.name = Some(name);
         self.net.configure(&Knobs::default());
+    }
+
+    /// Names the slot and makes it learn: He weights from [`DEFAULT_SEED`], [`DEFAULT_RULE`];
+    /// fails only if the heap cannot hold the rule's state.
+    pub fn start(&mut self, name: &'static str) -> Result<(), ErrorCode> {
+        self.named(name);
+        self.learns = true;
+        self.reset(DEFAULT_SEED);
+        self.set_rule(DEFAULT_RULE)
+    }
+
+    fn set_rule(&mut self, rule: Rule) -> Result<(), ErrorCode> {
+        // Free the old state first: old and new together may not fit.
+        self.opt = None;
+        let n = rule.state_len(L::PARAMS);
+        let mut state = Vec::new();
+        state
+            .try_reserve_exact(n)
+            .map_err(|_| ErrorCode::OutOfMemory)?;
+        state.resize(n, 0.0);
+        let opt = Optimizer::new(rule, L::PARAMS, state.into_boxed_slice()).map_err(code)?;
+        self.opt = Some(try_box(opt)?);
+        Ok(())
+    }
+
+    fn forget(&mut self) {
+        if let Some([o]) = self.opt.as_deref_mut() {
+            o.reset();
+        }
     }
 
     /// The image as the network's input, carved off the front of the arena (the rest follows).
@@ -147,7 +182,9 @@ impl<L: Layer> DeviceModel for Slot<L> {
         let (x, rest) = Self::input(pixels, arena);
         let (target, rest) = carve::<L::Out>(rest, 1);
         target.fill(bytemuck::Zeroable::zeroed());
-        flat_mut(target)[label as usize % CLASSES] = 1.0;
+        *flat_mut(target)
+            .get_mut(label as usize)
+            .ok_or(ErrorCode::BadValue)? = 1.0;
         let loss = self
             .net
             .train_step(x, target, LOSS, WeightDecay::default(), opt, rest)
@@ -162,12 +199,6 @@ impl<L: Layer> DeviceModel for Slot<L> {
         self.forget();
     }
 }
-
-/// The learner's rule until `Configure`: Adam, lr 0.001 (one online pass over the bundled
-/// 10,000 images reaches ~0.96).
-pub const DEFAULT_RULE: Rule = Rule::adam(0.001);
-/// Seed of the learner's initial weights until `Reset`.
-pub const DEFAULT_SEED: u64 = 42;
 
 /// The core's rule for an optimizer named over the wire: the course's hyperparameters, rate
 /// `lr`.
@@ -189,35 +220,4 @@ fn try_box<T>(value: T) -> Result<Box<[T; 1]>, ErrorCode> {
     v.into_boxed_slice()
         .try_into()
         .map_err(|_| ErrorCode::OutOfMemory)
-}
-
-impl<L: Layer> Slot<L> {
-    /// Names the slot and makes it learn: He weights from [`DEFAULT_SEED`], [`DEFAULT_RULE`];
-    /// fails only if the heap cannot hold the rule's state.
-    pub fn start(&mut self, name: &'static str) -> Result<(), ErrorCode> {
-        self.named(name);
-        self.learns = true;
-        self.reset(DEFAULT_SEED);
-        self.set_rule(DEFAULT_RULE)
-    }
-
-    fn set_rule(&mut self, rule: Rule) -> Result<(), ErrorCode> {
-        // Free the old state first: old and new together may not fit.
-        self.opt = None;
-        let n = rule.state_len(L::PARAMS);
-        let mut state = Vec::new();
-        state
-            .try_reserve_exact(n)
-            .map_err(|_| ErrorCode::OutOfMemory)?;
-        state.resize(n, 0.0);
-        let opt = Optimizer::new(rule, L::PARAMS, state.into_boxed_slice()).map_err(code)?;
-        self.opt = Some(try_box(opt)?);
-        Ok(())
-    }
-
-    fn forget(&mut self) {
-        if let Some([o]) = self.opt.as_deref_mut() {
-            o.reset();
-        }
-    }
 }
