@@ -25,6 +25,7 @@
 
 use super::gemm::axpy;
 use super::im2col::Geometry;
+use super::tile::{self, by_width};
 
 /// The shapes of a fused convolution + ReLU + max-pooling block, for one sample: the
 /// convolution over `(C, H, W)` with `filters` filters gives `(FN, OH, OW)`, pooled by a
@@ -123,6 +124,11 @@ impl ConvPool {
 
 /// `y = maxpool(relu(w ⋆ x + b))` for one sample, without storing `w ⋆ x + b`.
 ///
+/// Picks, for the target, the faster of two ways that compute the same floats: register
+/// tiles on the Cortex-M4F ([`conv_relu_pool_tiles`]), bands of SIMD runs elsewhere
+/// ([`conv_relu_pool_bands`]). Every convolution output is the bias plus `w·x` added tap by
+/// tap in the filter's order `(c, i, j)`, as the naive loop does.
+///
 /// `x` is `(C, H, W)`, `w` `(FN, C, FH, FW)`, `bias` `FN` floats, `y` `(FN, QH, QW)`; `band` is
 /// scratch of at least [`ConvPool::band_len`] floats (`PH·max(W, OW)` always is; with stride 1
 /// and no padding up to 7 floats beyond `band_len` let the runs end on whole SIMD chunks).
@@ -130,6 +136,154 @@ impl ConvPool {
 /// its maximum inside the window; inference passes `None` and no argmax is kept. Panics if a
 /// slice is shorter than `g` says.
 pub fn conv_relu_pool(
+    g: &ConvPool,
+    x: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    band: &mut [f32],
+    y: &mut [f32],
+    arg: Option<&mut [u8]>,
+) {
+    if cfg!(target_arch = "arm") {
+        conv_relu_pool_tiles(g, x, w, bias, band, y, arg);
+    } else {
+        conv_relu_pool_bands(g, x, w, bias, band, y, arg);
+    }
+}
+
+/// [`conv_relu_pool`] by register tiles ([`super::tile`]): two filters × two neighbouring
+/// pooling windows (2 rows × 4 columns of the convolution) at a time, one window or one filter
+/// at the ragged edges; ReLU and pooling straight from the registers, no band. For stride 1,
+/// no padding, 2×2 pooling with stride 2 and filters 3 or 5 wide; any other shape goes to
+/// [`conv_relu_pool_bands`] (same floats). The device's variant, public so that hosts test it.
+pub fn conv_relu_pool_tiles(
+    g: &ConvPool,
+    x: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    band: &mut [f32],
+    y: &mut [f32],
+    arg: Option<&mut [u8]>,
+) {
+    let fits = tile::applies(&g.conv) && (g.ph, g.pw, g.ps) == (2, 2, 2);
+    if fits && g.output_len() > 0 {
+        by_width!(
+            g.conv.fw,
+            pool_tiles,
+            (g, x, w, bias, y, arg),
+            conv_relu_pool_bands(g, x, w, bias, band, y, arg)
+        );
+    } else {
+        conv_relu_pool_bands(g, x, w, bias, band, y, arg);
+    }
+}
+
+/// [`conv_relu_pool_tiles`] for filters `FW` wide (`X2`, `X4`: see [`tile::by_width`]).
+fn pool_tiles<const FW: usize, const X2: usize, const X4: usize>(
+    g: &ConvPool,
+    x: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    y: &mut [f32],
+    arg: Option<&mut [u8]>,
+) {
+    let (k, n) = (g.conv.patch(), g.output_len());
+    let (x, w, bias) = (
+        &x[..g.conv.input_len()],
+        &w[..g.filters * k],
+        &bias[..g.filters],
+    );
+    let mut out = Pooled {
+        y: &mut y[..n],
+        arg: arg.map(|a| &mut a[..n]),
+        qh: g.qh(),
+        qw: g.qw(),
+    };
+    let mut f = 0;
+    while f < g.filters {
+        let (wf, bf) = (&w[f * k..], &bias[f..]);
+        if g.filters - f >= 2 {
+            filter_tiles::<2, FW, X2, X4>(g, x, wf, bf, f, &mut out);
+            f += 2;
+        } else {
+            filter_tiles::<1, FW, X2, X4>(g, x, wf, bf, f, &mut out);
+            f += 1;
+        }
+    }
+}
+
+/// The pooled output of [`pool_tiles`] (and its argmax when training), `(FN, QH, QW)`.
+struct Pooled<'a> {
+    y: &'a mut [f32],
+    arg: Option<&'a mut [u8]>,
+    qh: usize,
+    qw: usize,
+}
+
+impl Pooled<'_> {
+    /// ReLU and 2×2 max pooling of a tile of 2 rows × `CO` columns for filters `f0..f0 + F`:
+    /// window `t` covers columns `2t, 2t + 1` and goes to pooled cell `(qy, qx + t)`. The
+    /// maximum starts at 0 (the ReLU), the first largest cell in row-major order wins.
+    #[inline(always)]
+    fn put<const F: usize, const CO: usize>(
+        &mut self,
+        s: &tile::Sums<F, 2, CO>,
+        f0: usize,
+        (qy, qx): (usize, usize),
+    ) {
+        for (f, sf) in s.iter().enumerate() {
+            for t in 0..CO / 2 {
+                let cells = [
+                    sf[0][2 * t],
+                    sf[0][2 * t + 1],
+                    sf[1][2 * t],
+                    sf[1][2 * t + 1],
+                ];
+                let (mut best, mut at) = (0.0f32, 0u8);
+                for (a, &v) in (0u8..).zip(&cells) {
+                    if v > best {
+                        (best, at) = (v, a);
+                    }
+                }
+                let o = ((f0 + f) * self.qh + qy) * self.qw + qx + t;
+                self.y[o] = best;
+                if let Some(a) = self.arg.as_deref_mut() {
+                    a[o] = at;
+                }
+            }
+        }
+    }
+}
+
+/// All pooled cells of the `F` filters from `f0` (weights `w`, biases `bias`).
+fn filter_tiles<const F: usize, const FW: usize, const X2: usize, const X4: usize>(
+    g: &ConvPool,
+    x: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    f0: usize,
+    out: &mut Pooled,
+) {
+    let b: [f32; F] = core::array::from_fn(|f| bias[f]);
+    let (cg, wd) = (&g.conv, g.conv.w);
+    for qy in 0..out.qh {
+        let mut qx = 0;
+        while qx + 2 <= out.qw {
+            let s = tile::sums::<F, 2, 4, FW, X4>(cg, x, 2 * (qy * wd + qx), w, b);
+            out.put(&s, f0, (qy, qx));
+            qx += 2;
+        }
+        if qx < out.qw {
+            let s = tile::sums::<F, 2, 2, FW, X2>(cg, x, 2 * (qy * wd + qx), w, b);
+            out.put(&s, f0, (qy, qx));
+        }
+    }
+}
+
+/// [`conv_relu_pool`] by bands: each filter's convolution one band of `PH` rows at a time,
+/// SIMD runs over the band (see the module docs), then pooled. Any geometry. The hosts'
+/// variant, public so that it can be tested against the other.
+pub fn conv_relu_pool_bands(
     g: &ConvPool,
     x: &[f32],
     w: &[f32],
@@ -222,7 +376,7 @@ fn conv_band(g: &ConvPool, x: &[f32], wf: &[f32], r0: usize, band: &mut [f32]) {
 /// independent multiply-adds per step.
 const LANES: usize = 8;
 
-/// `out[k] += Σ aₜ·x[oₜ + k]` over `count` taps `(oₜ, aₜ)` pushed one by one, three or four
+/// `out[k] += aₜ·x[oₜ + k]`, one tap after another, over `count` taps `(oₜ, aₜ)` pushed one by one, three or four
 /// taps per pass over `out` (nine taps take three passes of three, 144 take 36 of four).
 struct Fold<'a> {
     out: &'a mut [f32],
@@ -282,23 +436,21 @@ fn pass<const T: usize>(out: &mut [f32], x: &[f32], taps: [(usize, f32); T]) {
         let at = c * LANES;
         let xc: [&[f32; LANES]; T] = xs.map(|s| s[at..at + LANES].try_into().unwrap());
         // Through a local copy: every load of `x` comes before the store, whatever aliases.
+        // Each tap is added on its own, in order (not summed first): the order of the naive
+        // loop and of the register tiles.
         let mut acc: [f32; LANES] = o.try_into().unwrap();
         for (l, v) in acc.iter_mut().enumerate() {
-            let mut s = a[0] * xc[0][l];
-            for t in 1..T {
-                s += a[t] * xc[t][l];
+            for t in 0..T {
+                *v += a[t] * xc[t][l];
             }
-            *v += s;
         }
         o.copy_from_slice(&acc);
     }
     let at = body.len();
     for (l, o) in tail.iter_mut().enumerate() {
-        let mut s = a[0] * xs[0][at + l];
-        for t in 1..T {
-            s += a[t] * xs[t][at + l];
+        for t in 0..T {
+            *o += a[t] * xs[t][at + l];
         }
-        *o += s;
     }
 }
 
