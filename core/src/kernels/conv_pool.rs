@@ -486,8 +486,135 @@ fn pool_band(g: &ConvPool, band: &[f32], y: &mut [f32], mut arg: Option<&mut [u8
 /// Every filter reading one position shares its input patch: it is gathered once into `patch`
 /// (scratch of `2·C·FH·FW` floats, the second half collecting the patch's input gradient), so
 /// the updates are contiguous axpys of `C·FH·FW`, like a row of the im2col matrix.
+///
+/// With stride 1, no padding and a 3×3 or 5×5 window the work goes filter by filter instead
+/// ([`filter_backward`]): no patch is gathered, and a channel's weight gradient sits in
+/// registers while the filter's live cells stream past. The two orders differ only in how
+/// `dx` sums (`dw` and `db` add the cells in the same order), and which one runs depends on
+/// the geometry alone, so every target computes the same floats.
 #[allow(clippy::too_many_arguments)]
 pub fn conv_relu_pool_backward(
+    g: &ConvPool,
+    x: &[f32],
+    w: &[f32],
+    y: &[f32],
+    arg: &[u8],
+    dy: &[f32],
+    dw: &mut [f32],
+    db: &mut [f32],
+    dx: Option<&mut [f32]>,
+    patch: &mut [f32],
+) {
+    let c = &g.conv;
+    if tile::applies(c) && g.output_len() > 0 {
+        let args = (g, x, w, y, arg, dy, dw, db, dx);
+        match (c.fh, c.fw) {
+            (3, 3) => return filter_backward::<3, 3, 9>(args),
+            (5, 5) => return filter_backward::<5, 5, 25>(args),
+            _ => {}
+        }
+        let (g, x, w, y, arg, dy, dw, db, dx) = args;
+        return patch_backward(g, x, w, y, arg, dy, dw, db, dx, patch);
+    }
+    patch_backward(g, x, w, y, arg, dy, dw, db, dx, patch);
+}
+
+/// The arguments of [`conv_relu_pool_backward`] but the patch scratch.
+type BackwardArgs<'a> = (
+    &'a ConvPool,
+    &'a [f32],
+    &'a [f32],
+    &'a [f32],
+    &'a [u8],
+    &'a [f32],
+    &'a mut [f32],
+    &'a mut [f32],
+    Option<&'a mut [f32]>,
+);
+
+/// Live cells gathered at a time by [`filter_backward`] (on the stack: 256 bytes).
+const LIVE: usize = 32;
+
+/// [`conv_relu_pool_backward`] filter by filter, for stride 1, no padding and an `FH × FW`
+/// window (`T = FH·FW` taps per channel). For each filter, its live cells (`y > 0`) are
+/// listed in batches as (gradient, input offset of the window at the cell's argmax); then for
+/// each channel the `T` weight gradients are summed in registers over the batch, and the
+/// input gradient gets each cell's `g·w` added in place. `dw` and `db` add the cells in the
+/// same order as [`patch_backward`]; `dx` adds filter after filter.
+fn filter_backward<const FH: usize, const FW: usize, const T: usize>(
+    (g, x, w, y, arg, dy, dw, db, dx): BackwardArgs,
+) {
+    const { assert!(T == FH * FW) };
+    let cg = g.conv;
+    let (k, n, cells) = (cg.patch(), g.output_len(), g.qh() * g.qw());
+    let (x, w) = (&x[..cg.input_len()], &w[..g.filters * k]);
+    let (y, arg, dy) = (&y[..n], &arg[..n], &dy[..n]);
+    let (dw, db) = (&mut dw[..g.filters * k], &mut db[..g.filters]);
+    let mut dx = dx.map(|d| {
+        let d = &mut d[..cg.input_len()];
+        d.fill(0.0);
+        d
+    });
+    let (hw, wd, qw, (oh, ow)) = (cg.h * cg.w, cg.w, g.qw(), (cg.oh(), cg.ow()));
+    for f in 0..g.filters {
+        let (wf, dwf) = (&w[f * k..(f + 1) * k], &mut dw[f * k..(f + 1) * k]);
+        let mut q = 0;
+        while q < cells {
+            let mut live = [(0.0f32, 0usize); LIVE];
+            let mut count = 0;
+            while q < cells && count < LIVE {
+                let i = f * cells + q;
+                let a = arg[i] as usize;
+                if y[i] > 0.0 && a < g.ph * g.pw {
+                    let (oy, ox) = ((q / qw) * g.ps + a / g.pw, (q % qw) * g.ps + a % g.pw);
+                    // Keeps every read below in the image: the window at (oy, ox) ends at
+                    // (oy + FH − 1, ox + FW − 1) ≤ (H − 1, W − 1) when oy < OH and ox < OW.
+                    assert!(oy < oh && ox < ow, "a pooled cell outside the convolution");
+                    db[f] += dy[i];
+                    live[count] = (dy[i], oy * wd + ox);
+                    count += 1;
+                }
+                q += 1;
+            }
+            let live = &live[..count];
+            for c in 0..cg.c {
+                let taps = c * T..(c + 1) * T;
+                let dwc: &mut [f32; T] = (&mut dwf[taps.clone()]).try_into().unwrap();
+                let mut acc = *dwc;
+                for &(gv, at) in live {
+                    let at = at + c * hw;
+                    for i in 0..FH {
+                        for j in 0..FW {
+                            // SAFETY: `at + i·W + j ≤ (C − 1)·H·W + (H − 1)·W + W − 1`,
+                            // inside `x` (`C·H·W` floats) by the assertion above.
+                            acc[i * FW + j] += gv * unsafe { *x.get_unchecked(at + i * wd + j) };
+                        }
+                    }
+                }
+                *dwc = acc;
+                let Some(dx) = dx.as_deref_mut() else {
+                    continue;
+                };
+                let wc: &[f32; T] = wf[taps].try_into().unwrap();
+                for &(gv, at) in live {
+                    let at = at + c * hw;
+                    for i in 0..FH {
+                        for j in 0..FW {
+                            // SAFETY: as above; `dx` has `C·H·W` floats too.
+                            let d = unsafe { dx.get_unchecked_mut(at + i * wd + j) };
+                            *d += gv * wc[i * FW + j];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// [`conv_relu_pool_backward`] for any geometry, position by position: the input patch under
+/// each live position is gathered once for every filter reading it.
+#[allow(clippy::too_many_arguments)]
+fn patch_backward(
     g: &ConvPool,
     x: &[f32],
     w: &[f32],
