@@ -15,7 +15,7 @@
 
 use super::gemm::{axpy, dot};
 use super::im2col::Geometry;
-use super::tile::{self, by_width};
+use super::tile::{self, by_window};
 
 /// Calls `f(wi, xi, yi, len)` for each weight and each output row it reaches: outputs
 /// `yi..yi + len` of the flat `(FN, OH, OW)` output read inputs `xi, xi + S, …` of the flat
@@ -62,12 +62,12 @@ pub fn conv2d_direct(g: &Geometry, x: &[f32], w: &[f32], bias: &[f32], y: &mut [
 /// [`conv2d_direct`] by register tiles ([`super::tile`]) of two filters × 2 output rows ×
 /// 4 output columns (one filter for an odd last one; the last rows and columns of a ragged
 /// edge are recomputed, identically, by a tile moved back to end at the edge). For stride 1,
-/// no padding, filters 3 or 5 wide and outputs of at least 2 × 4; anything else goes to
+/// no padding, 3 × 3 or 5 × 5 windows and outputs of at least 2 × 4; anything else goes to
 /// [`conv2d_direct_rows`] (same floats). The device's variant, public so that hosts test it.
 pub fn conv2d_direct_tiles(g: &Geometry, x: &[f32], w: &[f32], bias: &[f32], y: &mut [f32]) {
     if tile::applies(g) && g.oh() >= 2 && g.ow() >= 4 {
-        by_width!(
-            g.fw,
+        by_window!(
+            (g.fh, g.fw),
             direct_tiles,
             (g, x, w, bias, y),
             conv2d_direct_rows(g, x, w, bias, y)
@@ -77,7 +77,7 @@ pub fn conv2d_direct_tiles(g: &Geometry, x: &[f32], w: &[f32], bias: &[f32], y: 
     }
 }
 
-/// [`conv2d_direct_tiles`] for filters `FW` wide (`X4 = 4 + FW − 1`; see [`tile::by_width`]).
+/// [`conv2d_direct_tiles`] for `FW × FW` windows (`X4 = 4 + FW − 1`; see [`tile::by_window`]).
 fn direct_tiles<const FW: usize, const X2: usize, const X4: usize>(
     g: &Geometry,
     x: &[f32],

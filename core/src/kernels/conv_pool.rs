@@ -23,9 +23,11 @@
 //! Ties: the first maximum of a window in row-major order wins, as in [`super::max_pool`]; a
 //! window whose convolution outputs are all `≤ 0` gives 0 and passes no gradient.
 
+use core::ops::Range;
+
 use super::gemm::axpy;
 use super::im2col::Geometry;
-use super::tile::{self, by_width};
+use super::tile::{self, by_window};
 
 /// The shapes of a fused convolution + ReLU + max-pooling block, for one sample: the
 /// convolution over `(C, H, W)` with `filters` filters gives `(FN, OH, OW)`, pooled by a
@@ -152,9 +154,9 @@ pub fn conv_relu_pool(
 }
 
 /// [`conv_relu_pool`] by register tiles ([`super::tile`]): two filters × two neighbouring
-/// pooling windows (2 rows × 4 columns of the convolution) at a time, one window or one filter
-/// at the ragged edges; ReLU and pooling straight from the registers, no band. For stride 1,
-/// no padding, 2×2 pooling with stride 2 and filters 3 or 5 wide; any other shape goes to
+/// pooling windows (2 rows × 4 columns of the convolution) at a time, and four filters × one
+/// window for an odd last column (fewer filters at the ragged edge); ReLU and pooling straight from the registers, no band. For stride 1,
+/// no padding, 2×2 pooling with stride 2 and 3 × 3 or 5 × 5 windows; any other shape goes to
 /// [`conv_relu_pool_bands`] (same floats). The device's variant, public so that hosts test it.
 pub fn conv_relu_pool_tiles(
     g: &ConvPool,
@@ -167,8 +169,8 @@ pub fn conv_relu_pool_tiles(
 ) {
     let fits = tile::applies(&g.conv) && (g.ph, g.pw, g.ps) == (2, 2, 2);
     if fits && g.output_len() > 0 {
-        by_width!(
-            g.conv.fw,
+        by_window!(
+            (g.conv.fh, g.conv.fw),
             pool_tiles,
             (g, x, w, bias, y, arg),
             conv_relu_pool_bands(g, x, w, bias, band, y, arg)
@@ -178,7 +180,7 @@ pub fn conv_relu_pool_tiles(
     }
 }
 
-/// [`conv_relu_pool_tiles`] for filters `FW` wide (`X2`, `X4`: see [`tile::by_width`]).
+/// [`conv_relu_pool_tiles`] for `FW × FW` windows (`X2`, `X4`: see [`tile::by_window`]).
 fn pool_tiles<const FW: usize, const X2: usize, const X4: usize>(
     g: &ConvPool,
     x: &[f32],
@@ -199,15 +201,33 @@ fn pool_tiles<const FW: usize, const X2: usize, const X4: usize>(
         qh: g.qh(),
         qw: g.qw(),
     };
+    // Pairs of windows, two filters at a time (one for an odd last filter).
+    let pairs = out.qw / 2;
     let mut f = 0;
     while f < g.filters {
         let (wf, bf) = (&w[f * k..], &bias[f..]);
         if g.filters - f >= 2 {
-            filter_tiles::<2, FW, X2, X4>(g, x, wf, bf, f, &mut out);
+            window_tiles::<2, 4, FW, X4>(g, x, (wf, bf, f), (0..pairs, 2), &mut out);
             f += 2;
         } else {
-            filter_tiles::<1, FW, X2, X4>(g, x, wf, bf, f, &mut out);
+            window_tiles::<1, 4, FW, X4>(g, x, (wf, bf, f), (0..pairs, 2), &mut out);
             f += 1;
+        }
+    }
+    // An odd last window: four filters at a time keep 16 sums in registers there too.
+    if out.qw % 2 == 1 {
+        let last = out.qw - 1..out.qw;
+        let mut f = 0;
+        while f < g.filters {
+            let (wf, bf) = (&w[f * k..], &bias[f..]);
+            let taken = (g.filters - f).min(4);
+            let at = (wf, bf, f);
+            match taken {
+                4 => window_tiles::<4, 2, FW, X2>(g, x, at, (last.clone(), 1), &mut out),
+                2 | 3 => window_tiles::<2, 2, FW, X2>(g, x, at, (last.clone(), 1), &mut out),
+                _ => window_tiles::<1, 2, FW, X2>(g, x, at, (last.clone(), 1), &mut out),
+            }
+            f += if taken == 3 { 2 } else { taken };
         }
     }
 }
@@ -239,42 +259,38 @@ impl Pooled<'_> {
                     sf[1][2 * t],
                     sf[1][2 * t + 1],
                 ];
+                let o = ((f0 + f) * self.qh + qy) * self.qw + qx + t;
+                // Inference keeps no index, so it needs no second register per compare.
+                let Some(arg) = self.arg.as_deref_mut() else {
+                    self.y[o] = cells.iter().fold(0.0, |m, &v| if v > m { v } else { m });
+                    continue;
+                };
                 let (mut best, mut at) = (0.0f32, 0u8);
                 for (a, &v) in (0u8..).zip(&cells) {
                     if v > best {
                         (best, at) = (v, a);
                     }
                 }
-                let o = ((f0 + f) * self.qh + qy) * self.qw + qx + t;
-                self.y[o] = best;
-                if let Some(a) = self.arg.as_deref_mut() {
-                    a[o] = at;
-                }
+                (self.y[o], arg[o]) = (best, at);
             }
         }
     }
 }
 
-/// All pooled cells of the `F` filters from `f0` (weights `w`, biases `bias`).
-fn filter_tiles<const F: usize, const FW: usize, const X2: usize, const X4: usize>(
+/// The pooled cells of the `F` filters from `f0` (weights `w`, biases `bias`) in every row,
+/// `CO / 2` windows per tile: tiles `t` of `tiles`, covering windows `t·step..t·step + CO/2`.
+fn window_tiles<const F: usize, const CO: usize, const FW: usize, const XN: usize>(
     g: &ConvPool,
     x: &[f32],
-    w: &[f32],
-    bias: &[f32],
-    f0: usize,
+    (w, bias, f0): (&[f32], &[f32], usize),
+    (tiles, step): (Range<usize>, usize),
     out: &mut Pooled,
 ) {
     let b: [f32; F] = core::array::from_fn(|f| bias[f]);
     let (cg, wd) = (&g.conv, g.conv.w);
     for qy in 0..out.qh {
-        let mut qx = 0;
-        while qx + 2 <= out.qw {
-            let s = tile::sums::<F, 2, 4, FW, X4>(cg, x, 2 * (qy * wd + qx), w, b);
-            out.put(&s, f0, (qy, qx));
-            qx += 2;
-        }
-        if qx < out.qw {
-            let s = tile::sums::<F, 2, 2, FW, X2>(cg, x, 2 * (qy * wd + qx), w, b);
+        for qx in tiles.clone().map(|t| t * step) {
+            let s = tile::sums::<F, 2, CO, FW, XN>(cg, x, 2 * (qy * wd + qx), w, b);
             out.put(&s, f0, (qy, qx));
         }
     }

@@ -29,9 +29,10 @@ pub(crate) const fn applies(g: &Geometry) -> bool {
 /// `s[f][r][co] = bias[f] + Σₖ w[f][k]·x[at + tap(k) + r·W + co]` with `tap(c, i, j) =
 /// (c·H + i)·W + j`, for the `F` filters whose weights start `w` (`(F, C, FH, FW)` flat).
 ///
-/// `FW` is the filter width (`g.fw`) and `XN = CO + FW − 1` the floats each input run holds:
-/// as constants they let the compiler keep the runs in registers and unroll the taps. Panics,
-/// before the loop, if `x` or `w` is shorter than the tile reads.
+/// The window is square, `FW × FW` (`g.fh = g.fw = FW`), and `XN = CO + FW − 1` is the floats
+/// each input run holds: as constants they let the compiler keep the runs in registers and
+/// unroll a channel's taps completely. Panics, before the loop, if `x` or `w` is shorter than
+/// the tile reads.
 #[inline(always)]
 pub(crate) fn sums<
     const F: usize,
@@ -48,8 +49,8 @@ pub(crate) fn sums<
 ) -> Sums<F, R, CO> {
     const { assert!(XN == CO + FW - 1, "XN must be CO + FW - 1") };
     assert!(
-        applies(g) && g.fw == FW,
-        "the tile needs stride 1, no padding and width FW"
+        applies(g) && (g.fh, g.fw) == (FW, FW),
+        "the tile needs stride 1, no padding and an FW × FW window"
     );
     let (hw, wd, k) = (g.h * g.w, g.w, g.patch());
     let last = at + (g.c - 1) * hw + (g.fh - 1 + R - 1) * wd + XN - 1;
@@ -57,43 +58,66 @@ pub(crate) fn sums<
         last < x.len() && F * k <= w.len(),
         "the tile reads past its slices"
     );
-    let mut s: Sums<F, R, CO> = core::array::from_fn(|f| [[bias[f]; CO]; R]);
-    for c in 0..g.c {
-        for i in 0..g.fh {
-            let row = at + c * hw + i * wd;
-            // SAFETY: the largest index read is `row + (R − 1)·W + XN − 1 ≤ last < x.len()`,
-            // checked above.
-            let xs: [[f32; XN]; R] = core::array::from_fn(|r| {
-                core::array::from_fn(|t| unsafe { *x.get_unchecked(row + r * wd + t) })
-            });
-            let tap = (c * g.fh + i) * FW;
-            for j in 0..FW {
-                // SAFETY: `f·k + tap + j < F·k ≤ w.len()`, checked above (`tap + j < k`).
-                let wv: [f32; F] =
-                    core::array::from_fn(|f| unsafe { *w.get_unchecked(f * k + tap + j) });
-                for (sf, &wf) in s.iter_mut().zip(&wv) {
-                    for (sr, xr) in sf.iter_mut().zip(&xs) {
-                        for (v, &xv) in sr.iter_mut().zip(&xr[j..j + CO]) {
-                            *v += wf * xv;
-                        }
-                    }
-                }
-            }
+    // SAFETY (both closures): the largest input index read is `row + (R − 1)·W + XN − 1 ≤
+    // last < x.len()`, and the largest weight index `(F − 1)·k + tap + FW − 1 < F·k ≤ w.len()`
+    // (`tap + FW ≤ k`), checked above.
+    let runs = |row: usize| -> [[f32; XN]; R] {
+        core::array::from_fn(|r| {
+            core::array::from_fn(|t| unsafe { *x.get_unchecked(row + r * wd + t) })
+        })
+    };
+    let taps = |tap: usize| -> [f32; F] {
+        core::array::from_fn(|f| unsafe { *w.get_unchecked(f * k + tap) })
+    };
+    // The first tap starts the sums, `bias + w·x`: the same rounding as writing the bias and
+    // adding `w·x` to it, without first copying the bias into every sum.
+    let (xs, wv) = (runs(at), taps(0));
+    let mut s: Sums<F, R, CO> = core::array::from_fn(|f| {
+        core::array::from_fn(|r| core::array::from_fn(|co| bias[f] + wv[f] * xs[r][co]))
+    });
+    add_row(&mut s, &xs, 1..FW, taps);
+    for i in 1..FW {
+        add_row(&mut s, &runs(at + i * wd), 0..FW, |j| taps(i * FW + j));
+    }
+    for c in 1..g.c {
+        for i in 0..FW {
+            let (row, tap) = (at + c * hw + i * wd, (c * FW + i) * FW);
+            add_row(&mut s, &runs(row), 0..FW, |j| taps(tap + j));
         }
     }
     s
 }
 
-/// Calls `$f::<FW, X2, X4>($args)` for the filter widths the tiles are compiled for (3 and 5,
+/// Adds, for the taps `j` of one filter row, `w(j)[f]·runs[r][co + j]` to every sum.
+#[inline(always)]
+fn add_row<const F: usize, const R: usize, const CO: usize, const XN: usize>(
+    s: &mut Sums<F, R, CO>,
+    runs: &[[f32; XN]; R],
+    js: core::ops::Range<usize>,
+    w: impl Fn(usize) -> [f32; F],
+) {
+    for j in js {
+        let wv = w(j);
+        for (sf, &wf) in s.iter_mut().zip(&wv) {
+            for (sr, xr) in sf.iter_mut().zip(runs) {
+                for (v, &xv) in sr.iter_mut().zip(&xr[j..j + CO]) {
+                    *v += wf * xv;
+                }
+            }
+        }
+    }
+}
+
+/// Calls `$f::<FW, X2, X4>($args)` for the windows the tiles are compiled for (3 × 3 and 5 × 5,
 /// the zoo's), with `X2 = 2 + FW − 1` and `X4 = 4 + FW − 1` the run lengths of tiles two and
-/// four columns wide; evaluates `$else` for any other width.
-macro_rules! by_width {
-    ($fw:expr, $f:ident, ($($arg:expr),*), $else:expr) => {
-        match $fw {
-            3 => $f::<3, 4, 6>($($arg),*),
-            5 => $f::<5, 6, 8>($($arg),*),
+/// four columns wide; evaluates `$else` for any other window `($fh, $fw)`.
+macro_rules! by_window {
+    ($window:expr, $f:ident, ($($arg:expr),*), $else:expr) => {
+        match $window {
+            (3, 3) => $f::<3, 4, 6>($($arg),*),
+            (5, 5) => $f::<5, 6, 8>($($arg),*),
             _ => $else,
         }
     };
 }
-pub(crate) use by_width;
+pub(crate) use by_window;
