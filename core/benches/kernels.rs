@@ -5,20 +5,21 @@
 //! cargo bench -p shinso --bench kernels -- gemm    # only names containing "gemm"
 //! ```
 //!
-//! Sizes: the 784-40 affine layer of the course's MLP over a batch of 100 (forward `x·W` is
-//! gemm_nn 100×784×40, the weight gradient `xᵀ·dy` gemm_tn 784×100×40, the input gradient
-//! `dy·Wᵀ` gemm_nt 100×40×784); the simple convnet's convolution (30 filters of 5×5 on 28×28,
+//! Sizes: the affine layers of the course's MLP over batches of 1, 100 and 1000 (for the
+//! 784-40 layer at batch 100: forward `x·W` is gemm_nn 100×784×40, the weight gradient `xᵀ·dy`
+//! gemm_tn 784×100×40, the input gradient `dy·Wᵀ` gemm_nt 100×40×784), with one core's peak
+//! rate for comparison; the simple convnet's convolution (30 filters of 5×5 on 28×28,
 //! 24×24 out) and 2×2 pooling (30×24×24 → 12×12); all per batch of 100 samples unless the name
 //! says otherwise.
 
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use shinso::kernels::batchnorm::{bn_backward, bn_normalize, bn_stats, BnShape, Norm};
 use shinso::kernels::{
     avg_pool, avg_pool_backward, axpy, col2im, conv2d_direct, dot, gemm_nn, gemm_nt, gemm_tn,
-    im2col, max_pool, max_pool_backward, Geometry,
+    im2col, max_pool, max_pool_backward, max_pool_infer, relu, Geometry,
 };
 use shinso::{Conv2d, Layer, Mode, Rng};
 
@@ -37,50 +38,65 @@ fn vectors(c: &mut Criterion) {
     });
 }
 
+/// The three products of each affine layer of the course's MLP (784-40, 40-20, 20-10) at
+/// batches of 1, 100 and 1000, with their rate in FLOP/s (criterion's "elem/s", two per MAC).
 fn gemm(c: &mut Criterion) {
-    let (m, k, n) = (BATCH, 784, 40);
-    let (x, w, dy) = (data(m * k, 1), data(k * n, 2), data(m * n, 3));
-    let (mut u, mut dw, mut dx) = (vec![0.0; m * n], vec![0.0; k * n], vec![0.0; m * k]);
-    c.bench_function("gemm_nn 100x784x40 (affine forward)", |b| {
-        b.iter(|| {
-            gemm_nn(
-                m,
-                k,
-                n,
-                black_box(&x),
-                black_box(&w),
-                black_box(&mut u),
-                false,
-            )
-        })
-    });
-    c.bench_function("gemm_tn 784x100x40 (affine dW)", |b| {
-        b.iter(|| {
-            gemm_tn(
-                k,
-                m,
-                n,
-                black_box(&x),
-                black_box(&dy),
-                black_box(&mut dw),
-                false,
-            )
-        })
-    });
-    c.bench_function("gemm_nt 100x40x784 (affine dx)", |b| {
-        b.iter(|| {
-            gemm_nt(
-                m,
-                n,
-                k,
-                black_box(&dy),
-                black_box(&w),
-                black_box(&mut dx),
-                false,
-            )
-        })
-    });
+    let mut g = c.benchmark_group("gemm");
+    for batch in [1, 100, 1000] {
+        for (i, o) in [(784, 40), (40, 20), (20, 10)] {
+            let (x, w, dy) = (data(batch * i, 1), data(i * o, 2), data(batch * o, 3));
+            let (mut u, mut dw, mut dx) =
+                (vec![0.0; batch * o], vec![0.0; i * o], vec![0.0; batch * i]);
+            g.throughput(Throughput::Elements((2 * batch * i * o) as u64));
+            g.bench_function(format!("nn {batch}x{i}x{o} (affine forward)"), |b| {
+                b.iter(|| gemm_nn(batch, i, o, black_box(&x), black_box(&w), &mut u, false))
+            });
+            g.bench_function(format!("tn {i}x{batch}x{o} (affine dW)"), |b| {
+                b.iter(|| gemm_tn(i, batch, o, black_box(&x), black_box(&dy), &mut dw, false))
+            });
+            g.bench_function(format!("nt {batch}x{o}x{i} (affine dx)"), |b| {
+                b.iter(|| gemm_nt(batch, o, i, black_box(&dy), black_box(&w), &mut dx, false))
+            });
+        }
+    }
+    g.finish();
 }
+
+/// One core's peak rate for separate multiplies and adds (the floats the kernels compute, no
+/// fused multiply-add): 12 independent chains `v = v·m + a` of 8-lane AVX2 vectors, all in
+/// registers, 2 FLOP per lane per step; criterion's "elem/s" is FLOP/s.
+#[cfg(target_arch = "x86_64")]
+fn peak(c: &mut Criterion) {
+    use std::arch::x86_64::*;
+    const STEPS: usize = 10_000;
+    #[target_feature(enable = "avx2")]
+    unsafe fn chains(m: f32, a: f32) -> f32 {
+        let (m, a) = (_mm256_set1_ps(m), _mm256_set1_ps(a));
+        let mut v = [_mm256_set1_ps(1.0); 12];
+        for _ in 0..STEPS {
+            for x in v.iter_mut() {
+                *x = _mm256_add_ps(_mm256_mul_ps(*x, m), a);
+            }
+        }
+        let s = v
+            .iter()
+            .fold(_mm256_setzero_ps(), |s, x| _mm256_add_ps(s, *x));
+        _mm256_cvtss_f32(s)
+    }
+    if !is_x86_feature_detected!("avx2") {
+        return;
+    }
+    let mut g = c.benchmark_group("peak");
+    g.throughput(Throughput::Elements((STEPS * 12 * 8 * 2) as u64));
+    g.bench_function("avx2 mul+add, 12 chains", |b| {
+        // SAFETY: AVX2 is present (checked above).
+        b.iter(|| unsafe { chains(black_box(0.999), black_box(0.001)) })
+    });
+    g.finish();
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn peak(_: &mut Criterion) {}
 
 /// The simple convnet's convolution: 1×28×28 in, 30 filters of 5×5, stride 1, no padding.
 const CONV: Geometry = Geometry {
@@ -147,6 +163,21 @@ fn pooling(c: &mut Criterion) {
                 max_pool(&POOL, black_box(xs), ys, args);
             }
         })
+    });
+    c.bench_function("max_pool_infer 30x24x24 2x2 (no argmax)", |b| {
+        b.iter(|| {
+            let samples = x
+                .chunks_exact(POOL.input_len())
+                .zip(y.chunks_exact_mut(out));
+            for (xs, ys) in samples {
+                max_pool_infer(&POOL, black_box(xs), ys);
+            }
+        })
+    });
+    let relu_in = data(BATCH * POOL.input_len(), 9);
+    let mut relu_out = vec![0.0; relu_in.len()];
+    c.bench_function("relu 30x24x24", |b| {
+        b.iter(|| relu(black_box(&relu_in), &mut relu_out))
     });
     c.bench_function("max_pool_backward 30x24x24 2x2", |b| {
         b.iter(|| {
@@ -385,6 +416,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = vectors, gemm, im2col_col2im, pooling, convolution, batchnorm, conv_relu_pool
+    targets = peak, vectors, gemm, im2col_col2im, pooling, convolution, batchnorm, conv_relu_pool
 }
 criterion_main!(benches);

@@ -615,3 +615,79 @@ impl RuleState {
         }
     }
 }
+
+// ------------------------------------------------ f32 twins in the kernels' summation order
+
+/// `C[i][j] = c0[i][j] + Σₚ a(i, p)·b(p, j)` in `f32`, adding the products one at a time for
+/// `p = 0, 1, …, k − 1`, each product and each sum rounded (no fused multiply-add): the one
+/// order every gemm tiling keeps, on every target. The kernels must match it bit for bit.
+pub fn gemm_in_order(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: impl Fn(usize, usize) -> f32,
+    b: impl Fn(usize, usize) -> f32,
+    c0: &[f32],
+) -> Vec<f32> {
+    let mut c = c0[..m * n].to_vec();
+    for i in 0..m {
+        for j in 0..n {
+            for p in 0..k {
+                c[i * n + j] += a(i, p) * b(p, j);
+            }
+        }
+    }
+    c
+}
+
+/// Direct convolution of one sample in `f32`: each output is its bias plus `w·x` added tap by
+/// tap in the filter's order `(c, i, j)`, taps in the padding skipped. Output `(FN, OH, OW)`.
+pub fn conv2d_in_order(g: Geom, fnum: usize, x: &[f32], w: &[f32], bias: &[f32]) -> Vec<f32> {
+    let (oh, ow) = (g.oh(), g.ow());
+    let mut out = vec![0.0f32; fnum * oh * ow];
+    for k in 0..fnum {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let mut s = bias[k];
+                for ch in 0..g.c {
+                    for i in 0..g.fh {
+                        for j in 0..g.fw {
+                            if let Some((y, xx)) = g.pixel(oy, ox, i, j) {
+                                s += w[((k * g.c + ch) * g.fh + i) * g.fw + j]
+                                    * x[g.at(0, ch, y, xx)];
+                            }
+                        }
+                    }
+                }
+                out[(k * oh + oy) * ow + ox] = s;
+            }
+        }
+    }
+    out
+}
+
+/// Max pooling of `maps` (`(C, H, W)` as `pool` says, no padding) with ReLU folded in, as the
+/// fused kernel does: each cell is the first largest value of its window in row-major order,
+/// starting from 0, and its index `dy·PW + dx` in the window (0 when nothing beats 0).
+pub fn relu_max_pool_in_order(pool: Geom, maps: &[f32]) -> (Vec<f32>, Vec<u8>) {
+    let (oh, ow) = (pool.oh(), pool.ow());
+    let (mut y, mut arg) = (vec![0.0; pool.c * oh * ow], vec![0u8; pool.c * oh * ow]);
+    for c in 0..pool.c {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let (mut best, mut at) = (0.0f32, 0usize);
+                for i in 0..pool.fh {
+                    for j in 0..pool.fw {
+                        let v = maps[pool.at(0, c, oy * pool.stride + i, ox * pool.stride + j)];
+                        if v > best {
+                            (best, at) = (v, i * pool.fw + j);
+                        }
+                    }
+                }
+                let o = (c * oh + oy) * ow + ox;
+                (y[o], arg[o]) = (best, at as u8);
+            }
+        }
+    }
+    (y, arg)
+}

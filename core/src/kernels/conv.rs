@@ -8,12 +8,14 @@
 //! weight gradient is a dot product of the output-gradient row and the input row; the input
 //! gradient adds `w·dy` back onto the input row.
 //!
-//! It sums in a different order from the im2col path, so the two agree to rounding, not bit for
-//! bit. With one input channel it is also the faster of the two on the host; with many, the
+//! The forward pass sums each output in the im2col product's order (bias, then tap by tap), so
+//! the two agree bit for bit; the gradients sum in other orders and agree to rounding. With one
+//! input channel the direct path is also the faster of the two on the host; with many, the
 //! im2col path's long dot products win.
 
 use super::gemm::{axpy, dot};
 use super::im2col::Geometry;
+use super::tile::{self, by_window};
 
 /// Calls `f(wi, xi, yi, len)` for each weight and each output row it reaches: outputs
 /// `yi..yi + len` of the flat `(FN, OH, OW)` output read inputs `xi, xi + S, …` of the flat
@@ -44,7 +46,88 @@ fn tap_rows(g: &Geometry, fnum: usize, mut f: impl FnMut(usize, usize, usize, us
 /// `y = w ⋆ x + b` for one sample: `x` is `(C, H, W)`, `w` is `(FN, C, FH, FW)`, `bias` has `FN`
 /// entries and `y` is `(FN, OH, OW)`, `FN = bias.len()`. Panics if a slice is shorter than the
 /// geometry says.
+///
+/// Picks, for the target, the faster of two ways that compute the same floats: register tiles
+/// on the Cortex-M4F ([`conv2d_direct_tiles`]), axpys over output rows elsewhere
+/// ([`conv2d_direct_rows`]). Each output is its bias plus `w·x` added tap by tap in the
+/// filter's order `(c, i, j)`, the order of the im2col product too.
 pub fn conv2d_direct(g: &Geometry, x: &[f32], w: &[f32], bias: &[f32], y: &mut [f32]) {
+    if cfg!(target_arch = "arm") {
+        conv2d_direct_tiles(g, x, w, bias, y);
+    } else {
+        conv2d_direct_rows(g, x, w, bias, y);
+    }
+}
+
+/// [`conv2d_direct`] by register tiles ([`super::tile`]) of two filters × 2 output rows ×
+/// 4 output columns (one filter for an odd last one; the last rows and columns of a ragged
+/// edge are recomputed, identically, by a tile moved back to end at the edge). For stride 1,
+/// no padding, 3 × 3 or 5 × 5 windows and outputs of at least 2 × 4; anything else goes to
+/// [`conv2d_direct_rows`] (same floats). The device's variant, public so that hosts test it.
+pub fn conv2d_direct_tiles(g: &Geometry, x: &[f32], w: &[f32], bias: &[f32], y: &mut [f32]) {
+    if tile::applies(g) && g.oh() >= 2 && g.ow() >= 4 {
+        by_window!(
+            (g.fh, g.fw),
+            direct_tiles,
+            (g, x, w, bias, y),
+            conv2d_direct_rows(g, x, w, bias, y)
+        );
+    } else {
+        conv2d_direct_rows(g, x, w, bias, y);
+    }
+}
+
+/// [`conv2d_direct_tiles`] for `FW × FW` windows (`X4 = 4 + FW − 1`; see [`tile::by_window`]).
+fn direct_tiles<const FW: usize, const X2: usize, const X4: usize>(
+    g: &Geometry,
+    x: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    y: &mut [f32],
+) {
+    let (fnum, k, p) = (bias.len(), g.patch(), g.positions());
+    let (x, w, y) = (&x[..g.input_len()], &w[..fnum * k], &mut y[..fnum * p]);
+    let mut f = 0;
+    while f < fnum {
+        let (wf, yf) = (&w[f * k..], &mut y[f * p..]);
+        if fnum - f >= 2 {
+            plane_tiles::<2, FW, X4>(g, x, wf, [bias[f], bias[f + 1]], yf);
+            f += 2;
+        } else {
+            plane_tiles::<1, FW, X4>(g, x, wf, [bias[f]], yf);
+            f += 1;
+        }
+    }
+}
+
+/// The output planes `y` (`(F, OH, OW)`) of the `F` filters whose weights start `w`.
+fn plane_tiles<const F: usize, const FW: usize, const X4: usize>(
+    g: &Geometry,
+    x: &[f32],
+    w: &[f32],
+    bias: [f32; F],
+    y: &mut [f32],
+) {
+    let (oh, ow) = (g.oh(), g.ow());
+    // Tile origins: every `size`-th index, the last moved back to end at `len` (`len ≥ size`).
+    let starts = |len: usize, size: usize| (0..len).step_by(size).map(move |s| s.min(len - size));
+    for oy in starts(oh, 2) {
+        for ox in starts(ow, 4) {
+            let s = tile::sums::<F, 2, 4, FW, X4>(g, x, oy * g.w + ox, w, bias);
+            for (f, sf) in s.iter().enumerate() {
+                for (r, sr) in sf.iter().enumerate() {
+                    let at = (f * oh + oy + r) * ow + ox;
+                    y[at..at + 4].copy_from_slice(sr);
+                }
+            }
+        }
+    }
+}
+
+/// [`conv2d_direct`] by output rows: for each weight and each output row it reaches, an axpy
+/// of the weight times the input row onto the output row. Any geometry. The hosts' variant,
+/// public so that it can be tested against the other.
+pub fn conv2d_direct_rows(g: &Geometry, x: &[f32], w: &[f32], bias: &[f32], y: &mut [f32]) {
     let (fnum, p) = (bias.len(), g.positions());
     let (x, w, y) = (
         &x[..g.input_len()],

@@ -23,8 +23,11 @@
 //! Ties: the first maximum of a window in row-major order wins, as in [`super::max_pool`]; a
 //! window whose convolution outputs are all `≤ 0` gives 0 and passes no gradient.
 
+use core::ops::Range;
+
 use super::gemm::axpy;
 use super::im2col::Geometry;
+use super::tile::{self, by_window};
 
 /// The shapes of a fused convolution + ReLU + max-pooling block, for one sample: the
 /// convolution over `(C, H, W)` with `filters` filters gives `(FN, OH, OW)`, pooled by a
@@ -123,6 +126,11 @@ impl ConvPool {
 
 /// `y = maxpool(relu(w ⋆ x + b))` for one sample, without storing `w ⋆ x + b`.
 ///
+/// Picks, for the target, the faster of two ways that compute the same floats: register
+/// tiles on the Cortex-M4F ([`conv_relu_pool_tiles`]), bands of SIMD runs elsewhere
+/// ([`conv_relu_pool_bands`]). Every convolution output is the bias plus `w·x` added tap by
+/// tap in the filter's order `(c, i, j)`, as the naive loop does.
+///
 /// `x` is `(C, H, W)`, `w` `(FN, C, FH, FW)`, `bias` `FN` floats, `y` `(FN, QH, QW)`; `band` is
 /// scratch of at least [`ConvPool::band_len`] floats (`PH·max(W, OW)` always is; with stride 1
 /// and no padding up to 7 floats beyond `band_len` let the runs end on whole SIMD chunks).
@@ -130,6 +138,168 @@ impl ConvPool {
 /// its maximum inside the window; inference passes `None` and no argmax is kept. Panics if a
 /// slice is shorter than `g` says.
 pub fn conv_relu_pool(
+    g: &ConvPool,
+    x: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    band: &mut [f32],
+    y: &mut [f32],
+    arg: Option<&mut [u8]>,
+) {
+    if cfg!(target_arch = "arm") {
+        conv_relu_pool_tiles(g, x, w, bias, band, y, arg);
+    } else {
+        conv_relu_pool_bands(g, x, w, bias, band, y, arg);
+    }
+}
+
+/// [`conv_relu_pool`] by register tiles ([`super::tile`]): two filters × two neighbouring
+/// pooling windows (2 rows × 4 columns of the convolution) at a time, and four filters × one
+/// window for an odd last column (fewer filters at the ragged edge); ReLU and pooling straight from the registers, no band. For stride 1,
+/// no padding, 2×2 pooling with stride 2 and 3 × 3 or 5 × 5 windows; any other shape goes to
+/// [`conv_relu_pool_bands`] (same floats). The device's variant, public so that hosts test it.
+pub fn conv_relu_pool_tiles(
+    g: &ConvPool,
+    x: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    band: &mut [f32],
+    y: &mut [f32],
+    arg: Option<&mut [u8]>,
+) {
+    let fits = tile::applies(&g.conv) && (g.ph, g.pw, g.ps) == (2, 2, 2);
+    if fits && g.output_len() > 0 {
+        by_window!(
+            (g.conv.fh, g.conv.fw),
+            pool_tiles,
+            (g, x, w, bias, y, arg),
+            conv_relu_pool_bands(g, x, w, bias, band, y, arg)
+        );
+    } else {
+        conv_relu_pool_bands(g, x, w, bias, band, y, arg);
+    }
+}
+
+/// [`conv_relu_pool_tiles`] for `FW × FW` windows (`X2`, `X4`: see [`tile::by_window`]).
+fn pool_tiles<const FW: usize, const X2: usize, const X4: usize>(
+    g: &ConvPool,
+    x: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    y: &mut [f32],
+    arg: Option<&mut [u8]>,
+) {
+    let (k, n) = (g.conv.patch(), g.output_len());
+    let (x, w, bias) = (
+        &x[..g.conv.input_len()],
+        &w[..g.filters * k],
+        &bias[..g.filters],
+    );
+    let mut out = Pooled {
+        y: &mut y[..n],
+        arg: arg.map(|a| &mut a[..n]),
+        qh: g.qh(),
+        qw: g.qw(),
+    };
+    // Pairs of windows, two filters at a time (one for an odd last filter).
+    let pairs = out.qw / 2;
+    let mut f = 0;
+    while f < g.filters {
+        let (wf, bf) = (&w[f * k..], &bias[f..]);
+        if g.filters - f >= 2 {
+            window_tiles::<2, 4, FW, X4>(g, x, (wf, bf, f), (0..pairs, 2), &mut out);
+            f += 2;
+        } else {
+            window_tiles::<1, 4, FW, X4>(g, x, (wf, bf, f), (0..pairs, 2), &mut out);
+            f += 1;
+        }
+    }
+    // An odd last window: four filters at a time keep 16 sums in registers there too.
+    if out.qw % 2 == 1 {
+        let last = out.qw - 1..out.qw;
+        let mut f = 0;
+        while f < g.filters {
+            let (wf, bf) = (&w[f * k..], &bias[f..]);
+            let taken = (g.filters - f).min(4);
+            let at = (wf, bf, f);
+            match taken {
+                4 => window_tiles::<4, 2, FW, X2>(g, x, at, (last.clone(), 1), &mut out),
+                2 | 3 => window_tiles::<2, 2, FW, X2>(g, x, at, (last.clone(), 1), &mut out),
+                _ => window_tiles::<1, 2, FW, X2>(g, x, at, (last.clone(), 1), &mut out),
+            }
+            f += if taken == 3 { 2 } else { taken };
+        }
+    }
+}
+
+/// The pooled output of [`pool_tiles`] (and its argmax when training), `(FN, QH, QW)`.
+struct Pooled<'a> {
+    y: &'a mut [f32],
+    arg: Option<&'a mut [u8]>,
+    qh: usize,
+    qw: usize,
+}
+
+impl Pooled<'_> {
+    /// ReLU and 2×2 max pooling of a tile of 2 rows × `CO` columns for filters `f0..f0 + F`:
+    /// window `t` covers columns `2t, 2t + 1` and goes to pooled cell `(qy, qx + t)`. The
+    /// maximum starts at 0 (the ReLU), the first largest cell in row-major order wins.
+    #[inline(always)]
+    fn put<const F: usize, const CO: usize>(
+        &mut self,
+        s: &tile::Sums<F, 2, CO>,
+        f0: usize,
+        (qy, qx): (usize, usize),
+    ) {
+        for (f, sf) in s.iter().enumerate() {
+            for t in 0..CO / 2 {
+                let cells = [
+                    sf[0][2 * t],
+                    sf[0][2 * t + 1],
+                    sf[1][2 * t],
+                    sf[1][2 * t + 1],
+                ];
+                let o = ((f0 + f) * self.qh + qy) * self.qw + qx + t;
+                // Inference keeps no index, so it needs no second register per compare.
+                let Some(arg) = self.arg.as_deref_mut() else {
+                    self.y[o] = cells.iter().fold(0.0, |m, &v| if v > m { v } else { m });
+                    continue;
+                };
+                let (mut best, mut at) = (0.0f32, 0u8);
+                for (a, &v) in (0u8..).zip(&cells) {
+                    if v > best {
+                        (best, at) = (v, a);
+                    }
+                }
+                (self.y[o], arg[o]) = (best, at);
+            }
+        }
+    }
+}
+
+/// The pooled cells of the `F` filters from `f0` (weights `w`, biases `bias`) in every row,
+/// `CO / 2` windows per tile: tiles `t` of `tiles`, covering windows `t·step..t·step + CO/2`.
+fn window_tiles<const F: usize, const CO: usize, const FW: usize, const XN: usize>(
+    g: &ConvPool,
+    x: &[f32],
+    (w, bias, f0): (&[f32], &[f32], usize),
+    (tiles, step): (Range<usize>, usize),
+    out: &mut Pooled,
+) {
+    let b: [f32; F] = core::array::from_fn(|f| bias[f]);
+    let (cg, wd) = (&g.conv, g.conv.w);
+    for qy in 0..out.qh {
+        for qx in tiles.clone().map(|t| t * step) {
+            let s = tile::sums::<F, 2, CO, FW, XN>(cg, x, 2 * (qy * wd + qx), w, b);
+            out.put(&s, f0, (qy, qx));
+        }
+    }
+}
+
+/// [`conv_relu_pool`] by bands: each filter's convolution one band of `PH` rows at a time,
+/// SIMD runs over the band (see the module docs), then pooled. Any geometry. The hosts'
+/// variant, public so that it can be tested against the other.
+pub fn conv_relu_pool_bands(
     g: &ConvPool,
     x: &[f32],
     w: &[f32],
@@ -222,7 +392,7 @@ fn conv_band(g: &ConvPool, x: &[f32], wf: &[f32], r0: usize, band: &mut [f32]) {
 /// independent multiply-adds per step.
 const LANES: usize = 8;
 
-/// `out[k] += Σ aₜ·x[oₜ + k]` over `count` taps `(oₜ, aₜ)` pushed one by one, three or four
+/// `out[k] += aₜ·x[oₜ + k]`, one tap after another, over `count` taps `(oₜ, aₜ)` pushed one by one, three or four
 /// taps per pass over `out` (nine taps take three passes of three, 144 take 36 of four).
 struct Fold<'a> {
     out: &'a mut [f32],
@@ -282,23 +452,21 @@ fn pass<const T: usize>(out: &mut [f32], x: &[f32], taps: [(usize, f32); T]) {
         let at = c * LANES;
         let xc: [&[f32; LANES]; T] = xs.map(|s| s[at..at + LANES].try_into().unwrap());
         // Through a local copy: every load of `x` comes before the store, whatever aliases.
+        // Each tap is added on its own, in order (not summed first): the order of the naive
+        // loop and of the register tiles.
         let mut acc: [f32; LANES] = o.try_into().unwrap();
         for (l, v) in acc.iter_mut().enumerate() {
-            let mut s = a[0] * xc[0][l];
-            for t in 1..T {
-                s += a[t] * xc[t][l];
+            for t in 0..T {
+                *v += a[t] * xc[t][l];
             }
-            *v += s;
         }
         o.copy_from_slice(&acc);
     }
     let at = body.len();
     for (l, o) in tail.iter_mut().enumerate() {
-        let mut s = a[0] * xs[0][at + l];
-        for t in 1..T {
-            s += a[t] * xs[t][at + l];
+        for t in 0..T {
+            *o += a[t] * xs[t][at + l];
         }
-        *o += s;
     }
 }
 
@@ -334,8 +502,135 @@ fn pool_band(g: &ConvPool, band: &[f32], y: &mut [f32], mut arg: Option<&mut [u8
 /// Every filter reading one position shares its input patch: it is gathered once into `patch`
 /// (scratch of `2·C·FH·FW` floats, the second half collecting the patch's input gradient), so
 /// the updates are contiguous axpys of `C·FH·FW`, like a row of the im2col matrix.
+///
+/// With stride 1, no padding and a 3×3 or 5×5 window the work goes filter by filter instead
+/// ([`filter_backward`]): no patch is gathered, and a channel's weight gradient sits in
+/// registers while the filter's live cells stream past. The two orders differ only in how
+/// `dx` sums (`dw` and `db` add the cells in the same order), and which one runs depends on
+/// the geometry alone, so every target computes the same floats.
 #[allow(clippy::too_many_arguments)]
 pub fn conv_relu_pool_backward(
+    g: &ConvPool,
+    x: &[f32],
+    w: &[f32],
+    y: &[f32],
+    arg: &[u8],
+    dy: &[f32],
+    dw: &mut [f32],
+    db: &mut [f32],
+    dx: Option<&mut [f32]>,
+    patch: &mut [f32],
+) {
+    let c = &g.conv;
+    if tile::applies(c) && g.output_len() > 0 {
+        let args = (g, x, w, y, arg, dy, dw, db, dx);
+        match (c.fh, c.fw) {
+            (3, 3) => return filter_backward::<3, 3, 9>(args),
+            (5, 5) => return filter_backward::<5, 5, 25>(args),
+            _ => {}
+        }
+        let (g, x, w, y, arg, dy, dw, db, dx) = args;
+        return patch_backward(g, x, w, y, arg, dy, dw, db, dx, patch);
+    }
+    patch_backward(g, x, w, y, arg, dy, dw, db, dx, patch);
+}
+
+/// The arguments of [`conv_relu_pool_backward`] but the patch scratch.
+type BackwardArgs<'a> = (
+    &'a ConvPool,
+    &'a [f32],
+    &'a [f32],
+    &'a [f32],
+    &'a [u8],
+    &'a [f32],
+    &'a mut [f32],
+    &'a mut [f32],
+    Option<&'a mut [f32]>,
+);
+
+/// Live cells gathered at a time by [`filter_backward`] (on the stack: 256 bytes).
+const LIVE: usize = 32;
+
+/// [`conv_relu_pool_backward`] filter by filter, for stride 1, no padding and an `FH × FW`
+/// window (`T = FH·FW` taps per channel). For each filter, its live cells (`y > 0`) are
+/// listed in batches as (gradient, input offset of the window at the cell's argmax); then for
+/// each channel the `T` weight gradients are summed in registers over the batch, and the
+/// input gradient gets each cell's `g·w` added in place. `dw` and `db` add the cells in the
+/// same order as [`patch_backward`]; `dx` adds filter after filter.
+fn filter_backward<const FH: usize, const FW: usize, const T: usize>(
+    (g, x, w, y, arg, dy, dw, db, dx): BackwardArgs,
+) {
+    const { assert!(T == FH * FW) };
+    let cg = g.conv;
+    let (k, n, cells) = (cg.patch(), g.output_len(), g.qh() * g.qw());
+    let (x, w) = (&x[..cg.input_len()], &w[..g.filters * k]);
+    let (y, arg, dy) = (&y[..n], &arg[..n], &dy[..n]);
+    let (dw, db) = (&mut dw[..g.filters * k], &mut db[..g.filters]);
+    let mut dx = dx.map(|d| {
+        let d = &mut d[..cg.input_len()];
+        d.fill(0.0);
+        d
+    });
+    let (hw, wd, qw, (oh, ow)) = (cg.h * cg.w, cg.w, g.qw(), (cg.oh(), cg.ow()));
+    for f in 0..g.filters {
+        let (wf, dwf) = (&w[f * k..(f + 1) * k], &mut dw[f * k..(f + 1) * k]);
+        let mut q = 0;
+        while q < cells {
+            let mut live = [(0.0f32, 0usize); LIVE];
+            let mut count = 0;
+            while q < cells && count < LIVE {
+                let i = f * cells + q;
+                let a = arg[i] as usize;
+                if y[i] > 0.0 && a < g.ph * g.pw {
+                    let (oy, ox) = ((q / qw) * g.ps + a / g.pw, (q % qw) * g.ps + a % g.pw);
+                    // Keeps every read below in the image: the window at (oy, ox) ends at
+                    // (oy + FH − 1, ox + FW − 1) ≤ (H − 1, W − 1) when oy < OH and ox < OW.
+                    assert!(oy < oh && ox < ow, "a pooled cell outside the convolution");
+                    db[f] += dy[i];
+                    live[count] = (dy[i], oy * wd + ox);
+                    count += 1;
+                }
+                q += 1;
+            }
+            let live = &live[..count];
+            for c in 0..cg.c {
+                let taps = c * T..(c + 1) * T;
+                let dwc: &mut [f32; T] = (&mut dwf[taps.clone()]).try_into().unwrap();
+                let mut acc = *dwc;
+                for &(gv, at) in live {
+                    let at = at + c * hw;
+                    for i in 0..FH {
+                        for j in 0..FW {
+                            // SAFETY: `at + i·W + j ≤ (C − 1)·H·W + (H − 1)·W + W − 1`,
+                            // inside `x` (`C·H·W` floats) by the assertion above.
+                            acc[i * FW + j] += gv * unsafe { *x.get_unchecked(at + i * wd + j) };
+                        }
+                    }
+                }
+                *dwc = acc;
+                let Some(dx) = dx.as_deref_mut() else {
+                    continue;
+                };
+                let wc: &[f32; T] = wf[taps].try_into().unwrap();
+                for &(gv, at) in live {
+                    let at = at + c * hw;
+                    for i in 0..FH {
+                        for j in 0..FW {
+                            // SAFETY: as above; `dx` has `C·H·W` floats too.
+                            let d = unsafe { dx.get_unchecked_mut(at + i * wd + j) };
+                            *d += gv * wc[i * FW + j];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// [`conv_relu_pool_backward`] for any geometry, position by position: the input patch under
+/// each live position is gathered once for every filter reading it.
+#[allow(clippy::too_many_arguments)]
+fn patch_backward(
     g: &ConvPool,
     x: &[f32],
     w: &[f32],

@@ -210,6 +210,10 @@ fn pack_rows<const W: usize>(panel: &mut [f32], b: &[f32], n: usize, j: usize, k
 macro_rules! with_tile {
     ($f:ident, $m:expr, $n:expr, $($arg:expr),*) => {
         match ($m >= MR, $n) {
+            // The output layer of a single sample on the M4F (10 classes): one tile, exactly
+            // as wide, rather than two overlapping tiles of 8.
+            #[cfg(target_arch = "arm")]
+            (false, 10) => $f::<1, 10>($($arg),*),
             (true, n) if n >= NR => $f::<MR, NR>($($arg),*),
             (true, _) => $f::<MR, NR>($($arg),*),
             (false, n) if n >= MR * NR => $f::<1, { MR * NR }>($($arg),*),

@@ -8,13 +8,18 @@
 pub mod batchnorm;
 pub mod conv;
 pub mod conv_pool;
+pub mod elementwise;
 pub mod gemm;
 pub mod im2col;
 pub mod pool;
+mod tile;
 
 pub use batchnorm::{bn_backward, bn_normalize, bn_stats, bn_update_running, BnShape, Norm};
-pub use conv::{conv2d_direct, conv2d_direct_backward};
-pub use conv_pool::{conv_relu_pool, conv_relu_pool_backward, ConvPool};
+pub use conv::{conv2d_direct, conv2d_direct_backward, conv2d_direct_rows, conv2d_direct_tiles};
+pub use conv_pool::{
+    conv_relu_pool, conv_relu_pool_backward, conv_relu_pool_bands, conv_relu_pool_tiles, ConvPool,
+};
+pub use elementwise::{all_finite, relu, relu_backward, relu_in_place, sqrt};
 pub use gemm::{axpy, dot, gemm_nn, gemm_nt, gemm_tn};
 pub use im2col::{col2im, im2col, out_size, Axis, Geometry};
-pub use pool::{avg_pool, avg_pool_backward, max_pool, max_pool_backward};
+pub use pool::{avg_pool, avg_pool_backward, max_pool, max_pool_backward, max_pool_infer};

@@ -56,6 +56,44 @@ pub fn max_pool(g: &Geometry, x: &[f32], y: &mut [f32], arg: &mut [u32]) {
     });
 }
 
+/// [`max_pool`] for inference: the same outputs (the first largest input of each window, 0 for
+/// a window wholly in the padding or with no input above −∞), without the argmax. It works a
+/// row of outputs at a time, taking the running maximum of the whole row per window tap, a
+/// compare-and-select that vectorises. `x` is `C·H·W` floats, `y` `C·OH·OW`.
+pub fn max_pool_infer(g: &Geometry, x: &[f32], y: &mut [f32]) {
+    let (oh, ow) = (g.oh(), g.ow());
+    let (x, y) = (&x[..g.input_len()], &mut y[..g.c * oh * ow]);
+    let (rows, cols) = (g.rows(), g.cols());
+    if ow == 0 {
+        return;
+    }
+    for (c, plane) in y.chunks_exact_mut(oh * ow).enumerate() {
+        for (oy, yrow) in plane.chunks_exact_mut(ow).enumerate() {
+            yrow.fill(f32::NEG_INFINITY);
+            for iy in rows.inputs(oy) {
+                let xrow = &x[(c * g.h + iy) * g.w..][..g.w];
+                for j in 0..g.fw {
+                    let hit = cols.hits(j);
+                    if hit.is_empty() {
+                        continue;
+                    }
+                    let xs = xrow[cols.input(hit.start, j)..].iter().step_by(g.stride);
+                    // Strictly greater, as `max_pool`: NaN never wins, and neither does a
+                    // later equal value (which matters only for the sign of a zero).
+                    for (b, &v) in yrow[hit].iter_mut().zip(xs) {
+                        *b = if v > *b { v } else { *b };
+                    }
+                }
+            }
+            for b in yrow.iter_mut() {
+                if *b == f32::NEG_INFINITY {
+                    *b = 0.0;
+                }
+            }
+        }
+    }
+}
+
 /// `dx = ∂E/∂x` of max pooling: zero except at each window's argmax, which receives that
 /// output's gradient (summed where windows overlap). `arg` is what [`max_pool`] recorded;
 /// out-of-range entries (such as [`NO_INPUT`]) are skipped.

@@ -487,8 +487,14 @@ impl Qemu {
 
     /// Boots `elf` and finds its pseudo-terminal.
     pub fn boot(elf: &Path) -> Result<Qemu, String> {
+        Self::boot_with(elf, &[])
+    }
+
+    /// [`Qemu::boot`] with more QEMU arguments (tracing options, say).
+    pub fn boot_with(elf: &Path, extra: &[&str]) -> Result<Qemu, String> {
         let mut child = Command::new("qemu-system-arm")
             .args(Self::ARGS)
+            .args(extra)
             .arg("-kernel")
             .arg(elf)
             .stdin(Stdio::null())

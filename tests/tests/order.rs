@@ -1,0 +1,243 @@
+//! Every kernel variant sums in one fixed order, so host and device compute the same floats:
+//! each variant (including the Cortex-M4F's register tiles, compiled here for the host) against
+//! an `f32` twin that adds the products one by one in that order, **bit for bit** (compared
+//! with `==`: equal floats, a signed zero aside).
+
+use proptest::prelude::*;
+use shinso::kernels::{
+    conv2d_direct, conv2d_direct_rows, conv2d_direct_tiles, conv_relu_pool, conv_relu_pool_bands,
+    conv_relu_pool_tiles, gemm_nn, gemm_nt, gemm_tn, im2col, max_pool, max_pool_infer, ConvPool,
+    Geometry,
+};
+use shinso::Rng;
+use shinso_tests::twin::{self, Geom};
+use shinso_tests::{proptest_config, uniform};
+
+/// The three products against the in-order twin, overwriting and accumulating.
+fn check_gemms(m: usize, k: usize, n: usize, seed: u64) {
+    let mut rng = Rng::new(seed);
+    let (a, b, c0) = (
+        uniform(&mut rng, m * k),
+        uniform(&mut rng, k * n),
+        uniform(&mut rng, m * n),
+    );
+    let zero = vec![0.0; m * n];
+    for accumulate in [false, true] {
+        let start = if accumulate { &c0 } else { &zero };
+        let nn = twin::gemm_in_order(m, k, n, |i, p| a[i * k + p], |p, j| b[p * n + j], start);
+        let tn = twin::gemm_in_order(m, k, n, |i, p| a[p * m + i], |p, j| b[p * n + j], start);
+        let nt = twin::gemm_in_order(m, k, n, |i, p| a[i * k + p], |p, j| b[j * k + p], start);
+        let mut c = c0.clone();
+        gemm_nn(m, k, n, &a, &b, &mut c, accumulate);
+        assert_eq!(c, nn, "gemm_nn {m}×{k}×{n}, accumulate {accumulate}");
+        let mut c = c0.clone();
+        gemm_tn(m, k, n, &a, &b, &mut c, accumulate);
+        assert_eq!(c, tn, "gemm_tn {m}×{k}×{n}, accumulate {accumulate}");
+        let mut c = c0.clone();
+        gemm_nt(m, k, n, &a, &b, &mut c, accumulate);
+        assert_eq!(c, nt, "gemm_nt {m}×{k}×{n}, accumulate {accumulate}");
+    }
+}
+
+/// The layers' shapes: MLP widths, batches 1 to 100, the long inner dimension of 784.
+#[test]
+fn gemms_on_the_zoo_shapes() {
+    for (m, k, n) in [
+        (1, 784, 40),
+        (100, 784, 40),
+        (7, 40, 20),
+        (33, 20, 10),
+        (784, 100, 40),
+        (40, 100, 784),
+        (10, 144, 121),
+        (1, 800, 10),
+    ] {
+        check_gemms(m, k, n, (m * 31 + k * 7 + n) as u64);
+    }
+}
+
+/// One convolution geometry and its input, weights and bias.
+struct Case {
+    g: Geom,
+    fnum: usize,
+    x: Vec<f32>,
+    w: Vec<f32>,
+    b: Vec<f32>,
+}
+
+impl Case {
+    fn new(g: Geom, fnum: usize, seed: u64) -> Self {
+        let mut rng = Rng::new(seed);
+        let k = g.c * g.fh * g.fw;
+        Case {
+            x: uniform(&mut rng, g.input_len()),
+            w: uniform(&mut rng, fnum * k),
+            b: uniform(&mut rng, fnum),
+            g,
+            fnum,
+        }
+    }
+
+    /// Every forward convolution variant, and the im2col product with the bias written first.
+    fn check_conv(&self) {
+        let (g, core) = (self.g, self.g.core());
+        let want = twin::conv2d_in_order(g, self.fnum, &self.x, &self.w, &self.b);
+        type Conv = fn(&Geometry, &[f32], &[f32], &[f32], &mut [f32]);
+        let variants: [(&str, Conv); 3] = [
+            ("conv2d_direct", conv2d_direct),
+            ("conv2d_direct_rows", conv2d_direct_rows),
+            ("conv2d_direct_tiles", conv2d_direct_tiles),
+        ];
+        for (name, conv) in variants {
+            let mut y = vec![f32::NAN; want.len()];
+            conv(&core, &self.x, &self.w, &self.b, &mut y);
+            assert_eq!(y, want, "{name} {g:?}, {} filters", self.fnum);
+        }
+        let (p, k) = (core.positions(), core.patch());
+        let mut col = vec![0.0; core.col_len()];
+        im2col(&core, &self.x, &mut col);
+        let mut y: Vec<f32> = self
+            .b
+            .iter()
+            .flat_map(|&b| std::iter::repeat_n(b, p))
+            .collect();
+        gemm_nt(self.fnum, k, p, &self.w, &col, &mut y, true);
+        assert_eq!(y, want, "im2col + gemm_nt {g:?}");
+    }
+
+    /// Every variant of the fused convolution → ReLU → max pooling, with and without argmax.
+    fn check_fused(&self, (ph, pw, ps): (usize, usize, usize)) {
+        let core = self.g.core();
+        let cp = ConvPool {
+            conv: core,
+            filters: self.fnum,
+            ph,
+            pw,
+            ps,
+        };
+        let pool = Geom {
+            n: 1,
+            c: self.fnum,
+            h: core.oh(),
+            w: core.ow(),
+            fh: ph,
+            fw: pw,
+            stride: ps,
+            pad: 0,
+        };
+        let maps = twin::conv2d_in_order(self.g, self.fnum, &self.x, &self.w, &self.b);
+        let (want, want_arg) = twin::relu_max_pool_in_order(pool, &maps);
+        type Fused =
+            fn(&ConvPool, &[f32], &[f32], &[f32], &mut [f32], &mut [f32], Option<&mut [u8]>);
+        let variants: [(&str, Fused); 3] = [
+            ("conv_relu_pool", conv_relu_pool),
+            ("conv_relu_pool_bands", conv_relu_pool_bands),
+            ("conv_relu_pool_tiles", conv_relu_pool_tiles),
+        ];
+        let mut band = vec![0.0; ph * core.w.max(core.ow())];
+        for (name, fused) in variants {
+            let (mut y, mut arg) = (vec![f32::NAN; want.len()], vec![99u8; want.len()]);
+            fused(
+                &cp,
+                &self.x,
+                &self.w,
+                &self.b,
+                &mut band,
+                &mut y,
+                Some(&mut arg),
+            );
+            assert_eq!(y, want, "{name} {cp:?}");
+            assert_eq!(arg, want_arg, "{name} argmax {cp:?}");
+            let mut y = vec![f32::NAN; want.len()];
+            fused(&cp, &self.x, &self.w, &self.b, &mut band, &mut y, None);
+            assert_eq!(y, want, "{name} without argmax {cp:?}");
+        }
+    }
+}
+
+fn conv_geom(c: usize, h: usize, w: usize, f: (usize, usize), stride: usize, pad: usize) -> Geom {
+    Geom {
+        n: 1,
+        c,
+        h,
+        w,
+        fh: f.0,
+        fw: f.1,
+        stride,
+        pad,
+    }
+}
+
+/// The zoo's convolutions (the device's two-conv nets, SimpleConvNet, LeNet), whose shapes the
+/// register tiles are built for, with filter counts that leave a ragged last tile.
+#[test]
+fn convolutions_on_the_zoo_shapes() {
+    let shapes = [
+        (conv_geom(1, 28, 28, (3, 3), 1, 0), 16),
+        (conv_geom(16, 13, 13, (3, 3), 1, 0), 32),
+        (conv_geom(8, 13, 13, (3, 3), 1, 0), 5),
+        (conv_geom(1, 28, 28, (5, 5), 1, 0), 3),
+        (conv_geom(6, 14, 14, (5, 5), 1, 0), 16),
+        (conv_geom(1, 28, 28, (5, 5), 1, 2), 6),
+    ];
+    for (i, (g, fnum)) in shapes.into_iter().enumerate() {
+        let case = Case::new(g, fnum, 40 + i as u64);
+        case.check_conv();
+        case.check_fused((2, 2, 2));
+        case.check_fused((3, 3, 2));
+    }
+}
+
+proptest! {
+    #![proptest_config(proptest_config(64))]
+
+    /// Products of any shape, including the narrow and the ragged.
+    #[test]
+    fn gemms_of_any_shape(m in 1usize..40, k in 0usize..70, n in 1usize..40, seed in any::<u64>()) {
+        check_gemms(m, k, n, seed);
+    }
+
+    /// Convolutions and fused blocks of any shape; stride 1 without padding and 2×2 pooling
+    /// (what the register tiles take) come up often.
+    #[test]
+    fn convolutions_of_any_shape(
+        (c, h, w) in (1usize..4, 2usize..14, 2usize..14),
+        (fh, fw) in (1usize..6, 1usize..6),
+        (stride, pad) in prop_oneof![Just((1usize, 0usize)), (1usize..3, 0usize..3)],
+        fnum in 1usize..6,
+        pooling in prop_oneof![Just((2usize, 2usize, 2usize)), (1usize..4, 1usize..4, 1usize..4)],
+        seed in any::<u64>(),
+    ) {
+        let g = conv_geom(c, h, w, (fh, fw), stride, pad);
+        prop_assume!(g.fits());
+        let case = Case::new(g, fnum, seed);
+        case.check_conv();
+        let (ph, pw, _) = pooling;
+        if ph <= g.oh() && pw <= g.ow() {
+            case.check_fused(pooling);
+        }
+    }
+
+    /// Inference pooling gives exactly the training pooling's outputs.
+    #[test]
+    fn max_pool_infer_is_max_pool(
+        (c, h, w) in (1usize..4, 1usize..12, 1usize..12),
+        (fh, fw, stride, pad) in (1usize..4, 1usize..4, 1usize..4, 0usize..2),
+        seed in any::<u64>(),
+    ) {
+        let g = conv_geom(c, h, w, (fh, fw), stride, pad);
+        prop_assume!(g.fits() && fh > pad && fw > pad);
+        let core = g.core();
+        let mut rng = Rng::new(seed);
+        let mut x = uniform(&mut rng, core.input_len());
+        // Ties, −∞ and NaN too.
+        x.iter_mut().step_by(5).for_each(|v| *v = 0.5);
+        x.iter_mut().step_by(11).for_each(|v| *v = f32::NEG_INFINITY);
+        x.iter_mut().step_by(13).for_each(|v| *v = f32::NAN);
+        let n = c * core.positions();
+        let (mut want, mut arg, mut got) = (vec![0.0; n], vec![0; n], vec![f32::NAN; n]);
+        max_pool(&core, &x, &mut want, &mut arg);
+        max_pool_infer(&core, &x, &mut got);
+        prop_assert_eq!(got, want);
+    }
+}
