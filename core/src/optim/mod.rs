@@ -7,6 +7,7 @@
 //! `Vec` on the host.
 
 mod decay;
+pub mod limits;
 mod rules;
 
 pub use decay::WeightDecay;
