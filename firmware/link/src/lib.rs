@@ -402,7 +402,16 @@ fn openpty() -> std::io::Result<(File, OwnedFd)> {
         return Err(std::io::Error::last_os_error());
     }
     // SAFETY: openpty returned two fresh descriptors that we now own.
-    unsafe { Ok((File::from_raw_fd(m), OwnedFd::from_raw_fd(s))) }
+    let (m, s) = unsafe { (File::from_raw_fd(m), OwnedFd::from_raw_fd(s)) };
+    // Not inherited by child processes (QEMU, a `shinso` under test): a child holding the
+    // master would keep the port open after the device here has hung up.
+    for fd in [m.as_raw_fd(), s.as_raw_fd()] {
+        // SAFETY: fd is open and ours.
+        if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok((m, s))
 }
 
 /// The firmware workspace (this crate's parent directory).

@@ -910,9 +910,9 @@ pub struct DemoSummary {
     pub seconds: f64,
 }
 
-/// Train the device's inference net on the host with the `double-convnet` preset's recipe
-/// (Adam, batch 50, random shifts of ±2 pixels, cosine decay), `epochs` overriding its 30.
-fn train_on_host(data: &Mnist, epochs: Option<usize>, quiet: bool) -> Result<Box<dyn Model>> {
+/// The host training the demo does: the `double-convnet` preset's recipe (Adam, batch 50,
+/// random shifts of ±2 pixels, cosine decay), `epochs` overriding its 30.
+fn demo_training(data: &Mnist, epochs: Option<usize>) -> Result<TrainConfig> {
     let mut cfg = TrainConfig::for_preset(Preset::DoubleConvnet, data.train.len());
     if let Some(e) = epochs {
         cfg.iterations = e
@@ -926,6 +926,11 @@ fn train_on_host(data: &Mnist, epochs: Option<usize>, quiet: bool) -> Result<Box
             })?
             .max(1);
     }
+    Ok(cfg)
+}
+
+/// Train the device's inference net on the host as `cfg` says.
+fn train_on_host(data: &Mnist, mut cfg: TrainConfig, quiet: bool) -> Result<Box<dyn Model>> {
     // The demo measures the model itself afterwards: evaluate only once, at the end.
     cfg.eval_every = cfg.iterations;
     let pb = progress_bar(cfg.iterations as u64, quiet);
@@ -952,6 +957,7 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
     } else {
         a.learn_count
     };
+    let training = demo_training(&data, a.epochs)?;
     let flags = ("(start)", "--eval-count");
     span(flags, 0, eval_n, data.test.len(), "test")?;
     let flags = ("(start)", "--learn-count");
@@ -974,7 +980,7 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
             note(&format!(
                 "1. training the device's inference net (double-convnet) on the host, {epochs} epochs ..."
             ));
-            train_on_host(&data, a.epochs, a.json)?
+            train_on_host(&data, training, a.json)?
         }
     };
     if host.preset() != Preset::DoubleConvnet {
