@@ -17,6 +17,10 @@ pub enum Error {
     NonFiniteUpdate,
     /// A blob is shorter than its header says, or longer.
     BlobLength { expected: usize, found: usize },
+    /// A blob header declaring another number of floats than the network holds.
+    BlobCount { expected: usize, found: u32 },
+    /// A network's outputs hold NaN or an infinity, so they name no class.
+    NonFiniteOutput,
     /// A blob does not start with the shinso magic bytes.
     BadMagic,
     /// A blob from a format version this build does not read.
@@ -59,6 +63,11 @@ impl fmt::Display for Error {
             Error::BlobLength { expected, found } => {
                 write!(f, "model blob has {found} bytes, expected {expected}")
             }
+            Error::BlobCount { expected, found } => write!(
+                f,
+                "model blob header declares {found} floats, the network has {expected}"
+            ),
+            Error::NonFiniteOutput => write!(f, "the network's outputs are NaN or infinite"),
             Error::BadMagic => write!(f, "not a shinso model blob (bad magic)"),
             Error::BadVersion(v) => write!(f, "unsupported model blob version {v}"),
             Error::WrongSignature { expected, found } => write!(

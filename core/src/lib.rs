@@ -76,7 +76,7 @@ pub use layers::flatten::Flatten;
 pub use layers::pool::{AvgPool2d, MaxPool2d};
 pub use layers::softmax::Softmax;
 pub use layers::toggle::Toggle;
-pub use loss::{argmax, one_hot, Loss};
+pub use loss::{argmax, class_of, one_hot, Loss};
 pub use network::{Memory, Network};
 pub use optim::{Optimizer, Rule, WeightDecay};
 pub use rng::Rng;

@@ -103,15 +103,26 @@ fn sigmoid_cross_entropy_row(x: &[f32], d: &[f32], g: &mut [f32]) -> f32 {
     sum
 }
 
-/// Index of the largest value (the predicted class); the first one on ties.
+/// Index of the largest value; the first one on ties; NaN never wins (all NaN gives 0). For
+/// a prediction use [`class_of`], which refuses scores that are not all finite.
 pub fn argmax(x: &[f32]) -> usize {
     let mut best = 0;
     for (i, v) in x.iter().enumerate() {
-        if *v > x[best] {
+        if *v > x[best] || x[best].is_nan() && !v.is_nan() {
             best = i;
         }
     }
     best
+}
+
+/// The predicted class of one row of scores, by the one rule the host and the device share:
+/// the [`argmax`], first on ties. A row with NaN or an infinity in it has no class (a network
+/// that produces one is broken, and its "class 9 of ten NaNs" would be a lie).
+pub fn class_of(scores: &[f32]) -> Result<usize, crate::Error> {
+    if scores.is_empty() || !scores.iter().all(|s| s.is_finite()) {
+        return Err(crate::Error::NonFiniteOutput);
+    }
+    Ok(argmax(scores))
 }
 
 /// One-hot row for class `label` (`k` outputs; labels out of range give all zeros).

@@ -181,7 +181,13 @@ pub fn check<L: Layer>(blob: &[u8]) -> Result<(), Error> {
             found,
         });
     }
-    if u32_at(16) as usize != L::PARAMS + L::STATE || blob.len() != expected {
+    if u32_at(16) as usize != L::PARAMS + L::STATE {
+        return Err(Error::BlobCount {
+            expected: L::PARAMS + L::STATE,
+            found: u32_at(16),
+        });
+    }
+    if blob.len() != expected {
         return Err(Error::BlobLength {
             expected,
             found: blob.len(),

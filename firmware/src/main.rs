@@ -19,6 +19,7 @@ mod board;
 
 use core::cell::RefCell;
 use core::mem::MaybeUninit;
+use core::sync::atomic::{AtomicU32, Ordering};
 use cortex_m::interrupt::Mutex;
 use cortex_m_rt::entry;
 use heapless::spsc::{Consumer, Producer, Queue};
@@ -45,6 +46,9 @@ const RX_QUEUE: usize = 2 * shinso_proto::MAX_FRAME + 64;
 static mut RX: Queue<u8, RX_QUEUE> = Queue::new();
 static RX_PRODUCER: Mutex<RefCell<Option<Producer<'static, u8, RX_QUEUE>>>> =
     Mutex::new(RefCell::new(None));
+/// Bytes the interrupt dropped (queue full, or the USART overran) since the main loop last
+/// looked; it tells the app, which answers the next frame with `Overrun`.
+static RX_DROPPED: AtomicU32 = AtomicU32::new(0);
 
 /// The models live in a static (SRAM): their size is part of the link-time memory plan (and
 /// `shinso_link::elf_symbol` finds it by this name).
@@ -144,6 +148,10 @@ fn main() -> ! {
     let mut beat = board::heartbeats();
 
     loop {
+        let dropped = RX_DROPPED.swap(0, Ordering::Relaxed);
+        if dropped > 0 {
+            device.note_dropped(dropped);
+        }
         while let Some(b) = consumer.dequeue() {
             heard = true;
             if let Some(frame) = device.on_byte(b, &counter) {
@@ -175,12 +183,18 @@ fn USART1() {
             if sr.rxne().bit_is_clear() && sr.ore().bit_is_clear() {
                 break;
             }
+            if sr.ore().bit_is_set() {
+                // The data register was overwritten: at least one byte is gone.
+                RX_DROPPED.fetch_add(1, Ordering::Relaxed);
+            }
             // Reading DR clears RXNE (and, after the SR read, an overrun).
             let b = usart.dr().read().dr().bits() as u8;
             if let Some(p) = p.as_mut() {
-                // A full queue drops the byte: the frame fails its CRC and is answered with an
-                // error, after which the link resynchronises.
-                let _ = p.enqueue(b);
+                // A full queue drops the byte, counted: the app answers the frame it belonged
+                // to with `Overrun`, after which the link resynchronises.
+                if p.enqueue(b).is_err() {
+                    RX_DROPPED.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }
     });

@@ -4,14 +4,15 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::data::{default_data_dir, load_dir, Mnist};
 use crate::metrics::{self, DataInfo, Summary};
+use crate::model_file::{self, Loaded};
 use crate::plot;
-use crate::presets::{knobs, ActKind, InitKind, OptKind, Preset};
+use crate::presets::{ActKind, InitKind, OptKind, Preset};
 use crate::safetensors_io::{self, Metadata};
 use crate::train::{self, LossKind, Schedule, TrainConfig};
 
@@ -247,7 +248,15 @@ impl TrainArgs {
                 if !(e.is_finite() && e > 0.0) {
                     bail!("--epochs must be a positive number, got {e}");
                 }
-                ((e * per_epoch as f64).round() as usize).max(1)
+                let n = (e * per_epoch as f64).round().max(1.0);
+                if n > train::MAX_ITERATIONS as f64 {
+                    bail!(
+                        "--epochs {e} is {n:.0} iterations of {}; at most {} are accepted",
+                        c.batch_size,
+                        train::MAX_ITERATIONS
+                    );
+                }
+                n as usize
             }
             (None, None) => ((d.epochs * per_epoch as f64).round() as usize).max(1),
         };
@@ -337,7 +346,7 @@ pub struct ExportArgs {
     /// Output format (default: blob for .bin, safetensors for .safetensors)
     #[arg(long, value_enum)]
     pub format: Option<ModelFormat>,
-    /// Preset of the model (needed for a blob input without metadata; else from the file)
+    /// Preset of the model (default: from the blob's signature or the file's metadata)
     #[arg(long, value_enum)]
     pub preset: Option<Preset>,
 }
@@ -548,34 +557,12 @@ fn cmd_train(a: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
-/// Apply the knobs recorded in a model's metadata (or the flags) to a loaded model.
-fn apply_meta_knobs(
-    model: &mut dyn crate::model::Model,
-    meta: &Metadata,
-    activation: Option<ActKind>,
-) -> Result<ActKind> {
-    let act = match activation {
-        Some(a) => a,
-        None => match meta.get("activation") {
-            Some(s) => ActKind::from_name(s)
-                .ok_or_else(|| anyhow!("unknown activation {s:?} in model metadata"))?,
-            None => model.preset().defaults().activation,
-        },
-    };
-    let bn = meta.get("batch_norm").is_some_and(|s| s == "true");
-    let dropout: f32 = match meta.get("dropout") {
-        Some(s) => s
-            .parse()
-            .map_err(|_| anyhow!("bad dropout {s:?} in model metadata"))?,
-        None => 0.0,
-    };
-    model.configure(&knobs(act, bn, dropout));
-    Ok(act)
-}
-
 fn cmd_eval(a: &EvalArgs) -> Result<()> {
-    let (mut model, meta) = safetensors_io::load_model(&a.model, a.preset)?;
-    let act = apply_meta_knobs(&mut *model, &meta, a.activation)?;
+    let Loaded {
+        mut model,
+        activation: act,
+        ..
+    } = model_file::load(&a.model, a.preset, a.activation)?;
     let data = a.data.load()?;
     let ds = if a.on_train { &data.train } else { &data.test };
     if ds.pixels() != crate::model::INPUT {
@@ -642,24 +629,9 @@ fn cmd_eval(a: &EvalArgs) -> Result<()> {
 }
 
 fn cmd_export(a: &ExportArgs) -> Result<()> {
-    let bytes = std::fs::read(&a.model).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => anyhow!("{}: file not found", a.model.display()),
-        _ => anyhow!("{}: {e}", a.model.display()),
-    })?;
-    let (mut model, meta) = if bytes.starts_with(&shinso::model::MAGIC) {
-        let Some(p) = a.preset else {
-            bail!(
-                "{}: a device blob does not name its preset; pass --preset",
-                a.model.display()
-            );
-        };
-        let mut m = p.build();
-        m.load_blob(&bytes)
-            .map_err(|e| anyhow!("{}: {e}", a.model.display()))?;
-        (m, Metadata::new())
-    } else {
-        safetensors_io::load_model(&a.model, a.preset)?
-    };
+    let Loaded {
+        mut model, meta, ..
+    } = model_file::load(&a.model, a.preset, None)?;
     let format = match a.format {
         Some(f) => f,
         None => match a.out.extension().and_then(|e| e.to_str()) {
@@ -670,8 +642,7 @@ fn cmd_export(a: &ExportArgs) -> Result<()> {
     match format {
         ModelFormat::Blob => {
             let blob = model.save_blob();
-            std::fs::write(&a.out, &blob)
-                .with_context(|| format!("{}: cannot write", a.out.display()))?;
+            model_file::write_atomic(&a.out, &blob)?;
             say(&format!(
                 "wrote {} ({} bytes: {} header + {} parameters, preset {}, signature {:#018x})",
                 a.out.display(),

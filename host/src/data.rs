@@ -52,6 +52,8 @@ pub enum DataError {
     },
     /// Longer than its header says.
     TrailingBytes { path: PathBuf, extra: u64 },
+    /// Decompresses to more than its header says (read no further: it may be a gzip bomb).
+    Overlong { path: PathBuf, expected: u64 },
     /// Images and labels disagree on the number of samples.
     CountMismatch {
         images: PathBuf,
@@ -121,6 +123,11 @@ impl fmt::Display for DataError {
                 "{}: {extra} unexpected bytes after the data the header describes",
                 path.display()
             ),
+            Overlong { path, expected } => write!(
+                f,
+                "{}: decompresses to more than the {expected} bytes its header declares",
+                path.display()
+            ),
             CountMismatch {
                 images,
                 n_images,
@@ -166,9 +173,10 @@ pub struct Idx {
     pub data: Vec<u8>,
 }
 
-/// Read a file whole, decompressing it if it starts with the gzip magic.
-pub fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>, DataError> {
-    let raw = std::fs::read(path).map_err(|e| match e.kind() {
+/// Reads one IDX file (gzip or raw), never more than its header declares: a gzip bomb, a
+/// FIFO or `/dev/zero` cost at most the declared size (itself bounded by [`MAX_IDX_BYTES`]).
+pub fn read_idx(path: &Path) -> Result<Idx, DataError> {
+    let io = |e: std::io::Error| match e.kind() {
         std::io::ErrorKind::NotFound => DataError::NotFound {
             path: path.to_owned(),
         },
@@ -176,35 +184,67 @@ pub fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>, DataError> {
             path: path.to_owned(),
             msg: e.to_string(),
         },
-    })?;
-    if raw.len() >= 2 && raw[0] == 0x1f && raw[1] == 0x8b {
-        let mut out = Vec::with_capacity(raw.len() * 4);
-        let dec = flate2::read::MultiGzDecoder::new(&raw[..]);
-        dec.take(MAX_IDX_BYTES + 1)
-            .read_to_end(&mut out)
-            .map_err(|e| DataError::Gzip {
-                path: path.to_owned(),
-                msg: match e.kind() {
-                    std::io::ErrorKind::UnexpectedEof => {
-                        "unexpected end of compressed stream".into()
-                    }
-                    _ => e.to_string(),
-                },
-            })?;
-        if out.len() as u64 > MAX_IDX_BYTES {
-            return Err(DataError::BadHeader {
-                path: path.to_owned(),
-                msg: format!("decompresses to more than {MAX_IDX_BYTES} bytes"),
-            });
-        }
-        Ok(out)
-    } else {
-        Ok(raw)
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.is_file() {
+        return Err(DataError::Io {
+            path: path.to_owned(),
+            msg: "not a regular file".into(),
+        });
     }
+    let mut raw = std::io::BufReader::new(std::fs::File::open(path).map_err(io)?);
+    let gzip = std::io::BufRead::fill_buf(&mut raw)
+        .map_err(io)?
+        .starts_with(&[0x1f, 0x8b]);
+    let gz_err = |e: std::io::Error| DataError::Gzip {
+        path: path.to_owned(),
+        msg: match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => "unexpected end of compressed stream".into(),
+            _ => e.to_string(),
+        },
+    };
+    let mut src: Box<dyn Read> = if gzip {
+        Box::new(flate2::read::MultiGzDecoder::new(raw))
+    } else {
+        Box::new(raw)
+    };
+    let mut read_to = |bytes: &mut Vec<u8>, len: u64| {
+        let more = len.saturating_sub(bytes.len() as u64);
+        (&mut src)
+            .take(more)
+            .read_to_end(bytes)
+            .map_err(|e| if gzip { gz_err(e) } else { io(e) })
+    };
+    // The magic, then the dimensions it announces, then exactly the payload they describe.
+    let mut bytes = Vec::new();
+    read_to(&mut bytes, 4)?;
+    if let Some(&ndims) = bytes.get(3) {
+        read_to(&mut bytes, 4 + 4 * ndims.min(4) as u64)?;
+    }
+    let Ok((_, header, total)) = idx_header(path, &bytes) else {
+        return parse_idx(path, &bytes); // the header's own error
+    };
+    let expected = header as u64 + total;
+    bytes.reserve_exact(total as usize);
+    read_to(&mut bytes, expected + 1)?;
+    if bytes.len() as u64 > expected {
+        return Err(if gzip {
+            DataError::Overlong {
+                path: path.to_owned(),
+                expected,
+            }
+        } else {
+            DataError::TrailingBytes {
+                path: path.to_owned(),
+                extra: meta.len().saturating_sub(expected),
+            }
+        });
+    }
+    parse_idx(path, &bytes)
 }
 
-/// Parse IDX bytes (already decompressed). `path` only names the file in errors.
-pub fn parse_idx(path: &Path, bytes: &[u8]) -> Result<Idx, DataError> {
+/// An IDX header: dimensions, header bytes and payload bytes.
+fn idx_header(path: &Path, bytes: &[u8]) -> Result<(Vec<usize>, usize, u64), DataError> {
     let p = || path.to_owned();
     if bytes.len() < 4 {
         if bytes.is_empty() {
@@ -248,6 +288,13 @@ pub fn parse_idx(path: &Path, bytes: &[u8]) -> Result<Idx, DataError> {
             msg: format!("dimensions {dims:?} describe more than {MAX_IDX_BYTES} bytes"),
         });
     }
+    Ok((dims, header, total))
+}
+
+/// Parse IDX bytes (already decompressed). `path` only names the file in errors.
+pub fn parse_idx(path: &Path, bytes: &[u8]) -> Result<Idx, DataError> {
+    let p = || path.to_owned();
+    let (dims, header, total) = idx_header(path, bytes)?;
     let expected = header as u64 + total;
     let actual = bytes.len() as u64;
     if actual < expected {
@@ -267,12 +314,6 @@ pub fn parse_idx(path: &Path, bytes: &[u8]) -> Result<Idx, DataError> {
         dims,
         data: bytes[header..].to_vec(),
     })
-}
-
-/// Read and parse one IDX file (gzip or raw).
-pub fn read_idx(path: &Path) -> Result<Idx, DataError> {
-    let bytes = read_maybe_gzip(path)?;
-    parse_idx(path, &bytes)
 }
 
 /// Images as f32 in [0, 1] (pixel / 255), row-major, one after another.

@@ -9,6 +9,7 @@ pub mod data;
 pub mod device;
 pub mod metrics;
 pub mod model;
+pub mod model_file;
 pub mod plot;
 pub mod presets;
 pub mod reproduce;

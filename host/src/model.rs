@@ -150,7 +150,8 @@ where
     }
 }
 
-/// Predicted classes of every sample of `images` (flat, 784 floats each), in batches.
+/// Predicted classes of every sample of `images` (flat, 784 floats each), in batches, by the
+/// core's one rule ([`shinso::class_of`]: outputs that are not finite are an error, not a class).
 pub fn predict_all(model: &mut dyn Model, images: &[f32]) -> Result<Vec<u8>, Error> {
     let mut out = vec![0.0f32; BATCH * CLASSES];
     let mut preds = Vec::with_capacity(images.len() / INPUT);
@@ -158,7 +159,7 @@ pub fn predict_all(model: &mut dyn Model, images: &[f32]) -> Result<Vec<u8>, Err
         let n = chunk.len() / INPUT;
         model.predict(chunk, &mut out)?;
         for row in out[..n * CLASSES].chunks_exact(CLASSES) {
-            preds.push(shinso::argmax(row) as u8);
+            preds.push(shinso::class_of(row)? as u8);
         }
     }
     Ok(preds)

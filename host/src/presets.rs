@@ -184,6 +184,30 @@ impl Preset {
         }
     }
 
+    /// The network's blob signature and the floats its model files hold (parameters and
+    /// saved state), without building it: what a file or a device may claim is checked
+    /// against these.
+    pub fn shape(self) -> (u64, usize) {
+        fn of<L: shinso::Layer>() -> (u64, usize) {
+            (L::SIGNATURE, L::PARAMS + L::STATE)
+        }
+        match self {
+            Preset::Mlp => of::<zoo::Mlp<BATCH>>(),
+            Preset::DeepMlp => of::<zoo::DeepMlp<BATCH>>(),
+            Preset::SimpleConvnet => of::<zoo::SimpleConvNet<BATCH>>(),
+            Preset::DoubleConvnet => of::<zoo::DoubleConvNet<BATCH>>(),
+            Preset::Lenet => of::<zoo::LeNet<BATCH>>(),
+            Preset::AlexnetMini => of::<zoo::AlexNetMini<BATCH>>(),
+            Preset::OnlineConvnet => of::<zoo::OnlineConvNet<BATCH>>(),
+            Preset::OnlineMlp => of::<zoo::OnlineMlp<BATCH>>(),
+        }
+    }
+
+    /// The preset whose networks carry blob signature `sig`.
+    pub fn by_signature(sig: u64) -> Option<Preset> {
+        Self::all().iter().copied().find(|p| p.shape().0 == sig)
+    }
+
     pub fn defaults(self) -> Defaults {
         let base = Defaults {
             activation: ActKind::Relu,

@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::Result;
 use safetensors::tensor::{Dtype, SafeTensors};
 use shinso::{Tensor, Visitor};
 
@@ -79,8 +79,7 @@ pub fn save(model: &mut dyn Model, meta: &Metadata, path: &Path) -> Result<()> {
     info.insert("preset".into(), model.preset().name().into());
     info.insert("signature".into(), format!("{:#018x}", model.signature()));
     info.insert("params".into(), model.params().to_string());
-    let bytes = encode(&tensors, &info);
-    std::fs::write(path, bytes).map_err(|e| anyhow!("{}: cannot write model: {e}", path.display()))
+    crate::model_file::write_atomic(path, &encode(&tensors, &info))
 }
 
 /// A safetensors file of F32 tensors `(name, shape, little-endian bytes)`, in the given order.
@@ -119,16 +118,11 @@ pub struct File {
     pub tensors: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
 }
 
-/// Read a safetensors file (any tensors, F32 or F64).
-pub fn read(path: &Path) -> Result<File> {
-    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => anyhow!("{}: file not found", path.display()),
-        _ => anyhow!("{}: {e}", path.display()),
-    })?;
-    let st = SafeTensors::deserialize(&bytes)
-        .map_err(|e| anyhow!("{}: not a safetensors file ({e})", path.display()))?;
-    let (_, header) =
-        SafeTensors::read_metadata(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+/// A safetensors file's tensors (any names, F32 or F64) and metadata.
+pub fn parse(bytes: &[u8]) -> std::result::Result<File, String> {
+    let st =
+        SafeTensors::deserialize(bytes).map_err(|e| format!("not a safetensors file ({e})"))?;
+    let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| e.to_string())?;
     let meta: Metadata = header
         .metadata()
         .clone()
@@ -148,10 +142,11 @@ pub fn read(path: &Path) -> Result<File> {
                 .chunks_exact(8)
                 .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")) as f32)
                 .collect(),
-            other => bail!(
-                "{}: tensor {name} has dtype {other:?}; shinso reads F32 or F64",
-                path.display()
-            ),
+            other => {
+                return Err(format!(
+                    "tensor {name} has dtype {other:?}; shinso reads F32 or F64"
+                ))
+            }
         };
         tensors.insert(name, (view.shape().to_vec(), values));
     }
@@ -237,8 +232,8 @@ pub fn matches(model: &mut dyn Model, file: &File) -> bool {
 /// Copy the file's tensors into `model` (checked first: on error the model is unchanged).
 /// Absent batch-norm tensors become the identity (γ 1, β 0, mean 0, variance 1). Returns
 /// whether the file had batch-norm tensors.
-pub fn load_into(model: &mut dyn Model, file: &File, path: &Path) -> Result<bool> {
-    let has_bn = check(model, file).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+pub fn load_into(model: &mut dyn Model, file: &File) -> std::result::Result<bool, String> {
+    let has_bn = check(model, file)?;
     let mut namer = Namer::default();
     model.visit(&mut namer.with(|name, t| match file.tensors.get(&name) {
         Some((_, values)) => t.value.copy_from_slice(values),
@@ -253,42 +248,36 @@ pub fn load_into(model: &mut dyn Model, file: &File, path: &Path) -> Result<bool
     Ok(has_bn)
 }
 
-/// Load `path` into a fresh model: the preset comes from `preset` if given, else the file's
-/// metadata, else the first preset whose tensor names and shapes match.
+/// The file's tensors in a fresh model: the preset comes from `preset` if given, else the
+/// file's metadata, else the first preset whose tensor names and shapes match. The metadata's
+/// knobs are checked by [`crate::model_file::load`], the one way in.
 pub fn load_model(
-    path: &Path,
+    file: File,
     preset: Option<crate::presets::Preset>,
-) -> Result<(Box<dyn Model>, Metadata)> {
+) -> std::result::Result<(Box<dyn Model>, Metadata), String> {
     use crate::presets::Preset;
-    let file = read(path)?;
     let preset = match preset {
         Some(p) => p,
         None => match file.meta.get("preset") {
-            Some(name) => Preset::from_name(name).ok_or_else(|| {
-                anyhow!("{}: unknown preset {name:?} in metadata", path.display())
-            })?,
-            None => {
-                let found = Preset::all()
-                    .iter()
-                    .copied()
-                    .find(|p| matches(&mut *p.build(), &file));
-                found.ok_or_else(|| {
-                    anyhow!(
-                        "{}: tensors match no preset (pass --preset to see which tensor differs)",
-                        path.display()
-                    )
-                })?
-            }
+            Some(name) => Preset::from_name(name)
+                .ok_or_else(|| format!("unknown preset {name:?} in metadata"))?,
+            None => Preset::all()
+                .iter()
+                .copied()
+                .find(|p| matches(&mut *p.build(), &file))
+                .ok_or_else(|| {
+                    "tensors match no preset (pass --preset to see which tensor differs)"
+                        .to_string()
+                })?,
         },
     };
     let mut model = preset.build();
-    let has_bn = load_into(&mut *model, &file, path)?;
+    let has_bn = load_into(&mut *model, &file)?;
     let mut meta = file.meta;
     if !has_bn {
         if meta.get("batch_norm").is_some_and(|v| v == "true") {
-            bail!(
-                "{}: metadata says batch_norm = true but the file has no batch-norm tensors",
-                path.display()
+            return Err(
+                "metadata says batch_norm = true but the file has no batch-norm tensors".into(),
             );
         }
         meta.insert("batch_norm".into(), "false".into());

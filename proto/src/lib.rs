@@ -13,6 +13,13 @@
 //!   (the boot-time [`Response::Ready`], and errors for frames whose seq could not be read), so a
 //!   host numbers its requests from 1 and skips 0 when it wraps.
 //!
+//! **Flow control: one request in flight.** A host sends a request and waits for its answer (or
+//! its timeout) before it sends the next. The device reads bytes into a queue of two maximal
+//! frames while it computes, so one request can never overflow it; requests written back to
+//! back can, and then bytes are dropped, delimiters included, and frames merge. The device
+//! counts the bytes it drops ([`LearnStats::rx_dropped`]) and answers the first frame after a
+//! drop with [`ErrorCode::Overrun`] instead of running it, so no request is lost in silence.
+//!
 //! Every message has a bounded size (heapless containers, fixed arrays), so both ends work with
 //! fixed buffers of [`MAX_FRAME`] bytes; [`Decoder`] never allocates and never panics, whatever
 //! arrives. The host uses [`encode`] + [`Decoder`] exactly as the device does.
@@ -30,7 +37,9 @@ pub use pixels::Pixels;
 use heapless::{String, Vec};
 use serde::{Deserialize, Serialize};
 
-/// Protocol version, reported by [`Response::Info`]; bump on any incompatible change.
+/// Protocol version, reported by [`Response::Info`]; bump on any incompatible change
+/// (2: each model's RAM and heap and the arena in `Info`, [`LearnStats::rx_dropped`],
+/// [`ErrorCode::Overrun`]).
 pub const PROTOCOL_VERSION: u16 = 2;
 /// Pixels in one MNIST image (28 × 28, row-major, 0 = white background, 255 = ink).
 pub const PIXELS: usize = 784;
@@ -84,7 +93,9 @@ pub enum Request {
     Configure {
         /// Update rule; hyperparameters other than the rate take the course's defaults.
         optimizer: Optimizer,
-        /// Learning rate; must be finite and positive.
+        /// Learning rate, in the range the rule can train with
+        /// (`shinso::optim::limits::lr_range`); otherwise [`ErrorCode::BadValue`] with the
+        /// largest accepted rate, as `f32` bits, in `detail`.
         lr: f32,
     },
     /// Re-initialise the learner's weights from `seed` and clear its statistics → [`Response::Ok`].
@@ -151,7 +162,8 @@ pub enum Response {
     Ready,
     /// Answer to [`Request::Info`].
     Info(DeviceInfo),
-    /// Answer to [`Request::Infer`].
+    /// Answer to [`Request::Infer`]. Scores that are not all finite name no class: the device
+    /// answers [`ErrorCode::NonFinite`] instead.
     Inferred {
         /// Arg-max of `scores`.
         class: u8,
@@ -273,6 +285,9 @@ pub struct LearnStats {
     pub last_loss: f32,
     /// Steps rolled back because the loss or the update was not finite.
     pub rolled_back: u32,
+    /// Bytes the device's receiver dropped since boot (its queue was full: requests were sent
+    /// without waiting for answers). Not cleared by [`Request::Reset`].
+    pub rx_dropped: u32,
 }
 
 /// Why a request failed. Frame-level codes come from [`Decoder`]; the rest from the device.
@@ -308,4 +323,7 @@ pub enum ErrorCode {
     RolledBack,
     /// The device cannot allocate what the request needs.
     OutOfMemory,
+    /// The device's receiver dropped bytes (`detail` of them) before this frame ended, so
+    /// requests were lost; this frame was not run. Send one request at a time.
+    Overrun,
 }

@@ -146,6 +146,7 @@ fn responses() -> std::vec::Vec<Response> {
             prequential_accuracy: 0.9,
             last_loss: 0.1,
             rolled_back: 1,
+            rx_dropped: u32::MAX,
         }),
         Response::Ok,
         Response::Chunk {
@@ -159,6 +160,10 @@ fn responses() -> std::vec::Vec<Response> {
         Response::Error {
             code: ErrorCode::RolledBack,
             detail: 0,
+        },
+        Response::Error {
+            code: ErrorCode::Overrun,
+            detail: u32::MAX,
         },
     ]
 }

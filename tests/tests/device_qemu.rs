@@ -232,3 +232,69 @@ fn firmware_in_qemu_end_to_end() {
         .is_err());
     assert!(t6.elapsed() < Duration::from_secs(10));
 }
+
+/// Requests written back to back, without waiting for answers, can overflow the device's
+/// receive queue: bytes are dropped and frames merge. None is lost in silence: every request
+/// is answered at most once, the first frame after a drop is answered `Overrun` with the bytes
+/// lost, and `Stats` counts the same total.
+#[test]
+fn flooded_device_reports_what_it_dropped() {
+    let test = mnist::load(&mnist::bundled_dir(), "t10k").unwrap();
+    let elf = build_firmware().unwrap_or_else(|e| panic!("{e}"));
+    let qemu = Qemu::boot(&elf).unwrap_or_else(|e| panic!("{e}"));
+    let mut link = Link::open(&qemu.pty).expect("open QEMU's pty");
+    let t = Duration::from_secs(30);
+    link.connect(t).unwrap();
+
+    // 40 learning steps (about 32 KB) in one write: far more than the queue's two frames,
+    // arriving while the device computes.
+    let n = 40u32;
+    let mut flood = Vec::new();
+    let mut buf = [0u8; MAX_FRAME];
+    for seq in 1000..1000 + n {
+        let req = Request::Learn {
+            pixels: test.pixels(seq as usize),
+            label: test.labels[seq as usize],
+        };
+        flood.extend_from_slice(shinso_proto::encode(seq, &req, &mut buf).unwrap());
+    }
+    link.send_raw(&flood).unwrap();
+    // A lone delimiter ends whatever partial frame the device still holds.
+    let (mut answered, mut overruns, mut reported) = (Vec::new(), 0, 0u32);
+    let mut collect = |link: &mut Link| {
+        while let Ok((seq, r)) = link.recv(Duration::from_secs(5)) {
+            match r {
+                Response::Error {
+                    code: ErrorCode::Overrun,
+                    detail,
+                } => {
+                    overruns += 1;
+                    reported += detail;
+                }
+                Response::Learned { .. } => answered.push(seq),
+                Response::Error { .. } => {}
+                r => panic!("seq {seq}: {r:?}"),
+            }
+        }
+    };
+    collect(&mut link);
+    link.send_raw(&[0]).unwrap();
+    collect(&mut link);
+    let Response::Stats(s) = link.request(&Request::Stats, t).unwrap() else {
+        panic!("no stats")
+    };
+    eprintln!(
+        "{n} requests at once: {} answered, {overruns} overrun replies, {} bytes dropped",
+        answered.len(),
+        s.rx_dropped
+    );
+    let mut unique = answered.clone();
+    unique.dedup();
+    assert_eq!(unique, answered, "a request answered twice");
+    // Whether the queue overflows depends on how fast QEMU feeds the receiver (the app's own
+    // test drops bytes on purpose); when it does, it is never silent.
+    if answered.len() < n as usize || s.rx_dropped > 0 {
+        assert!(overruns > 0, "requests were lost and no frame said so");
+    }
+    assert_eq!(reported, s.rx_dropped, "Overrun replies and Stats disagree");
+}

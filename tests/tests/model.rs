@@ -122,14 +122,15 @@ fn bad_blobs_are_refused_and_change_nothing() {
             found: HEADER,
         },
     );
-    // The length field disagreeing with the actual length.
+    // The header's float count disagreeing with the network: reported as such (not as a
+    // length that equals the one expected).
     let mut lying = good.clone();
     lying[16..20].copy_from_slice(&1000u32.to_le_bytes());
     refused(
         &lying,
-        Error::BlobLength {
-            expected,
-            found: expected,
+        Error::BlobCount {
+            expected: (expected - HEADER) / 4,
+            found: 1000,
         },
     );
 

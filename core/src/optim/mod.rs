@@ -11,6 +11,7 @@
 //! storing any, and applies them only if all are finite.
 
 mod decay;
+pub mod limits;
 mod rules;
 
 pub use decay::WeightDecay;

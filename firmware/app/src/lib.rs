@@ -31,7 +31,7 @@ pub mod slot;
 
 use slot::Slot;
 
-use shinso::Layer;
+use shinso::{optim::limits, Layer};
 use shinso_proto::{
     self as proto, Counter, DeviceInfo, ErrorCode, FrameError, LearnStats, MemoryBudget, ModelId,
     ModelInfo, Optimizer, Request, Response, CHUNK, CLASSES, MAX_FRAME, MAX_MODELS, NAME_LEN,
@@ -195,6 +195,8 @@ pub struct App<'m> {
     scratch: &'m mut [f32],
     stats: LearnStats,
     push: Option<Push>,
+    /// Bytes the receiver dropped since boot (reported in `Stats`).
+    rx_dropped: u32,
 }
 
 impl<'m> App<'m> {
@@ -215,6 +217,7 @@ impl<'m> App<'m> {
             scratch,
             stats: LearnStats::default(),
             push: None,
+            rx_dropped: 0,
         }
     }
 
@@ -248,8 +251,10 @@ impl<'m> App<'m> {
                 let t0 = platform.now();
                 let scores = m.infer(&pixels.0, self.scratch).map_err(e)?;
                 let count = platform.now().wrapping_sub(t0);
+                // Scores that are not all finite name no class: say so rather than guess.
+                let class = shinso::class_of(&scores).map_err(|_| e(ErrorCode::NonFinite))?;
                 Response::Inferred {
-                    class: shinso::argmax(&scores) as u8,
+                    class: class as u8,
                     scores,
                     count,
                 }
@@ -281,13 +286,18 @@ impl<'m> App<'m> {
                     count,
                 }
             }
-            Request::Stats => Response::Stats(self.stats),
+            Request::Stats => Response::Stats(LearnStats {
+                rx_dropped: self.rx_dropped,
+                ..self.stats
+            }),
             Request::Configure { optimizer, lr } => {
                 if !lr.is_finite() {
                     return Err(e(ErrorCode::NonFinite));
                 }
-                if lr <= 0.0 {
-                    return Err(e(ErrorCode::BadValue));
+                // Only rates that can train: 3e38 would store near-f32::MAX weights in one step.
+                // The detail is the largest rate this rule accepts, as f32 bits.
+                if let Err(out) = limits::check(&slot::rule(optimizer, lr)) {
+                    return Err((ErrorCode::BadValue, out.range.max.to_bits()));
                 }
                 self.learner()
                     .map_err(e)?
@@ -297,7 +307,7 @@ impl<'m> App<'m> {
             }
             Request::Reset { seed } => {
                 self.learner().map_err(e)?.reset(seed);
-                self.stats = LearnStats::default();
+                self.stats = LearnStats::default(); // rx_dropped is the link's: it stays
                 Response::Ok
             }
             Request::PushBegin {
@@ -436,6 +446,8 @@ pub struct Device<'m> {
     pub app: App<'m>,
     decoder: proto::Decoder,
     out: [u8; MAX_FRAME],
+    /// Bytes dropped since the last frame was answered: that frame lost some.
+    dropped: u32,
 }
 
 impl<'m> Device<'m> {
@@ -445,6 +457,7 @@ impl<'m> Device<'m> {
             app,
             decoder: proto::Decoder::new(),
             out: [0; MAX_FRAME],
+            dropped: 0,
         }
     }
 
@@ -456,11 +469,27 @@ impl<'m> Device<'m> {
     /// Takes one received byte; when it completes a frame, returns the response frame to send.
     /// Corrupt, oversized and unknown frames are answered with an error frame.
     pub fn on_byte(&mut self, byte: u8, platform: &dyn Platform) -> Option<&[u8]> {
-        let (seq, resp) = match self.decoder.feed::<Request>(byte)? {
+        let frame = self.decoder.feed::<Request>(byte)?;
+        let (seq, resp) = match frame {
+            // Bytes were lost since the last answer: whatever this frame decodes to, requests
+            // went missing with them. It is not run; the host hears how many bytes were lost.
+            _ if self.dropped > 0 => {
+                let seq = frame.as_ref().map_or_else(|e| e.seq, |(seq, _)| *seq);
+                let detail = core::mem::take(&mut self.dropped);
+                let code = ErrorCode::Overrun;
+                (seq, Response::Error { code, detail })
+            }
             Ok((seq, req)) => (seq, self.app.handle(req, platform)),
             Err(FrameError { code, seq }) => (seq, Response::Error { code, detail: 0 }),
         };
         Some(encode_or_internal(seq, &resp, &mut self.out))
+    }
+
+    /// The board's receiver dropped `bytes` (its queue was full, or the UART overran): the
+    /// next frame is answered with [`ErrorCode::Overrun`], and `Stats` counts them.
+    pub fn note_dropped(&mut self, bytes: u32) {
+        self.dropped = self.dropped.saturating_add(bytes);
+        self.app.rx_dropped = self.app.rx_dropped.saturating_add(bytes);
     }
 }
 

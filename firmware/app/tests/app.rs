@@ -123,6 +123,20 @@ fn refused(r: Response, code: ErrorCode) {
     );
 }
 
+/// Model `id`'s signature, and a blob for it with every parameter `v`.
+fn filled(app: &mut App, id: usize, v: f32) -> (u64, Vec<u8>) {
+    let Response::Info(info) = app.handle(Request::Info, &P) else {
+        panic!("no info")
+    };
+    let m = &info.models[id];
+    let blob = (0..m.params).flat_map(|_| v.to_le_bytes()).collect();
+    (m.signature, blob)
+}
+
+fn err(code: ErrorCode) -> impl Fn(&Response) -> bool {
+    move |r| matches!(r, Response::Error { code: c, .. } if *c == code)
+}
+
 /// A host-trained-like blob: the core's DoubleConvNet, He-initialised, payload only.
 fn core_infer_blob(seed: u64) -> (Box<Network<zoo::DoubleConvNet>>, Vec<u8>) {
     let mut net = Network::<zoo::DoubleConvNet>::boxed();
@@ -360,8 +374,9 @@ fn learning_updates_stats_and_learns() {
 #[test]
 fn non_finite_step_is_rolled_back() {
     let mut app = app();
-    // A rate at the edge of f32: some update overflows.
-    assert_eq!(configure(&mut app, Optimizer::Sgd, f32::MAX), Response::Ok);
+    // Weights at the edge of f32 (finite, so the push is taken): the step overflows.
+    let (sig, huge) = filled(&mut app, 1, 1e36);
+    assert_eq!(push(&mut app, 1, sig, &huge, crc32(&huge)), Response::Ok);
     let mut rolled = 0;
     for i in 0..6 {
         let before = pull(&mut app, 1);
@@ -465,5 +480,134 @@ fn device_answers_garbage_with_errors_and_resyncs() {
     assert_eq!(
         run(&mut dev, &stats),
         vec![(6, Response::Stats(LearnStats::default()))]
+    );
+}
+
+/// The rates each rule can train with are the core's (`shinso::optim::limits`); anything else
+/// is refused with the largest accepted rate in `detail`, and nothing changes.
+#[test]
+fn rates_that_cannot_train_are_refused() {
+    use shinso::optim::limits;
+    let mut app = app();
+    for (optimizer, lr) in [
+        (Optimizer::Adam, 3e38),
+        (Optimizer::Sgd, f32::MAX),
+        (Optimizer::Momentum, 10.0),
+        (Optimizer::RmsProp, 1.5),
+        (Optimizer::AdaGrad, 0.0),
+        (Optimizer::Sgd, -0.1),
+    ] {
+        let max = limits::lr_range(&shinso_app::slot::rule(optimizer, lr)).max;
+        assert_eq!(
+            app.handle(Request::Configure { optimizer, lr }, &P),
+            Response::Error {
+                code: ErrorCode::BadValue,
+                detail: max.to_bits()
+            },
+            "{optimizer:?} {lr}"
+        );
+    }
+    assert!(err(ErrorCode::NonFinite)(&app.handle(
+        Request::Configure {
+            optimizer: Optimizer::Adam,
+            lr: f32::NAN
+        },
+        &P
+    )));
+    // At the largest rate accepted the learner is not bricked: it keeps learning, and after a
+    // sane rate again it still answers finite scores.
+    for (lr, steps) in [(limits::ADAPTIVE_LR.max, 40), (0.001, 5)] {
+        let configure = Request::Configure {
+            optimizer: Optimizer::Adam,
+            lr,
+        };
+        assert_eq!(app.handle(configure, &P), Response::Ok);
+        for i in 0..steps {
+            let r = app.handle(
+                Request::Learn {
+                    pixels: img(i),
+                    label: (i % 10) as u8,
+                },
+                &P,
+            );
+            assert!(
+                matches!(r, Response::Learned { .. }),
+                "lr {lr}, step {i}: {r:?}"
+            );
+        }
+    }
+    match app.handle(
+        Request::Infer {
+            model: 1,
+            pixels: img(99),
+        },
+        &P,
+    ) {
+        Response::Inferred { class, scores, .. } => {
+            assert!(scores.iter().all(|s| s.is_finite()), "{scores:?}");
+            assert_eq!(class as usize, shinso::argmax(&scores));
+        }
+        r => panic!("{r:?}"),
+    }
+}
+
+/// Scores that are not all finite name no class: `Infer` says so instead of answering one.
+#[test]
+fn non_finite_scores_are_an_error_not_a_class() {
+    let mut app = app();
+    // Finite weights whose products overflow: every logit is ±inf or NaN.
+    let (sig, huge) = filled(&mut app, 0, 1e30);
+    assert_eq!(push(&mut app, 0, sig, &huge, crc32(&huge)), Response::Ok);
+    let r = app.handle(
+        Request::Infer {
+            model: 0,
+            pixels: img(1),
+        },
+        &P,
+    );
+    assert!(err(ErrorCode::NonFinite)(&r), "{r:?}");
+}
+
+/// Bytes the board dropped are reported: the next frame is answered `Overrun` (with how many)
+/// and not run, `Stats` counts them and a `Reset` does not clear them, later frames work.
+#[test]
+fn dropped_bytes_are_reported_on_the_next_frame() {
+    let mut dev = Device::new(app());
+    let mut dec = Decoder::new();
+    let mut run = |dev: &mut Device, bytes: &[u8]| -> Vec<(u32, Response)> {
+        let mut out = Vec::new();
+        for &b in bytes {
+            if let Some(frame) = dev.on_byte(b, &P) {
+                out.extend(frame.iter().filter_map(|&fb| dec.feed::<Response>(fb)));
+            }
+        }
+        out.into_iter().map(|r| r.expect("valid frame")).collect()
+    };
+    let mut buf = [0u8; MAX_FRAME];
+    let reset = encode(3, &Request::Reset { seed: 5 }, &mut buf)
+        .unwrap()
+        .to_vec();
+    dev.note_dropped(7);
+    let overrun = Response::Error {
+        code: ErrorCode::Overrun,
+        detail: 7,
+    };
+    assert_eq!(run(&mut dev, &reset), vec![(3, overrun.clone())]);
+    // Merged frames (their delimiters were among the lost bytes) fail the CRC: seq 0.
+    dev.note_dropped(7);
+    let mut merged = reset[..reset.len() / 2].to_vec();
+    merged.extend_from_slice(&reset[reset.len() / 2 + 3..]);
+    assert_eq!(run(&mut dev, &merged), vec![(0, overrun)]);
+    assert_eq!(run(&mut dev, &reset), vec![(3, Response::Ok)]);
+    let stats = encode(4, &Request::Stats, &mut buf).unwrap().to_vec();
+    assert_eq!(
+        run(&mut dev, &stats),
+        vec![(
+            4,
+            Response::Stats(LearnStats {
+                rx_dropped: 14,
+                ..LearnStats::default()
+            })
+        )]
     );
 }

@@ -28,6 +28,9 @@ pub mod scenario;
 pub enum LinkError {
     /// Nothing (or nothing matching) arrived in time.
     Timeout,
+    /// The other end closed the port after it had talked (the device reset or was unplugged,
+    /// QEMU exited): no answer will come.
+    HungUp,
     /// The port failed.
     Io(std::io::Error),
 }
@@ -42,6 +45,7 @@ impl std::fmt::Display for LinkError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             LinkError::Timeout => write!(f, "the device did not answer in time"),
+            LinkError::HungUp => write!(f, "the device hung up (the port closed)"),
             LinkError::Io(e) => write!(f, "serial port: {e}"),
         }
     }
@@ -87,8 +91,18 @@ fn set_raw(file: &impl AsRawFd) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Waits until `fd` is readable or `timeout` passes; true if readable.
-fn readable(fd: &impl AsRawFd, timeout: Duration) -> std::io::Result<bool> {
+/// What [`readable`] saw.
+enum Ready {
+    /// Bytes are waiting.
+    Data,
+    /// Nothing within the timeout.
+    Nothing,
+    /// Nothing, and the other side has closed (or not opened yet) the port.
+    Closed,
+}
+
+/// Waits until `fd` is readable or `timeout` passes.
+fn readable(fd: &impl AsRawFd, timeout: Duration) -> std::io::Result<Ready> {
     let mut p = libc::pollfd {
         fd: fd.as_raw_fd(),
         events: libc::POLLIN,
@@ -101,19 +115,14 @@ fn readable(fd: &impl AsRawFd, timeout: Duration) -> std::io::Result<bool> {
         n if n < 0 => {
             let e = std::io::Error::last_os_error();
             if e.kind() == std::io::ErrorKind::Interrupted {
-                Ok(false)
+                Ok(Ready::Nothing)
             } else {
                 Err(e)
             }
         }
-        0 => Ok(false),
-        _ if p.revents & libc::POLLIN != 0 => Ok(true),
-        // POLLHUP without data: the other side is gone for now (a pty whose peer has not
-        // opened it yet); wait a little instead of spinning.
-        _ => {
-            std::thread::sleep(Duration::from_millis(10).min(timeout));
-            Ok(false)
-        }
+        0 => Ok(Ready::Nothing),
+        _ if p.revents & libc::POLLIN != 0 => Ok(Ready::Data),
+        _ => Ok(Ready::Closed),
     }
 }
 
@@ -126,6 +135,9 @@ pub struct Link {
     pending: std::collections::VecDeque<(u32, Response)>,
     /// Frame-level errors the host's decoder saw (garbage from the device side).
     pub host_decode_errors: u32,
+    /// Whether the device has sent anything: from then on a closed port is a hang-up, before
+    /// it only means the other side has not opened its end yet.
+    heard: bool,
 }
 
 impl Link {
@@ -137,6 +149,7 @@ impl Link {
             seq: 0,
             pending: Default::default(),
             host_decode_errors: 0,
+            heard: false,
         }
     }
 
@@ -163,19 +176,26 @@ impl Link {
             if left.is_zero() {
                 return Err(LinkError::Timeout);
             }
-            if !readable(&self.port, left)? {
+            let n = match readable(&self.port, left)? {
+                Ready::Nothing => continue,
+                Ready::Closed => 0,
+                Ready::Data => match self.port.read(&mut buf) {
+                    // EIO: a pty whose other side is closed.
+                    Err(e) if e.raw_os_error() == Some(libc::EIO) => 0,
+                    r => r?,
+                },
+            };
+            if n == 0 {
+                // The other side is closed. After the device has talked that is a hang-up,
+                // reported at once; before, its end may not be open yet (QEMU, an emulator
+                // starting), so wait a little instead of spinning.
+                if self.heard {
+                    return Err(LinkError::HungUp);
+                }
+                std::thread::sleep(Duration::from_millis(10).min(left));
                 continue;
             }
-            let n = match self.port.read(&mut buf) {
-                Ok(n) => n,
-                // EIO: a pty whose other side closed (the emulator or QEMU went away, or has not
-                // connected yet); treat like silence.
-                Err(e) if e.raw_os_error() == Some(libc::EIO) => {
-                    std::thread::sleep(Duration::from_millis(10));
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
-            };
+            self.heard = true;
             for &b in &buf[..n] {
                 match self.decoder.feed::<Response>(b) {
                     Some(Ok(frame)) => self.pending.push_back(frame),
@@ -259,43 +279,92 @@ pub struct Emulator {
 
 /// Starts [`emulate_on_pty`]'s device with the same models the firmware holds.
 pub fn emulate_on_pty() -> std::io::Result<Emulator> {
-    let (mut master, slave) = openpty()?;
-    let path = std::fs::read_link(format!("/proc/self/fd/{}", slave.as_raw_fd()))?;
-    set_raw(&slave)?;
-    std::thread::Builder::new()
-        .name("device-emulator".into())
-        .spawn(move || {
-            let mut models = Box::new(shinso_app::Models::ZERO);
-            let mut arena = vec![0.0; shinso_app::ARENA_FLOATS];
-            let mut device = shinso_app::Device::new(models.app(&mut arena));
-            let platform = HostPlatform;
-            let ready = device.ready_frame().to_vec();
-            let _ = master.write_all(&ready);
-            let mut buf = [0u8; 4096];
-            loop {
-                let n = match master.read(&mut buf) {
-                    Ok(0) => return,
-                    Ok(n) => n,
-                    // EIO on the master: no one has the slave open right now; wait for someone.
-                    Err(e) if e.raw_os_error() == Some(libc::EIO) => {
-                        std::thread::sleep(Duration::from_millis(5));
-                        continue;
-                    }
-                    Err(_) => return,
-                };
-                for &b in &buf[..n] {
-                    if let Some(frame) = device.on_byte(b, &platform) {
-                        if master.write_all(frame).is_err() {
-                            return;
-                        }
+    on_pty("device-emulator", |mut master| {
+        let mut models = Box::new(shinso_app::Models::ZERO);
+        let mut arena = vec![0.0; shinso_app::ARENA_FLOATS];
+        let mut device = shinso_app::Device::new(models.app(&mut arena));
+        let platform = HostPlatform;
+        let ready = device.ready_frame().to_vec();
+        let _ = master.write_all(&ready);
+        let mut buf = [0u8; 4096];
+        while let Some(n) = read_master(&mut master, &mut buf) {
+            for &b in &buf[..n] {
+                if let Some(frame) = device.on_byte(b, &platform) {
+                    if master.write_all(frame).is_err() {
+                        return;
                     }
                 }
             }
-        })?;
+        }
+    })
+}
+
+/// What a [`scripted_on_pty`] device does with a request.
+pub enum Script {
+    /// Answer with this (under the request's seq).
+    Answer(Box<Response>),
+    /// Say nothing.
+    Silence,
+    /// Close the port, as a device that resets or a QEMU that exits.
+    HangUp,
+}
+
+/// A device that answers each request as `script` says: a host's tests use it to play a
+/// device that lies (a model of 2³²−1 parameters, class 200), fails or vanishes mid-request.
+pub fn scripted_on_pty(
+    mut script: impl FnMut(&Request) -> Script + Send + 'static,
+) -> std::io::Result<Emulator> {
+    on_pty("scripted-device", move |mut master| {
+        let mut decoder = Decoder::new();
+        let mut buf = [0u8; 4096];
+        let mut out = [0u8; MAX_FRAME];
+        while let Some(n) = read_master(&mut master, &mut buf) {
+            for &b in &buf[..n] {
+                let Some(Ok((seq, req))) = decoder.feed::<Request>(b) else {
+                    continue;
+                };
+                let answer = match script(&req) {
+                    Script::Answer(r) => *r,
+                    Script::Silence => continue,
+                    Script::HangUp => return,
+                };
+                let frame = proto::encode(seq, &answer, &mut out).expect("a response fits");
+                if master.write_all(frame).is_err() {
+                    return;
+                }
+            }
+        }
+    })
+}
+
+/// Runs `device` in a thread on the master side of a new pseudo-terminal pair; the master
+/// closes when `device` returns.
+fn on_pty(name: &str, device: impl FnOnce(File) + Send + 'static) -> std::io::Result<Emulator> {
+    let (master, slave) = openpty()?;
+    let path = std::fs::read_link(format!("/proc/self/fd/{}", slave.as_raw_fd()))?;
+    set_raw(&slave)?;
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || device(master))?;
     Ok(Emulator {
         path,
         _slave: slave,
     })
+}
+
+/// The next bytes from the host on a pty master, or `None` once it is gone for good.
+fn read_master(master: &mut File, buf: &mut [u8]) -> Option<usize> {
+    loop {
+        match master.read(buf) {
+            Ok(0) => return None,
+            Ok(n) => return Some(n),
+            // EIO on the master: no one has the slave open right now; wait for someone.
+            Err(e) if e.raw_os_error() == Some(libc::EIO) => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(_) => return None,
+        }
+    }
 }
 
 /// The host as a [`shinso_app::Platform`]: no counter, no memory plan.
@@ -333,7 +402,16 @@ fn openpty() -> std::io::Result<(File, OwnedFd)> {
         return Err(std::io::Error::last_os_error());
     }
     // SAFETY: openpty returned two fresh descriptors that we now own.
-    unsafe { Ok((File::from_raw_fd(m), OwnedFd::from_raw_fd(s))) }
+    let (m, s) = unsafe { (File::from_raw_fd(m), OwnedFd::from_raw_fd(s)) };
+    // Not inherited by child processes (QEMU, a `shinso` under test): a child holding the
+    // master would keep the port open after the device here has hung up.
+    for fd in [m.as_raw_fd(), s.as_raw_fd()] {
+        // SAFETY: fd is open and ours.
+        if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok((m, s))
 }
 
 /// The firmware workspace (this crate's parent directory).
@@ -461,6 +539,8 @@ pub fn elf_symbol(elf: &Path, name: &str) -> Result<(u64, u64), String> {
 /// The firmware running in `qemu-system-arm -machine netduinoplus2`.
 pub struct Qemu {
     child: Child,
+    /// What QEMU wrote on stderr (its complaints when it cannot run the ELF).
+    stderr: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
     /// QEMU's pseudo-terminal for USART1.
     pub pty: PathBuf,
     /// QEMU's stdout after the pty line: defmt frames (semihosting), for `defmt-print`.
@@ -499,35 +579,76 @@ impl Qemu {
             .arg(elf)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| format!("cannot start qemu-system-arm (is it installed?): {e}"))?;
-        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let stderr = drain(child.stderr.take().expect("piped"));
+        let mut out = BufReader::new(child.stdout.take().expect("piped"));
         let mut line = Vec::new();
         // "char device redirected to /dev/pts/N (label serial0)" comes first, before the guest
         // runs; defmt's binary output follows on the same stream.
         out.read_until(b'\n', &mut line)
             .map_err(|e| e.to_string())?;
         let text = String::from_utf8_lossy(&line);
-        let pty = text
+        let Some(pty) = text
             .split_whitespace()
             .find(|w| w.starts_with("/dev/pts/"))
             .map(PathBuf::from)
-            .ok_or_else(|| format!("no pty in QEMU's first line: {text:?}"))?;
-        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let sink = log.clone();
+        else {
+            let _ = child.wait();
+            std::thread::sleep(Duration::from_millis(50)); // let the drain catch up
+            return Err(match complaint(&stderr) {
+                Some(c) => format!("QEMU did not start: {c}"),
+                None => format!("no pty in QEMU's first line: {text:?}"),
+            });
+        };
         // Keep draining stdout: QEMU blocks the guest on a full pipe.
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = out.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        });
-        Ok(Qemu { child, pty, log })
+        let log = drain(out);
+        Ok(Qemu {
+            child,
+            stderr,
+            pty,
+            log,
+        })
     }
+
+    /// If QEMU has exited: how, and the first line it wrote on stderr (e.g. `qemu: fatal:
+    /// Lockup: can't escalate 3 to HardFault` for an ELF that is not firmware).
+    pub fn exited(&mut self) -> Option<String> {
+        let status = self.child.try_wait().ok()??;
+        // The drain thread may still hold the last bytes; they are already written by now.
+        std::thread::sleep(Duration::from_millis(50));
+        Some(match complaint(&self.stderr) {
+            Some(c) => format!("QEMU exited ({status}): {c}"),
+            None => format!("QEMU exited ({status})"),
+        })
+    }
+}
+
+/// Collects everything `from` produces, in a thread.
+fn drain(mut from: impl Read + Send + 'static) -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    let sink = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let to = sink.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            to.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    sink
+}
+
+/// The first non-empty line of what was collected.
+fn complaint(text: &std::sync::Mutex<Vec<u8>>) -> Option<String> {
+    let text = text.lock().ok()?;
+    String::from_utf8_lossy(&text)
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(str::to_string)
 }
 
 impl Drop for Qemu {

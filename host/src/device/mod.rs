@@ -12,7 +12,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
-use shinso::Knobs;
+use shinso::optim::limits;
 use shinso_link::{build_firmware, emulate_on_pty, Emulator, Link, LinkError, Qemu};
 use shinso_proto::{
     self as proto, DeviceInfo, ErrorCode, Optimizer, Pixels, Request, Response, CHUNK,
@@ -21,6 +21,7 @@ use shinso_proto::{
 use crate::cli::{progress_bar, say, DataArgs};
 use crate::data::{Dataset, Mnist};
 use crate::model::Model;
+use crate::model_file;
 use crate::presets::Preset;
 use crate::train::{self, TrainConfig};
 
@@ -194,6 +195,9 @@ fn link_err(e: LinkError) -> anyhow::Error {
             "the device did not answer within {} s (is it running, and is this its port?)",
             TIMEOUT.as_secs()
         ),
+        LinkError::HungUp => {
+            anyhow!("the device hung up: its port closed mid-request (did it reset, or exit?)")
+        }
         LinkError::Io(e) => anyhow!("serial port: {e}"),
     }
 }
@@ -218,6 +222,9 @@ fn device_error(what: &str, code: ErrorCode, detail: u32) -> anyhow::Error {
         ErrorCode::NoPush => "no push in progress (interrupted by another request?)".to_string(),
         ErrorCode::RolledBack => "the step was not finite and was undone".to_string(),
         ErrorCode::OutOfMemory => "the device is out of memory".to_string(),
+        ErrorCode::Overrun => format!(
+            "its receive queue overflowed and {detail} bytes were lost (send one request at a time)"
+        ),
     };
     anyhow!("{what}: device refused: {why}")
 }
@@ -267,10 +274,27 @@ impl Session {
                 })?
             }
         };
-        let qemu = Qemu::boot(&elf).map_err(|e| anyhow!(e))?;
+        let mut qemu = Qemu::boot(&elf).map_err(|e| anyhow!(e))?;
         eprintln!("QEMU: USART1 on {}", qemu.pty.display());
-        let mut link = Link::open(&qemu.pty)?;
-        let info = link.connect(Duration::from_secs(60)).map_err(link_err)?;
+        let mut link = match Link::open(&qemu.pty) {
+            Ok(l) => l,
+            Err(e) => bail!(qemu.exited().unwrap_or_else(|| format!("QEMU's port: {e}"))),
+        };
+        // Booting takes a while; ask in short rounds so a QEMU that died says why at once.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let info = loop {
+            match link.connect(Duration::from_secs(1)) {
+                Ok(info) => break info,
+                Err(e) => {
+                    if let Some(why) = qemu.exited() {
+                        bail!(why);
+                    }
+                    if !matches!(e, LinkError::Timeout) || Instant::now() > deadline {
+                        return Err(link_err(e));
+                    }
+                }
+            }
+        };
         Ok(Session {
             link,
             info,
@@ -280,11 +304,41 @@ impl Session {
         })
     }
 
-    fn ask(&mut self, what: &str, req: &Request) -> Result<Response> {
-        match self.link.request(req, TIMEOUT).map_err(link_err)? {
-            Response::Error { code, detail } => Err(device_error(what, code, detail)),
-            r => Ok(r),
+    /// A link failure, with QEMU's own word when it is QEMU that went away.
+    fn link_failed(&mut self, e: LinkError) -> anyhow::Error {
+        match self._qemu.as_mut().and_then(Qemu::exited) {
+            Some(why) => anyhow!(why),
+            None => link_err(e),
         }
+    }
+
+    /// One request; errors the device answers become the error, with `what` in front.
+    fn ask(&mut self, what: &str, req: &Request) -> Result<Response> {
+        match self.link.request(req, TIMEOUT) {
+            Err(e) => Err(self.link_failed(e)),
+            Ok(Response::Error { code, detail }) => Err(device_error(what, code, detail)),
+            Ok(r) => Ok(r),
+        }
+    }
+
+    /// What the device said about model `id`: it must have listed one.
+    fn model_info(&self, id: u8) -> Result<proto::ModelInfo> {
+        self.info
+            .models
+            .iter()
+            .find(|m| m.id == id)
+            .cloned()
+            .ok_or_else(|| {
+                let ids: Vec<String> = self.info.models.iter().map(|m| m.id.to_string()).collect();
+                anyhow!(
+                    "the device has no model {id} (it lists {})",
+                    if ids.is_empty() {
+                        "none".to_string()
+                    } else {
+                        ids.join(", ")
+                    }
+                )
+            })
     }
 
     fn counter_unit(&self) -> &'static str {
@@ -339,6 +393,33 @@ pub fn emulate(a: &EmulateArgs) -> Result<()> {
     run(&mut s, &a.command)
 }
 
+/// The images `start .. start + count` of a set of `len`, or why not: a request past the end
+/// is refused, not cut short.
+fn span(
+    (start_flag, count_flag): (&str, &str),
+    start: usize,
+    count: usize,
+    len: usize,
+    set: &str,
+) -> Result<std::ops::Range<usize>> {
+    if count == 0 {
+        bail!("{count_flag} must be at least 1");
+    }
+    if start >= len {
+        bail!(
+            "{start_flag} {start} is past the end of the {set} set ({len} images, 0 to {})",
+            len.saturating_sub(1)
+        );
+    }
+    if count > len - start {
+        bail!(
+            "{count_flag} {count} from image {start} runs past the end of the {set} set ({len} images: at most {} from there)",
+            len - start
+        );
+    }
+    Ok(start..start + count)
+}
+
 fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
     match cmd {
         DeviceCommand::Info => print_info(s),
@@ -347,8 +428,8 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
                 bail!("stats: unexpected answer")
             };
             say(&format!(
-                "samples seen {}, prequential accuracy {:.4} ({} right), last loss {:.4}, rolled back {}",
-                st.samples_seen, st.prequential_accuracy, st.prequential_correct, st.last_loss, st.rolled_back
+                "samples seen {}, prequential accuracy {:.4} ({} right), last loss {:.4}, rolled back {}, bytes dropped by the receiver {}",
+                st.samples_seen, st.prequential_accuracy, st.prequential_correct, st.last_loss, st.rolled_back, st.rx_dropped
             ));
             Ok(())
         }
@@ -360,7 +441,14 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
         } => {
             let data = data.load()?;
             check_images(&data.test)?;
-            for i in *index..(*index + *count).min(data.test.len()) {
+            s.model_info(*model_id)?;
+            for i in span(
+                ("--index", "--count"),
+                *index,
+                *count,
+                data.test.len(),
+                "test",
+            )? {
                 let (class, scores, cost) = infer(s, *model_id, &pixels(&data.test, i))?;
                 let top = scores[class as usize];
                 say(&format!(
@@ -380,44 +468,47 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
             data,
         } => {
             let data = data.load()?;
+            let range = span(
+                ("--offset", "--count"),
+                *offset,
+                count.unwrap_or(data.train.len().saturating_sub(*offset).max(1)),
+                data.train.len(),
+                "training",
+            )?;
             if let Some(o) = optimizer {
-                let (opt, default_lr) = o.wire();
-                let lr = lr.unwrap_or(default_lr);
-                s.ask("configure", &Request::Configure { optimizer: opt, lr })?;
+                configure(s, *o, *lr)?;
             } else if lr.is_some() {
                 bail!("--lr needs --optimizer");
             }
             if let Some(seed) = reset {
                 s.ask("reset", &Request::Reset { seed: *seed })?;
             }
-            let r = learn(
-                s,
-                &data.train,
-                *offset,
-                count.unwrap_or(data.train.len()),
-                true,
-            )?;
+            let r = learn(s, &data.train, range, true)?;
+            let rolled = if r.rolled_back > 0 {
+                format!(" ({} rolled back by the device: not finite)", r.rolled_back)
+            } else {
+                String::new()
+            };
             say(&format!(
-                "learned {} samples: prequential accuracy {:.4} over them ({:.4} over the last quarter), {} {} per step, device total {} samples",
-                r.steps, r.prequential, r.last_quarter, r.count, s.counter_unit(), r.samples_seen
+                "learned {} of {} samples{rolled}: prequential accuracy {:.4} over them ({:.4} over the last quarter), {} {} per step, device total {} samples",
+                r.learned, r.learned + r.rolled_back, r.prequential, r.last_quarter, r.count, s.counter_unit(), r.samples_seen
             ));
             Ok(())
         }
         DeviceCommand::Push { file, model_id } => {
-            let blob = read_model_file(file)?;
-            let id = push(s, &blob, *model_id)?;
+            let mut model = model_file::load(file, None, None)?.model;
+            let id = push(s, &mut *model, *model_id)?;
             say(&format!(
-                "pushed {} ({} bytes) to model {id} ({})",
+                "pushed {} ({} parameters of {}) to model {id}",
                 file.display(),
-                blob.len() - shinso::model::HEADER,
-                s.info.models[id as usize].name
+                model.params() + model.state(),
+                model.preset().name(),
             ));
             Ok(())
         }
         DeviceCommand::Pull { out, model_id } => {
             let blob = pull(s, *model_id)?;
-            std::fs::write(out, &blob)
-                .with_context(|| format!("{}: cannot write", out.display()))?;
+            model_file::write_atomic(out, &blob)?;
             say(&format!(
                 "wrote {} ({} bytes, model {model_id})",
                 out.display(),
@@ -432,19 +523,14 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
             data,
         } => {
             let data = data.load()?;
+            let n = count.unwrap_or(data.test.len());
+            span(("--index", "--count"), 0, n, data.test.len(), "test")?;
             let mut host = compare
                 .as_ref()
-                .map(|f| host_model(&read_model_file(f)?))
+                .map(|f| model_file::load(f, None, None).map(|l| l.model))
                 .transpose()?;
             let host = host.as_mut().map(|m| &mut **m as &mut dyn Model);
-            let r = eval(
-                s,
-                *model_id,
-                &data.test,
-                count.unwrap_or(data.test.len()),
-                host,
-                true,
-            )?;
+            let r = eval(s, *model_id, &data.test, n, host, true)?;
             let mut line = format!(
                 "model {model_id}: accuracy {:.4} on {} test images, {} {} per inference",
                 r.accuracy,
@@ -459,6 +545,18 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Chooses the learner's rule, checking the rate against the core's ranges first (the device
+/// checks the same, and would refuse it too).
+fn configure(s: &mut Session, o: OptArg, lr: Option<f32>) -> Result<()> {
+    let (optimizer, default_lr) = o.wire();
+    let lr = lr.unwrap_or(default_lr);
+    limits::lr_range(&shinso_app::slot::rule(optimizer, lr))
+        .check("--lr", lr)
+        .map_err(|e| anyhow!("{e} (for {optimizer:?})"))?;
+    s.ask("configure", &Request::Configure { optimizer, lr })?;
+    Ok(())
 }
 
 fn print_info(s: &Session) -> Result<()> {
@@ -509,6 +607,8 @@ fn print_info(s: &Session) -> Result<()> {
     Ok(())
 }
 
+/// One inference on the device. Nothing in the answer is taken on trust: the scores must be
+/// finite and the class must be theirs by the core's rule (the one the device uses).
 fn infer(s: &mut Session, model: u8, p: &Pixels) -> Result<(u8, [f32; 10], u64)> {
     match s.ask(
         "infer",
@@ -521,67 +621,55 @@ fn infer(s: &mut Session, model: u8, p: &Pixels) -> Result<(u8, [f32; 10], u64)>
             class,
             scores,
             count,
-        } => Ok((class, scores, count)),
+        } => {
+            let want = shinso::class_of(&scores).map_err(|_| {
+                anyhow!("infer: the device's scores are NaN or infinite: {scores:?}")
+            })?;
+            if class as usize != want {
+                bail!("infer: the device answered class {class}, but its scores say {want}");
+            }
+            Ok((class, scores, count))
+        }
         r => bail!("infer: unexpected answer {r:?}"),
     }
 }
 
-/// A model file as a device blob (header + parameters): a blob as it is, a safetensors file
-/// converted through its preset.
-fn read_model_file(path: &Path) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
-    if bytes.starts_with(&shinso::model::MAGIC) {
-        if bytes.len() < shinso::model::HEADER {
-            bail!("{}: truncated model blob", path.display());
-        }
-        return Ok(bytes);
-    }
-    let (mut model, _) = crate::safetensors_io::load_model(path, None)?;
-    Ok(model.save_blob())
-}
-
-fn blob_signature(blob: &[u8]) -> u64 {
-    u64::from_le_bytes(blob[8..16].try_into().unwrap())
-}
-
-/// A host model for a blob (a preset whose signature matches).
-fn host_model(blob: &[u8]) -> Result<Box<dyn Model>> {
-    let sig = blob_signature(blob);
-    let preset = Preset::all()
-        .iter()
-        .copied()
-        .find(|p| p.build().signature() == sig)
-        .ok_or_else(|| anyhow!("the model's signature {sig:#018x} matches no preset"))?;
-    let mut m = preset.build();
-    m.configure(&Knobs::default());
-    m.load_blob(blob).map_err(|e| anyhow!("{e}"))?;
-    Ok(m)
-}
-
-/// Pushes a blob's parameters; returns the model id. The device checks length, CRC, signature
-/// and finiteness before it swaps the weights in.
-fn push(s: &mut Session, blob: &[u8], model_id: Option<u8>) -> Result<u8> {
-    shinso::model::check::<shinso::zoo::DoubleConvNet>(blob)
-        .or_else(|_| shinso::model::check::<shinso::zoo::OnlineConvNet>(blob))
-        .map_err(|e| anyhow!("model file: {e}"))?;
-    let sig = blob_signature(blob);
-    let id = match model_id {
-        Some(id) => id,
+/// Pushes a checked model's parameters; returns the model id. The device must list a model
+/// of the same network (signature and size); it checks length, CRC and finiteness again
+/// before it swaps the weights in.
+fn push(s: &mut Session, model: &mut dyn Model, model_id: Option<u8>) -> Result<u8> {
+    let (sig, floats) = model.preset().shape();
+    let target = match model_id {
+        Some(id) => s.model_info(id)?,
         None => s
             .info
             .models
             .iter()
             .find(|m| m.signature == sig)
-            .map(|m| m.id)
+            .cloned()
             .ok_or_else(|| {
-                anyhow!("no model on the device has this file's signature {sig:#018x}")
+                anyhow!(
+                    "no model on the device is a {} (signature {sig:#018x})",
+                    model.preset().name()
+                )
             })?,
     };
+    if target.signature != sig || target.params as usize != floats {
+        bail!(
+            "device model {} is {} ({} parameters, signature {:#018x}); the file is a {} ({floats}, {sig:#018x})",
+            target.id,
+            target.name,
+            target.params,
+            target.signature,
+            model.preset().name()
+        );
+    }
+    let blob = model.save_blob();
     let payload = &blob[shinso::model::HEADER..];
     s.ask(
         "push",
         &Request::PushBegin {
-            model: id,
+            model: target.id,
             signature: sig,
             len: payload.len() as u32,
             crc: proto::crc32(payload),
@@ -601,42 +689,65 @@ fn push(s: &mut Session, blob: &[u8], model_id: Option<u8>) -> Result<u8> {
     }
     s.ask("push", &Request::PushEnd)?;
     pb.finish_and_clear();
-    Ok(id)
+    Ok(target.id)
 }
 
-/// A model's parameters as a device blob (with the core's header).
+/// A model's parameters as a device blob (with the core's header). Its size comes from the
+/// host's own knowledge of the network the device names by signature, not from the device's
+/// word; every chunk must be the next one and no longer than asked; the blob is checked whole
+/// (CRC, finiteness) before it is returned.
 fn pull(s: &mut Session, model_id: u8) -> Result<Vec<u8>> {
-    let m = s
-        .info
-        .models
-        .get(model_id as usize)
-        .cloned()
-        .ok_or_else(|| anyhow!("the device has no model {model_id}"))?;
-    let len = m.params as usize * 4;
+    let m = s.model_info(model_id)?;
+    let preset = Preset::by_signature(m.signature).ok_or_else(|| {
+        anyhow!(
+            "device model {model_id} ({}) has signature {:#018x}, no network this host knows: its size cannot be checked",
+            m.name,
+            m.signature
+        )
+    })?;
+    let floats = preset.shape().1;
+    if m.params as usize != floats {
+        bail!(
+            "the device says model {model_id} has {} parameters, but its signature is {}'s, which has {floats}",
+            m.params,
+            preset.name()
+        );
+    }
+    let len = floats * 4;
     let mut payload = Vec::with_capacity(len);
     let pb = bar(len, "pull");
     while payload.len() < len {
+        let want = CHUNK.min(len - payload.len());
         match s.ask(
             "pull",
             &Request::Pull {
                 model: model_id,
                 offset: payload.len() as u32,
-                len: CHUNK as u16,
+                len: want as u16,
             },
         )? {
             Response::Chunk { offset, data }
-                if offset as usize == payload.len() && !data.is_empty() =>
+                if offset as usize == payload.len() && !data.is_empty() && data.len() <= want =>
             {
                 pb.inc(data.len() as u64);
                 payload.extend_from_slice(&data);
             }
+            Response::Chunk { offset, data } => bail!(
+                "pull: asked for {want} bytes at {}, the device sent {} at {offset}",
+                payload.len(),
+                data.len()
+            ),
             r => bail!("pull: unexpected answer {r:?}"),
         }
     }
     pb.finish_and_clear();
     let crc = shinso::model::crc32(&payload);
-    let mut blob = shinso::model::header(m.signature, m.params as usize, crc).to_vec();
+    let mut blob = shinso::model::header(m.signature, floats, crc).to_vec();
     blob.extend_from_slice(&payload);
+    preset
+        .build()
+        .load_blob(&blob)
+        .map_err(|e| anyhow!("pull: the device's weights: {e}"))?;
     Ok(blob)
 }
 
@@ -656,6 +767,7 @@ fn eval(
     progress: bool,
 ) -> Result<EvalResult> {
     check_images(test)?;
+    s.model_info(model)?;
     let n = n.min(test.len());
     let host_preds = match host {
         Some(m) => Some(
@@ -692,61 +804,67 @@ fn eval(
 }
 
 struct LearnResult {
-    steps: usize,
+    /// Steps the device took.
+    learned: usize,
+    /// Steps it refused as not finite and undid.
+    rolled_back: usize,
+    /// Prequential accuracy over the learned steps, and over their last quarter.
     prequential: f64,
     last_quarter: f64,
     count: u64,
     samples_seen: u32,
 }
 
+/// Streams the training images `range` to the learner, counting what the device says it did.
+/// A rolled-back step is the device protecting its model: counted, and the stream goes on; if
+/// it rolls back every one, the learner is stuck and that is an error.
 fn learn(
     s: &mut Session,
     train: &Dataset,
-    offset: usize,
-    n: usize,
+    range: std::ops::Range<usize>,
     progress: bool,
 ) -> Result<LearnResult> {
     check_images(train)?;
-    let end = (offset + n).min(train.len());
-    let n = end.saturating_sub(offset);
+    let n = range.len();
     let pb = if progress {
         bar(n, "learn")
     } else {
         ProgressBar::hidden()
     };
-    let (mut hits, mut total_count, mut seen) = (Vec::with_capacity(n), 0u64, 0u32);
-    for i in offset..end {
-        match s
-            .link
-            .request(
-                &Request::Learn {
-                    pixels: pixels(train, i),
-                    label: train.labels[i],
-                },
-                TIMEOUT,
-            )
-            .map_err(link_err)?
-        {
-            Response::Learned {
+    let (mut hits, mut rolled_back, mut total_count, mut seen) =
+        (Vec::with_capacity(n), 0usize, 0u64, 0u32);
+    for i in range {
+        let label = train.labels[i];
+        let req = Request::Learn {
+            pixels: pixels(train, i),
+            label,
+        };
+        match s.link.request(&req, TIMEOUT) {
+            Err(e) => return Err(s.link_failed(e)),
+            Ok(Response::Learned {
                 predicted_before,
                 count,
                 samples_seen,
                 ..
-            } => {
-                hits.push(predicted_before == train.labels[i]);
+            }) => {
+                if predicted_before as usize >= proto::CLASSES {
+                    bail!("learn: the device predicted class {predicted_before}, which does not exist");
+                }
+                hits.push(predicted_before == label);
                 total_count += count;
                 seen = samples_seen;
             }
-            // A rolled-back step is the device protecting its model: count it and go on.
-            Response::Error {
+            Ok(Response::Error {
                 code: ErrorCode::RolledBack,
                 ..
-            } => hits.push(false),
-            Response::Error { code, detail } => return Err(device_error("learn", code, detail)),
-            r => bail!("learn: unexpected answer {r:?}"),
+            }) => rolled_back += 1,
+            Ok(Response::Error { code, detail }) => {
+                return Err(device_error("learn", code, detail))
+            }
+            Ok(r) => bail!("learn: unexpected answer {r:?}"),
         }
         pb.inc(1);
-        if hits.len() % 50 == 0 {
+        if hits.len() % 50 == 0 && !hits.is_empty() {
             let last = &hits[hits.len().saturating_sub(500)..];
             pb.set_message(format!(
                 "prequential {:.3}",
@@ -755,12 +873,18 @@ fn learn(
         }
     }
     pb.finish_and_clear();
+    if hits.is_empty() {
+        bail!(
+            "learn: the device rolled back all {rolled_back} steps (not finite): the learner is stuck; reset it, or configure a smaller rate"
+        );
+    }
     let rate = |h: &[bool]| h.iter().filter(|&&x| x).count() as f64 / h.len().max(1) as f64;
     Ok(LearnResult {
-        steps: n,
+        learned: hits.len(),
+        rolled_back,
         prequential: rate(&hits),
         last_quarter: rate(&hits[hits.len() - hits.len() / 4..]),
-        count: total_count / n.max(1) as u64,
+        count: total_count / hits.len() as u64,
         samples_seen: seen,
     })
 }
@@ -791,13 +915,27 @@ pub struct DemoSummary {
     pub seconds: f64,
 }
 
-/// Train the device's inference net on the host with the `double-convnet` preset's recipe
-/// (Adam, batch 50, random shifts of ±2 pixels, cosine decay), `epochs` overriding its 30.
-fn train_on_host(data: &Mnist, epochs: Option<usize>, quiet: bool) -> Result<Box<dyn Model>> {
+/// The host training the demo does: the `double-convnet` preset's recipe (Adam, batch 50,
+/// random shifts of ±2 pixels, cosine decay), `epochs` overriding its 30.
+fn demo_training(data: &Mnist, epochs: Option<usize>) -> Result<TrainConfig> {
     let mut cfg = TrainConfig::for_preset(Preset::DoubleConvnet, data.train.len());
     if let Some(e) = epochs {
-        cfg.iterations = (e * data.train.len().div_ceil(cfg.batch_size)).max(1);
+        cfg.iterations = e
+            .checked_mul(data.train.len().div_ceil(cfg.batch_size))
+            .filter(|&n| n <= train::MAX_ITERATIONS)
+            .ok_or_else(|| {
+                anyhow!(
+                    "--epochs {e} is more than {} iterations",
+                    train::MAX_ITERATIONS
+                )
+            })?
+            .max(1);
     }
+    Ok(cfg)
+}
+
+/// Train the device's inference net on the host as `cfg` says.
+fn train_on_host(data: &Mnist, mut cfg: TrainConfig, quiet: bool) -> Result<Box<dyn Model>> {
     // The demo measures the model itself afterwards: evaluate only once, at the end.
     cfg.eval_every = cfg.iterations;
     let pb = progress_bar(cfg.iterations as u64, quiet);
@@ -814,6 +952,21 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
     let t0 = Instant::now();
     let data = a.data.load()?;
     check_images(&data.test)?;
+    let eval_n = if a.full {
+        data.test.len()
+    } else {
+        a.eval_count
+    };
+    let learn_n = if a.full {
+        data.train.len()
+    } else {
+        a.learn_count
+    };
+    let training = demo_training(&data, a.epochs)?;
+    let flags = ("(start)", "--eval-count");
+    span(flags, 0, eval_n, data.test.len(), "test")?;
+    let flags = ("(start)", "--learn-count");
+    let learn_range = span(flags, 0, learn_n, data.train.len(), "training")?;
     let note = |s: &str| {
         if !a.json {
             eprintln!("{s}");
@@ -823,7 +976,7 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
     let mut host = match &a.model {
         Some(f) => {
             note(&format!("1. host model: {}", f.display()));
-            host_model(&read_model_file(f)?)?
+            model_file::load(f, None, None)?.model
         }
         None => {
             let epochs = a
@@ -832,7 +985,7 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
             note(&format!(
                 "1. training the device's inference net (double-convnet) on the host, {epochs} epochs ..."
             ));
-            train_on_host(&data, a.epochs, a.json)?
+            train_on_host(&data, training, a.json)?
         }
     };
     if host.preset() != Preset::DoubleConvnet {
@@ -862,13 +1015,7 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
     ));
 
     // 3. Push and evaluate there.
-    let blob = host.save_blob();
-    push(&mut s, &blob, Some(0))?;
-    let eval_n = if a.full {
-        data.test.len()
-    } else {
-        a.eval_count
-    };
+    push(&mut s, &mut *host, Some(0))?;
     note(&format!(
         "3. pushed {} parameters; evaluating {eval_n} test images on the device ...",
         host.params()
@@ -876,11 +1023,6 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
     let ev = eval(&mut s, 0, &data.test, eval_n, Some(&mut *host), !a.json)?;
 
     // 4. Learn on the device.
-    let learn_n = if a.full {
-        data.train.len()
-    } else {
-        a.learn_count
-    };
     note(&format!(
         "4. streaming {learn_n} training images to the device's learner (Adam, from scratch) ..."
     ));
@@ -892,7 +1034,7 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
         },
     )?;
     s.ask("reset", &Request::Reset { seed: 42 })?;
-    let lr = learn(&mut s, &data.train, 0, learn_n, !a.json)?;
+    let lr = learn(&mut s, &data.train, learn_range, !a.json)?;
     let learner_n = if a.full {
         data.test.len()
     } else {
@@ -917,7 +1059,7 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
         device_test_accuracy: ev.accuracy,
         device_test_images: ev.n,
         agreement: ev.agreement.unwrap_or(0.0),
-        online_samples: lr.steps,
+        online_samples: lr.learned,
         online_prequential_accuracy: lr.prequential,
         online_last_quarter_accuracy: lr.last_quarter,
         online_test_accuracy: online_test,
