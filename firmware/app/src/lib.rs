@@ -26,6 +26,7 @@
 
 extern crate alloc;
 
+pub mod checkpoint;
 pub mod convnet;
 
 use shinso_proto::{
