@@ -9,6 +9,8 @@
 //! * a counter for the cost of each request: DWT cycles on a board, SysTick under QEMU run with
 //!   `-icount shift=0`, where it measures executed instructions;
 //! * the heap (embedded-alloc) takes all SRAM the statics leave; the stack sits in CCM;
+//! * the learner's checkpoints: two alternating slots in the last two flash sectors
+//!   (`flash.rs`, `shinso_app::checkpoint`), scanned at boot;
 //! * defmt logs: RTT on a board, semihosting under QEMU (decode either with `defmt-print`).
 #![no_std]
 #![no_main]
@@ -16,6 +18,7 @@
 extern crate alloc;
 
 mod board;
+mod flash;
 
 use core::cell::RefCell;
 use core::mem::MaybeUninit;
@@ -23,7 +26,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use cortex_m::interrupt::Mutex;
 use cortex_m_rt::entry;
 use heapless::spsc::{Consumer, Producer, Queue};
-use shinso_app::{Device, Models, Platform, ARENA_FLOATS, MEMORY_PLAN};
+use shinso_app::{checkpoint, Device, Models, Platform, ARENA_FLOATS, MEMORY_PLAN};
 use stm32f4xx_hal::{
     pac::{self, interrupt},
     prelude::*,
@@ -95,6 +98,12 @@ fn main() -> ! {
     unsafe { HEAP.init(board::heap_start(), board::heap_size()) };
 
     let counter = board::Counter::start(&mut cp, hclk);
+
+    let checkpoints = checkpoint::Store::open(flash::Slots::new(dp.FLASH));
+    match checkpoints.latest() {
+        Some(c) => defmt::info!("checkpoint {} ({} B) in slot {}", c.seq, c.len, c.slot),
+        None => defmt::info!("no checkpoint in flash: the learner starts afresh"),
+    }
 
     let gpioa = dp.GPIOA.split(&mut rcc);
     let mut serial = Serial::new(

@@ -27,6 +27,7 @@
 
 extern crate alloc;
 
+pub mod checkpoint;
 pub mod slot;
 
 use slot::Slot;
