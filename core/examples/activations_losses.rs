@@ -54,10 +54,12 @@ fn main() {
         "\nsoftmax([0.3, 2.9, 4.0]) = {p:.8?}, sum {}",
         p.iter().sum::<f32>()
     );
-    let want = [0.018_211_27, 0.245_191_81, 0.736_596_91];
+    let want: [f64; 3] = [0.018_211_27, 0.245_191_81, 0.736_596_91];
     claim(
         "softmax gives the course's [0.01821127 0.24519181 0.73659691]",
-        p.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6),
+        p.iter()
+            .zip(want)
+            .all(|(&a, b)| (f64::from(a) - b).abs() < 1e-6),
     );
     let mut huge = [0.0f32; 3];
     softmax(&[1010.0, 1000.0, 990.0], &mut huge);

@@ -108,7 +108,7 @@ where
 
 /// Mini-batch training: `steps` steps of `batch` samples drawn by reshuffling `set` every
 /// epoch (seeded), with a softmax cross-entropy loss.
-pub fn train<L: Layer<Out = [f32; K]>, const D: usize, const K: usize>(
+pub fn train<L, const D: usize, const K: usize>(
     net: &mut Network<L>,
     set: &Set<D, K>,
     rule: Rule,
@@ -118,7 +118,7 @@ pub fn train<L: Layer<Out = [f32; K]>, const D: usize, const K: usize>(
     seed: u64,
 ) -> Result<(), Error>
 where
-    L: Layer<In = [f32; D]>,
+    L: Layer<In = [f32; D], Out = [f32; K]>,
 {
     let mut opt = optimizer::<L>(rule);
     let mut arena = vec![0.0; Network::<L>::train_arena(batch)];
