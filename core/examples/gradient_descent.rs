@@ -33,7 +33,7 @@ enum Feed {
 fn run(
     feed: &Feed,
     blobs: &Blobs<2, 3>,
-    train: &Set<2, 3>,
+    train: &Set<[f32; 2], 3>,
 ) -> Result<(Vec<f32>, Box<Network<Net>>), shinso::Error> {
     let mut net = Network::<Net>::boxed();
     net.init(Init::He, 1);

@@ -45,22 +45,22 @@ impl<const D: usize, const K: usize> Blobs<D, K> {
     }
 
     /// `n` labelled points from `seed`, with their one-hot targets.
-    pub fn draw(&self, n: usize, seed: u64) -> Set<D, K> {
+    pub fn draw(&self, n: usize, seed: u64) -> Set<[f32; D], K> {
         let mut rng = Rng::new(seed);
         let (x, labels): (Vec<_>, Vec<_>) = (0..n).map(|_| self.sample(&mut rng)).unzip();
         Set::new(x, labels)
     }
 }
 
-/// Inputs, labels and one-hot targets of a data set.
-pub struct Set<const D: usize, const K: usize> {
-    pub x: Vec<[f32; D]>,
+/// Inputs (samples of type `I`), labels and one-hot targets of a data set.
+pub struct Set<I, const K: usize> {
+    pub x: Vec<I>,
     pub labels: Vec<usize>,
     pub t: Vec<[f32; K]>,
 }
 
-impl<const D: usize, const K: usize> Set<D, K> {
-    pub fn new(x: Vec<[f32; D]>, labels: Vec<usize>) -> Self {
+impl<I, const K: usize> Set<I, K> {
+    pub fn new(x: Vec<I>, labels: Vec<usize>) -> Self {
         let t = labels.iter().map(|&l| one_hot(l)).collect();
         Self { x, labels, t }
     }
@@ -108,9 +108,9 @@ where
 
 /// Mini-batch training: `steps` steps of `batch` samples drawn by reshuffling `set` every
 /// epoch (seeded), with a softmax cross-entropy loss.
-pub fn train<L, const D: usize, const K: usize>(
+pub fn train<L, const K: usize>(
     net: &mut Network<L>,
-    set: &Set<D, K>,
+    set: &Set<L::In, K>,
     rule: Rule,
     decay: WeightDecay,
     batch: usize,
@@ -118,7 +118,7 @@ pub fn train<L, const D: usize, const K: usize>(
     seed: u64,
 ) -> Result<(), Error>
 where
-    L: Layer<In = [f32; D], Out = [f32; K]>,
+    L: Layer<Out = [f32; K]>,
 {
     let mut opt = optimizer::<L>(rule);
     let mut arena = vec![0.0; Network::<L>::train_arena(batch)];
