@@ -1,6 +1,6 @@
 //! The update rules, one hand-computed step (two, to see the state carried over) each, from
-//! the formulas of DESIGN.md; and every optimizer training a small network to 100 % on XOR
-//! within a fixed step budget.
+//! the formulas documented on `shinso::optim::Rule` (the README's numerical conventions); and
+//! every optimizer training a small network to 100 % on XOR within a fixed step budget.
 
 use bytemuck::Zeroable;
 use shinso::{
