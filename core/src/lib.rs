@@ -55,6 +55,7 @@ pub mod kernels;
 pub mod layer;
 pub mod layers;
 pub mod loss;
+pub mod math;
 pub mod model;
 pub mod network;
 pub mod optim;
