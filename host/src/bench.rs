@@ -78,11 +78,8 @@ pub fn measure(
     let mut model = preset.build();
     model.init(cfg.init_scheme(), cfg.seed);
     let rule = cfg.rule();
-    let mut opt = Optimizer::new(
-        rule,
-        model.params(),
-        vec![0.0f32; rule.buffer_len(model.params())],
-    );
+    let state = vec![0.0f32; rule.state_len(model.params())];
+    let mut opt = Optimizer::new(rule, model.params(), state)?;
     let n_batches = (labels.len() / batch).max(1);
     let mut step = |k: usize| -> Result<()> {
         let i = k % n_batches;

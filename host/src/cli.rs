@@ -704,7 +704,7 @@ fn cmd_info(a: &InfoArgs) -> Result<()> {
         let mut m = p.build();
         let d = p.defaults();
         let rule = TrainConfig::for_preset(p, 10_000).rule();
-        let mem = m.memory(&rule);
+        let mem = m.memory(&rule, crate::model::BATCH);
         say(&format!("{}: {}", p.name(), p.describe()));
         say(&format!(
             "  {} parameters, {} saved state floats, signature {:#018x}, device blob {} bytes",
@@ -714,14 +714,13 @@ fn cmd_info(a: &InfoArgs) -> Result<()> {
             shinso::model::HEADER + 4 * (m.params() + m.state())
         ));
         say(&format!(
-            "  memory at batch {} with {}: parameters {} B, gradients {} B, state {} B, activations {} B, optimizer {} B",
+            "  memory at batch {} with {}: parameters {} B, state {} B, optimizer {} B, training arena {} B (gradients, activations, caches)",
             crate::model::BATCH,
             d.optimizer.name(),
             mem.params,
-            mem.grads,
             mem.state,
-            mem.activations,
-            mem.optimizer
+            mem.optimizer,
+            mem.arena
         ));
         say(&format!(
             "  defaults: {}, {}, {} lr {}, batch {}, {} epochs{}{}{}",

@@ -9,14 +9,15 @@ use shinso::{
 
 use crate::presets::Preset;
 
-/// Batch capacity of every host network: `--batch-size` may be at most this.
+/// Largest batch the CLI trains or evaluates at once (`--batch-size` may be at most this); each
+/// network's arena grows to what the batches it is given need.
 pub const BATCH: usize = 128;
 /// Floats per input sample (28×28 grey images).
 pub const INPUT: usize = 784;
 /// Output classes.
 pub const CLASSES: usize = 10;
 
-/// A network of any preset, with its batch buffers.
+/// A network of any preset, with the arena its calls work in.
 pub trait Model: Send {
     fn preset(&self) -> Preset;
     /// Trainable parameters.
@@ -25,8 +26,8 @@ pub trait Model: Send {
     fn state(&self) -> usize;
     /// Blob signature (kind and sizes of every layer).
     fn signature(&self) -> u64;
-    /// Memory plan with optimizer `rule`.
-    fn memory(&self, rule: &Rule) -> Memory;
+    /// Memory plan with optimizer `rule` and batches of `batch`.
+    fn memory(&self, rule: &Rule, batch: usize) -> Memory;
     fn configure(&mut self, knobs: &Knobs);
     fn init(&mut self, init: Init, seed: u64);
     /// One optimizer step on `labels.len()` samples (`x` holds `labels.len() × 784` floats,
@@ -53,23 +54,32 @@ pub struct Net<L: Layer> {
     net: Box<Network<L>>,
     preset: Preset,
     targets: Vec<L::Out>,
+    /// Working memory of every call, grown to the largest batch seen.
+    arena: Vec<f32>,
 }
 
 impl<L> Net<L>
 where
     L: Layer<Out = [f32; CLASSES]> + Send + 'static,
-    L::OutBatch: Send,
 {
     /// A zeroed network (call [`Model::init`]).
     pub fn boxed(preset: Preset) -> Box<dyn Model> {
         assert_eq!(floats::<L::In>(), INPUT, "preset input must be 784 floats");
-        assert!(L::BATCH >= 1);
         Box::new(Self {
             net: Network::<L>::boxed(),
             preset,
-            targets: vec![[0.0; CLASSES]; L::BATCH],
+            targets: Vec::new(),
+            arena: Vec::new(),
         })
     }
+}
+
+/// The first `floats` of `arena`, grown (zeroed) if it is shorter.
+fn at_least(arena: &mut Vec<f32>, floats: usize) -> &mut [f32] {
+    if arena.len() < floats {
+        arena.resize(floats, 0.0);
+    }
+    &mut arena[..floats]
 }
 
 fn as_inputs<T: Pod>(x: &[f32]) -> &[T] {
@@ -79,7 +89,6 @@ fn as_inputs<T: Pod>(x: &[f32]) -> &[T] {
 impl<L> Model for Net<L>
 where
     L: Layer<Out = [f32; CLASSES]> + Send + 'static,
-    L::OutBatch: Send,
 {
     fn preset(&self) -> Preset {
         self.preset
@@ -93,8 +102,8 @@ where
     fn signature(&self) -> u64 {
         L::SIGNATURE
     }
-    fn memory(&self, rule: &Rule) -> Memory {
-        Network::<L>::memory(rule)
+    fn memory(&self, rule: &Rule, batch: usize) -> Memory {
+        Network::<L>::memory(rule, batch)
     }
     fn configure(&mut self, knobs: &Knobs) {
         self.net.configure(knobs);
@@ -110,21 +119,19 @@ where
         decay: WeightDecay,
         opt: &mut Optimizer<Vec<f32>>,
     ) -> Result<f32, Error> {
-        let n = labels.len();
-        assert!(
-            n <= L::BATCH && x.len() == n * INPUT,
-            "batch larger than the network's capacity"
-        );
-        for (t, &l) in self.targets.iter_mut().zip(labels) {
-            *t = shinso::one_hot::<CLASSES>(l as usize);
-        }
+        assert_eq!(x.len(), labels.len() * INPUT, "one label per image");
+        self.targets.clear();
+        let one_hot = labels.iter().map(|&l| shinso::one_hot(l as usize));
+        self.targets.extend(one_hot);
+        let arena = at_least(&mut self.arena, Network::<L>::train_arena(labels.len()));
+        let x = as_inputs::<L::In>(x);
         self.net
-            .train_step(as_inputs::<L::In>(x), &self.targets[..n], loss, decay, opt)
+            .train_step(x, &self.targets, loss, decay, opt, arena)
     }
     fn predict(&mut self, x: &[f32], out: &mut [f32]) -> Result<(), Error> {
         let xs = as_inputs::<L::In>(x);
-        assert!(xs.len() <= L::BATCH);
-        let y = self.net.predict(xs)?;
+        let arena = at_least(&mut self.arena, Network::<L>::predict_arena(xs.len()));
+        let y = self.net.predict(xs, arena)?;
         out[..y.len() * CLASSES].copy_from_slice(bytemuck::cast_slice(y));
         Ok(())
     }

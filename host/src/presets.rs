@@ -3,7 +3,7 @@
 use clap::ValueEnum;
 use shinso::Knobs;
 
-use crate::model::{Model, Net, BATCH};
+use crate::model::{Model, Net};
 
 use shinso::zoo;
 
@@ -170,17 +170,17 @@ impl Preset {
         }
     }
 
-    /// A zeroed network of this shape with batch capacity [`BATCH`].
+    /// A zeroed network of this shape.
     pub fn build(self) -> Box<dyn Model> {
         match self {
-            Preset::Mlp => Net::<zoo::Mlp<BATCH>>::boxed(self),
-            Preset::DeepMlp => Net::<zoo::DeepMlp<BATCH>>::boxed(self),
-            Preset::SimpleConvnet => Net::<zoo::SimpleConvNet<BATCH>>::boxed(self),
-            Preset::DoubleConvnet => Net::<zoo::DoubleConvNet<BATCH>>::boxed(self),
-            Preset::Lenet => Net::<zoo::LeNet<BATCH>>::boxed(self),
-            Preset::AlexnetMini => Net::<zoo::AlexNetMini<BATCH>>::boxed(self),
-            Preset::OnlineConvnet => Net::<zoo::OnlineConvNet<BATCH>>::boxed(self),
-            Preset::OnlineMlp => Net::<zoo::OnlineMlp<BATCH>>::boxed(self),
+            Preset::Mlp => Net::<zoo::Mlp>::boxed(self),
+            Preset::DeepMlp => Net::<zoo::DeepMlp>::boxed(self),
+            Preset::SimpleConvnet => Net::<zoo::SimpleConvNet>::boxed(self),
+            Preset::DoubleConvnet => Net::<zoo::DoubleConvNet>::boxed(self),
+            Preset::Lenet => Net::<zoo::LeNet>::boxed(self),
+            Preset::AlexnetMini => Net::<zoo::AlexNetMini>::boxed(self),
+            Preset::OnlineConvnet => Net::<zoo::OnlineConvNet>::boxed(self),
+            Preset::OnlineMlp => Net::<zoo::OnlineMlp>::boxed(self),
         }
     }
 

@@ -340,11 +340,8 @@ pub fn run(
     model.configure(&knobs(cfg.activation, cfg.batch_norm, cfg.dropout));
     model.init(cfg.init_scheme(), cfg.seed);
     let rule = cfg.rule();
-    let mut opt = Optimizer::new(
-        rule,
-        model.params(),
-        vec![0.0f32; rule.buffer_len(model.params())],
-    );
+    let state = vec![0.0f32; rule.state_len(model.params())];
+    let mut opt = Optimizer::new(rule, model.params(), state)?;
     let decay = WeightDecay {
         l1: cfg.l1,
         l2: cfg.l2,

@@ -81,9 +81,21 @@ pub fn params<L: Layer>(layer: &mut L) -> Vec<f32> {
     p
 }
 
-/// An optimizer for network `L` with `rule`, its buffer (gradients, then state) on the heap.
+/// An optimizer for network `L` with `rule`, its state on the heap.
 pub fn optimizer<L: Layer>(rule: shinso::Rule) -> shinso::Optimizer<Vec<f32>> {
-    shinso::Optimizer::new(rule, L::PARAMS, vec![0.0; rule.buffer_len(L::PARAMS)])
+    let state = vec![0.0; rule.state_len(L::PARAMS)];
+    shinso::Optimizer::new(rule, L::PARAMS, state).expect("state sized for the rule")
+}
+
+/// The arena a training step of `n` samples of network `L` needs, zeroed.
+pub fn train_arena<L: Layer>(n: usize) -> Vec<f32> {
+    vec![0.0; shinso::Network::<L>::train_arena(n)]
+}
+
+/// A layer's training buffers for `n` samples: `(cache, work)`, exactly as large as its plans
+/// say.
+pub fn layer_arena<L: Layer>(n: usize) -> (Vec<f32>, Vec<f32>) {
+    (vec![0.0; L::CACHE.at(n)], vec![0.0; L::WORK.at(n)])
 }
 
 /// `Σ aᵢ·bᵢ` in `f64`.
@@ -149,6 +161,83 @@ impl Default for Tol {
     }
 }
 
+/// A layer with an arena of its own, sized to each call by the layer's plans: for tests that
+/// drive one layer at a time. Derefs to the layer (its weights, `visit`, ...).
+pub struct Solo<L: Layer> {
+    pub layer: L,
+    cache: Vec<f32>,
+    work: Vec<f32>,
+}
+
+impl<L: Layer> Solo<L> {
+    pub fn new(layer: L) -> Self {
+        Self {
+            layer,
+            cache: Vec::new(),
+            work: Vec::new(),
+        }
+    }
+
+    /// The zeroed layer.
+    pub fn zeroed() -> Self {
+        Self::new(L::ZERO)
+    }
+
+    /// `forward` with a cache of exactly `CACHE.at(n)` floats and scratch of exactly
+    /// `WORK.at(n)` (training) or `INFER.at(n)` (inference), filled with NaN first so that a
+    /// layer reading what it did not write shows.
+    pub fn forward(&mut self, x: &[L::In], y: &mut [L::Out], mode: Mode) {
+        let n = x.len();
+        let work = match mode {
+            Mode::Train => L::WORK.at(n),
+            Mode::Infer => L::INFER.at(n),
+        };
+        self.cache = vec![
+            f32::NAN;
+            if mode == Mode::Train {
+                L::CACHE.at(n)
+            } else {
+                0
+            }
+        ];
+        self.work = vec![f32::NAN; work];
+        self.layer
+            .forward(x, y, mode, &mut self.cache, &mut self.work);
+    }
+
+    /// `backward` after a training [`Solo::forward`] on the same `x`.
+    pub fn backward(
+        &mut self,
+        x: &[L::In],
+        y: &[L::Out],
+        dy: &[L::Out],
+        dx: Option<&mut [L::In]>,
+        grad: &mut [f32],
+    ) {
+        self.work = vec![f32::NAN; L::WORK.at(x.len())];
+        self.layer
+            .backward(x, y, dy, dx, grad, &self.cache, &mut self.work);
+    }
+
+    /// Accept the last training pass of `n` samples ([`Layer::commit`]).
+    pub fn commit(&mut self, n: usize) {
+        self.layer.commit(n, &self.cache);
+    }
+}
+
+impl<L: Layer> std::ops::Deref for Solo<L> {
+    type Target = L;
+    fn deref(&self) -> &L {
+        &self.layer
+    }
+}
+
+impl<L: Layer> std::ops::DerefMut for Solo<L> {
+    fn deref_mut(&mut self) -> &mut L {
+        &mut self.layer
+    }
+}
+
 /// Check a layer against its twin on the batch `x`:
 /// 1. its training forward pass equals `twin(params, x)`;
 /// 2. given a random upstream gradient `c`, its backward pass gives the parameter gradients and
@@ -168,7 +257,8 @@ pub fn check_layer<L: Layer>(
 ) {
     let n = x.len();
     let mut y = zeroed::<L::Out>(n);
-    layer.forward(x, &mut y, Mode::Train);
+    let (mut cache, mut work) = layer_arena::<L>(n);
+    layer.forward(x, &mut y, Mode::Train, &mut cache, &mut work);
     let p = params(layer);
     let want = twin(&p, flat(x));
     assert_close(
@@ -185,7 +275,7 @@ pub fn check_layer<L: Layer>(
     let mut dx = zeroed::<L::In>(n);
     // Backward must overwrite the gradient buffer, not add to it.
     let mut analytic = vec![f32::NAN; L::PARAMS];
-    layer.backward(x, &y, &dy, Some(&mut dx), &mut analytic);
+    layer.backward(x, &y, &dy, Some(&mut dx), &mut analytic, &cache, &mut work);
 
     let xs = flat(x).to_vec();
     if L::PARAMS > 0 {

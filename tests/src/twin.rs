@@ -551,3 +551,67 @@ pub fn sigmoid_cross_entropy<T: Real>(k: usize, x: &[T], d: &[T]) -> f64 {
         .sum::<f64>()
         / n
 }
+
+// ----------------------------------------------------------------------------- optimizers
+
+/// The state of one update rule over `n` parameters, in `f64`: velocities (Momentum), squared
+/// sums (AdaGrad, RMSProp), or the two moments (Adam), plus the step count.
+pub struct RuleState {
+    pub rule: shinso::Rule,
+    pub t: u32,
+    pub a: Vec<f64>,
+    pub b: Vec<f64>,
+}
+
+impl RuleState {
+    /// Fresh state (AdaGrad's `h` at `h₀`, everything else 0).
+    pub fn new(rule: shinso::Rule, n: usize) -> Self {
+        let h0 = match rule {
+            shinso::Rule::AdaGrad { h0, .. } => h0 as f64,
+            _ => 0.0,
+        };
+        Self {
+            rule,
+            t: 0,
+            a: vec![h0; n],
+            b: vec![0.0; n],
+        }
+    }
+
+    /// One update of `w` from `g`, the formulas of DESIGN.md written out.
+    pub fn step(&mut self, w: &mut [f64], g: &[f32]) {
+        use shinso::Rule;
+        self.t += 1;
+        for i in 0..w.len() {
+            let g = g[i] as f64;
+            match self.rule {
+                Rule::Sgd { lr } => w[i] -= lr as f64 * g,
+                Rule::Momentum { lr, momentum } => {
+                    self.a[i] = momentum as f64 * self.a[i] - lr as f64 * g;
+                    w[i] += self.a[i];
+                }
+                Rule::AdaGrad { lr, delta, .. } => {
+                    self.a[i] += g * g;
+                    w[i] -= lr as f64 * g / (self.a[i].sqrt() + delta as f64);
+                }
+                Rule::RmsProp { lr, rho, delta } => {
+                    let rho = rho as f64;
+                    self.a[i] = rho * self.a[i] + (1.0 - rho) * g * g;
+                    w[i] -= lr as f64 * g / (self.a[i].sqrt() + delta as f64);
+                }
+                Rule::Adam {
+                    lr,
+                    beta1,
+                    beta2,
+                    delta,
+                } => {
+                    let (b1, b2, t) = (beta1 as f64, beta2 as f64, self.t as i32);
+                    let lr_t = lr as f64 * (1.0 - b2.powi(t)).sqrt() / (1.0 - b1.powi(t));
+                    self.a[i] += (1.0 - b1) * (g - self.a[i]);
+                    self.b[i] += (1.0 - b2) * (g * g - self.b[i]);
+                    w[i] -= lr_t * self.a[i] / (self.b[i].sqrt() + delta as f64);
+                }
+            }
+        }
+    }
+}

@@ -1,7 +1,7 @@
 //! Batch normalisation: backward against the numerical gradient of the `f64` twin (dense and
 //! per-channel, batch statistics and fixed statistics); per-feature zero mean and unit variance
-//! in training; running statistics (momentum 0.9) used at inference and saved with the model;
-//! untouched by optimizers and weight decay.
+//! in training; running statistics (momentum 0.9), moved only when a step is accepted, used at
+//! inference and saved with the model; untouched by optimizers and weight decay.
 
 use bytemuck::Zeroable;
 use shinso::kernels::batchnorm::EPS;
@@ -11,7 +11,7 @@ use shinso::{
     SigmoidLayer, Tensor, TensorKind, WeightDecay,
 };
 use shinso_tests::{
-    assert_close, check_layer, quantized, samples, to_f32, twin, uniform, zeroed, Tol,
+    assert_close, check_layer, quantized, samples, to_f32, twin, uniform, zeroed, Solo, Tol,
 };
 
 const EPS64: f64 = EPS as f64;
@@ -30,7 +30,7 @@ fn random_scale_shift<L: Layer>(layer: &mut L, rng: &mut Rng) {
 fn batchnorm1d_backward_with_batch_statistics() {
     let mut rng = Rng::new(1);
     for n in [2usize, 5, 8] {
-        let mut bn = BatchNorm1d::<6, 8>::zeroed();
+        let mut bn = BatchNorm1d::<6>::zeroed();
         bn.init(Init::He, &mut rng);
         random_scale_shift(&mut bn, &mut rng);
         let mut x: Vec<[f32; 6]> = samples(&quantized(&mut rng, n * 6));
@@ -51,7 +51,7 @@ fn batchnorm2d_backward_with_batch_statistics() {
     let mut rng = Rng::new(2);
     // (A batch of one uses the running statistics, as documented: checked below.)
     for n in [2usize, 3] {
-        let mut bn = BatchNorm2d::<3, 3, 4, 4>::zeroed();
+        let mut bn = BatchNorm2d::<3, 3, 4>::zeroed();
         bn.init(Init::He, &mut rng);
         random_scale_shift(&mut bn, &mut rng);
         let mut x: Vec<[[[f32; 4]; 3]; 3]> = samples(&quantized(&mut rng, n * 36));
@@ -73,9 +73,9 @@ fn batchnorm2d_backward_with_batch_statistics() {
 #[test]
 fn batchnorm_backward_with_running_statistics() {
     let mut rng = Rng::new(3);
-    let mut bn = BatchNorm2d::<2, 2, 3, 4>::zeroed();
+    let mut bn = Solo::<BatchNorm2d<2, 2, 3>>::zeroed();
     bn.init(Init::He, &mut rng);
-    random_scale_shift(&mut bn, &mut rng);
+    random_scale_shift(&mut bn.layer, &mut rng);
     bn.running_mean = [0.25, -0.5];
     bn.running_var = [0.5, 2.0];
     let (rm, rv) = (bn.running_mean, bn.running_var);
@@ -92,19 +92,22 @@ fn batchnorm_backward_with_running_statistics() {
     let mut x: Vec<[[[f32; 3]; 2]; 2]> = samples(&quantized(&mut rng, 12));
     check_layer(
         "BatchNorm2d, one-sample training batch",
-        &mut bn,
+        &mut bn.layer,
         &mut x,
         twin,
         3,
         Tol::default(),
     );
-    // A batch of one changed no running statistic.
+    // A batch of one changes no running statistic, even when accepted.
+    let mut y1 = zeroed::<[[[f32; 3]; 2]; 2]>(1);
+    bn.forward(&x, &mut y1, Mode::Train);
+    bn.commit(1);
     assert_eq!((bn.running_mean, bn.running_var), (rm, rv));
     // Inference on several samples computes the same map.
     let x: Vec<[[[f32; 3]; 2]; 2]> = samples(&quantized(&mut rng, 36));
     let mut y = zeroed::<[[[f32; 3]; 2]; 2]>(3);
     bn.forward(&x, &mut y, Mode::Infer);
-    let p = shinso_tests::params(&mut bn);
+    let p = shinso_tests::params(&mut bn.layer);
     assert_close(
         "BatchNorm2d inference",
         flat(&y),
@@ -120,7 +123,7 @@ fn batchnorm_backward_with_running_statistics() {
 #[test]
 fn training_normalises_each_feature() {
     let mut rng = Rng::new(4);
-    let mut bn = BatchNorm1d::<5, 32>::zeroed();
+    let mut bn = Solo::<BatchNorm1d<5>>::zeroed();
     bn.init(Init::He, &mut rng);
     // Feature j: offset 10·j − 20, scale 1 + j.
     let x: Vec<[f32; 5]> = (0..32)
@@ -156,7 +159,7 @@ fn training_normalises_each_feature() {
 #[test]
 fn training_normalises_each_channel() {
     let mut rng = Rng::new(5);
-    let mut bn = BatchNorm2d::<3, 4, 4, 6>::zeroed();
+    let mut bn = Solo::<BatchNorm2d<3, 4, 4>>::zeroed();
     bn.init(Init::He, &mut rng);
     let x: Vec<[[[f32; 4]; 4]; 3]> = samples(
         &uniform(&mut rng, 6 * 48)
@@ -181,12 +184,13 @@ fn training_normalises_each_channel() {
     }
 }
 
-/// Running statistics: `running = 0.9·running + 0.1·batch`, from μ = 0 and σ² = 1; after many
-/// batches from one distribution they are its statistics, and inference normalises with them.
+/// Running statistics: `running = 0.9·running + 0.1·batch` once the step is accepted, from
+/// μ = 0 and σ² = 1; after many batches from one distribution they are its statistics, and
+/// inference normalises with them.
 #[test]
 fn running_statistics_at_inference() {
     let mut rng = Rng::new(6);
-    let mut bn = BatchNorm1d::<3, 16>::zeroed();
+    let mut bn = Solo::<BatchNorm1d<3>>::zeroed();
     bn.init(Init::He, &mut rng);
     assert_eq!((bn.running_mean, bn.running_var), ([0.0; 3], [1.0; 3]));
     let x: Vec<[f32; 3]> = (0..16)
@@ -195,6 +199,9 @@ fn running_statistics_at_inference() {
     // Batch statistics: mean 7.5 / 10 / 0.5, biased variance 21.25 / 85 / 0.
     let mut y = zeroed::<[f32; 3]>(16);
     bn.forward(&x, &mut y, Mode::Train);
+    // Not before the step is accepted.
+    assert_eq!((bn.running_mean, bn.running_var), ([0.0; 3], [1.0; 3]));
+    bn.commit(16);
     let want_mean = [0.75, 1.0, 0.05];
     let want_var = [0.9 + 2.125, 0.9 + 8.5, 0.9];
     for j in 0..3 {
@@ -215,6 +222,7 @@ fn running_statistics_at_inference() {
     // 200 more batches: 0.9²⁰⁰ ≈ 7e-10 of the start is left.
     for _ in 0..200 {
         bn.forward(&x, &mut y, Mode::Train);
+        bn.commit(16);
     }
     let mut train = zeroed::<[f32; 3]>(16);
     bn.forward(&x, &mut train, Mode::Train);
@@ -251,8 +259,7 @@ fn running_statistics_at_inference() {
 /// A dense network with batch norm, through `Network::gradients`, against the composed twins.
 #[test]
 fn network_with_batchnorm_backward() {
-    type Net =
-        stack![Affine<4, 5, 6>, BatchNorm1d<5, 6>, SigmoidLayer<[f32; 5], 6>, Affine<5, 3, 6>];
+    type Net = stack![Affine<4, 5>, BatchNorm1d<5>, SigmoidLayer<[f32; 5]>, Affine<5, 3>];
     let mut rng = Rng::new(7);
     let mut net = Network::<Net>::boxed();
     net.init(Init::He, 7);
@@ -262,14 +269,10 @@ fn network_with_batchnorm_backward() {
     let x: Vec<[f32; 4]> = samples(&quantized(&mut rng, 24));
     let t: Vec<[f32; 3]> = (0..6).map(|i| shinso::one_hot(i % 3)).collect();
     let mut analytic = vec![0.0; Network::<Net>::PARAMS];
-    net.gradients(
-        &x,
-        &t,
-        Loss::SoftmaxCrossEntropy,
-        WeightDecay::default(),
-        &mut analytic,
-    )
-    .unwrap();
+    let mut arena = vec![0.0; Network::<Net>::gradients_arena(6)];
+    let (loss, decay) = (Loss::SoftmaxCrossEntropy, WeightDecay::default());
+    net.gradients(&x, &t, loss, decay, &mut analytic, &mut arena)
+        .unwrap();
     let tf: Vec<f64> = flat(&t).iter().map(|v| *v as f64).collect();
     let e = |p: &[f32]| {
         let u = twin::affine(4, 5, flat(&x), &p[..20], &p[20..25]);
@@ -300,23 +303,19 @@ fn network_with_batchnorm_backward() {
 /// optimizers (no gradient) and by weight decay (γ and β are not weights either).
 #[test]
 fn running_statistics_are_state() {
-    type Net = stack![Affine<2, 3, 4>, BatchNorm1d<3, 4>, Affine<3, 2, 4>];
+    type Net = stack![Affine<2, 3>, BatchNorm1d<3>, Affine<3, 2>];
     assert_eq!(<Net as Layer>::STATE, 6);
-    assert_eq!(Network::<Net>::memory(&Rule::sgd(0.1)).state, 4 * 6);
+    assert_eq!(Network::<Net>::memory(&Rule::sgd(0.1), 4).state, 4 * 6);
     let mut net = Network::<Net>::boxed();
     net.init(Init::He, 1);
     let x = [[1.0, 2.0], [3.0, -1.0], [0.5, 0.5], [-2.0, 1.0]];
     let t = [[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]];
     let rule = Rule::adam(0.1);
     let mut opt = shinso_tests::optimizer::<Net>(rule);
-    net.train_step(
-        &x,
-        &t,
-        Loss::Mse,
-        WeightDecay { l1: 0.5, l2: 0.5 },
-        &mut opt,
-    )
-    .unwrap();
+    let mut arena = shinso_tests::train_arena::<Net>(4);
+    let decay = WeightDecay { l1: 0.5, l2: 0.5 };
+    net.train_step(&x, &t, Loss::Mse, decay, &mut opt, &mut arena)
+        .unwrap();
     // The training batch moved the running statistics.
     assert!(net
         .layers
@@ -328,8 +327,7 @@ fn running_statistics_are_state() {
 
     // An optimizer step does not touch them (they are not trainable).
     let bn = net.layers.second.first;
-    opt.grads_mut().fill(1.0);
-    opt.step(&mut net.layers);
+    opt.step(&mut net, &[1.0; Network::<Net>::PARAMS]).unwrap();
     let after = net.layers.second.first;
     assert_eq!(
         (after.running_mean, after.running_var),
@@ -356,17 +354,18 @@ fn running_statistics_are_state() {
         "running statistics have no gradient"
     );
     let mut plain = vec![0.0; Network::<Net>::PARAMS];
-    net.gradients(&x, &t, Loss::Mse, WeightDecay::default(), &mut plain)
-        .unwrap();
-    let mut decayed = vec![0.0; Network::<Net>::PARAMS];
     net.gradients(
         &x,
         &t,
         Loss::Mse,
-        WeightDecay { l1: 0.5, l2: 0.5 },
-        &mut decayed,
+        WeightDecay::default(),
+        &mut plain,
+        &mut arena,
     )
     .unwrap();
+    let mut decayed = vec![0.0; Network::<Net>::PARAMS];
+    net.gradients(&x, &t, Loss::Mse, decay, &mut decayed, &mut arena)
+        .unwrap();
     assert_eq!(
         &plain[9..15],
         &decayed[9..15],
@@ -396,7 +395,7 @@ fn running_statistics_are_state() {
 /// breaking inference for good and making `save` write a blob `load` refuses.)
 #[test]
 fn refused_step_leaves_running_statistics_alone() {
-    type Net = stack![Affine<2, 3, 4>, BatchNorm1d<3, 4>, Affine<3, 2, 4>];
+    type Net = stack![Affine<2, 3>, BatchNorm1d<3>, Affine<3, 2>];
     let mut net = Network::<Net>::boxed();
     net.init(Init::He, 1);
     let mut before = vec![0u8; model::blob_len::<Net>()];
@@ -404,13 +403,9 @@ fn refused_step_leaves_running_statistics_alone() {
     let x = [[3e38, -3e38], [-3e38, 3e38], [1.0, 2.0], [0.0, 0.0]];
     let t = [[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]];
     let mut opt = shinso_tests::optimizer::<Net>(Rule::sgd(0.1));
-    let r = net.train_step(
-        &x,
-        &t,
-        Loss::SoftmaxCrossEntropy,
-        WeightDecay::default(),
-        &mut opt,
-    );
+    let mut arena = shinso_tests::train_arena::<Net>(4);
+    let (loss, decay) = (Loss::SoftmaxCrossEntropy, WeightDecay::default());
+    let r = net.train_step(&x, &t, loss, decay, &mut opt, &mut arena);
     assert!(r.is_err(), "step on overflowing data succeeded: {r:?}");
     let mut after = vec![0u8; model::blob_len::<Net>()];
     let saved = net.save(&mut after);

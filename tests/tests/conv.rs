@@ -1,7 +1,7 @@
 //! Convolution: the im2col / col2im / direct-convolution kernels against their `f64` twins on
 //! random shapes, strides and paddings (proptest), col2im as the adjoint of im2col, and the
-//! `Conv2d` layer's forward (im2col + gemm, and the direct `forward_direct`) and backward
-//! against the twin's numerical gradient.
+//! `Conv2d` layer's forward (im2col + gemm, in training and inference) and backward, and the
+//! `Conv2dDirect` layer's, against the twin's numerical gradient.
 
 use bytemuck::Zeroable;
 use proptest::prelude::*;
@@ -9,7 +9,9 @@ use shinso::kernels::{col2im, conv2d_direct, conv2d_direct_backward, im2col};
 use shinso::layer::flat;
 use shinso::{model, Conv2d, Conv2dDirect, Layer, Mode, Rng};
 use shinso_tests::twin::{self, Geom};
-use shinso_tests::{assert_close, check_layer, quantized, samples, to_f32, uniform, zeroed, Tol};
+use shinso_tests::{
+    assert_close, check_layer, quantized, samples, to_f32, uniform, zeroed, Solo, Tol,
+};
 
 /// Random geometries: up to 3 samples of up to 3 channels of up to 9×9, windows up to 4×4,
 /// strides 1–3, padding 0–2; only those whose window fits.
@@ -198,8 +200,8 @@ fn conv_twin(g1: Geom, fnum: usize) -> impl Fn(&[f32], &[f32]) -> Vec<f64> {
     }
 }
 
-/// Check `Conv2d` with the given sizes on `n` samples: forward in both modes and
-/// `forward_direct` against the twin, backward against the numerical gradient.
+/// Check `Conv2d` with the given sizes on `n` samples: forward in both modes against the twin,
+/// backward against the numerical gradient.
 fn check_conv<
     const C: usize,
     const H: usize,
@@ -211,7 +213,6 @@ fn check_conv<
     const P: usize,
     const OH: usize,
     const OW: usize,
-    const B: usize,
 >(
     n: usize,
     seed: u64,
@@ -219,8 +220,11 @@ fn check_conv<
     type Of<const C: usize, const H: usize, const W: usize> = [[[f32; W]; H]; C];
     let what = format!("Conv2d C{C} {H}x{W} FN{FN} {FH}x{FW} S{S} P{P} n={n}");
     let mut rng = Rng::new(seed);
-    let mut layer = Box::new(Conv2d::<C, H, W, FN, FH, FW, S, P, OH, OW, B>::zeroed());
-    model::params_from(&mut *layer, &quantized(&mut rng, FN * C * FH * FW + FN));
+    let mut layer = Solo::<Conv2d<C, H, W, FN, FH, FW, S, P, OH, OW>>::zeroed();
+    model::params_from(
+        &mut layer.layer,
+        &quantized(&mut rng, FN * C * FH * FW + FN),
+    );
     let mut x: Vec<Of<C, H, W>> = samples(&quantized(&mut rng, n * C * H * W));
     let g1 = Geom {
         n: 1,
@@ -234,23 +238,14 @@ fn check_conv<
     };
     let twin = conv_twin(g1, FN);
 
-    let p = shinso_tests::params(&mut *layer);
+    let p = shinso_tests::params(&mut layer.layer);
     let want = to_f32(&twin(&p, flat(&x)));
     let mut y = zeroed::<[[[f32; OW]; OH]; FN]>(n);
     layer.forward(&x, &mut y, Mode::Infer);
     assert_close(&format!("{what}: inference"), flat(&y), &want, 1e-5, 1.0);
-    // The cache-free direct convolution: same numbers to rounding.
-    layer.forward_direct(&x, &mut y);
-    assert_close(
-        &format!("{what}: forward_direct"),
-        flat(&y),
-        &want,
-        1e-5,
-        1.0,
-    );
 
     // Sums of up to C·FH·FW = 75 products: the default tolerances hold with a wide margin.
-    check_layer(&what, &mut *layer, &mut x, twin, seed, Tol::default());
+    check_layer(&what, &mut layer.layer, &mut x, twin, seed, Tol::default());
 }
 
 /// The cache-free `Conv2dDirect`: same twin, same checks, same signature and blob as `Conv2d`.
@@ -265,7 +260,6 @@ fn check_conv_direct<
     const P: usize,
     const OH: usize,
     const OW: usize,
-    const B: usize,
 >(
     n: usize,
     seed: u64,
@@ -281,11 +275,10 @@ fn check_conv_direct<
         const P: usize,
         const OH: usize,
         const OW: usize,
-        const B: usize,
-    > = Conv2d<C, H, W, FN, FH, FW, S, P, OH, OW, B>;
+    > = Conv2d<C, H, W, FN, FH, FW, S, P, OH, OW>;
     let what = format!("Conv2dDirect C{C} {H}x{W} FN{FN} {FH}x{FW} S{S} P{P} n={n}");
     let mut rng = Rng::new(seed);
-    let mut layer = Box::new(Conv2dDirect::<C, H, W, FN, FH, FW, S, P, OH, OW, B>::zeroed());
+    let mut layer = Box::new(Conv2dDirect::<C, H, W, FN, FH, FW, S, P, OH, OW>::zeroed());
     let p = quantized(&mut rng, FN * C * FH * FW + FN);
     model::params_from(&mut *layer, &p);
     let mut x: Vec<[[[f32; W]; H]; C]> = samples(&quantized(&mut rng, n * C * H * W));
@@ -308,13 +301,12 @@ fn check_conv_direct<
         Tol::default(),
     );
 
-    let mut other = Box::new(Im2col::<C, H, W, FN, FH, FW, S, P, OH, OW, B>::zeroed());
+    let mut other = Box::new(Im2col::<C, H, W, FN, FH, FW, S, P, OH, OW>::zeroed());
     assert_eq!(
-        <Conv2dDirect<C, H, W, FN, FH, FW, S, P, OH, OW, B>>::SIGNATURE,
-        <Im2col<C, H, W, FN, FH, FW, S, P, OH, OW, B>>::SIGNATURE
+        <Conv2dDirect<C, H, W, FN, FH, FW, S, P, OH, OW>>::SIGNATURE,
+        <Im2col<C, H, W, FN, FH, FW, S, P, OH, OW>>::SIGNATURE
     );
-    let mut blob =
-        vec![0u8; model::blob_len::<Conv2dDirect<C, H, W, FN, FH, FW, S, P, OH, OW, B>>()];
+    let mut blob = vec![0u8; model::blob_len::<Conv2dDirect<C, H, W, FN, FH, FW, S, P, OH, OW>>()];
     model::save(&mut *layer, &mut blob).unwrap();
     model::load(&mut *other, &blob).unwrap();
     assert_eq!(shinso_tests::params(&mut *other), p);
@@ -322,41 +314,44 @@ fn check_conv_direct<
 
 #[test]
 fn conv_direct_layer_backward() {
-    check_conv_direct::<1, 6, 6, 1, 2, 2, 1, 1, 7, 7, 2>(2, 11);
-    check_conv_direct::<3, 7, 5, 4, 3, 3, 2, 1, 4, 3, 3>(3, 12);
-    check_conv_direct::<2, 6, 6, 2, 2, 2, 3, 0, 2, 2, 4>(1, 13);
-    check_conv_direct::<1, 3, 4, 2, 5, 6, 1, 1, 1, 1, 2>(2, 14);
+    check_conv_direct::<1, 6, 6, 1, 2, 2, 1, 1, 7, 7>(2, 11);
+    check_conv_direct::<3, 7, 5, 4, 3, 3, 2, 1, 4, 3>(3, 12);
+    check_conv_direct::<2, 6, 6, 2, 2, 2, 3, 0, 2, 2>(1, 13);
+    check_conv_direct::<1, 3, 4, 2, 5, 6, 1, 1, 1, 1>(2, 14);
 }
 
 #[test]
 fn conv_layer_backward() {
     // The course's 6×6, 2×2, stride 1, padding 1 → 7×7.
-    check_conv::<1, 6, 6, 1, 2, 2, 1, 1, 7, 7, 2>(2, 1);
+    check_conv::<1, 6, 6, 1, 2, 2, 1, 1, 7, 7>(2, 1);
     // Several channels and filters, stride 2 with padding, rectangular.
-    check_conv::<3, 7, 5, 4, 3, 3, 2, 1, 4, 3, 3>(3, 2);
+    check_conv::<3, 7, 5, 4, 3, 3, 2, 1, 4, 3>(3, 2);
     // A short batch; a stride that skips the last row and column ((6 − 2)/3 + 1 = 2).
-    check_conv::<2, 6, 6, 2, 2, 2, 3, 0, 2, 2, 4>(1, 3);
+    check_conv::<2, 6, 6, 2, 2, 2, 3, 0, 2, 2>(1, 3);
     // The simple convnet's first layer in small: 5×5 filters on a 12×12 image.
-    check_conv::<1, 12, 12, 3, 5, 5, 1, 0, 8, 8, 2>(2, 4);
+    check_conv::<1, 12, 12, 3, 5, 5, 1, 0, 8, 8>(2, 4);
     // A 1×1 convolution (a per-pixel affine map) and a window as large as the padded input.
-    check_conv::<4, 3, 3, 2, 1, 1, 1, 0, 3, 3, 1>(1, 5);
-    check_conv::<1, 3, 4, 2, 5, 6, 1, 1, 1, 1, 2>(2, 6);
+    check_conv::<4, 3, 3, 2, 1, 1, 1, 0, 3, 3>(1, 5);
+    check_conv::<1, 3, 4, 2, 5, 6, 1, 1, 1, 1>(2, 6);
 }
 
-/// The im2col and direct paths agree on wide random data (not only quantized), and inference
+/// `Conv2d` and `Conv2dDirect` agree on wide random data (not only quantized), and inference
 /// computes the same floats as training.
 #[test]
 fn conv_paths_agree() {
-    type L = Conv2d<3, 10, 10, 5, 3, 3, 1, 1, 10, 10, 4>;
+    type L = Conv2d<3, 10, 10, 5, 3, 3, 1, 1, 10, 10>;
+    type D = Conv2dDirect<3, 10, 10, 5, 3, 3, 1, 1, 10, 10>;
     let mut rng = Rng::new(9);
-    let mut layer = Box::new(L::zeroed());
-    model::params_from(&mut *layer, &uniform(&mut rng, L::PARAMS));
+    let (mut layer, mut direct) = (Solo::<L>::zeroed(), Solo::<D>::zeroed());
+    let p = uniform(&mut rng, L::PARAMS);
+    model::params_from(&mut layer.layer, &p);
+    model::params_from(&mut direct.layer, &p);
     let x: Vec<[[[f32; 10]; 10]; 3]> = samples(&uniform(&mut rng, 4 * 300));
     let out = || zeroed::<[[[f32; 10]; 10]; 5]>(4);
     let (mut a, mut b, mut c) = (out(), out(), out());
     layer.forward(&x, &mut a, Mode::Train);
     layer.forward(&x, &mut b, Mode::Infer);
     assert_eq!(flat(&a), flat(&b));
-    layer.forward_direct(&x, &mut c);
+    direct.forward(&x, &mut c, Mode::Infer);
     assert_close("im2col vs direct", flat(&a), flat(&c), 1e-5, 1.0);
 }

@@ -4,11 +4,12 @@
 use bytemuck::Zeroable;
 use shinso::kernels::{out_size, Geometry};
 use shinso::layers::softmax::softmax;
-use shinso::{one_hot, Conv2d, Layer, Loss, Mode, ReLU, SigmoidLayer, Softmax, StepLayer};
+use shinso::{one_hot, Conv2d, Loss, Mode, ReLU, SigmoidLayer, Softmax, StepLayer};
+use shinso_tests::Solo;
 
 #[test]
 fn sigmoid_derivative_at_zero_is_a_quarter() {
-    let mut layer = SigmoidLayer::<[f32; 1], 1>::zeroed();
+    let mut layer = Solo::<SigmoidLayer<[f32; 1]>>::zeroed();
     let (x, mut y, mut dx) = ([[0.0f32]], [[0.0f32]], [[0.0f32]]);
     layer.forward(&x, &mut y, Mode::Train);
     assert_eq!(y, [[0.5]]);
@@ -21,12 +22,12 @@ fn sigmoid_derivative_at_zero_is_a_quarter() {
 fn relu_and_step_derivatives() {
     let x = [[-1.0f32, 0.0, 2.0]];
     let (mut y, mut dx) = ([[0.0f32; 3]], [[9.0f32; 3]]);
-    let mut relu = ReLU::<[f32; 3], 1>::zeroed();
+    let mut relu = Solo::<ReLU<[f32; 3]>>::zeroed();
     relu.forward(&x, &mut y, Mode::Train);
     assert_eq!(y, [[0.0, 0.0, 2.0]]);
     relu.backward(&x, &y, &[[1.0; 3]], Some(&mut dx), &mut []);
     assert_eq!(dx, [[0.0, 0.0, 1.0]]);
-    let mut step = StepLayer::<[f32; 3], 1>::zeroed();
+    let mut step = Solo::<StepLayer<[f32; 3]>>::zeroed();
     step.forward(&x, &mut y, Mode::Train);
     assert_eq!(y, [[0.0, 0.0, 1.0]]);
     step.backward(&x, &y, &[[1.0; 3]], Some(&mut dx), &mut []);
@@ -48,9 +49,9 @@ fn conv_output_size_6x6_2x2_s1_p1_is_7x7() {
         pad: 1,
     };
     assert_eq!((g.oh(), g.ow()), (7, 7));
-    type Course = Conv2d<1, 6, 6, 1, 2, 2, 1, 1, 7, 7, 1>;
+    type Course = Conv2d<1, 6, 6, 1, 2, 2, 1, 1, 7, 7>;
     assert_eq!(Course::GEOMETRY, g);
-    let mut conv = Box::new(Course::zeroed());
+    let mut conv = Solo::<Course>::zeroed();
     conv.w = [[[[1.0; 2]; 2]; 1]];
     let mut y: [[[[f32; 7]; 7]; 1]; 1] = Zeroable::zeroed();
     conv.forward(&[[[[1.0; 6]; 6]; 1]], &mut y, Mode::Train);
@@ -112,7 +113,7 @@ fn softmax_of_huge_inputs_is_finite_and_sums_to_one() {
     assert!((a[0] - 0.665_240_9).abs() < 1e-6);
 
     // The layer and the fused loss too, gradients included.
-    let mut layer = Softmax::<3, 2>;
+    let mut layer = Solo::new(Softmax::<3>);
     let x = [[1000.0f32, -1000.0, 0.0], [-1000.0, -1000.0, -1000.0]];
     let mut y = [[0.0f32; 3]; 2];
     layer.forward(&x, &mut y, Mode::Train);

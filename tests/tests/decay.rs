@@ -5,7 +5,7 @@ use shinso::gradcheck::numerical_gradient;
 use shinso::{model, stack, Affine, Layer, Loss, Network, WeightDecay};
 use shinso_tests::{assert_close, params, quantized, twin, H};
 
-type Net = stack![Affine<3, 2, 2>, Affine<2, 2, 2>];
+type Net = stack![Affine<3, 2>, Affine<2, 2>];
 
 /// Weights of the first layer (3×2), its bias, weights of the second (2×2), its bias. One weight
 /// is exactly 0 (`sign(0) = 0`, so L1 leaves its gradient alone).
@@ -25,7 +25,10 @@ fn gradients(decay: WeightDecay) -> (f32, Vec<f32>) {
     let x = [[0.5, -1.0, 0.25], [1.0, 0.5, -0.5]];
     let t = [[1.0, 0.0], [0.0, 1.0]];
     let mut grads = vec![0.0; 14];
-    let loss = net.gradients(&x, &t, Loss::Mse, decay, &mut grads).unwrap();
+    let mut arena = vec![0.0; Network::<Net>::gradients_arena(2)];
+    let loss = net
+        .gradients(&x, &t, Loss::Mse, decay, &mut grads, &mut arena)
+        .unwrap();
     (loss, grads)
 }
 
@@ -99,7 +102,8 @@ fn decayed_loss_against_numerical_gradient() {
     let t = [[1.0, 0.0], [0.0, 1.0]];
     let decay = WeightDecay { l1: 0.03, l2: 0.2 };
     let mut analytic = vec![0.0; 14];
-    net.gradients(&x, &t, Loss::Mse, decay, &mut analytic)
+    let mut arena = vec![0.0; Network::<Net>::gradients_arena(2)];
+    net.gradients(&x, &t, Loss::Mse, decay, &mut analytic, &mut arena)
         .unwrap();
     let e = |p: &[f32]| {
         let h = twin::affine(3, 2, &x.concat(), &p[..6], &p[6..8]);

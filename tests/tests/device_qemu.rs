@@ -12,7 +12,7 @@ use shinso_link::{build_firmware, elf_memory, mnist, scenario, Link, Qemu};
 use shinso_proto::{crc32, Counter, ErrorCode, MemoryBudget, Request, Response, MAX_FRAME};
 use std::time::{Duration, Instant};
 
-type Net<const B: usize> = zoo::DoubleConvNet<B>;
+type Net = zoo::DoubleConvNet;
 
 fn input(set: &mnist::Set, i: usize) -> [[[f32; 28]; 28]; 1] {
     let mut x = [[[0f32; 28]; 28]; 1];
@@ -25,12 +25,13 @@ fn input(set: &mnist::Set, i: usize) -> [[[f32; 28]; 28]; 1] {
 /// One epoch of the device's inference net on the host (Adam, batch 50): a real model to push.
 fn train_on_host(train: &mnist::Set) -> Vec<u8> {
     const B: usize = 50;
-    let mut net = Network::<Net<B>>::boxed();
+    let mut net = Network::<Net>::boxed();
     net.configure(&Default::default());
     net.init(Init::He, 1);
     let rule = Rule::adam(0.002);
-    let params = Network::<Net<B>>::PARAMS;
-    let mut opt = Optimizer::new(rule, params, vec![0.0; rule.buffer_len(params)]);
+    let params = Network::<Net>::PARAMS;
+    let mut opt = Optimizer::new(rule, params, vec![0.0; rule.state_len(params)]).unwrap();
+    let mut arena = vec![0.0; Network::<Net>::train_arena(B)];
     for start in (0..train.len() - B + 1).step_by(B) {
         let x: Vec<_> = (start..start + B).map(|i| input(train, i)).collect();
         let t: Vec<_> = (start..start + B)
@@ -42,10 +43,11 @@ fn train_on_host(train: &mnist::Set) -> Vec<u8> {
             Loss::SoftmaxCrossEntropy,
             WeightDecay::default(),
             &mut opt,
+            &mut arena,
         )
         .unwrap();
     }
-    let mut blob = vec![0u8; shinso::model::blob_len::<Net<B>>()];
+    let mut blob = vec![0u8; shinso::model::blob_len::<Net>()];
     net.save(&mut blob).unwrap();
     blob
 }
@@ -116,7 +118,7 @@ fn firmware_in_qemu_end_to_end() {
     let blob = train_on_host(&train);
     eprintln!("host training (1 epoch) in {:.1?}", t2.elapsed());
     let payload = &blob[shinso::model::HEADER..];
-    let sig = <Net<1> as shinso::Layer>::SIGNATURE;
+    let sig = <Net as shinso::Layer>::SIGNATURE;
     assert_eq!(info.models[0].signature, sig);
     assert_eq!(
         scenario::push(&mut link, 0, sig, payload, crc32(payload), t).unwrap(),
@@ -124,7 +126,8 @@ fn firmware_in_qemu_end_to_end() {
     );
 
     // 1,000 test images on the device and on the host.
-    let mut host = Network::<Net<1>>::boxed();
+    let mut host = Network::<Net>::boxed();
+    let mut arena = vec![0.0; Network::<Net>::predict_arena(1)];
     host.configure(&Default::default());
     host.load(&blob).unwrap();
     let (mut agree, mut correct, mut count) = (0, 0, 0u64);
@@ -133,7 +136,8 @@ fn firmware_in_qemu_end_to_end() {
         if i % 250 == 125 {
             garbage(&mut link, i);
         }
-        let want = shinso::argmax(&host.predict(&[input(&test, i)]).unwrap()[0]) as u8;
+        let scores = host.predict(&[input(&test, i)], &mut arena).unwrap();
+        let want = shinso::argmax(&scores[0]) as u8;
         match link
             .request(
                 &Request::Infer {

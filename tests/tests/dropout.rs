@@ -1,10 +1,11 @@
 //! Dropout in the course's form: training output `x·mask`, inference output `x·(1 − ratio)`,
-//! which must be the expectation of the training outputs over masks.
+//! which must be the expectation of the training outputs over masks; and the mask generator
+//! advancing only when a step is accepted.
 
-use bytemuck::Zeroable;
-use shinso::{Dropout, Layer, Mode, Rng};
+use shinso::{Dropout, Mode, Rng};
+use shinso_tests::Solo;
 
-type D = Dropout<[f32; 64], 8>;
+type D = Solo<Dropout<[f32; 64]>>;
 
 #[test]
 fn inference_equals_the_expectation_of_training() {
@@ -21,6 +22,7 @@ fn inference_equals_the_expectation_of_training() {
         let mut mean = [[0.0f64; 64]; 8];
         for _ in 0..PASSES {
             layer.forward(&x, &mut y, Mode::Train);
+            layer.commit(8);
             for (m, (yr, xr)) in mean.iter_mut().zip(y.iter().zip(&x)) {
                 for ((mi, yi), xi) in m.iter_mut().zip(yr).zip(xr) {
                     // Each training output is the input or zero, never rescaled.
@@ -84,6 +86,23 @@ fn ratio_zero_keeps_everything() {
     assert_eq!(y, x);
     layer.forward(&x, &mut y, Mode::Infer);
     assert_eq!(y, x);
+}
+
+/// The generator moves on when a step is accepted, not before: a pass that is not committed
+/// (its step refused) is drawn again with the same mask.
+#[test]
+fn the_mask_changes_only_with_a_commit() {
+    let mut layer = D::zeroed();
+    layer.ratio = 0.5;
+    layer.seed(4);
+    let x = [[1.0f32; 64]; 8];
+    let (mut a, mut b, mut c) = ([[0.0f32; 64]; 8], [[0.0f32; 64]; 8], [[0.0f32; 64]; 8]);
+    layer.forward(&x, &mut a, Mode::Train);
+    layer.forward(&x, &mut b, Mode::Train);
+    assert_eq!(a, b);
+    layer.commit(8);
+    layer.forward(&x, &mut c, Mode::Train);
+    assert_ne!(a, c);
 }
 
 /// A short batch only draws (and backpropagates) masks for the samples it has.

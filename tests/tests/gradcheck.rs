@@ -9,7 +9,7 @@ use shinso::{Affine, Rng};
 /// quantized) values: a check must not change the model it checks.
 #[test]
 fn parameters_are_restored_exactly() {
-    let mut layer = Affine::<8, 8, 1>::zeroed();
+    let mut layer = Affine::<8, 8>::zeroed();
     let mut rng = Rng::new(1);
     let p: Vec<f32> = (0..72).map(|_| rng.normal()).collect();
     shinso::model::params_from(&mut layer, &p);
@@ -58,7 +58,7 @@ fn course_example_is_accurate() {
         );
     }
     // The same through a layer's parameters: E = Σ w² over an Affine<1, 2>'s three parameters.
-    let mut layer = Affine::<1, 2, 1>::zeroed();
+    let mut layer = Affine::<1, 2>::zeroed();
     shinso::model::params_from(&mut layer, &[3.0, 4.0, -5.0]);
     let mut g = [0.0f32; 3];
     numerical_gradient(

@@ -6,7 +6,7 @@ use shinso::{
     SigmoidLayer, Tensor, TensorKind, WeightDecay,
 };
 
-type Mlp = stack![Affine<784, 40, 2>, ReLU<[f32; 40], 2>, Affine<40, 10, 2>];
+type Mlp = stack![Affine<784, 40>, ReLU<[f32; 40]>, Affine<40, 10>];
 
 fn init_params(init: Init, seed: u64) -> Vec<f32> {
     let mut net = Network::<Mlp>::boxed();
@@ -92,20 +92,23 @@ fn schemes_have_the_right_spread() {
 /// Init also reseeds dropout: two networks initialised with the same seed drop the same units.
 #[test]
 fn dropout_masks_follow_the_seed() {
-    type Net = stack![Affine<4, 64, 2>, Dropout<[f32; 64], 2>, Affine<64, 2, 2>];
+    type Net = stack![Affine<4, 64>, Dropout<[f32; 64]>, Affine<64, 2>];
     let run = |seed| {
         let mut net = Network::<Net>::boxed();
         net.init(Init::He, seed);
         net.layers.second.first.ratio = 0.5;
-        net.forward(&[[1.0, 2.0, 3.0, 4.0]; 2], Mode::Train)
-            .unwrap()
-            .to_vec()
+        let (mut cache, mut work) = shinso_tests::layer_arena::<Net>(2);
+        let mut y = [[0.0; 2]; 2];
+        let x = [[1.0, 2.0, 3.0, 4.0]; 2];
+        net.layers
+            .forward(&x, &mut y, Mode::Train, &mut cache, &mut work);
+        y
     };
     assert_eq!(run(3), run(3));
     assert_ne!(run(3), run(4));
 }
 
-type Xor = stack![Affine<2, 4, 5>, SigmoidLayer<[f32; 4], 5>, Affine<4, 2, 5>];
+type Xor = stack![Affine<2, 4>, SigmoidLayer<[f32; 4]>, Affine<4, 2>];
 // XOR with one point twice: with the classes balanced, a zero-initialised net sits at a fixed
 // point where no weight moves at all (Σ over the batch of (y − d) is 0); unbalanced, it
 // trains, which shows the symmetry rather than a stall.
@@ -118,21 +121,18 @@ fn train_xor(init: Init) -> Box<Network<Xor>> {
     let rule = Rule::sgd(0.5);
     let mut opt = shinso_tests::optimizer::<Xor>(rule);
     let t = LABELS.map(one_hot::<2>);
+    let mut arena = shinso_tests::train_arena::<Xor>(5);
+    let (loss, decay) = (Loss::SoftmaxCrossEntropy, WeightDecay::default());
     for _ in 0..2000 {
-        net.train_step(
-            &X,
-            &t,
-            Loss::SoftmaxCrossEntropy,
-            WeightDecay::default(),
-            &mut opt,
-        )
-        .unwrap();
+        net.train_step(&X, &t, loss, decay, &mut opt, &mut arena)
+            .unwrap();
     }
     net
 }
 
 fn xor_accuracy(net: &mut Network<Xor>) -> usize {
-    let out = net.predict(&X).unwrap();
+    let mut arena = vec![0.0; Network::<Xor>::predict_arena(5)];
+    let out = net.predict(&X, &mut arena).unwrap();
     out.iter()
         .zip(LABELS)
         .filter(|(o, l)| argmax(*o) == *l)

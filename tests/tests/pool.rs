@@ -129,7 +129,6 @@ fn check_pools<
     const S: usize,
     const OH: usize,
     const OW: usize,
-    const B: usize,
 >(
     n: usize,
     seed: u64,
@@ -143,7 +142,7 @@ fn check_pools<
     let mut rng = Rng::new(seed);
     // Distinct values at least 4h apart: a central difference never changes a window's max.
     let mut x: Vec<[[[f32; W]; H]; C]> = samples(&distinct(&mut rng, n * C * H * W));
-    let mut max = MaxPool2d::<C, H, W, PH, PW, S, OH, OW, B>::zeroed();
+    let mut max = MaxPool2d::<C, H, W, PH, PW, S, OH, OW>::zeroed();
     check_layer(
         &format!("MaxPool2d {what}"),
         &mut max,
@@ -152,7 +151,7 @@ fn check_pools<
         seed,
         Tol::default(),
     );
-    let mut avg = AvgPool2d::<C, H, W, PH, PW, S, OH, OW, B>::zeroed();
+    let mut avg = AvgPool2d::<C, H, W, PH, PW, S, OH, OW>::zeroed();
     check_layer(
         &format!("AvgPool2d {what}"),
         &mut avg,
@@ -161,17 +160,17 @@ fn check_pools<
         seed,
         Tol::default(),
     );
-    assert_eq!(<MaxPool2d<C, H, W, PH, PW, S, OH, OW, B>>::PARAMS, 0);
+    assert_eq!(<MaxPool2d<C, H, W, PH, PW, S, OH, OW>>::PARAMS, 0);
 }
 
 #[test]
 fn pool_layers_backward() {
     // The course's 2×2, stride 2.
-    check_pools::<2, 4, 4, 2, 2, 2, 2, 2, 3>(3, 1);
-    // Overlapping windows (3×3, stride 1) and a short batch.
-    check_pools::<1, 5, 6, 3, 3, 1, 3, 4, 4>(2, 2);
+    check_pools::<2, 4, 4, 2, 2, 2, 2, 2>(3, 1);
+    // Overlapping windows (3×3, stride 1).
+    check_pools::<1, 5, 6, 3, 3, 1, 3, 4>(2, 2);
     // Rectangular window, stride that leaves the last column out ((7 − 2)/2 + 1 = 3).
-    check_pools::<3, 6, 7, 3, 2, 2, 2, 3, 2>(2, 3);
+    check_pools::<3, 6, 7, 3, 2, 2, 2, 3>(2, 3);
     // The simple convnet's pool, 24×24 → 12×12 (7 of its 30 channels: 4,032 distinct values).
-    check_pools::<7, 24, 24, 2, 2, 2, 12, 12, 1>(1, 4);
+    check_pools::<7, 24, 24, 2, 2, 2, 12, 12>(1, 4);
 }

@@ -551,8 +551,8 @@ fn host_model(blob: &[u8]) -> Result<Box<dyn Model>> {
 /// Pushes a blob's parameters; returns the model id. The device checks length, CRC, signature
 /// and finiteness before it swaps the weights in.
 fn push(s: &mut Session, blob: &[u8], model_id: Option<u8>) -> Result<u8> {
-    shinso::model::check::<shinso::zoo::DoubleConvNet<1>>(blob)
-        .or_else(|_| shinso::model::check::<shinso::zoo::OnlineConvNet<1>>(blob))
+    shinso::model::check::<shinso::zoo::DoubleConvNet>(blob)
+        .or_else(|_| shinso::model::check::<shinso::zoo::OnlineConvNet>(blob))
         .map_err(|e| anyhow!("model file: {e}"))?;
     let sig = blob_signature(blob);
     let id = match model_id {
@@ -624,13 +624,8 @@ fn pull(s: &mut Session, model_id: u8) -> Result<Vec<u8>> {
         }
     }
     pb.finish_and_clear();
-    let mut blob = Vec::with_capacity(shinso::model::HEADER + len);
-    blob.extend_from_slice(&shinso::model::MAGIC);
-    blob.extend_from_slice(&shinso::model::VERSION.to_le_bytes());
-    blob.extend_from_slice(&[0, 0]);
-    blob.extend_from_slice(&m.signature.to_le_bytes());
-    blob.extend_from_slice(&m.params.to_le_bytes());
-    blob.extend_from_slice(&proto::crc32(&payload).to_le_bytes());
+    let crc = shinso::model::crc32(&payload);
+    let mut blob = shinso::model::header(m.signature, m.params as usize, crc).to_vec();
     blob.extend_from_slice(&payload);
     Ok(blob)
 }

@@ -1,9 +1,9 @@
 //! Positive control: 784 → 40 → 10, sizes that fit.
-use shinso::{stack, Affine, Mode, Network, ReLU};
+use shinso::{stack, Affine, Network, ReLU};
 
-type Net = stack![Affine<784, 40, 1>, ReLU<[f32; 40], 1>, Affine<40, 10, 1>];
+type Net = stack![Affine<784, 40>, ReLU<[f32; 40]>, Affine<40, 10>];
 
 fn main() {
-    let mut net = Network::<Net>::boxed();
-    let _ = net.forward(&[[0.0; 784]], Mode::Infer);
+    let net = Network::<Net>::boxed();
+    let _ = net.predict(&[[0.0; 784]], &mut [0.0; 100]);
 }
