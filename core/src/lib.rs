@@ -33,6 +33,14 @@
 //! let mut blob = vec![0u8; shinso::model::blob_len::<Net>()];
 //! net.save(&mut blob).unwrap();
 //! ```
+//!
+//! ## Examples
+//!
+//! `core/examples/` walks through the course one chapter per program, each checking its own
+//! claims (`cargo run --release -p shinso --example NAME`): `forward_pass`,
+//! `activations_losses`, `gradient_check`, `gradient_descent` (full batch, mini-batch,
+//! stochastic, online), `optimizers`, `initialisation`, `batch_norm`, `overfitting`, `im2col`
+//! and `convnet`.
 #![no_std]
 // `derive(Zeroable)` repeats a struct's bounds in a where clause; that is not ours to merge.
 #![allow(clippy::multiple_bound_locations)]
@@ -47,6 +55,7 @@ pub mod kernels;
 pub mod layer;
 pub mod layers;
 pub mod loss;
+pub mod math;
 pub mod model;
 pub mod network;
 pub mod optim;

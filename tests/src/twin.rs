@@ -578,7 +578,7 @@ impl RuleState {
         }
     }
 
-    /// One update of `w` from `g`, the formulas of DESIGN.md written out.
+    /// One update of `w` from `g`, the formulas documented on `shinso::optim::Rule` written out.
     pub fn step(&mut self, w: &mut [f64], g: &[f32]) {
         use shinso::Rule;
         self.t += 1;

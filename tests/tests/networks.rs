@@ -166,7 +166,7 @@ fn convnet_learns_bars() {
     assert_eq!(right, 64);
 }
 
-/// The sizes DESIGN.md gives for the device's networks.
+/// The sizes `shinso::zoo` and the firmware README give for the device's networks.
 #[test]
 fn zoo_parameter_counts() {
     assert_eq!(Network::<DoubleConvNet>::PARAMS, 12_810);

@@ -1,8 +1,9 @@
 //! The update rules, one hand-computed step (two, to see the state carried over) each, from
-//! the formulas of DESIGN.md, and 200 steps each against an `f64` twin; every optimizer
-//! training a small network to 100 % on XOR within a fixed step budget; and the all-or-nothing
-//! step: a refused one changes neither the network (weights, batch-norm running statistics,
-//! dropout generator) nor the optimizer (state, step count).
+//! the formulas documented on `shinso::optim::Rule` (the README's numerical conventions), and
+//! 200 steps each against an `f64` twin; every optimizer training a small network to 100 % on
+//! XOR within a fixed step budget; and the all-or-nothing step: a refused one changes neither
+//! the network (weights, batch-norm running statistics, dropout generator) nor the optimizer
+//! (state, step count).
 
 use shinso::{
     argmax, one_hot, stack, Affine, AnyActivation, BatchNorm1d, Dropout, Error, Init, Knobs, Loss,

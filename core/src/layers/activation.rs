@@ -6,6 +6,7 @@ use core::marker::PhantomData;
 use bytemuck::{Pod, Zeroable};
 
 use crate::layer::{flat, flat_mut, floats, signature, Knobs, Layer, Mode, Plan};
+use crate::math;
 
 /// A scalar function and its derivative. The derivative may use the input `x` or the output
 /// `y` (sigmoid′ = y(1 − y) is cheaper from `y`).
@@ -56,7 +57,7 @@ impl Elementwise for Sigmoid {
     const NAME: &'static str = "sigmoid";
     const ZERO: Self = Sigmoid;
     fn f(&self, x: f32) -> f32 {
-        1.0 / (1.0 + libm::expf(-x))
+        1.0 / (1.0 + math::exp(-x))
     }
     fn df(&self, _x: f32, y: f32) -> f32 {
         y * (1.0 - y)

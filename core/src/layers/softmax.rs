@@ -5,6 +5,7 @@
 use bytemuck::Zeroable;
 
 use crate::layer::{signature, Layer, Mode, Plan};
+use crate::math;
 
 /// Softmax of `K` features.
 #[derive(Clone, Copy, Zeroable)]
@@ -16,7 +17,7 @@ pub fn softmax(x: &[f32], y: &mut [f32]) {
     let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut sum = 0.0;
     for (yi, xi) in y.iter_mut().zip(x) {
-        *yi = libm::expf(xi - max);
+        *yi = math::exp(xi - max);
         sum += *yi;
     }
     let inv = 1.0 / sum;
