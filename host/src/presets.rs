@@ -192,14 +192,14 @@ impl Preset {
             (L::SIGNATURE, L::PARAMS + L::STATE)
         }
         match self {
-            Preset::Mlp => of::<zoo::Mlp<BATCH>>(),
-            Preset::DeepMlp => of::<zoo::DeepMlp<BATCH>>(),
-            Preset::SimpleConvnet => of::<zoo::SimpleConvNet<BATCH>>(),
-            Preset::DoubleConvnet => of::<zoo::DoubleConvNet<BATCH>>(),
-            Preset::Lenet => of::<zoo::LeNet<BATCH>>(),
-            Preset::AlexnetMini => of::<zoo::AlexNetMini<BATCH>>(),
-            Preset::OnlineConvnet => of::<zoo::OnlineConvNet<BATCH>>(),
-            Preset::OnlineMlp => of::<zoo::OnlineMlp<BATCH>>(),
+            Preset::Mlp => of::<zoo::Mlp>(),
+            Preset::DeepMlp => of::<zoo::DeepMlp>(),
+            Preset::SimpleConvnet => of::<zoo::SimpleConvNet>(),
+            Preset::DoubleConvnet => of::<zoo::DoubleConvNet>(),
+            Preset::Lenet => of::<zoo::LeNet>(),
+            Preset::AlexnetMini => of::<zoo::AlexNetMini>(),
+            Preset::OnlineConvnet => of::<zoo::OnlineConvNet>(),
+            Preset::OnlineMlp => of::<zoo::OnlineMlp>(),
         }
     }
 

@@ -98,7 +98,7 @@ fn data_dir() -> PathBuf {
 
 /// A double-convnet blob (the device's inference net), He-initialised by the core itself.
 fn double_convnet_blob() -> Vec<u8> {
-    type Net = shinso::zoo::DoubleConvNet<1>;
+    type Net = shinso::zoo::DoubleConvNet;
     let mut net = shinso::Network::<Net>::boxed();
     net.init(shinso::Init::He, 3);
     let mut blob = vec![0u8; shinso::model::blob_len::<Net>()];
@@ -122,6 +122,8 @@ fn info(models: &[(Preset, u32)]) -> DeviceInfo {
             signature: preset.shape().0,
             params,
             trainable: id == 1,
+            ram: 0,
+            heap: 0,
         });
     }
     DeviceInfo {
