@@ -538,8 +538,9 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
                 r.count,
                 s.counter_unit()
             );
-            if let Some(a) = r.agreement {
-                line += &format!(", agrees with the host on {:.4}", a);
+            if let (Some(a), Some(b)) = (r.agreement, r.identical) {
+                line +=
+                    &format!(", agrees with the host on {a:.4} (scores bit-identical on {b:.4})");
             }
             say(&line);
             Ok(())
@@ -755,6 +756,8 @@ struct EvalResult {
     n: usize,
     accuracy: f64,
     agreement: Option<f64>,
+    /// Fraction of images whose ten scores are the host's, bit for bit.
+    identical: Option<f64>,
     count: u64,
 }
 
@@ -769,11 +772,8 @@ fn eval(
     check_images(test)?;
     s.model_info(model)?;
     let n = n.min(test.len());
-    let host_preds = match host {
-        Some(m) => Some(
-            crate::model::predict_all(m, &test.images[..n * proto::PIXELS])
-                .map_err(|e| anyhow!("host model: {e}"))?,
-        ),
+    let host_scores = match host {
+        Some(m) => Some(host_scores(m, &test.images[..n * proto::PIXELS])?),
         None => None,
     };
     let pb = if progress {
@@ -781,12 +781,13 @@ fn eval(
     } else {
         ProgressBar::hidden()
     };
-    let (mut correct, mut agree, mut total_count) = (0usize, 0usize, 0u64);
+    let (mut correct, mut agree, mut identical, mut total_count) = (0usize, 0, 0, 0u64);
     for i in 0..n {
-        let (class, _, cost) = infer(s, model, &pixels(test, i))?;
+        let (class, scores, cost) = infer(s, model, &pixels(test, i))?;
         correct += (class == test.labels[i]) as usize;
-        if let Some(h) = &host_preds {
-            agree += (h[i] == class) as usize;
+        if let Some(h) = &host_scores {
+            agree += (shinso::argmax(&h[i]) == class as usize) as usize;
+            identical += (h[i].map(f32::to_bits) == scores.map(f32::to_bits)) as usize;
         }
         total_count += cost;
         pb.inc(1);
@@ -798,9 +799,31 @@ fn eval(
     Ok(EvalResult {
         n,
         accuracy: correct as f64 / n.max(1) as f64,
-        agreement: host_preds.map(|_| agree as f64 / n.max(1) as f64),
+        agreement: host_scores.as_ref().map(|_| agree as f64 / n.max(1) as f64),
+        identical: host_scores.map(|_| identical as f64 / n.max(1) as f64),
         count: total_count / n.max(1) as u64,
     })
+}
+
+/// The host model's class probabilities for `images`, computed as the device computes its
+/// scores (the network's logits, then softmax), so that the two can be compared bit for bit.
+fn host_scores(m: &mut dyn Model, images: &[f32]) -> Result<Vec<[f32; 10]>> {
+    let mut logits = vec![0.0f32; images.len() / proto::PIXELS * 10];
+    let batch = crate::model::BATCH;
+    for (x, y) in images
+        .chunks(batch * proto::PIXELS)
+        .zip(logits.chunks_mut(batch * 10))
+    {
+        m.predict(x, y).map_err(|e| anyhow!("host model: {e}"))?;
+    }
+    Ok(logits
+        .chunks_exact(10)
+        .map(|row| {
+            let mut p = [0.0; 10];
+            shinso::Loss::SoftmaxCrossEntropy.output(row, &mut p);
+            p
+        })
+        .collect())
 }
 
 struct LearnResult {
@@ -898,6 +921,8 @@ pub struct DemoSummary {
     pub device_test_accuracy: f64,
     pub device_test_images: usize,
     pub agreement: f64,
+    /// Fraction of the device's test images whose scores are the host's, bit for bit.
+    pub identical_scores: f64,
     pub online_samples: usize,
     pub online_prequential_accuracy: f64,
     pub online_last_quarter_accuracy: f64,
@@ -1059,6 +1084,7 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
         device_test_accuracy: ev.accuracy,
         device_test_images: ev.n,
         agreement: ev.agreement.unwrap_or(0.0),
+        identical_scores: ev.identical.unwrap_or(0.0),
         online_samples: lr.learned,
         online_prequential_accuracy: lr.prequential,
         online_last_quarter_accuracy: lr.last_quarter,
@@ -1085,8 +1111,8 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
             summary.host_test_accuracy, summary.host_test_images
         ));
         say(&format!(
-            "  device: test accuracy {:.4} ({} images), agrees with the host on {:.4}, {} {unit} per inference",
-            summary.device_test_accuracy, summary.device_test_images, summary.agreement, summary.per_inference
+            "  device: test accuracy {:.4} ({} images), agrees with the host on {:.4} (scores bit-identical on {:.4}), {} {unit} per inference",
+            summary.device_test_accuracy, summary.device_test_images, summary.agreement, summary.identical_scores, summary.per_inference
         ));
         let online = summary.online_test_accuracy.map_or(String::new(), |a| {
             format!(
