@@ -6,7 +6,9 @@
 
 use bytemuck::Zeroable;
 
-use crate::kernels::{avg_pool, avg_pool_backward, max_pool, max_pool_backward, Geometry};
+use crate::kernels::{
+    avg_pool, avg_pool_backward, max_pool, max_pool_backward, max_pool_infer, Geometry,
+};
 use crate::layer::{flat, flat_mut, signature, Layer, Mode, Plan};
 
 /// The pooling window; evaluating it checks `OH`, `OW` at compile time.
@@ -119,7 +121,7 @@ impl<
             .zip(flat_mut(y).chunks_exact_mut(C * OH * OW));
         if mode == Mode::Infer {
             // Nothing to route back: no argmax.
-            return samples.for_each(|(xn, yn)| max_pool(&g, xn, yn, &mut []));
+            return samples.for_each(|(xn, yn)| max_pool_infer(&g, xn, yn));
         }
         let args = bytemuck::cast_slice_mut::<f32, u32>(cache).chunks_exact_mut(C * OH * OW);
         for ((xn, yn), arg) in samples.zip(args) {

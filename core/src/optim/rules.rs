@@ -47,7 +47,7 @@ pub(super) fn apply<const WRITE: bool>(
         Rule::AdaGrad { lr, delta, .. } => {
             for ((wi, gi), hi) in w.iter_mut().zip(g).zip(state) {
                 let nh = *hi + gi * gi;
-                let nw = *wi - lr * gi / (libm::sqrtf(nh) + delta);
+                let nw = *wi - lr * gi / (crate::kernels::sqrt(nh) + delta);
                 commit::<WRITE>(&mut ok, hi, nh);
                 commit::<WRITE>(&mut ok, wi, nw);
             }
@@ -55,7 +55,7 @@ pub(super) fn apply<const WRITE: bool>(
         Rule::RmsProp { lr, rho, delta } => {
             for ((wi, gi), hi) in w.iter_mut().zip(g).zip(state) {
                 let nh = flush(rho * *hi + (1.0 - rho) * gi * gi);
-                let nw = *wi - lr * gi / (libm::sqrtf(nh) + delta);
+                let nw = *wi - lr * gi / (crate::kernels::sqrt(nh) + delta);
                 commit::<WRITE>(&mut ok, hi, nh);
                 commit::<WRITE>(&mut ok, wi, nw);
             }
@@ -67,12 +67,13 @@ pub(super) fn apply<const WRITE: bool>(
             delta,
         } => {
             let t = t as f32;
-            let lr_t = lr * libm::sqrtf(1.0 - libm::powf(beta2, t)) / (1.0 - libm::powf(beta1, t));
+            let lr_t = lr * crate::kernels::sqrt(1.0 - libm::powf(beta2, t))
+                / (1.0 - libm::powf(beta1, t));
             let (m, v) = state.split_at_mut(w.len());
             for (((wi, gi), mi), vi) in w.iter_mut().zip(g).zip(m).zip(v) {
                 let nm = flush(*mi + (1.0 - beta1) * (gi - *mi));
                 let nv = flush(*vi + (1.0 - beta2) * (gi * gi - *vi));
-                let nw = *wi - lr_t * nm / (libm::sqrtf(nv) + delta);
+                let nw = *wi - lr_t * nm / (crate::kernels::sqrt(nv) + delta);
                 commit::<WRITE>(&mut ok, mi, nm);
                 commit::<WRITE>(&mut ok, vi, nv);
                 commit::<WRITE>(&mut ok, wi, nw);
