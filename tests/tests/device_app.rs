@@ -172,11 +172,11 @@ fn info_describes_the_models() {
         <LearnNet as shinso::Layer>::SIGNATURE
     );
     assert!(!info.models[0].trainable && info.models[1].trainable);
-    // Each slot's RAM is its network's parameters and state, and a few bytes of run-time
-    // choices and name; the learner's heap is Adam's two moments.
+    // Each slot's RAM is its network's parameters and state, and a few bytes per layer of
+    // run-time choices (activation, toggles, a dropout generator); the learner's heap is Adam's moments.
     let (m0, m1) = (&info.models[0], &info.models[1]);
     let extra = |m: &ModelInfo| m.ram as usize - 4 * m.params as usize;
-    assert!(extra(m0) <= 64 && extra(m1) <= 64, "{m0:?} {m1:?}");
+    assert!(extra(m0) <= 128 && extra(m1) <= 128, "{m0:?} {m1:?}");
     assert_eq!(
         (m0.heap as usize, m1.heap as usize),
         (0, 2 * 4 * LearnNet::PARAMS)
