@@ -2,11 +2,11 @@
 //! that must end in one `error:` line and a non-zero exit, never a panic.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 mod common;
-use common::{one_error_line, text};
+use common::{data_dir, one_error_line, p, succeeded};
 
 fn shinso(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_shinso"))
@@ -18,14 +18,7 @@ fn shinso(args: &[&str]) -> Output {
 }
 
 fn ok(args: &[&str]) -> String {
-    let o = shinso(args);
-    assert!(
-        o.status.success(),
-        "shinso {args:?} failed:\n{}\n{}",
-        text(&o.stdout),
-        text(&o.stderr)
-    );
-    text(&o.stdout)
+    succeeded(args, &shinso(args))
 }
 
 /// The command fails with exit code `code` and exactly one stderr line starting `error:`
@@ -36,14 +29,6 @@ fn fails(args: &[&str], code: i32, needles: &[&str]) -> String {
 
 fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp dir")
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().expect("utf-8 path")
-}
-
-fn data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/mnist")
 }
 
 /// Train a small mlp into `dir` (fast: 300 iterations on all images, test on 2,000).

@@ -7,7 +7,7 @@
 //! the binary talks to them through `shinso device --port`, as it would to a board.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -19,7 +19,7 @@ use shinso_proto::{
 };
 
 mod common;
-use common::{one_error_line, text};
+use common::{data_dir, one_error_line, p, succeeded, text};
 
 /// Address space the binary may use: far below what an unbounded read reaches (the old gzip
 /// limit alone was 2 GiB).
@@ -73,27 +73,12 @@ fn bounded(args: &[&str], kib: Option<u64>) -> Output {
 }
 
 fn ok(args: &[&str]) -> String {
-    let o = shinso(args);
-    assert!(
-        o.status.success(),
-        "shinso {args:?} failed:\n{}\n{}",
-        text(&o.stdout),
-        text(&o.stderr)
-    );
-    text(&o.stdout)
+    succeeded(args, &shinso(args))
 }
 
 /// Refused with exit code 1 and one error line naming every needle.
 fn refused(args: &[&str], needles: &[&str]) -> String {
     one_error_line(&shinso(args), &format!("shinso {args:?}"), 1, needles)
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().expect("utf-8 path")
-}
-
-fn data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/mnist")
 }
 
 /// A double-convnet blob (the device's inference net), He-initialised by the core itself.

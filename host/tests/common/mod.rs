@@ -1,5 +1,6 @@
-//! What the CLI tests share: how a refusal must look.
+//! What the CLI tests share: how a success and a refusal must look, and where things are.
 
+use std::path::{Path, PathBuf};
 use std::process::Output;
 
 pub fn text(b: &[u8]) -> String {
@@ -22,4 +23,25 @@ pub fn one_error_line(o: &Output, what: &str, code: i32, needles: &[&str]) -> St
         assert!(lines[0].contains(n), "{n:?} not in {err:?}");
     }
     lines[0].to_string()
+}
+
+/// `o`, the output of `shinso args`, is a success; returns its stdout.
+pub fn succeeded(args: &[&str], o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "shinso {args:?} failed:\n{}\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    text(&o.stdout)
+}
+
+/// A path as a command-line argument.
+pub fn p(path: &Path) -> &str {
+    path.to_str().expect("utf-8 path")
+}
+
+/// The bundled MNIST files.
+pub fn data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/mnist")
 }
