@@ -133,8 +133,20 @@ fn filled(app: &mut App, id: usize, v: f32) -> (u64, Vec<u8>) {
     (m.signature, blob)
 }
 
-fn err(code: ErrorCode) -> impl Fn(&Response) -> bool {
-    move |r| matches!(r, Response::Error { code: c, .. } if *c == code)
+/// Feeds `bytes` to the device one at a time and decodes every frame it answers with `dec`,
+/// which keeps a partial frame from one call to the next.
+fn exchange(dev: &mut Device, dec: &mut Decoder, bytes: &[u8]) -> Vec<(u32, Response)> {
+    let mut out = Vec::new();
+    for &b in bytes {
+        if let Some(frame) = dev.on_byte(b, &P) {
+            for &fb in frame {
+                if let Some(r) = dec.feed::<Response>(fb) {
+                    out.push(r.expect("device frames are valid"));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// A host-trained-like blob: the core's DoubleConvNet, He-initialised, payload only.
@@ -408,19 +420,7 @@ fn non_finite_step_is_rolled_back() {
 fn device_answers_garbage_with_errors_and_resyncs() {
     let mut dev = Device::new(app());
     let mut dec = Decoder::new();
-    let mut run = |dev: &mut Device, bytes: &[u8]| -> Vec<(u32, Response)> {
-        let mut out = Vec::new();
-        for &b in bytes {
-            if let Some(frame) = dev.on_byte(b, &P) {
-                for &fb in frame {
-                    if let Some(r) = dec.feed::<Response>(fb) {
-                        out.push(r.expect("device frames are valid"));
-                    }
-                }
-            }
-        }
-        out
-    };
+    let mut run = |dev: &mut Device, bytes: &[u8]| exchange(dev, &mut dec, bytes);
     let ready = dev.ready_frame().to_vec();
     let mut d2 = Decoder::new();
     let got: Vec<_> = ready
@@ -507,13 +507,10 @@ fn rates_that_cannot_train_are_refused() {
             "{optimizer:?} {lr}"
         );
     }
-    assert!(err(ErrorCode::NonFinite)(&app.handle(
-        Request::Configure {
-            optimizer: Optimizer::Adam,
-            lr: f32::NAN
-        },
-        &P
-    )));
+    refused(
+        configure(&mut app, Optimizer::Adam, f32::NAN),
+        ErrorCode::NonFinite,
+    );
     // At the largest rate accepted the learner is not bricked: it keeps learning, and after a
     // sane rate again it still answers finite scores.
     for (lr, steps) in [(limits::ADAPTIVE_LR.max, 40), (0.001, 5)] {
@@ -565,7 +562,7 @@ fn non_finite_scores_are_an_error_not_a_class() {
         },
         &P,
     );
-    assert!(err(ErrorCode::NonFinite)(&r), "{r:?}");
+    refused(r, ErrorCode::NonFinite);
 }
 
 /// Bytes the board dropped are reported: the next frame is answered `Overrun` (with how many)
@@ -574,15 +571,7 @@ fn non_finite_scores_are_an_error_not_a_class() {
 fn dropped_bytes_are_reported_on_the_next_frame() {
     let mut dev = Device::new(app());
     let mut dec = Decoder::new();
-    let mut run = |dev: &mut Device, bytes: &[u8]| -> Vec<(u32, Response)> {
-        let mut out = Vec::new();
-        for &b in bytes {
-            if let Some(frame) = dev.on_byte(b, &P) {
-                out.extend(frame.iter().filter_map(|&fb| dec.feed::<Response>(fb)));
-            }
-        }
-        out.into_iter().map(|r| r.expect("valid frame")).collect()
-    };
+    let mut run = |dev: &mut Device, bytes: &[u8]| exchange(dev, &mut dec, bytes);
     let mut buf = [0u8; MAX_FRAME];
     let reset = encode(3, &Request::Reset { seed: 5 }, &mut buf)
         .unwrap()
