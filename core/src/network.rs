@@ -273,7 +273,7 @@ fn fits(needed: usize, found: usize) -> Result<(), Error> {
 
 /// `Ok` when every float of `x` is finite.
 fn finite<T: bytemuck::Pod>(x: &[T]) -> Result<(), Error> {
-    if flat(x).iter().all(|v| v.is_finite()) {
+    if crate::kernels::all_finite(flat(x)) {
         Ok(())
     } else {
         Err(Error::NonFiniteInput)

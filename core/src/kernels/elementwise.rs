@@ -9,21 +9,6 @@ pub fn relu(x: &[f32], y: &mut [f32]) {
     }
 }
 
-/// `y = max(y, 0)` in place.
-pub fn relu_in_place(y: &mut [f32]) {
-    for v in y {
-        *v = v.max(0.0);
-    }
-}
-
-/// `dx = dy` where `x > 0`, else 0: ReLU's gradient (0 at 0, as [`crate::ReLU`]), over the
-/// shortest slice.
-pub fn relu_backward(x: &[f32], dy: &[f32], dx: &mut [f32]) {
-    for ((d, &xi), &g) in dx.iter_mut().zip(x).zip(dy) {
-        *d = if xi > 0.0 { g } else { 0.0 };
-    }
-}
-
 /// Whether every entry is finite. No early exit: the whole slice is scanned in one
 /// vectorisable pass (an input is checked once, and almost always passes).
 pub fn all_finite(x: &[f32]) -> bool {
@@ -80,17 +65,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn relu_and_its_gradient() {
+    fn relu_over_a_slice() {
         let x = [-2.0, -0.0, 0.0, 0.5, f32::NAN, 3.0, -1e-30, 1e30, 7.0];
         let mut y = [9.0; 9];
         relu(&x, &mut y);
         assert_eq!(y, [0.0, 0.0, 0.0, 0.5, 0.0, 3.0, 0.0, 1e30, 7.0]);
-        let mut z = x;
-        relu_in_place(&mut z);
-        assert_eq!(z, y);
-        let mut dx = [9.0; 9];
-        relu_backward(&x, &[1.0; 9], &mut dx);
-        assert_eq!(dx, [0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 1.0]);
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub use conv::{conv2d_direct, conv2d_direct_backward, conv2d_direct_rows, conv2d
 pub use conv_pool::{
     conv_relu_pool, conv_relu_pool_backward, conv_relu_pool_bands, conv_relu_pool_tiles, ConvPool,
 };
-pub use elementwise::{all_finite, relu, relu_backward, relu_in_place, sqrt};
+pub use elementwise::{all_finite, relu, sqrt};
 pub use gemm::{axpy, dot, gemm_nn, gemm_nt, gemm_tn};
 pub use im2col::{col2im, im2col, out_size, Axis, Geometry};
 pub use pool::{avg_pool, avg_pool_backward, max_pool, max_pool_backward, max_pool_infer};

@@ -17,6 +17,13 @@ pub trait Elementwise: Copy + Zeroable {
     const ZERO: Self;
     fn f(&self, x: f32) -> f32;
     fn df(&self, x: f32, y: f32) -> f32;
+    /// `y = f(x)` over a whole slice: one call per layer, so the loop is monomorphic and
+    /// vectorises (a run-time choice is taken once, not once per element).
+    fn f_slice(&self, x: &[f32], y: &mut [f32]) {
+        for (yi, &xi) in y.iter_mut().zip(x) {
+            *yi = self.f(xi);
+        }
+    }
     /// Take the run-time choice of function, if this one has any.
     fn configure(&mut self, _knobs: &Knobs) {}
 }
@@ -43,6 +50,9 @@ impl Elementwise for Relu {
     const ZERO: Self = Relu;
     fn f(&self, x: f32) -> f32 {
         x.max(0.0)
+    }
+    fn f_slice(&self, x: &[f32], y: &mut [f32]) {
+        crate::kernels::relu(x, y);
     }
     fn df(&self, x: f32, _y: f32) -> f32 {
         if x > 0.0 {
@@ -137,6 +147,15 @@ impl Elementwise for Any {
             Kind::Step => Step.f(x),
         }
     }
+    fn f_slice(&self, x: &[f32], y: &mut [f32]) {
+        match self.kind {
+            Kind::Identity => Identity.f_slice(x, y),
+            Kind::Relu => Relu.f_slice(x, y),
+            Kind::Sigmoid => Sigmoid.f_slice(x, y),
+            Kind::Tanh => Tanh.f_slice(x, y),
+            Kind::Step => Step.f_slice(x, y),
+        }
+    }
     fn df(&self, x: f32, y: f32) -> f32 {
         match self.kind {
             Kind::Identity => Identity.df(x, y),
@@ -179,9 +198,7 @@ impl<F: Elementwise, T: Pod> Layer for Activation<F, T> {
     const SIGNATURE: u64 = signature(F::NAME.as_bytes(), &[floats::<T>()]);
 
     fn forward(&self, x: &[T], y: &mut [T], _mode: Mode, _cache: &mut [f32], _work: &mut [f32]) {
-        for (yi, xi) in flat_mut(y).iter_mut().zip(flat(x)) {
-            *yi = self.f.f(*xi);
-        }
+        self.f.f_slice(flat(x), flat_mut(y));
     }
 
     fn configure(&mut self, knobs: &Knobs) {

@@ -209,7 +209,7 @@ impl<S: AsRef<[f32]> + AsMut<[f32]>> Optimizer<S> {
                 found: grads.len(),
             });
         };
-        if !grads.iter().all(|g| g.is_finite()) {
+        if !crate::kernels::all_finite(grads) {
             return Err(Error::NonFiniteGradient);
         }
         let (rule, t) = (self.rule, self.steps + 1);
