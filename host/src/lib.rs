@@ -1,17 +1,16 @@
-//! `shinso-host`: the host side of shinso — data loading, the training driver, plots, reports.
+//! `shinso-host`: the host side of shinso — data loading, the training driver, plots, reports,
+//! and the device client.
 //!
-//! The binary `shinso` is a thin wrapper over [`cli::run`]; integration tests call the same
-//! functions.
+//! Imports point one way, from the commands down to the leaves:
+//! `cmd` → `device` → `report` → `train` → `io` → `nets` → `data` → `ui`, each using only
+//! modules to its right. The binary `shinso` is a thin wrapper over [`cmd::run`]; integration
+//! tests call the same functions.
 
-pub mod bench;
-pub mod cli;
+pub mod cmd;
 pub mod data;
 pub mod device;
-pub mod metrics;
-pub mod model;
-pub mod model_file;
-pub mod plot;
-pub mod presets;
-pub mod reproduce;
-pub mod safetensors_io;
+pub mod io;
+pub mod nets;
+pub mod report;
 pub mod train;
+pub mod ui;

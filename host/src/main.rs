@@ -21,10 +21,10 @@ fn main() -> ExitCode {
             .unwrap_or_default();
         eprintln!("error: internal error: {}{at}", one_line(&msg));
     }));
-    match shinso_host::cli::run(std::env::args_os()) {
+    match shinso_host::cmd::run(std::env::args_os()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            if let Some(u) = e.downcast_ref::<shinso_host::cli::UsageError>() {
+            if let Some(u) = e.downcast_ref::<shinso_host::cmd::UsageError>() {
                 use clap::error::ErrorKind;
                 if matches!(
                     u.0.kind(),

@@ -11,8 +11,8 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use shinso_host::presets::Preset;
-use shinso_host::safetensors_io;
+use shinso_host::io::safetensors;
+use shinso_host::nets::Preset;
 use shinso_link::{scripted_on_pty, Emulator, Script};
 use shinso_proto::{
     Counter, DeviceInfo, ErrorCode, MemoryBudget, ModelInfo, Request, Response, CLASSES,
@@ -398,8 +398,8 @@ fn requests_past_the_data_are_refused() {
 }
 
 /// A model file with `edit` applied to its metadata and tensors.
-fn edited(from: &Path, to: &Path, edit: impl FnOnce(&mut safetensors_io::File)) {
-    let mut f = safetensors_io::parse(&std::fs::read(from).unwrap()).unwrap();
+fn edited(from: &Path, to: &Path, edit: impl FnOnce(&mut safetensors::File)) {
+    let mut f = safetensors::parse(&std::fs::read(from).unwrap()).unwrap();
     edit(&mut f);
     let tensors: Vec<(String, Vec<usize>, Vec<u8>)> = f
         .tensors
@@ -412,7 +412,7 @@ fn edited(from: &Path, to: &Path, edit: impl FnOnce(&mut safetensors_io::File)) 
             )
         })
         .collect();
-    std::fs::write(to, safetensors_io::encode(&tensors, &f.meta)).unwrap();
+    std::fs::write(to, safetensors::encode(&tensors, &f.meta)).unwrap();
 }
 
 /// Case 7: a model's metadata and state are checked on every path that loads it; training
@@ -440,7 +440,7 @@ fn model_metadata_and_state_are_checked_on_every_load() {
     let out = d.path().join("exported.bin");
     let bad = d.path().join("bad.safetensors");
     let set = |k: &'static str, v: &'static str| {
-        move |f: &mut safetensors_io::File| {
+        move |f: &mut safetensors::File| {
             f.meta.insert(k.into(), v.into());
         }
     };
@@ -475,7 +475,7 @@ fn model_metadata_and_state_are_checked_on_every_load() {
     ok(&["export", "--model", p(&model), "--out", p(&blob)]);
     let mut b = std::fs::read(&blob).unwrap();
     // Tensors sit in the blob in the order the model lists them.
-    let floats_before: usize = shinso_host::model::tensor_list(&mut *Preset::Mlp.build())
+    let floats_before: usize = shinso_host::nets::tensor_list(&mut *Preset::Mlp.build())
         .iter()
         .take_while(|(n, _)| !n.ends_with("running_var"))
         .map(|(_, shape)| shape.iter().product::<usize>())

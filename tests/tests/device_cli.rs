@@ -2,7 +2,7 @@
 //! pty emulation of the device (no QEMU, no board): they work, and they fail with one clear
 //! error, not a panic.
 
-use shinso_host::cli::run;
+use shinso_host::cmd::run;
 
 fn shinso(args: &[&str]) -> anyhow::Result<()> {
     run(std::iter::once("shinso").chain(args.iter().copied()))

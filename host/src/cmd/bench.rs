@@ -2,18 +2,20 @@
 
 use std::time::Instant;
 
+use cpu_time::ThreadTime;
+
 use anyhow::Result;
 use clap::Args;
 use shinso::{Optimizer, WeightDecay};
 
-use crate::cli::{say, DataArgs};
-use crate::model::INPUT;
-use crate::presets::Preset;
+use crate::data::DataArgs;
+use crate::nets::{Preset, BATCH, INPUT};
 use crate::train::TrainConfig;
+use crate::ui::say;
 
 #[derive(Args, Debug, Clone)]
 pub struct BenchArgs {
-    /// Presets to time (repeat the flag; default: mlp and simple-convnet where available)
+    /// Presets to time (repeat the flag; default: mlp and simple-convnet)
     #[arg(long, value_enum)]
     pub preset: Vec<Preset>,
     /// Samples per step
@@ -31,7 +33,7 @@ pub struct BenchArgs {
 
 /// One measurement.
 #[derive(Clone, Debug, serde::Serialize)]
-pub struct BenchResult {
+struct BenchResult {
     pub preset: String,
     pub params: usize,
     pub batch_size: usize,
@@ -44,27 +46,9 @@ pub struct BenchResult {
     pub cpu_samples_per_s: f64,
 }
 
-/// CPU time consumed by the calling thread, in seconds.
-#[cfg(unix)]
-fn thread_cpu_time() -> f64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec; CLOCK_THREAD_CPUTIME_ID is supported on
-    // Linux and the BSDs. On failure `ts` stays zero and the CPU figures read 0.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
-}
-
-#[cfg(not(unix))]
-fn thread_cpu_time() -> f64 {
-    0.0
-}
-
 /// Time `steps` training steps of `preset` (its default optimizer and init) on batches of
 /// `batch` images from `images`/`labels`; best of `repeat`.
-pub fn measure(
+fn measure(
     preset: Preset,
     batch: usize,
     steps: usize,
@@ -96,11 +80,11 @@ pub fn measure(
     let mut best_cpu = f64::INFINITY;
     for _ in 0..repeat.max(1) {
         let t = Instant::now();
-        let c = thread_cpu_time();
+        let c = ThreadTime::now();
         for k in 0..steps.max(1) {
             step(k)?;
         }
-        best_cpu = best_cpu.min((thread_cpu_time() - c) / steps.max(1) as f64);
+        best_cpu = best_cpu.min(c.elapsed().as_secs_f64() / steps.max(1) as f64);
         best = best.min(t.elapsed().as_secs_f64() / steps.max(1) as f64);
     }
     Ok(BenchResult {
@@ -120,14 +104,14 @@ pub fn measure(
 
 pub fn run(a: &BenchArgs) -> Result<()> {
     let data = a.data.load()?;
-    if a.batch_size == 0 || a.batch_size > crate::model::BATCH || a.batch_size > data.train.len() {
+    if a.batch_size == 0 || a.batch_size > BATCH || a.batch_size > data.train.len() {
         anyhow::bail!(
             "--batch-size must be between 1 and {}",
-            crate::model::BATCH.min(data.train.len())
+            BATCH.min(data.train.len())
         );
     }
     let presets = if a.preset.is_empty() {
-        Preset::bench_defaults()
+        vec![Preset::Mlp, Preset::SimpleConvnet]
     } else {
         a.preset.clone()
     };

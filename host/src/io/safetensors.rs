@@ -19,54 +19,19 @@ use std::path::Path;
 
 use anyhow::Result;
 use safetensors::tensor::{Dtype, SafeTensors};
-use shinso::{Tensor, Visitor};
 
-use crate::model::Model;
-
-/// A [`Visitor`] adapter that names each tensor `"{layer}.{kind}.{tensor}"`.
-#[derive(Default)]
-pub struct Namer {
-    next: usize,
-    kind: &'static str,
-}
-
-/// The adapter returned by [`Namer::with`].
-pub struct Named<'a, F> {
-    namer: &'a mut Namer,
-    f: F,
-}
-
-impl Namer {
-    /// Visit with `f(name, tensor)`.
-    pub fn with<F: FnMut(String, Tensor<'_>)>(&mut self, f: F) -> Named<'_, F> {
-        Named { namer: self, f }
-    }
-}
-
-impl<F: FnMut(String, Tensor<'_>)> Visitor for Named<'_, F> {
-    fn layer(&mut self, kind: &'static str) {
-        self.namer.kind = kind;
-        self.namer.next += 1;
-    }
-    fn tensor(&mut self, t: Tensor<'_>) {
-        let name = format!(
-            "{}.{}.{}",
-            self.namer.next.saturating_sub(1),
-            self.namer.kind,
-            t.kind.name()
-        );
-        (self.f)(name, t)
-    }
-}
+use super::fs::write_atomic;
+use crate::nets::{tensor_list, Model, Namer, Preset};
 
 /// Knobs and provenance stored next to the tensors.
 pub type Metadata = BTreeMap<String, String>;
 
 /// Write `model` with `meta` (plus `format`, `preset`, `signature`, `params`).
 ///
-/// The file is written here rather than by the `safetensors` crate so that it is
-/// byte-for-byte reproducible: tensors in blob order, metadata keys sorted (the crate takes a
-/// `HashMap`, whose order changes from run to run). The crate reads it back.
+/// The file is written here rather than by the `safetensors` crate's `serialize` so that it is
+/// byte-for-byte reproducible (a test trains twice and compares the files): tensors in blob
+/// order, metadata keys sorted. The crate takes the metadata as a `HashMap`, whose order
+/// changes from process to process. The crate reads the file back.
 pub fn save(model: &mut dyn Model, meta: &Metadata, path: &Path) -> Result<()> {
     let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
     let mut namer = Namer::default();
@@ -79,7 +44,7 @@ pub fn save(model: &mut dyn Model, meta: &Metadata, path: &Path) -> Result<()> {
     info.insert("preset".into(), model.preset().name().into());
     info.insert("signature".into(), format!("{:#018x}", model.signature()));
     info.insert("params".into(), model.params().to_string());
-    crate::model_file::write_atomic(path, &encode(&tensors, &info))
+    write_atomic(path, &encode(&tensors, &info))
 }
 
 /// A safetensors file of F32 tensors `(name, shape, little-endian bytes)`, in the given order.
@@ -174,7 +139,7 @@ fn is_batchnorm(name: &str) -> bool {
 /// the right shape and finite values, batch-norm tensors all present or all absent, nothing
 /// else. Returns whether the batch-norm tensors are present.
 fn check(model: &mut dyn Model, file: &File) -> std::result::Result<bool, String> {
-    let want = crate::model::tensor_list(model);
+    let want = tensor_list(model);
     let preset = model.preset().name();
     let bn_total = want.iter().filter(|(n, _)| is_batchnorm(n)).count();
     let bn_present = want
@@ -250,12 +215,11 @@ pub fn load_into(model: &mut dyn Model, file: &File) -> std::result::Result<bool
 
 /// The file's tensors in a fresh model: the preset comes from `preset` if given, else the
 /// file's metadata, else the first preset whose tensor names and shapes match. The metadata's
-/// knobs are checked by [`crate::model_file::load`], the one way in.
+/// knobs are checked by [`super::load`], the one way in.
 pub fn load_model(
     file: File,
-    preset: Option<crate::presets::Preset>,
+    preset: Option<Preset>,
 ) -> std::result::Result<(Box<dyn Model>, Metadata), String> {
-    use crate::presets::Preset;
     let preset = match preset {
         Some(p) => p,
         None => match file.meta.get("preset") {

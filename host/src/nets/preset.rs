@@ -1,11 +1,11 @@
-//! Named networks and their default training settings.
+//! The networks the CLI knows by name, and the knobs that shape them.
+//!
+//! Everything here is known without building a network: names, layers, the blob signature
+//! and size come from the core's types. [`crate::nets::model`] builds one; the training
+//! recipe of each preset is in [`crate::train::recipe`].
 
 use clap::ValueEnum;
-use shinso::Knobs;
-
-use crate::model::{Model, Net};
-
-use shinso::zoo;
+use shinso::{zoo, Knobs};
 
 /// A network shape the CLI knows by name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, ValueEnum)]
@@ -27,29 +27,6 @@ pub enum Preset {
     OnlineConvnet,
     /// The device's online MLP learner: 784-32-10.
     OnlineMlp,
-}
-
-/// Optimizer family.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum OptKind {
-    Sgd,
-    Momentum,
-    Adagrad,
-    Rmsprop,
-    Adam,
-}
-
-impl OptKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            OptKind::Sgd => "SGD",
-            OptKind::Momentum => "Momentum",
-            OptKind::Adagrad => "AdaGrad",
-            OptKind::Rmsprop => "RMSProp",
-            OptKind::Adam => "Adam",
-        }
-    }
 }
 
 /// Initialisation scheme.
@@ -109,23 +86,6 @@ impl ActKind {
     }
 }
 
-/// What a preset trains with unless told otherwise.
-#[derive(Clone, Copy, Debug)]
-pub struct Defaults {
-    pub activation: ActKind,
-    pub init: InitKind,
-    pub optimizer: OptKind,
-    pub lr: f32,
-    pub batch_size: usize,
-    /// Training length in epochs (when neither `--iterations` nor `--epochs` is given).
-    pub epochs: f64,
-    pub augment_shift: u32,
-    /// Dropout ratio of the preset's dropout layers (0: off).
-    pub dropout: f32,
-    /// Learning-rate schedule.
-    pub schedule: crate::train::Schedule,
-}
-
 impl Preset {
     pub fn all() -> &'static [Preset] {
         <Self as ValueEnum>::value_variants()
@@ -170,20 +130,6 @@ impl Preset {
         }
     }
 
-    /// A zeroed network of this shape.
-    pub fn build(self) -> Box<dyn Model> {
-        match self {
-            Preset::Mlp => Net::<zoo::Mlp>::boxed(self),
-            Preset::DeepMlp => Net::<zoo::DeepMlp>::boxed(self),
-            Preset::SimpleConvnet => Net::<zoo::SimpleConvNet>::boxed(self),
-            Preset::DoubleConvnet => Net::<zoo::DoubleConvNet>::boxed(self),
-            Preset::Lenet => Net::<zoo::LeNet>::boxed(self),
-            Preset::AlexnetMini => Net::<zoo::AlexNetMini>::boxed(self),
-            Preset::OnlineConvnet => Net::<zoo::OnlineConvNet>::boxed(self),
-            Preset::OnlineMlp => Net::<zoo::OnlineMlp>::boxed(self),
-        }
-    }
-
     /// The network's blob signature and the floats its model files hold (parameters and
     /// saved state), without building it: what a file or a device may claim is checked
     /// against these.
@@ -206,66 +152,6 @@ impl Preset {
     /// The preset whose networks carry blob signature `sig`.
     pub fn by_signature(sig: u64) -> Option<Preset> {
         Self::all().iter().copied().find(|p| p.shape().0 == sig)
-    }
-
-    pub fn defaults(self) -> Defaults {
-        let base = Defaults {
-            activation: ActKind::Relu,
-            init: InitKind::He,
-            optimizer: OptKind::Adam,
-            lr: 0.001,
-            batch_size: 100,
-            epochs: 10.0,
-            augment_shift: 0,
-            dropout: 0.0,
-            schedule: crate::train::Schedule::Constant,
-        };
-        match self {
-            // the course's 2000 iterations of 100 = 20 epochs of our 10,000 images
-            Preset::Mlp => Defaults {
-                optimizer: OptKind::Sgd,
-                lr: 0.1,
-                epochs: 20.0,
-                ..base
-            },
-            Preset::DeepMlp => base,
-            Preset::SimpleConvnet => base,
-            // Adam, batch 50, shifts of ±2, cosine decay from 0.002: 0.9876 on the test set
-            // (a step decay ×0.3 every 10 epochs from 0.001 gave 0.9857, cosine from 0.001 0.9863)
-            Preset::DoubleConvnet => Defaults {
-                batch_size: 50,
-                epochs: 30.0,
-                augment_shift: 2,
-                lr: 0.002,
-                schedule: crate::train::Schedule::Cosine { min: 0.0 },
-                ..base
-            },
-            Preset::Lenet => Defaults {
-                epochs: 15.0,
-                ..base
-            },
-            Preset::AlexnetMini => Defaults {
-                epochs: 15.0,
-                dropout: 0.3,
-                augment_shift: 1,
-                ..base
-            },
-            // online learning: one sample at a time, one pass
-            Preset::OnlineConvnet | Preset::OnlineMlp => Defaults {
-                batch_size: 1,
-                epochs: 1.0,
-                ..base
-            },
-        }
-    }
-
-    /// Presets `shinso bench` times by default.
-    pub fn bench_defaults() -> Vec<Preset> {
-        Preset::all()
-            .iter()
-            .copied()
-            .filter(|p| matches!(p.name(), "mlp" | "simple-convnet"))
-            .collect()
     }
 
     /// The device nets fuse conv, ReLU and pooling: their activation cannot change.

@@ -1,21 +1,23 @@
 //! The networks the CLI trains, behind one object-safe trait so a preset chosen on the command
-//! line can drive any of the core's statically-shaped network types.
+//! line can drive any of the core's statically-shaped network types; [`Preset::build`] makes
+//! one.
 
 use bytemuck::Pod;
+
+use crate::data::CLASSES;
 use shinso::{
     layer::floats, Error, Init, Knobs, Layer, Loss, Memory, Network, Optimizer, Rule, Visitor,
     WeightDecay,
 };
 
-use crate::presets::Preset;
+use super::Preset;
+use shinso::zoo;
 
 /// Largest batch the CLI trains or evaluates at once (`--batch-size` may be at most this); each
 /// network's arena grows to what the batches it is given need.
 pub const BATCH: usize = 128;
 /// Floats per input sample (28×28 grey images).
 pub const INPUT: usize = 784;
-/// Output classes.
-pub const CLASSES: usize = 10;
 
 /// A network of any preset, with the arena its calls work in.
 pub trait Model: Send {
@@ -165,10 +167,19 @@ pub fn predict_all(model: &mut dyn Model, images: &[f32]) -> Result<Vec<u8>, Err
     Ok(preds)
 }
 
-/// Tensor description for documentation and safetensors: `(name, shape)` in blob order.
-pub fn tensor_list(model: &mut dyn Model) -> Vec<(String, Vec<usize>)> {
-    let mut names = crate::safetensors_io::Namer::default();
-    let mut out = Vec::new();
-    model.visit(&mut names.with(|name, t| out.push((name, t.shape[..t.rank()].to_vec()))));
-    out
+impl Preset {
+    /// A zeroed network of this shape (call [`Model::init`], or load a file into it). It holds
+    /// every parameter: what is known without one (signature, size) is [`Preset::shape`].
+    pub fn build(self) -> Box<dyn Model> {
+        match self {
+            Preset::Mlp => Net::<zoo::Mlp>::boxed(self),
+            Preset::DeepMlp => Net::<zoo::DeepMlp>::boxed(self),
+            Preset::SimpleConvnet => Net::<zoo::SimpleConvNet>::boxed(self),
+            Preset::DoubleConvnet => Net::<zoo::DoubleConvNet>::boxed(self),
+            Preset::Lenet => Net::<zoo::LeNet>::boxed(self),
+            Preset::AlexnetMini => Net::<zoo::AlexNetMini>::boxed(self),
+            Preset::OnlineConvnet => Net::<zoo::OnlineConvNet>::boxed(self),
+            Preset::OnlineMlp => Net::<zoo::OnlineMlp>::boxed(self),
+        }
+    }
 }

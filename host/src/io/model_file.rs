@@ -15,18 +15,17 @@
 //!   ([`shinso::optim::limits::DROPOUT`]);
 //! - batch-norm running variances below zero (they are square roots' arguments).
 //!
-//! Files are written through [`write_atomic`], so a refused or failed command never leaves half
+//! Files are written through [`super::write_atomic`], so a refused or failed command never leaves half
 //! a file behind.
 
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Result};
 use shinso::{optim::limits, TensorKind};
 
-use crate::model::Model;
-use crate::presets::{knobs, ActKind, Preset};
-use crate::safetensors_io::{self, Metadata};
+use super::fs::read_regular;
+use super::safetensors::{self, Metadata};
+use crate::nets::{knobs, ActKind, Model, Namer, Preset};
 
 /// Room for a safetensors header (tensor names, shapes, metadata with the training config).
 const HEADER_ROOM: u64 = 1 << 20;
@@ -36,41 +35,6 @@ const HEADER_ROOM: u64 = 1 << 20;
 pub fn max_bytes() -> u64 {
     let floats = Preset::all().iter().map(|p| p.shape().1).max().unwrap_or(0);
     8 * floats as u64 + HEADER_ROOM
-}
-
-/// The whole of `path`, if it is a regular file of at most `limit` bytes. The check comes
-/// before opening (opening a FIFO blocks), and the read stops at `limit` whatever the file
-/// does meanwhile.
-pub fn read_regular(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>> {
-    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => anyhow!("{}: file not found", path.display()),
-        _ => anyhow!("{}: {e}", path.display()),
-    })?;
-    if !meta.is_file() {
-        bail!(
-            "{}: not a regular file (a {what} is read from a file)",
-            path.display()
-        );
-    }
-    if meta.len() > limit {
-        bail!(
-            "{}: {} bytes, larger than any {what} ({limit} bytes at most)",
-            path.display(),
-            meta.len()
-        );
-    }
-    let f = std::fs::File::open(path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    f.take(limit + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| anyhow!("{}: {e}", path.display()))?;
-    if bytes.len() as u64 > limit {
-        bail!(
-            "{}: grew past {limit} bytes while being read",
-            path.display()
-        );
-    }
-    Ok(bytes)
 }
 
 /// A model file's bytes ([`read_regular`] bounded by [`max_bytes`]).
@@ -101,8 +65,8 @@ pub fn load(path: &Path, preset: Option<Preset>, activation: Option<ActKind>) ->
         m.load_blob(&bytes).map_err(|e| at(e.to_string()))?;
         (m, Metadata::new())
     } else {
-        let file = safetensors_io::parse(&bytes).map_err(at)?;
-        safetensors_io::load_model(file, preset).map_err(at)?
+        let file = safetensors::parse(&bytes).map_err(at)?;
+        safetensors::load_model(file, preset).map_err(at)?
     };
     let (act, bn, dropout) = knobs_of(&meta, model.preset(), activation).map_err(at)?;
     check_state(&mut *model).map_err(at)?;
@@ -125,7 +89,7 @@ pub fn blob_preset(blob: &[u8]) -> Result<Preset, String> {
     })
 }
 
-/// Activation, batch norm and dropout from validated metadata (the preset's defaults where a
+/// Activation, batch norm and dropout from validated metadata (relu, off and 0 where a
 /// key is absent, as in files from other tools).
 fn knobs_of(
     meta: &Metadata,
@@ -136,7 +100,7 @@ fn knobs_of(
         (Some(a), _) => a,
         (None, Some(s)) => ActKind::from_name(s)
             .ok_or_else(|| format!("unknown activation {s:?} in the model's metadata"))?,
-        (None, None) => preset.defaults().activation,
+        (None, None) => ActKind::Relu, // every preset's default
     };
     if preset.fixed_relu() && act != ActKind::Relu {
         return Err(format!(
@@ -170,7 +134,7 @@ fn knobs_of(
 /// already known to be finite).
 fn check_state(model: &mut dyn Model) -> Result<(), String> {
     let mut bad = None;
-    let mut names = safetensors_io::Namer::default();
+    let mut names = Namer::default();
     model.visit(&mut names.with(|name, t| {
         if t.kind == TensorKind::RunningVar && bad.is_none() {
             if let Some(i) = t.value.iter().position(|v| *v < 0.0) {
@@ -182,27 +146,4 @@ fn check_state(model: &mut dyn Model) -> Result<(), String> {
         }
     }));
     bad.map_or(Ok(()), Err)
-}
-
-/// Writes `bytes` to `path` whole or not at all: into a temporary file next to it, renamed
-/// over `path` once complete.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .ok_or_else(|| anyhow!("{}: not a file name", path.display()))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".{}.part", std::process::id()));
-    let tmp: PathBuf = dir.join(tmp_name);
-    let written = std::fs::File::create(&tmp)
-        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
-        .and_then(|()| std::fs::rename(&tmp, path));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written.with_context(|| format!("{}: cannot write", path.display()))
 }

@@ -1,0 +1,383 @@
+//! `shinso train`: one run, with its metrics, plots, summary and model file.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+
+use super::PlotFormat;
+use crate::data::DataArgs;
+use crate::io::{create_out_dir, safetensors, Metadata};
+use crate::nets::{ActKind, InitKind, Preset};
+use crate::report::{metrics, plot};
+use crate::train::{self, LossKind, OptKind, Schedule, TrainConfig};
+use crate::ui::{json_value, progress_bar, say, write_json};
+
+/// Learning-rate schedule kinds for the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ScheduleKind {
+    Constant,
+    /// Multiply by --lr-gamma every --lr-step epochs.
+    Step,
+    /// Cosine decay to --lr-min over the run.
+    Cosine,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct TrainArgs {
+    /// Network shape; each preset brings default hyperparameters (see `shinso info`),
+    /// which the flags below override.
+    #[arg(long, value_enum, default_value = "mlp")]
+    pub preset: Preset,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Output directory (created if missing)
+    #[arg(long, value_name = "DIR", default_value = "out/train")]
+    pub out: PathBuf,
+    /// Hidden-layer activation
+    #[arg(long, value_enum)]
+    pub activation: Option<ActKind>,
+    /// Weight initialisation
+    #[arg(long, value_enum)]
+    pub init: Option<InitKind>,
+    /// σ of the Gaussian initialisation
+    #[arg(long, value_name = "SIGMA", default_value_t = 0.01)]
+    pub init_std: f32,
+    /// Update rule
+    #[arg(long, value_enum)]
+    pub optimizer: Option<OptKind>,
+    /// Learning rate ε
+    #[arg(long)]
+    pub lr: Option<f32>,
+    /// Momentum μ
+    #[arg(long, default_value_t = 0.9)]
+    pub momentum: f32,
+    /// RMSProp decay ρ
+    #[arg(long, default_value_t = 0.99)]
+    pub rho: f32,
+    /// Adam β₁
+    #[arg(long, default_value_t = 0.9)]
+    pub beta1: f32,
+    /// Adam β₂
+    #[arg(long, default_value_t = 0.999)]
+    pub beta2: f32,
+    /// δ added to the root in AdaGrad, RMSProp and Adam
+    #[arg(long, default_value_t = 1e-7)]
+    pub delta: f32,
+    /// Initial h of AdaGrad
+    #[arg(long, default_value_t = 1e-4)]
+    pub adagrad_h0: f32,
+    /// Learning-rate schedule
+    #[arg(long, value_enum)]
+    pub lr_schedule: Option<ScheduleKind>,
+    /// Epochs between learning-rate steps (step schedule)
+    #[arg(long, value_name = "EPOCHS")]
+    pub lr_step: Option<f64>,
+    /// Factor applied at each step (step schedule)
+    #[arg(long, value_name = "FACTOR")]
+    pub lr_gamma: Option<f32>,
+    /// Final learning rate (cosine schedule)
+    #[arg(long, default_value_t = 0.0)]
+    pub lr_min: f32,
+    /// Loss function
+    #[arg(long, value_enum, default_value = "softmax-ce")]
+    pub loss: LossKind,
+    /// Samples per step (at most 128)
+    #[arg(long, short = 'b')]
+    pub batch_size: Option<usize>,
+    /// Optimizer steps (exclusive with --epochs)
+    #[arg(long, short = 'n', conflicts_with = "epochs")]
+    pub iterations: Option<usize>,
+    /// Passes over the training set (may be fractional)
+    #[arg(long, short = 'e')]
+    pub epochs: Option<f64>,
+    /// L1 weight decay λ₁ (biases excluded)
+    #[arg(long, default_value_t = 0.0)]
+    pub l1: f32,
+    /// L2 weight decay λ₂ (biases excluded)
+    #[arg(long, default_value_t = 0.0)]
+    pub l2: f32,
+    /// Dropout ratio after each hidden dense activation (0 = off; default: the preset's)
+    #[arg(long)]
+    pub dropout: Option<f32>,
+    /// Batch normalisation before each hidden activation
+    #[arg(long)]
+    pub batch_norm: bool,
+    /// Seed of initialisation, shuffling, dropout and augmentation
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Train on the first N training images only
+    #[arg(long, value_name = "N")]
+    pub train_size: Option<usize>,
+    /// Test on the first N test images only
+    #[arg(long, value_name = "N")]
+    pub test_size: Option<usize>,
+    /// Augment with random shifts of up to ±K pixels
+    #[arg(long, value_name = "K")]
+    pub augment_shift: Option<u32>,
+    /// Evaluate every N iterations (default: every epoch, at most 50 times)
+    #[arg(long, value_name = "N")]
+    pub eval_every: Option<usize>,
+    /// Training accuracy is measured on at most N training images
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub eval_train_samples: usize,
+    /// Plot format
+    #[arg(long, value_enum, default_value = "png")]
+    pub plot_format: PlotFormat,
+    /// No progress bar
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+impl TrainArgs {
+    /// Resolve flags against the preset's defaults for a training set of `train_len` images.
+    pub fn config(&self, train_len: usize) -> Result<TrainConfig> {
+        let mut c = TrainConfig::for_preset(self.preset, train_len);
+        let d = self.preset.defaults();
+        if let Some(a) = self.activation {
+            c.activation = a;
+        }
+        if let Some(i) = self.init {
+            c.init = i;
+        }
+        c.init_std = self.init_std;
+        if let Some(o) = self.optimizer {
+            c.optimizer = o;
+            if self.lr.is_none() && o != d.optimizer {
+                c.lr = o.default_lr();
+            }
+        }
+        if let Some(lr) = self.lr {
+            c.lr = lr;
+        }
+        c.momentum = self.momentum;
+        c.rho = self.rho;
+        c.beta1 = self.beta1;
+        c.beta2 = self.beta2;
+        c.delta = self.delta;
+        c.adagrad_h0 = self.adagrad_h0;
+        c.loss = self.loss;
+        if let Some(b) = self.batch_size {
+            c.batch_size = b;
+        }
+        let n_train = self.train_size.map_or(train_len, |n| n.min(train_len));
+        let per_epoch = n_train.div_ceil(c.batch_size.max(1)).max(1);
+        c.iterations = match (self.iterations, self.epochs) {
+            (Some(n), _) => n,
+            (None, Some(e)) => {
+                if !(e.is_finite() && e > 0.0) {
+                    bail!("--epochs must be a positive number, got {e}");
+                }
+                let n = (e * per_epoch as f64).round().max(1.0);
+                if n > train::MAX_ITERATIONS as f64 {
+                    bail!(
+                        "--epochs {e} is {n:.0} iterations of {}; at most {} are accepted",
+                        c.batch_size,
+                        train::MAX_ITERATIONS
+                    );
+                }
+                n as usize
+            }
+            (None, None) => ((d.epochs * per_epoch as f64).round() as usize).max(1),
+        };
+        c.schedule = match self.lr_schedule {
+            None if self.lr_step.is_some() || self.lr_gamma.is_some() => Schedule::Step {
+                every: self.lr_step.unwrap_or(10.0),
+                gamma: self.lr_gamma.unwrap_or(0.5),
+            },
+            None => c.schedule,
+            Some(ScheduleKind::Constant) => Schedule::Constant,
+            Some(ScheduleKind::Step) => {
+                let (every, gamma) = match d.schedule {
+                    Schedule::Step { every, gamma } => (every, gamma),
+                    _ => (10.0, 0.5),
+                };
+                Schedule::Step {
+                    every: self.lr_step.unwrap_or(every),
+                    gamma: self.lr_gamma.unwrap_or(gamma),
+                }
+            }
+            Some(ScheduleKind::Cosine) => Schedule::Cosine { min: self.lr_min },
+        };
+        c.l1 = self.l1;
+        c.l2 = self.l2;
+        if let Some(d) = self.dropout {
+            c.dropout = d;
+        }
+        c.batch_norm = self.batch_norm;
+        c.seed = self.seed;
+        c.train_size = self.train_size;
+        c.test_size = self.test_size;
+        if let Some(k) = self.augment_shift {
+            c.augment_shift = k;
+        }
+        c.eval_every = self.eval_every.unwrap_or(0);
+        c.eval_train_samples = self.eval_train_samples;
+        c.validate()?;
+        Ok(c)
+    }
+}
+
+/// Metadata stored with a trained model: the knobs inference needs, and provenance.
+pub fn model_metadata(cfg: &TrainConfig, test_accuracy: f64) -> Metadata {
+    let mut m = Metadata::new();
+    m.insert("activation".into(), cfg.activation.name().into());
+    m.insert("batch_norm".into(), cfg.batch_norm.to_string());
+    m.insert("dropout".into(), cfg.dropout.to_string());
+    m.insert("test_accuracy".into(), format!("{test_accuracy:.4}"));
+    m.insert(
+        "config".into(),
+        serde_json::to_string(cfg).unwrap_or_default(),
+    );
+    m
+}
+
+pub fn run(a: &TrainArgs) -> Result<()> {
+    let data = a.data.load()?;
+    let cfg = a.config(data.train.len())?;
+    create_out_dir(&a.out)?;
+    let n_train = cfg
+        .train_size
+        .map_or(data.train.len(), |n| n.min(data.train.len()));
+    let n_test = cfg
+        .test_size
+        .map_or(data.test.len(), |n| n.min(data.test.len()));
+    if !a.quiet {
+        eprintln!(
+            "training {} ({}) on {} images from {}, testing on {}; {} iterations of {} ({:.1} epochs), {} lr {}",
+            cfg.preset,
+            cfg.activation.name(),
+            n_train,
+            data.dir.display(),
+            n_test,
+            cfg.iterations,
+            cfg.batch_size,
+            (cfg.iterations * cfg.batch_size) as f64 / n_train as f64,
+            cfg.optimizer.name(),
+            cfg.lr
+        );
+    }
+    let pb = progress_bar(cfg.iterations as u64, "train", a.quiet);
+    let mut last_draw = 0usize;
+    let result = train::run(&cfg, &data.train, &data.test, &mut |p| {
+        if p.iteration - last_draw >= 10
+            || p.iteration == p.iterations
+            || p.test_accuracy.is_some() && last_draw == 0
+        {
+            last_draw = p.iteration;
+            let acc = match (p.train_accuracy, p.test_accuracy) {
+                (Some(tr), Some(te)) => format!(" train {tr:.3} test {te:.3}"),
+                _ => String::new(),
+            };
+            pb.set_position(p.iteration as u64);
+            pb.set_message(format!("epoch {:.1} loss {:.3}{acc}", p.epoch, p.loss));
+        }
+    });
+    pb.finish_and_clear();
+    let mut r = result?;
+
+    let ext = a.plot_format.ext();
+    let by_epoch = (cfg.iterations * cfg.batch_size) as f64 / n_train as f64 >= 2.0;
+    let title = format!(
+        "{} — {}, {}, {} lr {}",
+        cfg.preset,
+        cfg.activation.name(),
+        cfg.init.name(),
+        cfg.optimizer.name(),
+        cfg.lr
+    );
+    metrics::write_csv(&a.out.join("metrics.csv"), &r.records)?;
+    plot::accuracy_chart(&r.records, by_epoch, &format!("accuracy: {title}"))
+        .save(&a.out.join(format!("accuracy.{ext}")))?;
+    plot::loss_chart(&r.records, by_epoch, &format!("loss: {title}"))
+        .save(&a.out.join(format!("loss.{ext}")))?;
+    let names: Vec<String> = (0..10).map(|i| i.to_string()).collect();
+    plot::Heatmap {
+        title: format!("confusion (test): {}", cfg.preset),
+        confusion: &r.confusion,
+        names,
+    }
+    .save(&a.out.join(format!("confusion.{ext}")))?;
+    safetensors::save(
+        &mut *r.model,
+        &model_metadata(&cfg, r.test_accuracy),
+        &a.out.join("model.safetensors"),
+    )?;
+    let files = vec![
+        "metrics.csv".to_string(),
+        format!("accuracy.{ext}"),
+        format!("loss.{ext}"),
+        format!("confusion.{ext}"),
+        "model.safetensors".into(),
+        "summary.json".into(),
+    ];
+    let summary = Summary {
+        config: json_value(&cfg)?,
+        data: DataInfo {
+            dir: data.dir.display().to_string(),
+            train_samples: n_train,
+            test_samples: n_test,
+            rows: data.train.rows,
+            cols: data.train.cols,
+        },
+        parameters: r.model.params(),
+        iterations: cfg.iterations,
+        epochs: (cfg.iterations * cfg.batch_size) as f64 / n_train as f64,
+        final_loss: r.final_loss,
+        train_accuracy: r.train_accuracy,
+        test_accuracy: r.test_accuracy,
+        best_test_accuracy: r.best_test_accuracy,
+        per_class_test_accuracy: r.confusion.per_class().to_vec(),
+        wall_time_s: r.wall_time_s,
+        samples_per_s: r.samples_per_s,
+        skipped_steps: r.skipped_steps,
+        files,
+    };
+    write_json(&a.out.join("summary.json"), &summary)?;
+    say(&format!(
+        "{}: test accuracy {:.4} (best {:.4}), train accuracy {:.4}, loss {:.4}; {:.1} s, {:.0} samples/s; wrote {}",
+        cfg.preset,
+        r.test_accuracy,
+        r.best_test_accuracy,
+        r.train_accuracy,
+        r.final_loss,
+        r.wall_time_s,
+        r.samples_per_s,
+        a.out.display()
+    ));
+    Ok(())
+}
+
+/// `summary.json` of a training run.
+#[derive(Serialize)]
+pub struct Summary {
+    /// Everything needed to rerun: the resolved configuration.
+    pub config: serde_json::Value,
+    /// The data directory and the number of samples used.
+    pub data: DataInfo,
+    pub parameters: usize,
+    pub iterations: usize,
+    pub epochs: f64,
+    pub final_loss: f64,
+    pub train_accuracy: f64,
+    pub test_accuracy: f64,
+    pub best_test_accuracy: f64,
+    pub per_class_test_accuracy: Vec<f64>,
+    pub wall_time_s: f64,
+    /// Training samples processed per second (optimizer steps only, evaluation excluded).
+    pub samples_per_s: f64,
+    /// Steps the core rejected (non-finite loss or gradient) and rolled back.
+    pub skipped_steps: usize,
+    /// Files written next to this summary.
+    pub files: Vec<String>,
+}
+
+#[derive(Serialize)]
+pub struct DataInfo {
+    pub dir: String,
+    pub train_samples: usize,
+    pub test_samples: usize,
+    pub rows: usize,
+    pub cols: usize,
+}

@@ -1,0 +1,119 @@
+//! Images and labels in memory, and the one pixel scaling.
+
+use std::path::Path;
+
+use super::{read_idx, DataError, CLASSES};
+
+/// A pixel as the networks take it: `p · (1/255)`, the device's scaling (`firmware/app`'s
+/// `slot::normalise`), so host and device see the same floats. (`p / 255` differs from it in
+/// the last bit for 126 of the 256 values.)
+pub fn pixel(p: u8) -> f32 {
+    p as f32 * (1.0 / 255.0)
+}
+
+/// Images as f32 in [0, 1] (see [`pixel`]), row-major, one after another.
+#[derive(Clone, Debug, Default)]
+pub struct Dataset {
+    /// `len() * rows * cols` pixels.
+    pub images: Vec<f32>,
+    pub labels: Vec<u8>,
+    pub rows: usize,
+    pub cols: usize,
+}
+
+impl Dataset {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+    /// Pixels per image.
+    pub fn pixels(&self) -> usize {
+        self.rows * self.cols
+    }
+    pub fn image(&self, i: usize) -> &[f32] {
+        let p = self.pixels();
+        &self.images[i * p..(i + 1) * p]
+    }
+    /// The first `n` samples (or all, if fewer).
+    pub fn take(&self, n: usize) -> Dataset {
+        let n = n.min(self.len());
+        Dataset {
+            images: self.images[..n * self.pixels()].to_vec(),
+            labels: self.labels[..n].to_vec(),
+            rows: self.rows,
+            cols: self.cols,
+        }
+    }
+    /// Samples per class.
+    pub fn class_counts(&self) -> [usize; CLASSES] {
+        let mut c = [0; CLASSES];
+        for &l in &self.labels {
+            c[l as usize] += 1;
+        }
+        c
+    }
+    /// Copy the samples `idx` into `x` (len `idx.len() * pixels`) and `y`.
+    pub fn gather(&self, idx: &[usize], x: &mut [f32], y: &mut [u8]) {
+        let p = self.pixels();
+        for (k, &i) in idx.iter().enumerate() {
+            x[k * p..(k + 1) * p].copy_from_slice(self.image(i));
+            y[k] = self.labels[i];
+        }
+    }
+}
+
+/// Load an image file and a label file into a [`Dataset`], checking they agree.
+pub fn load_pair(images: &Path, labels: &Path) -> Result<Dataset, DataError> {
+    let img = read_idx(images)?;
+    if img.dims.len() != 3 {
+        return Err(DataError::WrongKind {
+            path: images.to_owned(),
+            expected: "images (idx3: count, rows, cols)",
+            found: format!("idx{} with dimensions {:?}", img.dims.len(), img.dims),
+        });
+    }
+    let (n, rows, cols) = (img.dims[0], img.dims[1], img.dims[2]);
+    if n == 0 || rows == 0 || cols == 0 {
+        return Err(DataError::BadHeader {
+            path: images.to_owned(),
+            msg: format!("empty image set ({n} images of {rows}x{cols})"),
+        });
+    }
+    let lab = read_idx(labels)?;
+    if lab.dims.len() != 1 {
+        return Err(DataError::WrongKind {
+            path: labels.to_owned(),
+            expected: "labels (idx1: count)",
+            found: format!("idx{} with dimensions {:?}", lab.dims.len(), lab.dims),
+        });
+    }
+    if lab.dims[0] != n {
+        return Err(DataError::CountMismatch {
+            images: images.to_owned(),
+            n_images: n,
+            labels: labels.to_owned(),
+            n_labels: lab.dims[0],
+        });
+    }
+    if let Some((index, &value)) = lab
+        .data
+        .iter()
+        .enumerate()
+        .find(|(_, &v)| v as usize >= CLASSES)
+    {
+        return Err(DataError::BadLabel {
+            path: labels.to_owned(),
+            index,
+            value,
+        });
+    }
+    let images_f = img.data.iter().map(|&b| pixel(b)).collect();
+    Ok(Dataset {
+        images: images_f,
+        labels: lab.data,
+        rows,
+        cols,
+    })
+}

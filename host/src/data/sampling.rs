@@ -1,0 +1,51 @@
+//! Seeded shuffled passes over a training set.
+
+use shinso::Rng;
+
+/// Shuffled passes over `0..n`: each epoch visits every index once, in a seeded order.
+#[derive(Clone, Debug)]
+pub struct EpochSampler {
+    order: Vec<usize>,
+    pos: usize,
+    epoch: usize,
+    rng: Rng,
+}
+
+impl EpochSampler {
+    pub fn new(n: usize, seed: u64) -> Self {
+        let mut rng = Rng::new(seed);
+        let mut order: Vec<usize> = (0..n).collect();
+        rng.shuffle(&mut order);
+        Self {
+            order,
+            pos: 0,
+            epoch: 0,
+            rng,
+        }
+    }
+    /// Completed epochs.
+    pub fn epoch(&self) -> usize {
+        self.epoch
+    }
+    /// Fraction of epochs completed, e.g. 2.5.
+    pub fn progress(&self) -> f64 {
+        self.epoch as f64 + self.pos as f64 / self.order.len().max(1) as f64
+    }
+    /// Fill `out` with the next indices; an epoch boundary reshuffles (a batch may straddle it).
+    pub fn next_batch(&mut self, out: &mut [usize]) {
+        for slot in out.iter_mut() {
+            if self.pos == self.order.len() {
+                self.pos = 0;
+                self.epoch += 1;
+                self.rng.shuffle(&mut self.order);
+            }
+            *slot = self.order[self.pos];
+            self.pos += 1;
+        }
+        if self.pos == self.order.len() {
+            self.pos = 0;
+            self.epoch += 1;
+            self.rng.shuffle(&mut self.order);
+        }
+    }
+}

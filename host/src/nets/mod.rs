@@ -1,0 +1,10 @@
+//! The networks: presets by name, the object-safe [`Model`] over the core's typed networks,
+//! and the names of their tensors.
+
+mod model;
+mod preset;
+mod tensors;
+
+pub use model::{predict_all, Model, Net, BATCH, INPUT};
+pub use preset::{knobs, ActKind, InitKind, Preset};
+pub use tensors::{tensor_list, Named, Namer};

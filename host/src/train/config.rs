@@ -1,0 +1,268 @@
+//! Everything a training run depends on, as one serialisable value, and its checks.
+
+use anyhow::{bail, Result};
+use serde::{Deserialize, Serialize};
+use shinso::{optim::limits, Init, Loss, Rule};
+
+use crate::nets::{ActKind, InitKind, Preset, BATCH};
+
+/// The longest run accepted: about an hour for the fastest preset (mlp at batch 100, 0.41 ms
+/// a step, see BENCHMARKS.md) and days for the convnets. Beyond it `--epochs 1e12` or
+/// `--iterations 18446744073709551615` would start a run that never ends.
+pub const MAX_ITERATIONS: usize = 10_000_000;
+
+/// Optimizer family.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum OptKind {
+    Sgd,
+    Momentum,
+    Adagrad,
+    Rmsprop,
+    Adam,
+}
+
+impl OptKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            OptKind::Sgd => "SGD",
+            OptKind::Momentum => "Momentum",
+            OptKind::Adagrad => "AdaGrad",
+            OptKind::Rmsprop => "RMSProp",
+            OptKind::Adam => "Adam",
+        }
+    }
+
+    /// The course's usual learning rate for the rule: what `--optimizer` uses without `--lr`.
+    pub fn default_lr(self) -> f32 {
+        match self {
+            OptKind::Sgd => 0.1,
+            OptKind::Momentum | OptKind::Adagrad => 0.01,
+            OptKind::Rmsprop | OptKind::Adam => 0.001,
+        }
+    }
+}
+
+/// Loss applied to the network's outputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LossKind {
+    /// Softmax then cross-entropy, fused (the course's SoftmaxWithLoss).
+    SoftmaxCe,
+    /// Mean squared error against one-hot targets.
+    Mse,
+    /// Sigmoid then binary cross-entropy per class, fused.
+    SigmoidCe,
+}
+
+impl LossKind {
+    pub fn core(self) -> Loss {
+        match self {
+            LossKind::SoftmaxCe => Loss::SoftmaxCrossEntropy,
+            LossKind::Mse => Loss::Mse,
+            LossKind::SigmoidCe => Loss::SigmoidCrossEntropy,
+        }
+    }
+}
+
+/// Learning-rate schedule over epochs.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Schedule {
+    Constant,
+    /// `lr · gamma^floor(epoch / every)`.
+    Step {
+        every: f64,
+        gamma: f32,
+    },
+    /// Cosine from `lr` down to `min` over the run.
+    Cosine {
+        min: f32,
+    },
+}
+
+/// Everything a training run depends on; serialised into `summary.json` and `report.json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub preset: String,
+    pub activation: ActKind,
+    pub init: InitKind,
+    /// σ of the Gaussian initialisation.
+    pub init_std: f32,
+    pub optimizer: OptKind,
+    pub lr: f32,
+    pub momentum: f32,
+    pub rho: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub delta: f32,
+    pub adagrad_h0: f32,
+    pub schedule: Schedule,
+    pub loss: LossKind,
+    pub batch_size: usize,
+    /// Optimizer steps in total.
+    pub iterations: usize,
+    pub l1: f32,
+    pub l2: f32,
+    pub dropout: f32,
+    pub batch_norm: bool,
+    pub seed: u64,
+    /// Use only the first N training images (None: all).
+    pub train_size: Option<usize>,
+    /// Use only the first N test images (None: all).
+    pub test_size: Option<usize>,
+    /// Random shifts of up to ±N pixels.
+    pub augment_shift: u32,
+    /// Evaluate every N iterations (and at the end).
+    pub eval_every: usize,
+    /// Training accuracy is measured on at most this many training images.
+    pub eval_train_samples: usize,
+}
+
+impl TrainConfig {
+    pub fn preset(&self) -> Result<Preset> {
+        Preset::from_name(&self.preset)
+            .ok_or_else(|| anyhow::anyhow!("unknown preset {:?}", self.preset))
+    }
+
+    pub fn rule(&self) -> Rule {
+        let lr = self.lr;
+        match self.optimizer {
+            OptKind::Sgd => Rule::Sgd { lr },
+            OptKind::Momentum => Rule::Momentum {
+                lr,
+                momentum: self.momentum,
+            },
+            OptKind::Adagrad => Rule::AdaGrad {
+                lr,
+                h0: self.adagrad_h0,
+                delta: self.delta,
+            },
+            OptKind::Rmsprop => Rule::RmsProp {
+                lr,
+                rho: self.rho,
+                delta: self.delta,
+            },
+            OptKind::Adam => Rule::Adam {
+                lr,
+                beta1: self.beta1,
+                beta2: self.beta2,
+                delta: self.delta,
+            },
+        }
+    }
+
+    pub fn init_scheme(&self) -> Init {
+        match self.init {
+            InitKind::Zeros => Init::Zeros,
+            InitKind::Gaussian => Init::Gaussian(self.init_std),
+            InitKind::Xavier => Init::Xavier,
+            InitKind::He => Init::He,
+        }
+    }
+
+    /// Learning rate at fractional epoch `epoch` of a run lasting `total_epochs`.
+    pub fn lr_at(&self, epoch: f64, total_epochs: f64) -> f32 {
+        match self.schedule {
+            Schedule::Constant => self.lr,
+            Schedule::Step { every, gamma } => {
+                let k = if every > 0.0 {
+                    (epoch / every).floor()
+                } else {
+                    0.0
+                };
+                self.lr * gamma.powi(k as i32)
+            }
+            Schedule::Cosine { min } => {
+                let t = if total_epochs > 0.0 {
+                    (epoch / total_epochs).clamp(0.0, 1.0)
+                } else {
+                    1.0
+                };
+                min + (self.lr - min) * 0.5 * (1.0 + (std::f64::consts::PI * t).cos()) as f32
+            }
+        }
+    }
+
+    /// Refuse settings the core would misbehave on, with a message naming the flag.
+    pub fn validate(&self) -> Result<()> {
+        let pos = |v: f32, flag: &str| -> Result<()> {
+            if !(v.is_finite() && v > 0.0) {
+                bail!("{flag} must be a positive number, got {v}");
+            }
+            Ok(())
+        };
+        // The ranges that can train live in the core, shared with the device.
+        let within = |r: limits::Range, flag: &'static str, v: f32| -> Result<()> {
+            r.check(flag, v)
+                .map_err(|e| anyhow::anyhow!("{e} (for {})", self.optimizer.name()))
+        };
+        within(limits::lr_range(&self.rule()), "--lr", self.lr)?;
+        within(limits::DELTA, "--delta", self.delta)?;
+        within(limits::DECAY_RATE, "--momentum", self.momentum)?;
+        within(limits::DECAY_RATE, "--rho", self.rho)?;
+        within(limits::DECAY_RATE, "--beta1", self.beta1)?;
+        within(limits::DECAY_RATE, "--beta2", self.beta2)?;
+        within(limits::ADAGRAD_H0, "--adagrad-h0", self.adagrad_h0)?;
+        limits::DROPOUT.check("--dropout", self.dropout)?;
+        if self.init == InitKind::Gaussian {
+            pos(self.init_std, "--init-std")?;
+        }
+        limits::WEIGHT_DECAY.check("--l1", self.l1)?;
+        limits::WEIGHT_DECAY.check("--l2", self.l2)?;
+        if self.batch_size == 0 || self.batch_size > BATCH {
+            bail!(
+                "--batch-size must be between 1 and {BATCH}, got {}",
+                self.batch_size
+            );
+        }
+        if self.iterations == 0 {
+            bail!("nothing to do: the run has 0 iterations");
+        }
+        if self.iterations > MAX_ITERATIONS {
+            bail!(
+                "--iterations must be at most {MAX_ITERATIONS}, got {}",
+                self.iterations
+            );
+        }
+        match self.schedule {
+            Schedule::Step { every, gamma } => {
+                if !(every.is_finite() && every > 0.0) {
+                    bail!("--lr-step must be a positive number of epochs, got {every}");
+                }
+                pos(gamma, "--lr-gamma")?;
+            }
+            Schedule::Cosine { min } => {
+                if !(min.is_finite() && min >= 0.0) {
+                    bail!("--lr-min must be ≥ 0, got {min}");
+                }
+            }
+            Schedule::Constant => {}
+        }
+        if self.train_size == Some(0) || self.test_size == Some(0) {
+            bail!("--train-size and --test-size must be at least 1");
+        }
+        if self.augment_shift > 27 {
+            bail!(
+                "--augment-shift must be at most 27 pixels, got {}",
+                self.augment_shift
+            );
+        }
+        let p = self.preset()?;
+        if self.batch_norm && !p.has_batch_norm() {
+            bail!("preset {} has no batch-norm layers", p.name());
+        }
+        if p.fixed_relu() && self.activation != ActKind::Relu {
+            bail!(
+                "preset {} fuses convolution, ReLU and pooling: --activation must be relu",
+                p.name()
+            );
+        }
+        if self.dropout > 0.0 && !p.has_dropout() {
+            bail!("preset {} has no dropout layers", p.name());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,11 @@
+//! Training: the configuration of a run, each preset's recipe, the loop, and what it records.
+
+mod config;
+mod metrics;
+mod recipe;
+mod run;
+
+pub use config::{LossKind, OptKind, Schedule, TrainConfig, MAX_ITERATIONS};
+pub use metrics::{Confusion, Record};
+pub use recipe::Defaults;
+pub use run::{evaluate, run, Progress, RunResult};

@@ -1,0 +1,43 @@
+//! What the CLI shows: lines on stdout, one progress-bar style on stderr, JSON values.
+//!
+//! A leaf: every command module prints through here, and this module knows none of them.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Print to stdout, ignoring a closed pipe (`shinso eval | head`).
+pub fn say(s: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(s.as_bytes());
+    let _ = out.write_all(b"\n");
+}
+
+/// The one progress bar: `label [bar] pos/len message elapsed<eta` on stderr (indicatif hides
+/// it when stderr is not a terminal), or a hidden one when `quiet`.
+pub fn progress_bar(len: u64, label: &str, quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let style = ProgressStyle::with_template(
+        "{prefix:>10} {bar:28.cyan/blue} {pos:>6}/{len:6} {wide_msg} {elapsed}<{eta}",
+    )
+    .expect("a valid template")
+    .progress_chars("█▉▊▋▌▍▎▏ ");
+    ProgressBar::new(len)
+        .with_style(style)
+        .with_prefix(label.to_string())
+}
+
+/// A JSON value of `v` whose f32 fields print as written (`0.1`, not `0.10000000149011612`).
+pub fn json_value<T: serde::Serialize>(v: &T) -> Result<serde_json::Value> {
+    Ok(serde_json::from_str(&serde_json::to_string(v)?)?)
+}
+
+/// Write any serialisable value as pretty JSON.
+pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value)?;
+    std::fs::write(path, text + "\n").with_context(|| format!("{}: cannot write", path.display()))
+}
