@@ -7,9 +7,9 @@ use shinso_host::train::{Confusion, Record};
 #[test]
 fn experiment_lists_are_valid() {
     for quick in [false, true] {
-        let (groups, exps) = experiments(quick, 1, 10_000);
+        let (groups, exps) = experiments(quick, 1, 10_000).unwrap();
         assert_eq!(
-            groups.iter().map(|g| g.id).collect::<Vec<_>>(),
+            groups.iter().map(|g| g.id.as_str()).collect::<Vec<_>>(),
             GROUPS.to_vec()
         );
         for e in &exps {

@@ -57,7 +57,7 @@ fn cost(cfg: &TrainConfig) -> f64 {
 pub fn run(a: &ReproduceArgs) -> Result<()> {
     let data = a.data.load()?;
     let started = Instant::now();
-    let (groups, mut exps) = experiments(a.quick, a.seed, data.train.len());
+    let (groups, mut exps) = experiments(a.quick, a.seed, data.train.len())?;
     if let Some(only) = &a.only {
         exps.retain(|e| e.group.contains(only.as_str()));
         if exps.is_empty() {
@@ -115,7 +115,7 @@ pub fn run(a: &ReproduceArgs) -> Result<()> {
                     return;
                 };
                 let e = &exps[i];
-                let bar = progress_bar(e.cfg.iterations as u64, e.group, false);
+                let bar = progress_bar(e.cfg.iterations as u64, &e.group, false);
                 let pb = mp.insert_before(&overall, bar);
                 let label: String = e.name.chars().take(40).collect();
                 let mut last = 0usize;
@@ -197,7 +197,7 @@ fn finish(
     Ok(Done {
         index,
         report: RunReport {
-            experiment: e.group.into(),
+            experiment: e.group.clone(),
             name: e.name.clone(),
             config: json_value(&e.cfg)?,
             test_accuracy: r.test_accuracy,
