@@ -14,9 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use shinso::optim::limits;
 use shinso_link::{build_firmware, emulate_on_pty, Emulator, Link, LinkError, Qemu};
-use shinso_proto::{
-    self as proto, DeviceInfo, ErrorCode, Optimizer, Pixels, Request, Response, CHUNK,
-};
+use shinso_proto::{self as proto, DeviceInfo, ErrorCode, Pixels, Request, Response, CHUNK};
 
 use crate::cli::{progress_bar, say, DataArgs};
 use crate::data::{Dataset, Mnist};
@@ -134,7 +132,8 @@ pub enum OptArg {
 }
 
 impl OptArg {
-    fn wire(self) -> (Optimizer, f32) {
+    fn wire(self) -> (shinso::optim::Kind, f32) {
+        use shinso::optim::Kind as Optimizer;
         match self {
             OptArg::Sgd => (Optimizer::Sgd, 0.1),
             OptArg::Momentum => (Optimizer::Momentum, 0.01),
@@ -553,7 +552,7 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
 fn configure(s: &mut Session, o: OptArg, lr: Option<f32>) -> Result<()> {
     let (optimizer, default_lr) = o.wire();
     let lr = lr.unwrap_or(default_lr);
-    limits::lr_range(&shinso_app::slot::rule(optimizer, lr))
+    limits::lr_range(&optimizer.rule(lr))
         .check("--lr", lr)
         .map_err(|e| anyhow!("{e} (for {optimizer:?})"))?;
     s.ask("configure", &Request::Configure { optimizer, lr })?;
@@ -673,7 +672,7 @@ fn push(s: &mut Session, model: &mut dyn Model, model_id: Option<u8>) -> Result<
             model: target.id,
             signature: sig,
             len: payload.len() as u32,
-            crc: proto::crc32(payload),
+            crc: shinso::model::crc32(payload),
         },
     )?;
     let pb = bar(payload.len(), "push");
@@ -1054,7 +1053,7 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
     s.ask(
         "configure",
         &Request::Configure {
-            optimizer: Optimizer::Adam,
+            optimizer: shinso::optim::Kind::Adam,
             lr: 0.001,
         },
     )?;
