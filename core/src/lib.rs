@@ -47,6 +47,9 @@
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
+// clap's `ValueEnum` derive (on `optim::Kind`) names `::std`; clap itself needs std anyway.
+#[cfg(feature = "clap")]
+extern crate std;
 
 pub mod error;
 pub mod gradcheck;
@@ -87,5 +90,5 @@ pub use layers::softmax::Softmax;
 pub use layers::toggle::Toggle;
 pub use loss::{argmax, class_of, one_hot, Loss};
 pub use network::{Memory, Network};
-pub use optim::{Optimizer, Rule, WeightDecay};
+pub use optim::{Kind as OptimizerKind, Optimizer, Rule, WeightDecay};
 pub use rng::Rng;

@@ -26,7 +26,9 @@ pub const MAGIC: [u8; 4] = *b"SHNS";
 /// The blob format this build writes and reads.
 pub const VERSION: u16 = 1;
 
-const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+/// The project's one CRC-32 (ISO-HDLC, the zlib / PNG / Ethernet one): blobs here, frames in
+/// the wire protocol, device checkpoints. Its `digest()` checks data that arrives in pieces.
+pub const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
 
 /// CRC-32 (the zlib / PNG one) of `bytes`.
 pub fn crc32(bytes: &[u8]) -> u32 {

@@ -1,7 +1,8 @@
 //! Framing: [`encode`] a message, and a byte-at-a-time [`Decoder`] that never panics.
 
-use crate::{cobs, ErrorCode, CRC32, MAX_FRAME, MAX_PAYLOAD};
+use crate::{cobs, ErrorCode, MAX_FRAME, MAX_PAYLOAD};
 use serde::{de::DeserializeOwned, Serialize};
+use shinso::model::CRC32;
 
 /// Upper bound of the wire size of a frame with `payload` un-encoded bytes (COBS overhead and
 /// the `0x00` delimiter included).

@@ -8,7 +8,8 @@
 //!
 //! * **COBS** removes every zero byte from the payload so `0x00` can delimit frames: a receiver
 //!   that lost sync (line noise, a reset half way through a frame) recovers at the next zero.
-//! * **CRC-32** (the zlib/Ethernet polynomial, [`crc32`]) catches corruption that COBS cannot.
+//! * **CRC-32** (the zlib/Ethernet polynomial, the core's [`shinso::model::crc32`], as for
+//!   weight blobs) catches corruption that COBS cannot.
 //! * **seq** pairs a response with its request. `0` is reserved for frames that answer no request
 //!   (the boot-time [`Response::Ready`], and errors for frames whose seq could not be read), so a
 //!   host numbers its requests from 1 and skips 0 when it wraps.
@@ -59,14 +60,6 @@ pub const MAX_FRAME: usize = encoded_len_bound(MAX_PAYLOAD);
 /// Identifies a model on the device (an index into [`Response::Info`]'s list).
 pub type ModelId = u8;
 
-/// CRC-32 (ISO-HDLC, as zlib's `crc32`) used for frames and for weight blobs.
-pub const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
-
-/// CRC-32 of `data`, as used in frames and [`Request::PushBegin`].
-pub fn crc32(data: &[u8]) -> u32 {
-    CRC32.checksum(data)
-}
-
 /// What the host asks. Every request carries a `seq` in its frame, echoed by the response.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Request {
@@ -91,8 +84,10 @@ pub enum Request {
     Stats,
     /// Choose the learner's optimizer and learning rate (resets optimizer state) → [`Response::Ok`].
     Configure {
-        /// Update rule; hyperparameters other than the rate take the course's defaults.
-        optimizer: Optimizer,
+        /// Update rule; hyperparameters other than the rate take the course's defaults
+        /// ([`Kind::rule`](shinso::optim::Kind::rule)). On the wire: the kind's index in
+        /// [`Kind::ALL`](shinso::optim::Kind::ALL).
+        optimizer: shinso::optim::Kind,
         /// Learning rate, in the range the rule can train with
         /// (`shinso::optim::limits::lr_range`); otherwise [`ErrorCode::BadValue`] with the
         /// largest accepted rate, as `f32` bits, in `detail`.
@@ -135,21 +130,6 @@ pub enum Request {
         /// Bytes wanted (the answer is shorter at the end of the blob).
         len: u16,
     },
-}
-
-/// Update rules the device's learner supports (course defaults for everything but the rate).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Optimizer {
-    /// `w -= lr·g`
-    Sgd,
-    /// μ = 0.9
-    Momentum,
-    /// initial h = 1e-4
-    AdaGrad,
-    /// ρ = 0.99
-    RmsProp,
-    /// β1 = 0.9, β2 = 0.999
-    Adam,
 }
 
 /// What the device says. Each answers the request with the same seq, except [`Response::Ready`].

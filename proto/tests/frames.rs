@@ -2,6 +2,7 @@
 
 use heapless::{String, Vec};
 use proptest::prelude::*;
+use shinso::optim::Kind;
 use shinso_proto::*;
 
 fn decode_all<T: serde::de::DeserializeOwned>(
@@ -57,23 +58,23 @@ fn requests() -> std::vec::Vec<Request> {
         },
         Request::Stats,
         Request::Configure {
-            optimizer: Optimizer::Adam,
+            optimizer: Kind::Adam,
             lr: 1e-3,
         },
         Request::Configure {
-            optimizer: Optimizer::Sgd,
+            optimizer: Kind::Sgd,
             lr: 0.1,
         },
         Request::Configure {
-            optimizer: Optimizer::Momentum,
+            optimizer: Kind::Momentum,
             lr: 0.01,
         },
         Request::Configure {
-            optimizer: Optimizer::AdaGrad,
+            optimizer: Kind::AdaGrad,
             lr: 0.01,
         },
         Request::Configure {
-            optimizer: Optimizer::RmsProp,
+            optimizer: Kind::RmsProp,
             lr: 0.01,
         },
         Request::Reset { seed: u64::MAX },
@@ -308,7 +309,36 @@ fn corrupt_frames_get_the_right_error() {
 
 #[test]
 fn crc_matches_zlib() {
-    assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+    assert_eq!(shinso::model::crc32(b"123456789"), 0xCBF4_3926);
+}
+
+/// The optimizer is the core's `Kind`, and postcard writes it as its index: protocol 2's bytes
+/// (Configure is request 4; the rate is a little-endian f32), which older hosts and firmware
+/// still send and expect.
+#[test]
+fn configure_keeps_its_wire_bytes() {
+    let mut buf = [0u8; 8];
+    for (index, kind) in Kind::ALL.into_iter().enumerate() {
+        let bytes = postcard::to_slice(
+            &Request::Configure {
+                optimizer: kind,
+                lr: 0.5,
+            },
+            &mut buf,
+        )
+        .unwrap();
+        assert_eq!(bytes, [4, index as u8, 0x00, 0x00, 0x00, 0x3f], "{kind:?}");
+    }
+    assert_eq!(
+        Kind::ALL,
+        [
+            Kind::Sgd,
+            Kind::Momentum,
+            Kind::AdaGrad,
+            Kind::RmsProp,
+            Kind::Adam
+        ]
+    );
 }
 
 proptest! {

@@ -2,10 +2,10 @@
 //! programming only clears bits) and can lose power after any operation, cleanly or in the
 //! middle of it.
 
+use shinso::model::crc32;
 use shinso_app::checkpoint::{
     Checkpoint, Error, FlashError, NorFlash, Store, COMMIT, HEADER, MAGIC, WORD,
 };
-use shinso_proto::crc32;
 
 /// How the operation that meets the power cut ends.
 #[derive(Clone, Copy, Debug)]

@@ -1,9 +1,12 @@
 //! The application logic on the host, request by request and byte by byte, checked against
 //! the core's own networks.
 
-use shinso::{zoo, Init, Layer, Loss, Network};
+use shinso::model::crc32;
+use shinso::{optim::Kind, zoo, Init, Layer, Loss, Network};
 use shinso_app::{App, Device, InferNet, LearnNet, Models, Platform, ARENA_FLOATS};
+use shinso_link::{transfer, Push, TransferError};
 use shinso_proto::*;
+use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A counter that advances 1000 per reading.
@@ -52,52 +55,38 @@ fn as_input(p: &Pixels) -> [[[f32; 28]; 28]; 1] {
     x
 }
 
-fn push(app: &mut App, model: u8, signature: u64, data: &[u8], crc: u32) -> Response {
-    let r = app.handle(
-        Request::PushBegin {
-            model,
-            signature,
-            len: data.len() as u32,
-            crc,
-        },
-        &P,
-    );
-    if r != Response::Ok {
-        return r;
+/// Pushes `data` with the link's own client, `crc` announced: `Ok`, or the device's refusal.
+fn push(app: &mut App, model: u8, signature: u64, payload: &[u8], crc: u32) -> Response {
+    let blob = Push {
+        model,
+        signature,
+        payload,
+        crc,
+    };
+    match transfer::push(
+        |r| Ok::<_, Infallible>(app.handle(r.clone(), &P)),
+        &blob,
+        |_| {},
+    ) {
+        Ok(()) => Response::Ok,
+        Err(TransferError::Refused { code, detail, .. }) => Response::Error { code, detail },
+        Err(e) => panic!("{e}"),
     }
-    for (k, c) in data.chunks(CHUNK).enumerate() {
-        let r = app.handle(
-            Request::PushChunk {
-                offset: (k * CHUNK) as u32,
-                data: heapless::Vec::from_slice(c).unwrap(),
-            },
-            &P,
-        );
-        assert_eq!(r, Response::Ok);
-    }
-    app.handle(Request::PushEnd, &P)
 }
 
+/// Model `model`'s whole blob, pulled with the link's own client (its length from `Info`).
 fn pull(app: &mut App, model: u8) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        match app.handle(
-            Request::Pull {
-                model,
-                offset: out.len() as u32,
-                len: CHUNK as u16,
-            },
-            &P,
-        ) {
-            Response::Chunk { data, .. } if data.is_empty() => break,
-            Response::Chunk { offset, data } => {
-                assert_eq!(offset as usize, out.len());
-                out.extend_from_slice(&data)
-            }
-            r => panic!("{r:?}"),
-        }
-    }
-    out
+    let Response::Info(info) = app.handle(Request::Info, &P) else {
+        panic!("no info")
+    };
+    let len = info.models[model as usize].params as usize * 4;
+    transfer::pull(
+        |r| Ok::<_, Infallible>(app.handle(r.clone(), &P)),
+        model,
+        len,
+        |_| {},
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn floats(blob: &[u8]) -> Vec<f32> {
@@ -110,7 +99,7 @@ fn learn(app: &mut App, pixels: Pixels, label: u8) -> Response {
     app.handle(Request::Learn { pixels, label }, &P)
 }
 
-fn configure(app: &mut App, optimizer: Optimizer, lr: f32) -> Response {
+fn configure(app: &mut App, optimizer: Kind, lr: f32) -> Response {
     app.handle(Request::Configure { optimizer, lr }, &P)
 }
 
@@ -341,7 +330,7 @@ fn bad_pushes_are_refused_and_old_weights_stay() {
 
 #[test]
 fn learning_updates_stats_and_learns() {
-    use {ErrorCode::*, Optimizer::*};
+    use {ErrorCode::*, Kind::*};
     let mut app = app();
     refused(learn(&mut app, img(0), 10), BadValue);
     refused(configure(&mut app, Sgd, f32::NAN), NonFinite);
@@ -490,14 +479,14 @@ fn rates_that_cannot_train_are_refused() {
     use shinso::optim::limits;
     let mut app = app();
     for (optimizer, lr) in [
-        (Optimizer::Adam, 3e38),
-        (Optimizer::Sgd, f32::MAX),
-        (Optimizer::Momentum, 10.0),
-        (Optimizer::RmsProp, 1.5),
-        (Optimizer::AdaGrad, 0.0),
-        (Optimizer::Sgd, -0.1),
+        (Kind::Adam, 3e38),
+        (Kind::Sgd, f32::MAX),
+        (Kind::Momentum, 10.0),
+        (Kind::RmsProp, 1.5),
+        (Kind::AdaGrad, 0.0),
+        (Kind::Sgd, -0.1),
     ] {
-        let max = limits::lr_range(&shinso_app::slot::rule(optimizer, lr)).max;
+        let max = limits::lr_range(&optimizer.rule(lr)).max;
         assert_eq!(
             app.handle(Request::Configure { optimizer, lr }, &P),
             Response::Error {
@@ -508,14 +497,14 @@ fn rates_that_cannot_train_are_refused() {
         );
     }
     refused(
-        configure(&mut app, Optimizer::Adam, f32::NAN),
+        configure(&mut app, Kind::Adam, f32::NAN),
         ErrorCode::NonFinite,
     );
     // At the largest rate accepted the learner is not bricked: it keeps learning, and after a
     // sane rate again it still answers finite scores.
     for (lr, steps) in [(limits::ADAPTIVE_LR.max, 40), (0.001, 5)] {
         let configure = Request::Configure {
-            optimizer: Optimizer::Adam,
+            optimizer: Kind::Adam,
             lr,
         };
         assert_eq!(app.handle(configure, &P), Response::Ok);

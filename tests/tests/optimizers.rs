@@ -484,3 +484,68 @@ fn a_refused_step_changes_nothing() {
         assert_ne!(snapshot(&mut net, &opt), before);
     }
 }
+
+/// The one vocabulary of optimizers: each kind's rule carries the course's hyperparameters
+/// (written out here, not taken from the constructors), its usual rate, and the names a user
+/// types and the host's files store.
+#[test]
+fn kinds_name_the_course_rules() {
+    use clap::ValueEnum;
+    use shinso::optim::Kind;
+    let want = [
+        (Kind::Sgd, Rule::Sgd { lr: 0.1 }, "sgd", "SGD"),
+        (
+            Kind::Momentum,
+            Rule::Momentum {
+                lr: 0.01,
+                momentum: 0.9,
+            },
+            "momentum",
+            "Momentum",
+        ),
+        (
+            Kind::AdaGrad,
+            Rule::AdaGrad {
+                lr: 0.01,
+                h0: 1e-4,
+                delta: 1e-7,
+            },
+            "adagrad",
+            "AdaGrad",
+        ),
+        (
+            Kind::RmsProp,
+            Rule::RmsProp {
+                lr: 0.001,
+                rho: 0.99,
+                delta: 1e-7,
+            },
+            "rmsprop",
+            "RMSProp",
+        ),
+        (
+            Kind::Adam,
+            Rule::Adam {
+                lr: 0.001,
+                beta1: 0.9,
+                beta2: 0.999,
+                delta: 1e-7,
+            },
+            "adam",
+            "Adam",
+        ),
+    ];
+    assert_eq!(Kind::ALL, want.map(|w| w.0));
+    for (kind, rule, cli, name) in want {
+        assert_eq!(kind.rule(kind.default_lr()), rule);
+        assert_eq!(rule.kind(), kind);
+        assert_eq!(kind.rule(0.5).lr(), 0.5);
+        assert_eq!(kind.name(), name);
+        assert_eq!(Kind::from_str(cli, false), Ok(kind));
+        assert_eq!(serde_json::to_string(&kind).unwrap(), format!("\"{cli}\""));
+        assert_eq!(
+            serde_json::from_str::<Kind>(&format!("\"{cli}\"")).unwrap(),
+            kind
+        );
+    }
+}

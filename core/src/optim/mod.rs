@@ -1,20 +1,22 @@
 //! Optimizers: one loop over every trainable tensor of a network (reached through
 //! [`Layer::visit`]) applies one of the course's update rules, element by element.
 //!
-//! The rule is a value, chosen at run time (command line, or over the wire on the device). The
-//! optimizer holds only the rule's state (velocities, squared-gradient sums, moments) in a flat
-//! buffer the caller provides, sized by [`Rule::state_len`]: a static array or the heap on the
-//! device, a `Vec` on the host. Gradients are the caller's too (a training step keeps them in
+//! The rule is a value, chosen at run time (command line, or over the wire on the device, both
+//! naming it by its [`Kind`]). The optimizer holds only the rule's state (velocities,
+//! squared-gradient sums, moments) in a flat buffer the caller provides, sized by
+//! [`Rule::state_len`]: a static array or the heap on the device, a `Vec` on the host. Gradients are the caller's too (a training step keeps them in
 //! its arena), handed to [`Optimizer::step`] for one update.
 //!
 //! A step is all or nothing: it first computes every new weight and state value without
 //! storing any, and applies them only if all are finite.
 
 mod decay;
+mod kind;
 pub mod limits;
 mod rules;
 
 pub use decay::WeightDecay;
+pub use kind::Kind;
 
 use crate::error::Error;
 use crate::layer::{visit_trainable, Layer, Tensor};

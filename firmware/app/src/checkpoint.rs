@@ -27,7 +27,7 @@
 //! word is programmed once (programming can only clear bits, 1 → 0). The header's CRC and
 //! commit words are left erased and programmed at the end, which those rules allow.
 
-use shinso_proto::CRC32;
+use shinso::model::CRC32;
 
 /// Bytes in a programmed word.
 pub const WORD: usize = 4;

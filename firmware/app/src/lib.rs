@@ -32,11 +32,10 @@ pub mod slot;
 
 use slot::Slot;
 
-use shinso::{optim::limits, Layer};
+use shinso::{optim::limits, optim::Kind, Layer};
 use shinso_proto::{
     self as proto, Counter, DeviceInfo, ErrorCode, FrameError, LearnStats, MemoryBudget, ModelId,
-    ModelInfo, Optimizer, Request, Response, CHUNK, CLASSES, MAX_FRAME, MAX_MODELS, NAME_LEN,
-    PIXELS,
+    ModelInfo, Request, Response, CHUNK, CLASSES, MAX_FRAME, MAX_MODELS, NAME_LEN, PIXELS,
 };
 
 /// Firmware name and version reported by `Info`.
@@ -154,7 +153,7 @@ pub trait DeviceModel {
     }
     /// Chooses the update rule (the app has checked `lr` is finite and positive); optimizer
     /// state starts afresh. May fail with [`ErrorCode::OutOfMemory`]; then nothing changes.
-    fn configure(&mut self, _optimizer: Optimizer, _lr: f32) -> Result<(), ErrorCode> {
+    fn configure(&mut self, _optimizer: Kind, _lr: f32) -> Result<(), ErrorCode> {
         Err(ErrorCode::NotTrainable)
     }
     /// Re-initialises the weights from `seed` and clears optimizer state.
@@ -297,7 +296,7 @@ impl<'m> App<'m> {
                 }
                 // Only rates that can train: 3e38 would store near-f32::MAX weights in one step.
                 // The detail is the largest rate this rule accepts, as f32 bits.
-                if let Err(out) = limits::check(&slot::rule(optimizer, lr)) {
+                if let Err(out) = limits::check(&optimizer.rule(lr)) {
                     return Err((ErrorCode::BadValue, out.range.max.to_bits()));
                 }
                 self.learner()
@@ -356,7 +355,7 @@ impl<'m> App<'m> {
                     return Err((ErrorCode::BadLength, p.received as u32));
                 }
                 let blob: &[u8] = &bytemuck::cast_slice(&*self.scratch)[..p.len];
-                if proto::crc32(blob) != p.crc {
+                if shinso::model::crc32(blob) != p.crc {
                     return Err(e(ErrorCode::BadBlobCrc));
                 }
                 model(&mut self.models, p.model)

@@ -7,8 +7,10 @@ use crate::{DeviceModel, Step};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use shinso::layer::{carve, flat, flat_mut, floats};
-use shinso::{argmax, Error, Init, Knobs, Layer, Loss, Network, Optimizer, Rule, WeightDecay};
-use shinso_proto::{ErrorCode, Optimizer as Wire, CLASSES, PIXELS};
+use shinso::{
+    argmax, optim::Kind, Error, Init, Knobs, Layer, Loss, Network, Optimizer, Rule, WeightDecay,
+};
+use shinso_proto::{ErrorCode, CLASSES, PIXELS};
 
 /// The loss every device slot is trained and read with: softmax on the logits.
 const LOSS: Loss = Loss::SoftmaxCrossEntropy;
@@ -191,24 +193,12 @@ impl<L: Layer> DeviceModel for Slot<L> {
             .map_err(code)?;
         Ok(Step { loss, predicted })
     }
-    fn configure(&mut self, optimizer: Wire, lr: f32) -> Result<(), ErrorCode> {
-        self.set_rule(rule(optimizer, lr))
+    fn configure(&mut self, optimizer: Kind, lr: f32) -> Result<(), ErrorCode> {
+        self.set_rule(optimizer.rule(lr))
     }
     fn reset(&mut self, seed: u64) {
         self.net.init(Init::He, seed);
         self.forget();
-    }
-}
-
-/// The core's rule for an optimizer named over the wire: the course's hyperparameters, rate
-/// `lr`.
-pub fn rule(optimizer: Wire, lr: f32) -> Rule {
-    match optimizer {
-        Wire::Sgd => Rule::sgd(lr),
-        Wire::Momentum => Rule::momentum(lr),
-        Wire::AdaGrad => Rule::adagrad(lr),
-        Wire::RmsProp => Rule::rmsprop(lr),
-        Wire::Adam => Rule::adam(lr),
     }
 }
 

@@ -22,6 +22,9 @@ use std::time::{Duration, Instant};
 
 pub mod mnist;
 pub mod scenario;
+pub mod transfer;
+
+pub use transfer::{Push, TransferError};
 
 /// Why a request got no answer.
 #[derive(Debug)]
@@ -266,6 +269,29 @@ impl Link {
                 _ => {}
             }
         }
+    }
+
+    /// Sends a model's weights ([`transfer::push`]), `timeout` for each request; `progress`
+    /// hears the bytes sent so far.
+    pub fn push(
+        &mut self,
+        blob: &Push<'_>,
+        timeout: Duration,
+        progress: impl FnMut(usize),
+    ) -> Result<(), TransferError<LinkError>> {
+        transfer::push(|r| self.request(r, timeout), blob, progress)
+    }
+
+    /// Reads `len` bytes of `model`'s weights ([`transfer::pull`]), `timeout` for each
+    /// request; `progress` hears the bytes read so far.
+    pub fn pull(
+        &mut self,
+        model: proto::ModelId,
+        len: usize,
+        timeout: Duration,
+        progress: impl FnMut(usize),
+    ) -> Result<Vec<u8>, TransferError<LinkError>> {
+        transfer::pull(|r| self.request(r, timeout), model, len, progress)
     }
 }
 

@@ -1,11 +1,11 @@
 //! The end-to-end checks every device backend (pty emulation, QEMU, a board) must pass.
 
-use crate::{Link, LinkError};
-use shinso::{model, Init, Layer, Loss, Network, Rng as SplitMix64};
+use crate::{Link, LinkError, Push, TransferError};
+use shinso::{model, optim::Kind, Init, Layer, Loss, Network, Rng as SplitMix64};
 use shinso_app::InferNet;
 use shinso_proto::{
-    self as proto, Counter, DeviceInfo, ErrorCode, Optimizer, Pixels, Request, Response, CHUNK,
-    CLASSES, MAX_FRAME, PIXELS,
+    self as proto, Counter, DeviceInfo, ErrorCode, Pixels, Request, Response, CLASSES, MAX_FRAME,
+    PIXELS,
 };
 use std::time::Duration;
 
@@ -101,14 +101,14 @@ pub fn input<T: bytemuck::Pod>(pixels: &Pixels) -> T {
 /// samples.
 pub fn learner_matches_the_core(
     link: &mut Link,
-    optimizer: Optimizer,
+    optimizer: Kind,
     lr: f32,
     steps: usize,
     t: Duration,
 ) -> R<()> {
     type Net = shinso_app::LearnNet;
     let seed = 17;
-    let rule = shinso_app::slot::rule(optimizer, lr);
+    let rule = optimizer.rule(lr);
     let mut host = Network::<Net>::boxed();
     host.configure(&Default::default());
     host.init(Init::He, seed);
@@ -146,7 +146,9 @@ pub fn learner_matches_the_core(
     let mut saved = vec![0u8; model::blob_len::<Net>()];
     host.save(&mut saved).map_err(|e| e.to_string())?;
     let want = &saved[model::HEADER..];
-    let got = pull(link, 1, want.len(), t)?;
+    let got = link
+        .pull(1, want.len(), t, |_| {})
+        .map_err(|e| e.to_string())?;
     match got.chunks(4).zip(want.chunks(4)).position(|(a, b)| a != b) {
         None => Ok(()),
         Some(i) => Err(format!(
@@ -157,64 +159,12 @@ pub fn learner_matches_the_core(
     }
 }
 
-/// Pushes `blob` to `model` in chunks.
-pub fn push(
-    link: &mut Link,
-    model: u8,
-    signature: u64,
-    blob: &[u8],
-    crc: u32,
-    t: Duration,
-) -> R<Response> {
-    let r = ask(
-        link,
-        &Request::PushBegin {
-            model,
-            signature,
-            len: blob.len() as u32,
-            crc,
-        },
-        t,
-    )?;
-    if r != Response::Ok {
-        return Ok(r);
+/// [`learner_matches_the_core`] with every update rule, each at its default rate.
+pub fn every_rule_matches_the_core(link: &mut Link, steps: usize, t: Duration) -> R<()> {
+    for kind in Kind::ALL {
+        learner_matches_the_core(link, kind, kind.default_lr(), steps, t)?;
     }
-    for (k, c) in blob.chunks(CHUNK).enumerate() {
-        let data = heapless::Vec::from_slice(c).unwrap();
-        let r = ask(
-            link,
-            &Request::PushChunk {
-                offset: (k * CHUNK) as u32,
-                data,
-            },
-            t,
-        )?;
-        if r != Response::Ok {
-            return Ok(r);
-        }
-    }
-    ask(link, &Request::PushEnd, t)
-}
-
-/// Pulls `model`'s whole blob.
-pub fn pull(link: &mut Link, model: u8, len: usize, t: Duration) -> R<Vec<u8>> {
-    let mut out = Vec::with_capacity(len);
-    while out.len() < len {
-        let req = Request::Pull {
-            model,
-            offset: out.len() as u32,
-            len: CHUNK as u16,
-        };
-        match ask(link, &req, t)? {
-            Response::Chunk { offset, data }
-                if offset as usize == out.len() && !data.is_empty() =>
-            {
-                out.extend_from_slice(&data)
-            }
-            r => return Err(format!("{req:?}: got {r:?}")),
-        }
-    }
-    Ok(out)
+    Ok(())
 }
 
 /// Runs every check; `t` is the timeout for one request.
@@ -298,17 +248,19 @@ pub fn run(link: &mut Link, t: Duration, learn_steps: usize) -> R<Report> {
     if blob.len() != blob_len || m0.signature != <InferNet as Layer>::SIGNATURE {
         return Err(format!("model 0 is not the host's double-convnet: {m0:?}"));
     }
-    match push(link, 0, m0.signature, &blob, proto::crc32(&blob), t)? {
-        Response::Ok => {}
-        r => return Err(format!("push: {r:?}")),
-    }
+    link.push(&Push::new(0, m0.signature, &blob), t, |_| {})
+        .map_err(|e| format!("push: {e}"))?;
     let mut other = blob.clone();
     other[100] ^= 1;
-    match push(link, 0, m0.signature, &other, proto::crc32(&blob), t)? {
-        Response::Error {
+    let lying = Push {
+        crc: model::crc32(&blob),
+        ..Push::new(0, m0.signature, &other)
+    };
+    match link.push(&lying, t, |_| {}) {
+        Err(TransferError::Refused {
             code: ErrorCode::BadBlobCrc,
             ..
-        } => {}
+        }) => {}
         r => return Err(format!("push with a bad CRC: {r:?}")),
     }
     expect_error(
@@ -323,7 +275,11 @@ pub fn run(link: &mut Link, t: Duration, learn_steps: usize) -> R<Report> {
         t,
     )?;
     expect_error(link, &Request::PushEnd, ErrorCode::NoPush, t)?;
-    if pull(link, 0, blob_len, t)? != blob {
+    if link
+        .pull(0, blob_len, t, |_| {})
+        .map_err(|e| e.to_string())?
+        != blob
+    {
         return Err("pulled weights differ from the pushed ones".into());
     }
 
@@ -351,7 +307,7 @@ pub fn run(link: &mut Link, t: Duration, learn_steps: usize) -> R<Report> {
                 count,
             } => {
                 // The same network computed by the same code: the same bits.
-                if class as usize != shinso::argmax(&want)
+                if Ok(class as usize) != shinso::class_of(&want)
                     || scores.map(f32::to_bits) != want.map(f32::to_bits)
                 {
                     return Err(format!("image {i}: device {scores:?} vs host {want:?}"));
@@ -375,7 +331,7 @@ pub fn run(link: &mut Link, t: Duration, learn_steps: usize) -> R<Report> {
     expect_error(
         link,
         &Request::Configure {
-            optimizer: Optimizer::Sgd,
+            optimizer: Kind::Sgd,
             lr: f32::NAN,
         },
         ErrorCode::NonFinite,
@@ -384,7 +340,7 @@ pub fn run(link: &mut Link, t: Duration, learn_steps: usize) -> R<Report> {
     expect_error(
         link,
         &Request::Configure {
-            optimizer: Optimizer::Sgd,
+            optimizer: Kind::Sgd,
             lr: f32::INFINITY,
         },
         ErrorCode::NonFinite,
@@ -402,7 +358,7 @@ pub fn run(link: &mut Link, t: Duration, learn_steps: usize) -> R<Report> {
     expect_ok(
         link,
         &Request::Configure {
-            optimizer: Optimizer::Adam,
+            optimizer: Kind::Adam,
             lr: 0.002,
         },
         t,

@@ -11,8 +11,9 @@ use crate::data::DataArgs;
 use crate::io::{create_out_dir, safetensors, Metadata};
 use crate::nets::{ActKind, InitKind, Preset};
 use crate::report::{metrics, plot};
-use crate::train::{self, LossKind, OptKind, Schedule, TrainConfig};
+use crate::train::{self, LossKind, Schedule, TrainConfig};
 use crate::ui::{json_value, progress_bar, say, write_json};
+use shinso::OptimizerKind;
 
 /// Learning-rate schedule kinds for the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -46,7 +47,7 @@ pub struct TrainArgs {
     pub init_std: f32,
     /// Update rule
     #[arg(long, value_enum)]
-    pub optimizer: Option<OptKind>,
+    pub optimizer: Option<OptimizerKind>,
     /// Learning rate ε
     #[arg(long)]
     pub lr: Option<f32>,

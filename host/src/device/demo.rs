@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
 use serde::Serialize;
-use shinso_proto::{Optimizer, Request, Response};
+use shinso_proto::{Request, Response};
 
 use super::requests::{check_images, eval, learn, push};
 use super::session::Session;
@@ -16,6 +16,7 @@ use crate::io;
 use crate::nets::{predict_all, Model, Preset};
 use crate::train::{self, TrainConfig};
 use crate::ui::{progress_bar, say};
+use shinso::OptimizerKind;
 
 /// `shinso demo`: the whole story in one command.
 #[derive(Args, Debug, Clone)]
@@ -194,7 +195,7 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
     s.ask(
         "configure",
         &Request::Configure {
-            optimizer: Optimizer::Adam,
+            optimizer: OptimizerKind::Adam,
             lr: 0.001,
         },
     )?;

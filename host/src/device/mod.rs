@@ -14,16 +14,16 @@ use std::path::PathBuf;
 use anyhow::{anyhow, bail, Result};
 use clap::{Args, Subcommand};
 use shinso::optim::limits;
-use shinso_proto::{Optimizer, Request, Response};
+use shinso_proto::{Request, Response};
 
 use crate::data::DataArgs;
 use crate::io;
 use crate::nets::Model;
-use crate::train::OptKind;
 use crate::ui::say;
 pub use demo::{demo, DemoArgs, DemoSummary};
 use requests::{check_images, eval, infer, learn, pixels, pull, push};
 pub use session::Session;
+use shinso::OptimizerKind;
 
 /// `shinso device --port PATH <command>`.
 #[derive(Args, Debug, Clone)]
@@ -80,7 +80,7 @@ pub enum DeviceCommand {
         offset: usize,
         /// Choose the update rule first
         #[arg(long, value_enum)]
-        optimizer: Option<OptKind>,
+        optimizer: Option<OptimizerKind>,
         /// Learning rate for --optimizer (default: Adam 0.001, Momentum 0.01, SGD 0.1, ...)
         #[arg(long)]
         lr: Option<f32>,
@@ -289,19 +289,12 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
 
 /// Chooses the learner's rule, checking the rate against the core's ranges first (the device
 /// checks the same, and would refuse it too).
-fn configure(s: &mut Session, o: OptKind, lr: Option<f32>) -> Result<()> {
-    let optimizer = match o {
-        OptKind::Sgd => Optimizer::Sgd,
-        OptKind::Momentum => Optimizer::Momentum,
-        OptKind::Adagrad => Optimizer::AdaGrad,
-        OptKind::Rmsprop => Optimizer::RmsProp,
-        OptKind::Adam => Optimizer::Adam,
-    };
+fn configure(s: &mut Session, o: OptimizerKind, lr: Option<f32>) -> Result<()> {
     let lr = lr.unwrap_or(o.default_lr());
-    limits::lr_range(&shinso_app::slot::rule(optimizer, lr))
+    limits::lr_range(&o.rule(lr))
         .check("--lr", lr)
-        .map_err(|e| anyhow!("{e} (for {optimizer:?})"))?;
-    s.ask("configure", &Request::Configure { optimizer, lr })?;
+        .map_err(|e| anyhow!("{e} (for {o:?})"))?;
+    s.ask("configure", &Request::Configure { optimizer: o, lr })?;
     Ok(())
 }
 

@@ -2,7 +2,8 @@
 //! the learner. Nothing the device answers is taken on trust.
 
 use anyhow::{anyhow, bail, Result};
-use shinso_proto::{self as proto, ErrorCode, Pixels, Request, Response, CHUNK};
+use shinso_link::Push;
+use shinso_proto::{self as proto, ErrorCode, Pixels, Request, Response};
 
 use super::session::{device_error, Session, TIMEOUT};
 use crate::data::Dataset;
@@ -88,29 +89,13 @@ pub fn push(s: &mut Session, model: &mut dyn Model, model_id: Option<u8>) -> Res
     }
     let blob = model.save_blob();
     let payload = &blob[shinso::model::HEADER..];
-    s.ask(
-        "push",
-        &Request::PushBegin {
-            model: target.id,
-            signature: sig,
-            len: payload.len() as u32,
-            crc: proto::crc32(payload),
-        },
-    )?;
     let pb = progress_bar(payload.len() as u64, "push", false);
-    for (k, c) in payload.chunks(CHUNK).enumerate() {
-        let data = heapless::Vec::from_slice(c).expect("chunk size");
-        s.ask(
-            "push",
-            &Request::PushChunk {
-                offset: (k * CHUNK) as u32,
-                data,
-            },
-        )?;
-        pb.inc(c.len() as u64);
-    }
-    s.ask("push", &Request::PushEnd)?;
+    let push = Push::new(target.id, sig, payload);
+    let pushed = s
+        .link
+        .push(&push, TIMEOUT, |sent| pb.set_position(sent as u64));
     pb.finish_and_clear();
+    pushed.map_err(|e| s.transfer_failed(e))?;
     Ok(target.id)
 }
 
@@ -135,34 +120,12 @@ pub fn pull(s: &mut Session, model_id: u8) -> Result<Vec<u8>> {
             preset.name()
         );
     }
-    let len = floats * 4;
-    let mut payload = Vec::with_capacity(len);
-    let pb = progress_bar(len as u64, "pull", false);
-    while payload.len() < len {
-        let want = CHUNK.min(len - payload.len());
-        match s.ask(
-            "pull",
-            &Request::Pull {
-                model: model_id,
-                offset: payload.len() as u32,
-                len: want as u16,
-            },
-        )? {
-            Response::Chunk { offset, data }
-                if offset as usize == payload.len() && !data.is_empty() && data.len() <= want =>
-            {
-                pb.inc(data.len() as u64);
-                payload.extend_from_slice(&data);
-            }
-            Response::Chunk { offset, data } => bail!(
-                "pull: asked for {want} bytes at {}, the device sent {} at {offset}",
-                payload.len(),
-                data.len()
-            ),
-            r => bail!("pull: unexpected answer {r:?}"),
-        }
-    }
+    let pb = progress_bar(4 * floats as u64, "pull", false);
+    let pulled = s.link.pull(model_id, 4 * floats, TIMEOUT, |read| {
+        pb.set_position(read as u64)
+    });
     pb.finish_and_clear();
+    let payload = pulled.map_err(|e| s.transfer_failed(e))?;
     let crc = shinso::model::crc32(&payload);
     let mut blob = shinso::model::header(m.signature, floats, crc).to_vec();
     blob.extend_from_slice(&payload);

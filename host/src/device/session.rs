@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use shinso_link::{build_firmware, emulate_on_pty, Emulator, Link, LinkError, Qemu};
+use shinso_link::{build_firmware, emulate_on_pty, Emulator, Link, LinkError, Qemu, TransferError};
 use shinso_proto::{self as proto, DeviceInfo, ErrorCode, Request, Response};
 
 /// How long one request may take before the device counts as gone.
@@ -140,6 +140,22 @@ impl Session {
         match self._qemu.as_mut().and_then(Qemu::exited) {
             Some(why) => anyhow!(why),
             None => link_err(e),
+        }
+    }
+
+    /// A push or pull that stopped, in words: the link's failure, the device's refusal, or
+    /// its answer out of protocol.
+    pub fn transfer_failed(&mut self, e: TransferError<LinkError>) -> anyhow::Error {
+        match e {
+            TransferError::Link(e) => self.link_failed(e),
+            TransferError::Refused {
+                transfer,
+                code,
+                detail,
+            } => device_error(transfer, code, detail),
+            TransferError::Unexpected { asked, answer } => {
+                anyhow!("{asked}: unexpected answer {answer:?}")
+            }
         }
     }
 

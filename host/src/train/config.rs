@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
-use shinso::{optim::limits, Init, Loss, Rule};
+use shinso::{optim::limits, Init, Loss, OptimizerKind, Rule};
 
 use crate::nets::{ActKind, InitKind, Preset, BATCH};
 
@@ -10,40 +10,6 @@ use crate::nets::{ActKind, InitKind, Preset, BATCH};
 /// a step, see BENCHMARKS.md) and days for the convnets. Beyond it `--epochs 1e12` or
 /// `--iterations 18446744073709551615` would start a run that never ends.
 pub const MAX_ITERATIONS: usize = 10_000_000;
-
-/// Optimizer family.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum OptKind {
-    Sgd,
-    Momentum,
-    Adagrad,
-    Rmsprop,
-    Adam,
-}
-
-impl OptKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            OptKind::Sgd => "SGD",
-            OptKind::Momentum => "Momentum",
-            OptKind::Adagrad => "AdaGrad",
-            OptKind::Rmsprop => "RMSProp",
-            OptKind::Adam => "Adam",
-        }
-    }
-
-    /// The course's usual learning rate for the rule: what `--optimizer` uses without `--lr`.
-    pub fn default_lr(self) -> f32 {
-        match self {
-            OptKind::Sgd => 0.1,
-            OptKind::Momentum | OptKind::Adagrad => 0.01,
-            OptKind::Rmsprop | OptKind::Adam => 0.001,
-        }
-    }
-}
 
 /// Loss applied to the network's outputs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
@@ -91,7 +57,7 @@ pub struct TrainConfig {
     pub init: InitKind,
     /// σ of the Gaussian initialisation.
     pub init_std: f32,
-    pub optimizer: OptKind,
+    pub optimizer: OptimizerKind,
     pub lr: f32,
     pub momentum: f32,
     pub rho: f32,
@@ -130,22 +96,22 @@ impl TrainConfig {
     pub fn rule(&self) -> Rule {
         let lr = self.lr;
         match self.optimizer {
-            OptKind::Sgd => Rule::Sgd { lr },
-            OptKind::Momentum => Rule::Momentum {
+            OptimizerKind::Sgd => Rule::Sgd { lr },
+            OptimizerKind::Momentum => Rule::Momentum {
                 lr,
                 momentum: self.momentum,
             },
-            OptKind::Adagrad => Rule::AdaGrad {
+            OptimizerKind::AdaGrad => Rule::AdaGrad {
                 lr,
                 h0: self.adagrad_h0,
                 delta: self.delta,
             },
-            OptKind::Rmsprop => Rule::RmsProp {
+            OptimizerKind::RmsProp => Rule::RmsProp {
                 lr,
                 rho: self.rho,
                 delta: self.delta,
             },
-            OptKind::Adam => Rule::Adam {
+            OptimizerKind::Adam => Rule::Adam {
                 lr,
                 beta1: self.beta1,
                 beta2: self.beta2,

@@ -5,7 +5,7 @@ mod metrics;
 mod recipe;
 mod run;
 
-pub use config::{LossKind, OptKind, Schedule, TrainConfig, MAX_ITERATIONS};
+pub use config::{LossKind, Schedule, TrainConfig, MAX_ITERATIONS};
 pub use metrics::{Confusion, Record};
 pub use recipe::Defaults;
 pub use run::{evaluate, run, Progress, RunResult};

@@ -2,14 +2,15 @@
 
 use crate::nets::{ActKind, InitKind, Preset};
 
-use super::{LossKind, OptKind, Schedule, TrainConfig};
+use super::{LossKind, Schedule, TrainConfig};
+use shinso::OptimizerKind;
 
 /// What a preset trains with unless told otherwise.
 #[derive(Clone, Copy, Debug)]
 pub struct Defaults {
     pub activation: ActKind,
     pub init: InitKind,
-    pub optimizer: OptKind,
+    pub optimizer: OptimizerKind,
     pub lr: f32,
     pub batch_size: usize,
     /// Training length in epochs (when neither `--iterations` nor `--epochs` is given).
@@ -26,7 +27,7 @@ impl Preset {
         let base = Defaults {
             activation: ActKind::Relu,
             init: InitKind::He,
-            optimizer: OptKind::Adam,
+            optimizer: OptimizerKind::Adam,
             lr: 0.001,
             batch_size: 100,
             epochs: 10.0,
@@ -37,7 +38,7 @@ impl Preset {
         match self {
             // the course's 2000 iterations of 100 = 20 epochs of our 10,000 images
             Preset::Mlp => Defaults {
-                optimizer: OptKind::Sgd,
+                optimizer: OptimizerKind::Sgd,
                 lr: 0.1,
                 epochs: 20.0,
                 ..base
