@@ -72,30 +72,22 @@ fn render<F: Figure>(path: &Path, size: (u32, u32), fig: &F) -> Result<()> {
                 .with_context(ctx);
         }
     }
-    if is_svg {
-        let root = SVGBackend::new(path, size).into_drawing_area();
-        root.fill(&WHITE)
-            .map_err(|e| anyhow!("{e}"))
-            .with_context(ctx)?;
-        fig.draw(&root)
-            .map_err(|e| anyhow!("{e}"))
-            .with_context(ctx)?;
-        root.present()
-            .map_err(|e| anyhow!("{e}"))
-            .with_context(ctx)?;
+    let drawn = if is_svg {
+        paint(SVGBackend::new(path, size).into_drawing_area(), fig).map_err(|e| anyhow!("{e}"))
     } else {
-        let root = BitMapBackend::new(path, size).into_drawing_area();
-        root.fill(&WHITE)
-            .map_err(|e| anyhow!("{e}"))
-            .with_context(ctx)?;
-        fig.draw(&root)
-            .map_err(|e| anyhow!("{e}"))
-            .with_context(ctx)?;
-        root.present()
-            .map_err(|e| anyhow!("{e}"))
-            .with_context(ctx)?;
-    }
-    Ok(())
+        paint(BitMapBackend::new(path, size).into_drawing_area(), fig).map_err(|e| anyhow!("{e}"))
+    };
+    drawn.with_context(ctx)
+}
+
+/// `fig` on a white `root`, written out.
+fn paint<DB: DrawingBackend, F: Figure>(
+    root: DrawingArea<DB, Shift>,
+    fig: &F,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    root.fill(&WHITE)?;
+    fig.draw(&root)?;
+    root.present()
 }
 
 /// How a series is stroked.
