@@ -210,7 +210,9 @@ impl<L: Layer> Network<L> {
         arena: &mut [f32],
     ) -> Result<f32, Error> {
         fits(L::PARAMS, grads.len())?;
-        self.backprop(x, targets, loss, decay, &mut grads[..L::PARAMS], arena)
+        batch(x.len(), targets.len())?;
+        self.forward_pass(x, arena)?;
+        self.backward_pass(x, targets, loss, decay, &mut grads[..L::PARAMS], arena)
     }
 
     /// One step of gradient descent on a batch; returns the loss (with the decay penalty).
@@ -252,13 +254,9 @@ impl<L: Layer> Network<L> {
         x: &'a [L::In],
         arena: &'a mut [f32],
     ) -> Result<Forward<'a, L>, Error> {
-        let n = x.len();
-        fits(Self::train_arena(n), arena.len())?;
-        finite(x)?;
-        let (grads, rest) = arena[..Self::train_arena(n)].split_at_mut(L::PARAMS);
-        let pass = Self::split(n, rest);
-        self.layers
-            .forward(x, pass.out, Mode::Train, pass.cache, pass.work);
+        fits(Self::train_arena(x.len()), arena.len())?;
+        let (grads, rest) = arena.split_at_mut(L::PARAMS);
+        self.forward_pass(x, rest)?;
         Ok(Forward {
             net: self,
             x,
@@ -267,24 +265,16 @@ impl<L: Layer> Network<L> {
         })
     }
 
-    /// [`Network::gradients`] once `grads` is exactly `PARAMS` floats.
-    fn backprop(
-        &mut self,
-        x: &[L::In],
-        targets: &[L::Out],
-        loss: Loss,
-        decay: WeightDecay,
-        grads: &mut [f32],
-        arena: &mut [f32],
-    ) -> Result<f32, Error> {
+    /// The training forward pass of `x` into `arena` ([`Network::gradients_arena`] floats,
+    /// laid out by [`Network::split`]), after checking the arena and the input.
+    fn forward_pass(&self, x: &[L::In], arena: &mut [f32]) -> Result<(), Error> {
         let n = x.len();
-        batch(n, targets.len())?;
         fits(Self::gradients_arena(n), arena.len())?;
         finite(x)?;
         let pass = Self::split(n, arena);
         self.layers
             .forward(x, pass.out, Mode::Train, pass.cache, pass.work);
-        self.backward_pass(x, targets, loss, decay, grads, arena)
+        Ok(())
     }
 
     /// Loss and backward of the training forward pass whose outputs and cache are in `arena`
