@@ -89,6 +89,6 @@ pub use layers::pool::{AvgPool2d, MaxPool2d};
 pub use layers::softmax::Softmax;
 pub use layers::toggle::Toggle;
 pub use loss::{argmax, class_of, one_hot, Loss};
-pub use network::{Memory, Network};
+pub use network::{Forward, Memory, Network};
 pub use optim::{Kind as OptimizerKind, Optimizer, Rule, WeightDecay};
 pub use rng::Rng;

@@ -83,6 +83,52 @@ struct Pass<'a, O> {
     work: &'a mut [f32],
 }
 
+/// A training forward pass held for its step: made by [`Network::forward_train`], it borrows
+/// the network, the batch and the arena that holds the outputs and what backward needs.
+///
+/// Read the outputs, then call [`Forward::step`] to learn from them or drop it to leave
+/// everything as it was.
+pub struct Forward<'a, L: Layer> {
+    net: &'a mut Network<L>,
+    x: &'a [L::In],
+    /// The front of the arena: `PARAMS` floats for the gradients.
+    grads: &'a mut [f32],
+    /// The rest, laid out by [`Network::split`]: the outputs first.
+    arena: &'a mut [f32],
+}
+
+impl<L: Layer> Forward<'_, L> {
+    /// The network's raw outputs for the batch (logits for the fused losses), one per sample.
+    pub fn outputs(&self) -> &[L::Out] {
+        let n = self.x.len() * Network::<L>::OUTPUTS;
+        bytemuck::cast_slice(&self.arena[..n])
+    }
+
+    /// Finishes the training step on this forward pass: the loss and its gradient against
+    /// `targets`, backward, the optimizer's update, then what the pass changes besides the
+    /// parameters (batch-norm running statistics, the dropout generator). Returns the loss with
+    /// the decay penalty. All or nothing, as [`Network::train_step`].
+    pub fn step<S: AsRef<[f32]> + AsMut<[f32]>>(
+        self,
+        targets: &[L::Out],
+        loss: Loss,
+        decay: WeightDecay,
+        opt: &mut Optimizer<S>,
+    ) -> Result<f32, Error> {
+        let Forward {
+            net,
+            x,
+            grads,
+            arena,
+        } = self;
+        let value = net.backward_pass(x, targets, loss, decay, grads, arena)?;
+        opt.step(net, grads)?;
+        let cache = Network::<L>::split(x.len(), arena).cache;
+        net.layers.commit(x.len(), cache);
+        Ok(value)
+    }
+}
+
 impl<L: Layer> Network<L> {
     /// The zeroed network, for a `static` (`static NET: Mutex<Network<L>> = ...(Network::ZERO)`);
     /// then [`Network::init`] or [`Network::load`].
@@ -164,7 +210,9 @@ impl<L: Layer> Network<L> {
         arena: &mut [f32],
     ) -> Result<f32, Error> {
         fits(L::PARAMS, grads.len())?;
-        self.backprop(x, targets, loss, decay, &mut grads[..L::PARAMS], arena)
+        batch(x.len(), targets.len())?;
+        self.forward_pass(x, arena)?;
+        self.backward_pass(x, targets, loss, decay, &mut grads[..L::PARAMS], arena)
     }
 
     /// One step of gradient descent on a batch; returns the loss (with the decay penalty).
@@ -174,6 +222,9 @@ impl<L: Layer> Network<L> {
     /// parameter or the optimizer's state non-finite, returns an error and leaves the network
     /// (parameters, batch-norm running statistics, dropout generator) and the optimizer
     /// (state, step count) exactly as they were.
+    ///
+    /// The same as [`Network::forward_train`] then [`Forward::step`], for a caller that does
+    /// not look at the outputs first.
     pub fn train_step<S: AsRef<[f32]> + AsMut<[f32]>>(
         &mut self,
         x: &[L::In],
@@ -183,17 +234,53 @@ impl<L: Layer> Network<L> {
         opt: &mut Optimizer<S>,
         arena: &mut [f32],
     ) -> Result<f32, Error> {
-        fits(Self::train_arena(x.len()), arena.len())?;
-        let (grads, rest) = arena.split_at_mut(L::PARAMS);
-        let value = self.backprop(x, targets, loss, decay, grads, rest)?;
-        opt.step(self, grads)?;
-        let cache = Self::split(x.len(), rest).cache;
-        self.layers.commit(x.len(), cache);
-        Ok(value)
+        batch(x.len(), targets.len())?;
+        self.forward_train(x, arena)?
+            .step(targets, loss, decay, opt)
     }
 
-    /// [`Network::gradients`] once `grads` is exactly `PARAMS` floats.
-    fn backprop(
+    /// The forward pass of a training step on a batch, kept in `arena`
+    /// ([`Network::train_arena`] floats) so that the caller can read the outputs
+    /// ([`Forward::outputs`]) and then either finish the step on them ([`Forward::step`]:
+    /// backward and the optimizer's update, without a second forward pass) or drop it.
+    ///
+    /// Nothing changes until [`Forward::step`] succeeds: dropping the [`Forward`] (a sample the
+    /// caller decides not to learn) leaves the network as it was, as does an error here (a
+    /// too-small arena, a non-finite input). The outputs are those of [`Mode::Train`] (batch
+    /// statistics, dropout masks drawn); for a network without batch norm or dropout they are
+    /// [`Network::predict`]'s floats.
+    pub fn forward_train<'a>(
+        &'a mut self,
+        x: &'a [L::In],
+        arena: &'a mut [f32],
+    ) -> Result<Forward<'a, L>, Error> {
+        fits(Self::train_arena(x.len()), arena.len())?;
+        let (grads, rest) = arena.split_at_mut(L::PARAMS);
+        self.forward_pass(x, rest)?;
+        Ok(Forward {
+            net: self,
+            x,
+            grads,
+            arena: rest,
+        })
+    }
+
+    /// The training forward pass of `x` into `arena` ([`Network::gradients_arena`] floats,
+    /// laid out by [`Network::split`]), after checking the arena and the input.
+    fn forward_pass(&self, x: &[L::In], arena: &mut [f32]) -> Result<(), Error> {
+        let n = x.len();
+        fits(Self::gradients_arena(n), arena.len())?;
+        finite(x)?;
+        let pass = Self::split(n, arena);
+        self.layers
+            .forward(x, pass.out, Mode::Train, pass.cache, pass.work);
+        Ok(())
+    }
+
+    /// Loss and backward of the training forward pass whose outputs and cache are in `arena`
+    /// (laid out by [`Network::split`]): `∂E/∂θ` into `grads`, the loss with the decay penalty
+    /// returned. The network is not changed.
+    fn backward_pass(
         &mut self,
         x: &[L::In],
         targets: &[L::Out],
@@ -202,19 +289,9 @@ impl<L: Layer> Network<L> {
         grads: &mut [f32],
         arena: &mut [f32],
     ) -> Result<f32, Error> {
-        let n = x.len();
-        if targets.len() != n {
-            return Err(Error::BatchSize {
-                samples: n,
-                targets: targets.len(),
-            });
-        }
-        fits(Self::gradients_arena(n), arena.len())?;
-        finite(x)?;
+        batch(x.len(), targets.len())?;
         finite(targets)?;
-        let pass = Self::split(n, arena);
-        self.layers
-            .forward(x, pass.out, Mode::Train, pass.cache, pass.work);
+        let pass = Self::split(x.len(), arena);
         let value = loss.loss_and_grad(
             flat(pass.out),
             flat(targets),
@@ -267,6 +344,14 @@ impl<L: Layer> Network<L> {
 fn fits(needed: usize, found: usize) -> Result<(), Error> {
     if found < needed {
         return Err(Error::ArenaTooSmall { needed, found });
+    }
+    Ok(())
+}
+
+/// `Ok` when a batch of `samples` inputs comes with as many `targets`.
+fn batch(samples: usize, targets: usize) -> Result<(), Error> {
+    if samples != targets {
+        return Err(Error::BatchSize { samples, targets });
     }
     Ok(())
 }

@@ -25,8 +25,9 @@ use cortex_m_rt::entry;
 use defmt_semihosting as _;
 use panic_probe as _;
 use shinso::kernels::{
-    conv_relu_pool, conv_relu_pool_backward, gemm_nn, gemm_nt, gemm_tn, ConvPool, Geometry,
+    affine_backward_one, conv_relu_pool, conv_relu_pool_backward, gemm_nn, ConvPool, Geometry,
 };
+use shinso::layer::{flat, flat_mut};
 use shinso::Rng;
 use shinso_app::Platform;
 // The device crate's interrupt vectors (cortex-m-rt needs them to link).
@@ -84,7 +85,7 @@ struct Net {
     b1: [f32; 16],
     w2: [f32; W2],
     b2: [f32; 32],
-    w3: [f32; A2 * 10],
+    w3: [[f32; 10]; A2],
     b3: [f32; 10],
     x: [f32; 784],
     y1: [f32; A1],
@@ -103,7 +104,7 @@ static mut NET: Net = Net {
     b1: [0.0; 16],
     w2: [0.0; W2],
     b2: [0.0; 32],
-    w3: [0.0; A2 * 10],
+    w3: [[0.0; 10]; A2],
     b3: [0.0; 10],
     x: [0.0; 784],
     y1: [0.0; A1],
@@ -123,7 +124,7 @@ struct Grads {
     db1: [f32; 16],
     dw2: [f32; W2],
     db2: [f32; 32],
-    dw3: [f32; A2 * 10],
+    dw3: [[f32; 10]; A2],
 }
 
 #[link_section = ".ccmram"]
@@ -132,7 +133,7 @@ static mut GRADS: Grads = Grads {
     db1: [0.0; 16],
     dw2: [0.0; W2],
     db2: [0.0; 32],
-    dw3: [0.0; A2 * 10],
+    dw3: [[0.0; 10]; A2],
 };
 
 /// He-initialised weights (`fan_in` inputs per output), small biases, an input in `[0, 1)`.
@@ -158,27 +159,31 @@ fn layers(
     (f1, f2): (usize, usize),
 ) {
     let (g1, g2) = (block(1, 28, f1), block(f1, 13, f2));
-    let (k1, k2, flat) = (9, f1 * 9, f2 * 25);
+    let (k1, k2, features) = (9, f1 * 9, f2 * 25);
     let mut rng = Rng::new(7);
     fill(&mut rng, &mut net.w1[..f1 * k1], k1);
     fill(&mut rng, &mut net.w2[..f2 * k2], k2);
-    fill(&mut rng, &mut net.w3[..flat * 10], flat);
+    fill(&mut rng, flat_mut(&mut net.w3[..features]), features);
     net.b1.iter_mut().for_each(|b| *b = 0.01);
     net.b2.iter_mut().for_each(|b| *b = 0.01);
     net.x.iter_mut().for_each(|v| *v = rng.uniform());
     let n = &mut *net;
     let (w1, b1, w2, b2) = (&n.w1[..f1 * k1], &n.b1[..f1], &n.w2[..f2 * k2], &n.b2[..f2]);
-    let (y1, y2, w3) = (&mut n.y1[..f1 * 169], &mut n.y2[..flat], &n.w3[..flat * 10]);
+    let (y1, y2, w3) = (
+        &mut n.y1[..f1 * 169],
+        &mut n.y2[..features],
+        &n.w3[..features],
+    );
     // MACs as the layer counts them: every convolution output (26×26, 11×11), even the row
     // and column of the second that its pooling never reads.
-    let (m1, m2, m3) = (f1 * 676 * k1, f2 * 121 * k2, flat * 10);
+    let (m1, m2, m3) = (f1 * 676 * k1, f2 * 121 * k2, features * 10);
     for train in [false, true] {
         let whats = if train {
             ["train conv1", "train conv2", "train affine"]
         } else {
             ["infer conv1", "infer conv2", "infer affine"]
         };
-        let (a1, a2) = (&mut n.arg1[..f1 * 169], &mut n.arg2[..flat]);
+        let (a1, a2) = (&mut n.arg1[..f1 * 169], &mut n.arg2[..features]);
         measure(counter, (name, whats[0]), m1, || {
             conv_relu_pool(&g1, &n.x, w1, b1, &mut n.band, y1, train.then_some(a1));
         });
@@ -187,20 +192,19 @@ fn layers(
         });
         measure(counter, (name, whats[2]), m3, || {
             n.out.copy_from_slice(&n.b3);
-            gemm_nn(1, flat, 10, y2, w3, &mut n.out, true);
+            gemm_nn(1, features, 10, y2, flat(w3), &mut n.out, true);
         });
     }
     // Backward from a made-up output gradient (the loss is not a layer).
     let dout: [f32; 10] = core::array::from_fn(|i| 0.1 * i as f32 - 0.45);
-    let (dy1, dy2) = (&mut n.dy1[..f1 * 169], &mut n.dy2[..flat]);
+    let (dy1, dy2) = (&mut n.dy1[..f1 * 169], &mut n.dy2[..features]);
     measure(counter, (name, "backward affine"), 2 * m3, || {
-        gemm_tn(flat, 1, 10, y2, &dout, &mut d.dw3[..flat * 10], false);
-        gemm_nt(1, 10, flat, &dout, w3, dy2, false);
+        affine_backward_one(y2, w3, &dout, &mut d.dw3[..features], Some(dy2));
     });
     let live2 = y2.iter().filter(|v| **v > 0.0).count();
     measure(counter, (name, "backward conv2"), 2 * live2 * k2, || {
         let (dw, db) = (&mut d.dw2[..f2 * k2], &mut d.db2[..f2]);
-        let a2 = &n.arg2[..flat];
+        let a2 = &n.arg2[..features];
         conv_relu_pool_backward(&g2, y1, w2, y2, a2, dy2, dw, db, Some(dy1), &mut n.patch);
     });
     let live1 = y1.iter().filter(|v| **v > 0.0).count();
@@ -243,7 +247,7 @@ fn main() -> ! {
         db1: [0.0; 16],
         dw2: [0.0; W2],
         db2: [0.0; 32],
-        dw3: [0.0; A2 * 10],
+        dw3: [[0.0; 10]; A2],
     };
     let _ = writeln!(Serial, "what\tinstructions\tMACs");
     layers(&counter, (net, grads), "double-convnet", (16, 32));

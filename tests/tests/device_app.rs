@@ -372,6 +372,38 @@ fn learning_updates_stats_and_learns() {
     );
 }
 
+/// The learner reports, as `predicted_before`, the class its inference gives the image just
+/// before the step (it learns from the same forward pass, not from a second one), and the step
+/// then changes what it predicts.
+#[test]
+fn predicted_before_is_the_inference_before_the_step() {
+    let mut app = app();
+    assert_eq!(app.handle(Request::Reset { seed: 11 }, &P), Response::Ok);
+    let mut changed = 0;
+    for i in 0..30u32 {
+        let infer = |app: &mut App| match app.handle(
+            Request::Infer {
+                model: 1,
+                pixels: img(i),
+            },
+            &P,
+        ) {
+            Response::Inferred { class, scores, .. } => (class, scores.map(f32::to_bits)),
+            r => panic!("{r:?}"),
+        };
+        let (class, before) = infer(&mut app);
+        let Response::Learned {
+            predicted_before, ..
+        } = learn(&mut app, img(i), (i % 10) as u8)
+        else {
+            panic!()
+        };
+        assert_eq!(predicted_before, class, "sample {i}");
+        changed += (infer(&mut app).1 != before) as u32;
+    }
+    assert_eq!(changed, 30, "every step moves the scores");
+}
+
 #[test]
 fn non_finite_step_is_rolled_back() {
     let mut app = app();

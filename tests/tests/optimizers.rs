@@ -549,3 +549,61 @@ fn kinds_name_the_course_rules() {
         );
     }
 }
+
+/// A training forward pass the caller looks at and then drops, or whose step it refuses with
+/// the wrong number of targets, changes nothing; stepping it gives bit for bit what
+/// `train_step` gives on a twin (the same dropout mask, running statistics and update): the
+/// forward pass is not run twice and not skipped.
+#[test]
+fn a_forward_pass_then_its_step_is_a_train_step() {
+    let rule = Rule::adam(0.01);
+    let (mut net, mut opt, mut arena) = trained(rule);
+    let (mut twin, mut twin_opt, mut twin_arena) = trained(rule);
+    let before = snapshot(&mut net, &opt);
+    let decay = WeightDecay { l1: 0.0, l2: 1e-3 };
+    let (x, t) = batch(9, 1.0);
+
+    let outputs = net
+        .forward_train(&x, &mut arena)
+        .unwrap()
+        .outputs()
+        .to_vec();
+    assert_eq!(outputs.len(), 5);
+    assert!(outputs.iter().flatten().all(|v| v.is_finite()));
+    assert_eq!(snapshot(&mut net, &opt), before, "dropped");
+
+    let pass = net.forward_train(&x, &mut arena).unwrap();
+    let r = pass.step(&t[..4], Loss::Mse, decay, &mut opt);
+    let wrong = Err(Error::BatchSize {
+        samples: 5,
+        targets: 4,
+    });
+    assert_eq!(r, wrong);
+    assert_eq!(snapshot(&mut net, &opt), before, "refused");
+
+    let pass = net.forward_train(&x, &mut arena).unwrap();
+    let a = pass.step(&t, Loss::Mse, decay, &mut opt);
+    let b = twin.train_step(&x, &t, Loss::Mse, decay, &mut twin_opt, &mut twin_arena);
+    assert_eq!(a.map(f32::to_bits), b.map(f32::to_bits));
+    assert_eq!(snapshot(&mut net, &opt), snapshot(&mut twin, &twin_opt));
+    assert_ne!(snapshot(&mut net, &opt), before);
+}
+
+/// Without batch norm and dropout a training forward pass computes inference's floats, so a
+/// learner can report its prediction before the update from the pass it learns from.
+#[test]
+fn a_training_forward_pass_predicts_as_inference() {
+    let mut net = Network::<Guarded>::boxed();
+    net.configure(&Knobs::default());
+    net.init(Init::He, 6);
+    let (x, _) = batch(10, 1.0);
+    let mut arena = shinso_tests::train_arena::<Guarded>(5);
+    let trained: Vec<[f32; 3]> = net
+        .forward_train(&x, &mut arena)
+        .unwrap()
+        .outputs()
+        .to_vec();
+    let predicted = net.predict(&x, &mut arena).unwrap();
+    let bits = |y: &[[f32; 3]]| y.iter().flatten().map(|v| v.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&trained), bits(predicted));
+}

@@ -5,9 +5,9 @@
 
 use proptest::prelude::*;
 use shinso::kernels::{
-    conv2d_direct, conv2d_direct_rows, conv2d_direct_tiles, conv_relu_pool, conv_relu_pool_bands,
-    conv_relu_pool_tiles, gemm_nn, gemm_nt, gemm_tn, im2col, max_pool, max_pool_infer, ConvPool,
-    Geometry,
+    affine_backward_one, conv2d_direct, conv2d_direct_rows, conv2d_direct_tiles, conv_relu_pool,
+    conv_relu_pool_backward, conv_relu_pool_bands, conv_relu_pool_tiles, gemm_nn, gemm_nt, gemm_tn,
+    im2col, max_pool, max_pool_infer, ConvPool, Geometry,
 };
 use shinso::Rng;
 use shinso_tests::twin::{self, Geom};
@@ -54,6 +54,48 @@ fn gemms_on_the_zoo_shapes() {
     ] {
         check_gemms(m, k, n, (m * 31 + k * 7 + n) as u64);
     }
+}
+
+/// The device's single-sample affine backward against the in-order twins of `x ⊗ dy` and
+/// `W·dy` (`W` with `i` rows of `O`), and bit for bit against the general products it stands in
+/// for at a batch of one.
+fn check_affine_backward_one<const O: usize>(i: usize, seed: u64) {
+    let mut rng = Rng::new(seed);
+    let (x, dy, w) = (
+        uniform(&mut rng, i),
+        uniform(&mut rng, O),
+        uniform(&mut rng, i * O),
+    );
+    let dw_twin = twin::gemm_in_order(i, 1, O, |r, _| x[r], |_, c| dy[c], &vec![0.0; i * O]);
+    let dx_twin = twin::gemm_in_order(1, O, i, |_, p| dy[p], |p, c| w[c * O + p], &vec![0.0; i]);
+    let rows: Vec<[f32; O]> = w.chunks_exact(O).map(|r| r.try_into().unwrap()).collect();
+    let (mut dw, mut dx) = (vec![[9.0; O]; i], vec![9.0; i]);
+    affine_backward_one(
+        &x,
+        &rows,
+        &dy.clone().try_into().unwrap(),
+        &mut dw,
+        Some(&mut dx),
+    );
+    let dw: Vec<f32> = dw.concat();
+    assert_eq!(dw, dw_twin, "x ⊗ dy, {i}×{O}");
+    assert_eq!(dx, dx_twin, "W·dy, {i}×{O}");
+    let (mut dw_gemm, mut dx_gemm) = (vec![0.0; i * O], vec![0.0; i]);
+    gemm_tn(i, 1, O, &x, &dy, &mut dw_gemm, false);
+    gemm_nt(1, O, i, &dy, &w, &mut dx_gemm, false);
+    let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&dw), bits(&dw_gemm), "x ⊗ dy as gemm_tn, {i}×{O}");
+    assert_eq!(bits(&dx), bits(&dx_gemm), "W·dy as gemm_nt, {i}×{O}");
+}
+
+/// The affine layers of the device's nets (400 and 800 → 10) and a few others.
+#[test]
+fn affine_backward_one_on_the_zoo_shapes() {
+    check_affine_backward_one::<10>(400, 1);
+    check_affine_backward_one::<10>(800, 2);
+    check_affine_backward_one::<40>(784, 3);
+    check_affine_backward_one::<3>(7, 4);
+    check_affine_backward_one::<1>(1, 5);
 }
 
 /// One convolution geometry and its input, weights and bias.
@@ -151,6 +193,64 @@ impl Case {
             let mut y = vec![f32::NAN; want.len()];
             fused(&cp, &self.x, &self.w, &self.b, &mut band, &mut y, None);
             assert_eq!(y, want, "{name} without argmax {cp:?}");
+        }
+        if (self.g.stride, self.g.pad) == (1, 0) {
+            self.check_fused_backward(&cp, &want, &want_arg);
+        }
+    }
+
+    /// The fused block's backward (stride 1, no padding) against an `f32` twin that adds, filter
+    /// by filter and cell by cell in row-major order, each live cell's `g·x` onto `dw` (which
+    /// starts from what it held), `g` onto `db`, and `g·w` onto `dx` (from 0); `dx` is summed
+    /// in that order by the filter-by-filter kernel of the 3 × 3 and 5 × 5 windows only.
+    fn check_fused_backward(&self, cp: &ConvPool, y: &[f32], arg: &[u8]) {
+        let (g, k, fnum) = (self.g, cp.conv.patch(), self.fnum);
+        let (qw, cells, window) = (cp.qw(), cp.qh() * cp.qw(), cp.ph * cp.pw);
+        let mut rng = Rng::new(fnum as u64);
+        let (dy, dw0, db0) = (
+            uniform(&mut rng, y.len()),
+            uniform(&mut rng, fnum * k),
+            uniform(&mut rng, fnum),
+        );
+        let (mut tw, mut tb, mut tx) = (dw0.clone(), db0.clone(), vec![0.0; g.input_len()]);
+        for f in 0..fnum {
+            for q in 0..cells {
+                let (i, a) = (f * cells + q, arg[f * cells + q] as usize);
+                if !(y[i] > 0.0 && a < window) {
+                    continue;
+                }
+                let (oy, ox) = ((q / qw) * cp.ps + a / cp.pw, (q % qw) * cp.ps + a % cp.pw);
+                tb[f] += dy[i];
+                for c in 0..g.c {
+                    for ii in 0..g.fh {
+                        for jj in 0..g.fw {
+                            let xi = (c * g.h + oy + ii) * g.w + ox + jj;
+                            let p = f * k + (c * g.fh + ii) * g.fw + jj;
+                            tw[p] += dy[i] * self.x[xi];
+                            tx[xi] += dy[i] * self.w[p];
+                        }
+                    }
+                }
+            }
+        }
+        let (mut dw, mut db, mut dx) = (dw0, db0, vec![f32::NAN; g.input_len()]);
+        let mut patch = vec![0.0; 2 * k];
+        conv_relu_pool_backward(
+            cp,
+            &self.x,
+            &self.w,
+            y,
+            arg,
+            &dy,
+            &mut dw,
+            &mut db,
+            Some(&mut dx),
+            &mut patch,
+        );
+        assert_eq!(dw, tw, "backward dw {cp:?}");
+        assert_eq!(db, tb, "backward db {cp:?}");
+        if matches!((g.fh, g.fw), (3, 3) | (5, 5)) {
+            assert_eq!(dx, tx, "backward dx {cp:?}");
         }
     }
 }

@@ -553,16 +553,16 @@ const LIVE: usize = 32;
 
 /// [`conv_relu_pool_backward`] filter by filter, for stride 1, no padding and an `FH × FW`
 /// window (`T = FH·FW` taps per channel). For each filter, its live cells (`y > 0`) are
-/// listed in batches as (gradient, input offset of the window at the cell's argmax); then for
-/// each channel the `T` weight gradients are summed in registers over the batch, and the
-/// input gradient gets each cell's `g·w` added in place. `dw` and `db` add the cells in the
-/// same order as [`patch_backward`]; `dx` adds filter after filter.
+/// listed in batches as (gradient, input offset of the window at the cell's argmax), walking
+/// the pooled rows so that no cell needs a division; then [`live_grads`] takes the batch
+/// channel by channel. `dw` and `db` add the cells in the same order as [`patch_backward`];
+/// `dx` adds filter after filter.
 fn filter_backward<const FH: usize, const FW: usize, const T: usize>(
     (g, x, w, y, arg, dy, dw, db, dx): BackwardArgs,
 ) {
     const { assert!(T == FH * FW) };
     let cg = g.conv;
-    let (k, n, cells) = (cg.patch(), g.output_len(), g.qh() * g.qw());
+    let (k, n, (qh, qw)) = (cg.patch(), g.output_len(), (g.qh(), g.qw()));
     let (x, w) = (&x[..cg.input_len()], &w[..g.filters * k]);
     let (y, arg, dy) = (&y[..n], &arg[..n], &dy[..n]);
     let (dw, db) = (&mut dw[..g.filters * k], &mut db[..g.filters]);
@@ -571,60 +571,110 @@ fn filter_backward<const FH: usize, const FW: usize, const T: usize>(
         d.fill(0.0);
         d
     });
-    let (hw, wd, qw, (oh, ow)) = (cg.h * cg.w, cg.w, g.qw(), (cg.oh(), cg.ow()));
+    let (window, ps, pw, wd) = (g.ph * g.pw, g.ps, g.pw, cg.w);
+    // Keeps every read of `live_grads` in the image: the last pooling window ends inside the
+    // convolution output (`(QH − 1)·PS + PH ≤ OH`, and across), and a window of the stride-1
+    // unpadded convolution at an output `(oy, ox)` ends at `(oy + FH − 1, ox + FW − 1) ≤ (H − 1,
+    // W − 1)`.
+    assert!(
+        (qh - 1) * ps + g.ph <= cg.oh() && (qw - 1) * ps + pw <= cg.ow(),
+        "a pooled cell outside the convolution"
+    );
     for f in 0..g.filters {
+        let cells = f * qh * qw..(f + 1) * qh * qw;
+        let (yf, af, gf) = (&y[cells.clone()], &arg[cells.clone()], &dy[cells]);
         let (wf, dwf) = (&w[f * k..(f + 1) * k], &mut dw[f * k..(f + 1) * k]);
-        let mut q = 0;
-        while q < cells {
-            let mut live = [(0.0f32, 0usize); LIVE];
-            let mut count = 0;
-            while q < cells && count < LIVE {
-                let i = f * cells + q;
-                let a = arg[i] as usize;
-                if y[i] > 0.0 && a < g.ph * g.pw {
-                    let (oy, ox) = ((q / qw) * g.ps + a / g.pw, (q % qw) * g.ps + a % g.pw);
-                    // Keeps every read below in the image: the window at (oy, ox) ends at
-                    // (oy + FH − 1, ox + FW − 1) ≤ (H − 1, W − 1) when oy < OH and ox < OW.
-                    assert!(oy < oh && ox < ow, "a pooled cell outside the convolution");
-                    db[f] += dy[i];
-                    live[count] = (dy[i], oy * wd + ox);
+        let mut live = [(0.0f32, 0usize); LIVE];
+        let (mut count, mut dbf) = (0, db[f]);
+        let rows = yf.chunks_exact(qw).zip(af.chunks_exact(qw));
+        for (qy, ((yr, ar), gr)) in rows.zip(gf.chunks_exact(qw)).enumerate() {
+            for (qx, ((&yv, &a), &gv)) in yr.iter().zip(ar).zip(gr).enumerate() {
+                let a = a as usize;
+                if yv > 0.0 && a < window {
+                    dbf += gv;
+                    let at = (qy * ps + a / pw) * wd + qx * ps + a % pw;
+                    live[count] = (gv, at);
                     count += 1;
-                }
-                q += 1;
-            }
-            let live = &live[..count];
-            for c in 0..cg.c {
-                let taps = c * T..(c + 1) * T;
-                let dwc: &mut [f32; T] = (&mut dwf[taps.clone()]).try_into().unwrap();
-                let mut acc = *dwc;
-                for &(gv, at) in live {
-                    let at = at + c * hw;
-                    for i in 0..FH {
-                        for j in 0..FW {
-                            // SAFETY: `at + i·W + j ≤ (C − 1)·H·W + (H − 1)·W + W − 1`,
-                            // inside `x` (`C·H·W` floats) by the assertion above.
-                            acc[i * FW + j] += gv * unsafe { *x.get_unchecked(at + i * wd + j) };
-                        }
-                    }
-                }
-                *dwc = acc;
-                let Some(dx) = dx.as_deref_mut() else {
-                    continue;
-                };
-                let wc: &[f32; T] = wf[taps].try_into().unwrap();
-                for &(gv, at) in live {
-                    let at = at + c * hw;
-                    for i in 0..FH {
-                        for j in 0..FW {
-                            // SAFETY: as above; `dx` has `C·H·W` floats too.
-                            let d = unsafe { dx.get_unchecked_mut(at + i * wd + j) };
-                            *d += gv * wc[i * FW + j];
-                        }
+                    if count == LIVE {
+                        live_grads::<FH, FW, T>(&cg, x, (wf, dwf), dx.as_deref_mut(), &live);
+                        count = 0;
                     }
                 }
             }
         }
+        live_grads::<FH, FW, T>(&cg, x, (wf, dwf), dx.as_deref_mut(), &live[..count]);
+        db[f] = dbf;
     }
+}
+
+/// For one filter (weights `wf`, weight gradient `dwf`) and a batch of its live cells
+/// (gradient, offset of the window's top left in a channel): channel by channel, the `T`
+/// weight gradients summed in registers over the batch, each window row one run of `FW`
+/// floats; then, when asked, `g·w` added onto `dx` under each window, a run at a time. `x`
+/// and `dx` are the image's `C·H·W` floats and the caller checked that every window lies
+/// inside it.
+#[inline(always)]
+fn live_grads<const FH: usize, const FW: usize, const T: usize>(
+    cg: &Geometry,
+    x: &[f32],
+    (wf, dwf): (&[f32], &mut [f32]),
+    mut dx: Option<&mut [f32]>,
+    live: &[(f32, usize)],
+) {
+    let (hw, wd) = (cg.h * cg.w, cg.w);
+    for c in 0..cg.c {
+        let taps = c * T..(c + 1) * T;
+        let dwc: &mut [f32; T] = (&mut dwf[taps.clone()]).try_into().unwrap();
+        let mut acc = *dwc;
+        for &(gv, at) in live {
+            let at = at + c * hw;
+            // The whole window first, in registers: each row one multi-register load.
+            // SAFETY: `at + i·W + FW ≤ (C − 1)·H·W + (H − 1)·W + W = C·H·W = x.len()` for a
+            // window inside the image (checked by the caller).
+            let xs: [[f32; FW]; FH] = core::array::from_fn(|i| *unsafe { run(x, at + i * wd) });
+            for (s, &xv) in acc.iter_mut().zip(xs.as_flattened()) {
+                *s += gv * xv;
+            }
+        }
+        *dwc = acc;
+        let Some(dx) = dx.as_deref_mut() else {
+            continue;
+        };
+        let wc: &[f32; T] = wf[taps].try_into().unwrap();
+        for &(gv, at) in live {
+            let at = at + c * hw;
+            for (i, wr) in wc.chunks_exact(FW).enumerate() {
+                // SAFETY: as above; `dx` has `C·H·W` floats too.
+                let run: &mut [f32; FW] = unsafe { run_mut(dx, at + i * wd) };
+                let mut d = *run;
+                for (d, &wv) in d.iter_mut().zip(wr) {
+                    *d += gv * wv;
+                }
+                *run = d;
+            }
+        }
+    }
+}
+
+/// The `N` floats of `x` from `at`, as an array (a multi-register load on the M4F), without a
+/// bounds check.
+///
+/// # Safety
+/// `at + N ≤ x.len()`.
+#[inline(always)]
+unsafe fn run<const N: usize>(x: &[f32], at: usize) -> &[f32; N] {
+    // SAFETY: the caller keeps `at..at + N` inside `x`; `[f32; N]` has `f32`'s alignment.
+    unsafe { &*x.as_ptr().add(at).cast::<[f32; N]>() }
+}
+
+/// [`run`], writable.
+///
+/// # Safety
+/// `at + N ≤ x.len()`.
+#[inline(always)]
+unsafe fn run_mut<const N: usize>(x: &mut [f32], at: usize) -> &mut [f32; N] {
+    // SAFETY: as in `run`, through the exclusive borrow of `x`.
+    unsafe { &mut *x.as_mut_ptr().add(at).cast::<[f32; N]>() }
 }
 
 /// [`conv_relu_pool_backward`] for any geometry, position by position: the input patch under

@@ -8,6 +8,7 @@
 pub mod batchnorm;
 pub mod conv;
 pub mod conv_pool;
+pub mod dense;
 pub mod elementwise;
 pub mod gemm;
 pub mod im2col;
@@ -19,6 +20,7 @@ pub use conv::{conv2d_direct, conv2d_direct_backward, conv2d_direct_rows, conv2d
 pub use conv_pool::{
     conv_relu_pool, conv_relu_pool_backward, conv_relu_pool_bands, conv_relu_pool_tiles, ConvPool,
 };
+pub use dense::affine_backward_one;
 pub use elementwise::{all_finite, relu, sqrt};
 pub use gemm::{axpy, dot, gemm_nn, gemm_nt, gemm_tn};
 pub use im2col::{col2im, im2col, out_size, Axis, Geometry};

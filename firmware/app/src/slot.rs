@@ -175,7 +175,6 @@ impl<L: Layer> DeviceModel for Slot<L> {
         label: u8,
         arena: &mut [f32],
     ) -> Result<Step, ErrorCode> {
-        let predicted = argmax(&self.logits(pixels, arena)?) as u8;
         let (Some([opt]), Some(arena)) =
             (self.opt.as_deref_mut(), arena.get_mut(..Self::LEARN_ARENA))
         else {
@@ -187,9 +186,13 @@ impl<L: Layer> DeviceModel for Slot<L> {
         *flat_mut(target)
             .get_mut(label as usize)
             .ok_or(ErrorCode::BadValue)? = 1.0;
-        let loss = self
-            .net
-            .train_step(x, target, LOSS, WeightDecay::default(), opt, rest)
+        // One forward pass: its logits give the prediction before the update (the learner has
+        // no batch norm or dropout, so they are inference's floats), and the step goes on from
+        // its cache.
+        let pass = self.net.forward_train(x, rest).map_err(code)?;
+        let predicted = argmax(flat(pass.outputs())) as u8;
+        let loss = pass
+            .step(target, LOSS, WeightDecay::default(), opt)
             .map_err(code)?;
         Ok(Step { loss, predicted })
     }
