@@ -341,3 +341,28 @@ proptest! {
         prop_assert_eq!(got, want);
     }
 }
+
+/// Every tile shape the host picks, each against the in-order loop bit for bit: the exact
+/// 40-, 20- and 10-column tiles and the 6-row tiles of wide products, with row counts that
+/// leave ragged last tiles (5, 7, 13), inner dimensions longer than one panel chunk (1,000 at
+/// 40 columns is 20 chunks), the single-sample and single-entry products, and the wide MLP's
+/// first layer (100 × 784 × 1000).
+#[test]
+fn gemms_on_every_tile_shape() {
+    for (m, k, n) in [
+        (1, 1, 1),
+        (1, 784, 10),
+        (4, 3, 10),
+        (5, 97, 20),
+        (7, 1000, 40),
+        (13, 64, 40),
+        (100, 784, 1000),
+        (6, 200, 16),
+        (11, 130, 17),
+        (1000, 20, 10),
+        (1000, 40, 20),
+        (784, 1000, 40),
+    ] {
+        check_gemms(m, k, n, (m * 31 + k * 7 + n) as u64);
+    }
+}

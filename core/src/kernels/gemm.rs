@@ -78,6 +78,14 @@ const PANEL: usize = 128 * NR;
 #[cfg(target_arch = "arm")]
 const PANEL: usize = 64 * NR;
 
+/// Whether [`gemm_nn`] and [`gemm_tn`] copy `B`'s rows into the panel even when they could
+/// be read in place (products of more than one tile of rows). On the host the copy, made once
+/// per chunk and used by every tile in its columns, turns the inner loop's strided,
+/// bounds-checked reads of `B` into one contiguous walk: the loop is then its multiplies, adds
+/// and broadcasts plus three instructions. The device keeps reading in place: its products are
+/// small and its instruction counts are measured.
+const PACK_IN_PLACE_ROWS: bool = cfg!(not(target_arch = "arm"));
+
 /// The partial sums of one tile of `R` rows and `W` columns.
 type Tile<const R: usize, const W: usize> = [[f32; W]; R];
 
@@ -174,10 +182,9 @@ fn strip<const N: usize>(
     stride: usize,
     len: usize,
 ) -> impl Iterator<Item = [f32; N]> + '_ {
-    x.windows(N)
-        .step_by(stride)
+    x.chunks(stride)
         .take(len)
-        .map(|w| w.try_into().unwrap())
+        .map(|w| w[..N].try_into().unwrap())
 }
 
 /// Column after column (`ks`) of the `R` rows of a row-major `A` (`k` columns) from row `i`.
@@ -198,6 +205,7 @@ fn columns<const R: usize>(
 fn pack_rows<const W: usize>(panel: &mut [f32], b: &[f32], n: usize, j: usize, ks: Range<usize>) {
     for (dst, p) in panel.chunks_exact_mut(W).zip(ks) {
         let src = &b[p * n + j..(p + 1) * n];
+        let src = &src[..src.len().min(W)];
         dst[..src.len()].copy_from_slice(src);
         dst[src.len()..].fill(0.0);
     }
@@ -207,6 +215,15 @@ fn pack_rows<const W: usize>(panel: &mut [f32], b: &[f32], n: usize, j: usize, k
 /// rows when there are that many, else one (a batch of 1, say); and the widest tile that `$n`
 /// fills. A single row's only independent sums are its entries, so its tiles may be as wide
 /// as the registers allow (`MR·NR`). A narrower product pads its tile with zero columns.
+///
+/// The host has two more kinds of tile. The MLP's narrow layers (40, 20 and 10 columns) get
+/// tiles exactly as wide, so no work goes to padding or to overlapping tiles (a 40-column
+/// product in 16-wide tiles computes 48 columns, a 20-column one 32), with as many rows as
+/// keep the accumulators within the 16 AVX registers (2 × 5, 4 × 3 and 4 × 2 vectors). Wide
+/// products use 6 × 16 tiles: 12 accumulators, the two `B` vectors and a broadcast, so each
+/// step is 24 multiplies and adds for 8 loads and the loop's own 3 instructions, where 4 × 16
+/// spends 16 on 6 and the same 3 (the core issues a multiply and an add per cycle each, and
+/// the loop is then bound by the instructions it decodes, not by the arithmetic).
 macro_rules! with_tile {
     ($f:ident, $m:expr, $n:expr, $($arg:expr),*) => {
         match ($m >= MR, $n) {
@@ -214,7 +231,14 @@ macro_rules! with_tile {
             // as wide, rather than two overlapping tiles of 8.
             #[cfg(target_arch = "arm")]
             (false, 10) => $f::<1, 10>($($arg),*),
-            (true, n) if n >= NR => $f::<MR, NR>($($arg),*),
+            #[cfg(not(target_arch = "arm"))]
+            (true, 40) => $f::<2, 40>($($arg),*),
+            #[cfg(not(target_arch = "arm"))]
+            (true, 20) => $f::<4, 20>($($arg),*),
+            #[cfg(not(target_arch = "arm"))]
+            (true, 10) => $f::<4, 10>($($arg),*),
+            #[cfg(not(target_arch = "arm"))]
+            (true, n) if n >= NR && $m >= WIDE_MR => $f::<WIDE_MR, NR>($($arg),*),
             (true, _) => $f::<MR, NR>($($arg),*),
             (false, n) if n >= MR * NR => $f::<1, { MR * NR }>($($arg),*),
             (false, n) if n >= 2 * NR => $f::<1, { 2 * NR }>($($arg),*),
@@ -223,6 +247,10 @@ macro_rules! with_tile {
         }
     };
 }
+
+/// Rows of the host's tiles for products at least [`NR`] columns wide (see [`with_tile`]).
+#[cfg(not(target_arch = "arm"))]
+const WIDE_MR: usize = 6;
 
 /// The chunks `p0..p0 + kc` of the inner dimension (`k` steps).
 fn chunks(k: usize, kc: usize) -> impl Iterator<Item = Range<usize>> {
@@ -285,13 +313,14 @@ fn with_rows_of_b<const R: usize, const W: usize, I>(
     let mut panel = [0.0f32; PANEL];
     for (j, cols) in tiles(n, W) {
         for ks in chunks(k, PANEL / W) {
-            if n < W {
+            let packed = n < W || (PACK_IN_PLACE_ROWS && m > R);
+            if packed {
                 pack_rows::<W>(&mut panel, b, n, j, ks.clone());
             }
             for (i, rows) in tiles(m, R) {
                 let acc = load::<R, W>(c, n, (i, j), &cols, accumulate || ks.start > 0);
                 let a_cols = a_cols(i, ks.clone());
-                let acc = if n < W {
+                let acc = if packed {
                     run(acc, a_cols.zip(rows_of(&panel)))
                 } else {
                     run(acc, a_cols.zip(strip(&b[ks.start * n + j..], n, ks.len())))

@@ -1,0 +1,135 @@
+//! The host rows of the XLA comparison (`bench/xla_side_by_side.py`): training steps and
+//! inference of the course's networks at the batch sizes of its table, one case at a time.
+//!
+//! ```text
+//! cargo bench -p shinso --bench side_by_side              # a table, one round
+//! cargo bench -p shinso --bench side_by_side -- --json    # one JSON object per line
+//! ```
+//!
+//! criterion is not used here: the script alternates rounds of this binary with rounds of the
+//! JAX reference on the same pinned core, and each round must be short and machine-readable.
+//! A round times each case in five bursts of about 60 ms and reports the median burst's time
+//! per call. Inputs are random pixels: the work per step does not depend on the data.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use shinso::{
+    one_hot, stack, zoo, Affine, Init, Knobs, Layer, Loss, Network, Optimizer, Rng, Rule,
+    WeightDecay,
+};
+
+/// The course's MLP with a wider first hidden layer (the issue's 784-400-20-10 and
+/// 784-1000-20-10 rows).
+type WideMlp<const H: usize> = stack![zoo::Dense<784, H>, zoo::Dense<H, 20>, Affine<20, 10>];
+
+/// Bursts per case; the median is reported.
+const BURSTS: usize = 5;
+/// Length of one burst.
+const BURST: Duration = Duration::from_millis(60);
+
+/// The median over [`BURSTS`] bursts of the time of one call of `f`, in microseconds.
+fn time(mut f: impl FnMut()) -> f64 {
+    f();
+    let start = Instant::now();
+    let mut calls = 0u32;
+    while start.elapsed() < BURST {
+        f();
+        calls += 1;
+    }
+    let mut bursts: Vec<f64> = (0..BURSTS)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..calls {
+                f();
+            }
+            start.elapsed().as_secs_f64() * 1e6 / f64::from(calls)
+        })
+        .collect();
+    bursts.sort_by(f64::total_cmp);
+    bursts[BURSTS / 2]
+}
+
+/// `n` random images and their (cycled) one-hot targets.
+fn data<L: Layer<Out = [f32; 10]>>(n: usize) -> (Vec<f32>, Vec<[f32; 10]>) {
+    let mut rng = Rng::new(2);
+    let pixels = (0..n * Network::<L>::INPUTS)
+        .map(|_| rng.uniform())
+        .collect();
+    (pixels, (0..n).map(|i| one_hot(i % 10)).collect())
+}
+
+/// Microseconds per training step on a batch of `n`.
+fn train<L: Layer<Out = [f32; 10]>>(rule: Rule, n: usize) -> f64 {
+    let mut net = Network::<L>::boxed();
+    net.configure(&Knobs::default());
+    net.init(Init::He, 1);
+    let params = Network::<L>::PARAMS;
+    let mut opt = Optimizer::new(rule, params, vec![0.0; rule.state_len(params)]).unwrap();
+    let mut arena = vec![0.0; Network::<L>::train_arena(n)];
+    let (pixels, t) = data::<L>(n);
+    let x: &[L::In] = bytemuck::cast_slice(&pixels);
+    time(|| {
+        let loss = Loss::SoftmaxCrossEntropy;
+        let step = net.train_step(x, &t, loss, WeightDecay::default(), &mut opt, &mut arena);
+        black_box(step.unwrap());
+    })
+}
+
+/// Microseconds per inference of a batch of `n`.
+fn infer<L: Layer<Out = [f32; 10]>>(n: usize) -> f64 {
+    let mut net = Network::<L>::boxed();
+    net.configure(&Knobs::default());
+    net.init(Init::He, 1);
+    let mut arena = vec![0.0; Network::<L>::predict_arena(n)];
+    let (pixels, _) = data::<L>(n);
+    let x: &[L::In] = bytemuck::cast_slice(&pixels);
+    time(|| {
+        black_box(net.predict(x, &mut arena).unwrap());
+    })
+}
+
+fn main() {
+    let json = std::env::args().any(|a| a == "--json");
+    // The presets' optimizers (host/src/presets.rs): SGD 0.1 for the MLPs, Adam for the convnets.
+    let sgd = Rule::sgd(0.1);
+    let adam = Rule::adam(0.001);
+    let cases: [(&str, &dyn Fn() -> f64); 12] = [
+        ("train mlp 784-40-20-10 b1", &|| train::<zoo::Mlp>(sgd, 1)),
+        ("train mlp 784-40-20-10 b10", &|| train::<zoo::Mlp>(sgd, 10)),
+        ("train mlp 784-40-20-10 b100", &|| {
+            train::<zoo::Mlp>(sgd, 100)
+        }),
+        ("train mlp 784-40-20-10 b1000", &|| {
+            train::<zoo::Mlp>(sgd, 1000)
+        }),
+        ("train mlp 784-400-20-10 b100", &|| {
+            train::<WideMlp<400>>(sgd, 100)
+        }),
+        ("train mlp 784-1000-20-10 b100", &|| {
+            train::<WideMlp<1000>>(sgd, 100)
+        }),
+        ("train simple-convnet b100", &|| {
+            train::<zoo::SimpleConvNet>(adam, 100)
+        }),
+        ("train double-convnet b100", &|| {
+            train::<zoo::DoubleConvNet>(adam, 100)
+        }),
+        ("infer mlp b1", &|| infer::<zoo::Mlp>(1)),
+        ("infer mlp b100", &|| infer::<zoo::Mlp>(100)),
+        ("infer simple-convnet b1", &|| {
+            infer::<zoo::SimpleConvNet>(1)
+        }),
+        ("infer simple-convnet b100", &|| {
+            infer::<zoo::SimpleConvNet>(100)
+        }),
+    ];
+    for (name, run) in cases {
+        let us = run();
+        if json {
+            println!("{{\"case\": \"{name}\", \"us\": {us:.3}}}");
+        } else {
+            println!("{name:<32} {us:>12.1} µs");
+        }
+    }
+}
