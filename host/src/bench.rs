@@ -76,6 +76,11 @@ pub fn measure(
     cfg.batch_size = batch;
     cfg.validate()?;
     let mut model = preset.build();
+    model.configure(&crate::presets::knobs(
+        cfg.activation,
+        cfg.batch_norm,
+        cfg.dropout,
+    ));
     model.init(cfg.init_scheme(), cfg.seed);
     let rule = cfg.rule();
     let state = vec![0.0f32; rule.state_len(model.params())];

@@ -16,7 +16,6 @@
 
 mod client;
 mod elf;
-pub mod mnist;
 #[cfg(unix)]
 mod pty;
 mod qemu;
