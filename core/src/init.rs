@@ -4,8 +4,8 @@
 //! sigmoid and σ = 0.01 activations collapse and gradients vanish, Xavier keeps the variance of
 //! sigmoid/tanh activations constant, He (√2 larger) does so for ReLU.
 
-use crate::layer::{Tensor, TensorKind};
 use crate::rng::Rng;
+use crate::tensor::{Tensor, TensorKind};
 
 /// How to draw initial weights. Biases and batch-norm shifts start at 0, scales at 1, whatever
 /// the scheme.

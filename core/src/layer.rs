@@ -14,7 +14,9 @@
 use bytemuck::{Pod, Zeroable};
 
 use crate::init::Init;
+pub use crate::knobs::Knobs;
 use crate::rng::Rng;
+pub use crate::tensor::{Tensor, TensorKind};
 
 /// Whether a forward pass is for training (batch statistics, dropout masks, caches for
 /// backward) or for inference (running statistics, no randomness).
@@ -24,61 +26,6 @@ pub enum Mode {
     Infer,
 }
 
-/// What a tensor of a layer is for; it decides initialisation, weight decay and naming.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TensorKind {
-    /// Weights: drawn by the initialiser, subject to L1/L2 weight decay.
-    Weight,
-    /// Biases: start at zero, excluded from weight decay.
-    Bias,
-    /// Batch-norm γ: starts at one.
-    Scale,
-    /// Batch-norm β: starts at zero.
-    Shift,
-    /// Batch-norm running mean: saved with the model, not trained.
-    RunningMean,
-    /// Batch-norm running variance: saved with the model, not trained.
-    RunningVar,
-}
-
-impl TensorKind {
-    /// Trainable tensors get a gradient and an optimizer update; the others are state.
-    pub fn trainable(self) -> bool {
-        !matches!(self, TensorKind::RunningMean | TensorKind::RunningVar)
-    }
-
-    /// Conventional name, used for safetensors keys.
-    pub fn name(self) -> &'static str {
-        match self {
-            TensorKind::Weight => "weight",
-            TensorKind::Bias => "bias",
-            TensorKind::Scale => "gamma",
-            TensorKind::Shift => "beta",
-            TensorKind::RunningMean => "running_mean",
-            TensorKind::RunningVar => "running_var",
-        }
-    }
-}
-
-/// A tensor of a layer as the visitor sees it: values, role, logical shape and the fan-in its
-/// initialiser needs. Gradients are not here: they live in one flat buffer beside the
-/// network (see [`Layer::backward`] and [`visit_trainable`]).
-pub struct Tensor<'a> {
-    pub kind: TensorKind,
-    /// Logical shape, outermost first, unused trailing dimensions 0. Affine weights are
-    /// `(inputs, outputs)`, convolution weights `(FN, C, FH, FW)`, as in the course.
-    pub shape: [usize; 4],
-    pub fan_in: usize,
-    pub value: &'a mut [f32],
-}
-
-impl Tensor<'_> {
-    /// Number of meaningful dimensions in `shape`.
-    pub fn rank(&self) -> usize {
-        self.shape.iter().take_while(|&&d| d != 0).count()
-    }
-}
-
 /// Receives every tensor of a network, layer by layer, in a fixed order. That order is the
 /// layout of the model blob and of optimizer state.
 pub trait Visitor {
@@ -86,28 +33,6 @@ pub trait Visitor {
     fn layer(&mut self, _kind: &'static str) {}
     /// One tensor of the current layer.
     fn tensor(&mut self, t: Tensor<'_>);
-}
-
-/// Choices a network can take at run time without changing its type (command-line flags, a
-/// `Configure` request on the device). Layers that do not care ignore them.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Knobs {
-    /// Function of every run-time activation ([`crate::AnyActivation`]).
-    pub activation: crate::layers::activation::Kind,
-    /// Whether [`crate::Toggle`]d batch-norm layers are on.
-    pub batch_norm: bool,
-    /// Dropout ratio of [`crate::Toggle`]d dropout layers; 0 switches them off.
-    pub dropout: f32,
-}
-
-impl Default for Knobs {
-    fn default() -> Self {
-        Self {
-            activation: crate::layers::activation::Kind::Relu,
-            batch_norm: false,
-            dropout: 0.0,
-        }
-    }
 }
 
 /// Any closure over tensors is a visitor.

@@ -55,6 +55,7 @@ pub mod error;
 pub mod gradcheck;
 pub mod init;
 pub mod kernels;
+pub mod knobs;
 pub mod layer;
 pub mod layers;
 pub mod loss;
@@ -63,6 +64,7 @@ pub mod model;
 pub mod network;
 pub mod optim;
 pub mod rng;
+pub mod tensor;
 pub mod zoo;
 
 /// The README's tour compiles and runs as a doctest.
@@ -72,10 +74,10 @@ struct ReadmeTour;
 
 pub use error::Error;
 pub use init::Init;
+pub use knobs::ActivationKind;
 pub use layer::{Knobs, Layer, Mode, Plan, Tensor, TensorKind, Visitor};
 pub use layers::activation::{
-    Activation, AnyActivation, IdentityLayer, Kind as ActivationKind, ReLU, SigmoidLayer,
-    StepLayer, TanhLayer,
+    Activation, AnyActivation, IdentityLayer, ReLU, SigmoidLayer, StepLayer, TanhLayer,
 };
 pub use layers::affine::Affine;
 pub use layers::batchnorm::{BatchNorm, BatchNorm1d, BatchNorm2d};

@@ -348,3 +348,17 @@ fn sampler_visits_each_index_once_per_epoch() {
     }
     assert_eq!(s.epoch(), 4);
 }
+
+#[test]
+fn pixels_scale_as_the_device_scales_them() {
+    // firmware/app/src/slot.rs: `p as f32 * (1.0 / 255.0)`; the device's bytes come back exactly
+    let mut differs_from_division = 0;
+    for p in 0..=255u8 {
+        let device = p as f32 * (1.0 / 255.0);
+        assert_eq!(pixel(p).to_bits(), device.to_bits(), "pixel {p}");
+        assert_eq!((pixel(p) * 255.0).round() as u8, p);
+        differs_from_division += (device != p as f32 / 255.0) as usize;
+    }
+    // why one scaling matters: the other way of writing it differs in the last bit this often
+    assert_eq!(differs_from_division, 126);
+}

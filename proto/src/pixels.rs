@@ -18,6 +18,21 @@ impl Pixels {
     pub fn from_slice(s: &[u8]) -> Option<Self> {
         Some(Pixels(s.try_into().ok()?))
     }
+
+    /// The image from a data loader's floats (`p / 255`, in `[0, 1]`), back to the bytes the
+    /// wire carries: each the nearest byte (out of range saturates, NaN is 0); `None` if not
+    /// exactly [`PIXELS`] values. Exact for every byte: `from_unit(p / 255) == p`.
+    pub fn from_unit(x: &[f32]) -> Option<Self> {
+        let mut p = [0u8; PIXELS];
+        if x.len() != PIXELS {
+            return None;
+        }
+        for (o, v) in p.iter_mut().zip(x) {
+            // `as` saturates: below 0 (and NaN) gives 0, above 255 gives 255.
+            *o = (v * 255.0 + 0.5) as u8;
+        }
+        Some(Pixels(p))
+    }
 }
 
 impl Default for Pixels {

@@ -312,6 +312,20 @@ fn crc_matches_zlib() {
     assert_eq!(shinso::model::crc32(b"123456789"), 0xCBF4_3926);
 }
 
+/// Bytes scaled by either of the loaders' formulas come back to themselves.
+#[test]
+fn pixels_from_unit_floats_round_trip() {
+    for scale in [|p: u8| p as f32 / 255.0, |p: u8| p as f32 * (1.0 / 255.0)] {
+        let bytes: std::vec::Vec<u8> = (0..PIXELS).map(|i| (i % 256) as u8).collect();
+        let unit: std::vec::Vec<f32> = bytes.iter().map(|&p| scale(p)).collect();
+        assert_eq!(Pixels::from_unit(&unit).unwrap().0[..], bytes[..]);
+    }
+    let mut odd = [0.5f32; PIXELS];
+    odd[..3].copy_from_slice(&[-1.0, 2.0, f32::NAN]);
+    assert_eq!(Pixels::from_unit(&odd).unwrap().0[..4], [0, 255, 0, 128]);
+    assert_eq!(Pixels::from_unit(&[0.0; 10]), None);
+}
+
 /// The optimizer is the core's `Kind`, and postcard writes it as its index: protocol 2's bytes
 /// (Configure is request 4; the rate is a little-endian f32), which older hosts and firmware
 /// still send and expect.

@@ -4,7 +4,10 @@
 //! Firmware pieces: `firmware/app` (the logic), `firmware/link` (client, pty emulation).
 
 use shinso::optim::Kind;
-use shinso_link::{emulate_on_pty, mnist, scenario, Link};
+mod common;
+
+use common::pixels;
+use shinso_link::{emulate_on_pty, scenario, Link};
 use shinso_proto::{Request, Response};
 use std::time::Duration;
 
@@ -33,11 +36,7 @@ fn learner_is_the_core_bit_for_bit_with_every_rule() {
 /// (the device's default), then the official test set through the learner: ≥ 0.95.
 #[test]
 fn online_learner_reaches_095_after_one_pass() {
-    let dir = mnist::bundled_dir();
-    let (train, test) = (
-        mnist::load(&dir, "train").unwrap(),
-        mnist::load(&dir, "t10k").unwrap(),
-    );
+    let (train, test) = common::bundled();
     let emu = emulate_on_pty().expect("openpty");
     let mut link = Link::open(&emu.path).expect("open the pty");
     let t = Duration::from_secs(10);
@@ -61,7 +60,7 @@ fn online_learner_reaches_095_after_one_pass() {
         let r = link
             .request(
                 &Request::Learn {
-                    pixels: train.pixels(i),
+                    pixels: pixels(&train, i),
                     label: train.labels[i],
                 },
                 t,
@@ -78,7 +77,7 @@ fn online_learner_reaches_095_after_one_pass() {
             .request(
                 &Request::Infer {
                     model: 1,
-                    pixels: test.pixels(i),
+                    pixels: pixels(&test, i),
                 },
                 t,
             )

@@ -10,22 +10,25 @@
 //! target; fails with a clear message without them.
 
 use shinso::{zoo, Init, Loss, Network, Optimizer, Rule, WeightDecay};
-use shinso_link::{build_firmware, check_memory, mnist, scenario, Link, Push, Qemu};
+mod common;
+
+use common::pixels;
+use shinso_host::data::Dataset;
+use shinso_link::{build_firmware, check_memory, scenario, Link, Push, Qemu};
 use shinso_proto::{Counter, ErrorCode, Request, Response, MAX_FRAME};
 use std::time::{Duration, Instant};
 
 type Net = zoo::DoubleConvNet;
 
-fn input(set: &mnist::Set, i: usize) -> [[[f32; 28]; 28]; 1] {
+/// Image `i` as the host's loader scaled it, in the network's input shape.
+fn input(set: &Dataset, i: usize) -> [[[f32; 28]; 28]; 1] {
     let mut x = [[[0f32; 28]; 28]; 1];
-    for (k, &p) in set.images[i * 784..(i + 1) * 784].iter().enumerate() {
-        x[0][k / 28][k % 28] = p as f32 * (1.0 / 255.0);
-    }
+    bytemuck::cast_slice_mut(&mut x).copy_from_slice(set.image(i));
     x
 }
 
 /// One epoch of the device's inference net on the host (Adam, batch 50): a real model to push.
-fn train_on_host(train: &mnist::Set) -> Vec<u8> {
+fn train_on_host(train: &Dataset) -> Vec<u8> {
     const B: usize = 50;
     let mut net = Network::<Net>::boxed();
     net.configure(&Default::default());
@@ -78,11 +81,7 @@ fn garbage(link: &mut Link, n: usize) {
 
 #[test]
 fn firmware_in_qemu_end_to_end() {
-    let dir = mnist::bundled_dir();
-    let (train, test) = (
-        mnist::load(&dir, "train").unwrap(),
-        mnist::load(&dir, "t10k").unwrap(),
-    );
+    let (train, test) = common::bundled();
     let t0 = Instant::now();
     let elf = build_firmware().unwrap_or_else(|e| panic!("{e}"));
     eprintln!("firmware ready in {:.1?}", t0.elapsed());
@@ -127,7 +126,7 @@ fn firmware_in_qemu_end_to_end() {
             .request(
                 &Request::Infer {
                     model: 0,
-                    pixels: test.pixels(i),
+                    pixels: pixels(&test, i),
                 },
                 t,
             )
@@ -162,7 +161,7 @@ fn firmware_in_qemu_end_to_end() {
         match link
             .request(
                 &Request::Learn {
-                    pixels: train.pixels(i),
+                    pixels: pixels(&train, i),
                     label: train.labels[i],
                 },
                 t,
@@ -228,7 +227,7 @@ fn firmware_in_qemu_end_to_end() {
 /// lost, and `Stats` counts the same total.
 #[test]
 fn flooded_device_reports_what_it_dropped() {
-    let test = mnist::load(&mnist::bundled_dir(), "t10k").unwrap();
+    let (_, test) = common::bundled();
     let elf = build_firmware().unwrap_or_else(|e| panic!("{e}"));
     let qemu = Qemu::boot(&elf).unwrap_or_else(|e| panic!("{e}"));
     let mut link = Link::open(&qemu.pty).expect("open QEMU's pty");
@@ -242,7 +241,7 @@ fn flooded_device_reports_what_it_dropped() {
     let mut buf = [0u8; MAX_FRAME];
     for seq in 1000..1000 + n {
         let req = Request::Learn {
-            pixels: test.pixels(seq as usize),
+            pixels: pixels(&test, seq as usize),
             label: test.labels[seq as usize],
         };
         flood.extend_from_slice(shinso_proto::encode(seq, &req, &mut buf).unwrap());

@@ -99,7 +99,7 @@ fn any_activation_matches_the_fixed_ones() {
         (Kind::Step, twin::step),
     ];
     for (i, (kind, g)) in table.into_iter().enumerate() {
-        let layer = AnyActivation::<[f32; 12]>::new(Any { kind });
+        let layer = AnyActivation::<[f32; 12]>::new(Any::new(kind));
         check_activation(&format!("Any({kind:?})"), layer, g, 10 + i as u64);
     }
 }

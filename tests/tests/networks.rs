@@ -180,6 +180,39 @@ fn zoo_parameter_counts() {
     assert_eq!(size_of::<Network<DoubleConvNet>>(), 51_240);
 }
 
+/// A zoo MLP straight from `boxed()` whose `configure` was forgotten is not quietly a linear
+/// model: its activations have no function, so its scores are NaN (no class) and a training
+/// step refuses its loss. Configured, the same network gives finite scores.
+#[test]
+fn unconfigured_activations_fail_loudly() {
+    type Net = OnlineMlp;
+    let mut net = Network::<Net>::boxed();
+    net.init(Init::He, 3);
+    let x = [bytemuck::Zeroable::zeroed(); 2];
+    let mut arena = vec![0.0; Network::<Net>::train_arena(2)];
+    let scores = net.predict(&x, &mut arena).unwrap().to_vec();
+    for row in &scores {
+        assert!(row.iter().all(|s| s.is_nan()), "{row:?}");
+        assert_eq!(shinso::class_of(row), Err(shinso::Error::NonFiniteOutput));
+    }
+    let t = [one_hot::<10>(1), one_hot(2)];
+    let mut opt = shinso_tests::optimizer::<Net>(Rule::sgd(0.1));
+    assert_eq!(
+        net.train_step(
+            &x,
+            &t,
+            Loss::SoftmaxCrossEntropy,
+            WeightDecay::default(),
+            &mut opt,
+            &mut arena
+        ),
+        Err(shinso::Error::NonFiniteLoss)
+    );
+    net.configure(&Knobs::default());
+    let scores = net.predict(&x, &mut arena).unwrap();
+    assert!(scores.iter().flatten().all(|s| s.is_finite()));
+}
+
 fn knobs(batch_norm: bool, dropout: f32) -> Knobs {
     Knobs {
         activation: ActivationKind::Relu,
@@ -199,7 +232,10 @@ fn knobs_switch_layers() {
     assert!(dense.second.first.on, "batch norm off");
     assert!(dense.second.second.second.on, "dropout off");
     assert_eq!(dense.second.second.second.layer.ratio, 0.5);
-    assert_eq!(dense.second.second.first.f.kind, ActivationKind::Relu);
+    assert_eq!(
+        dense.second.second.first.f.kind(),
+        Some(ActivationKind::Relu)
+    );
 
     let mut rng = Rng::new(2);
     let x: Vec<[f32; 784]> = samples(&shinso_tests::uniform(&mut rng, 4 * 784));

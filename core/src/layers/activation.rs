@@ -5,7 +5,9 @@ use core::marker::PhantomData;
 
 use bytemuck::{Pod, Zeroable};
 
-use crate::layer::{flat, flat_mut, floats, signature, Knobs, Layer, Mode, Plan};
+pub use crate::knobs::ActivationKind as Kind;
+use crate::knobs::Knobs;
+use crate::layer::{flat, flat_mut, floats, signature, Layer, Mode, Plan};
 use crate::math;
 
 /// A scalar function and its derivative. The derivative may use the input `x` or the output
@@ -111,58 +113,72 @@ impl Elementwise for Identity {
     }
 }
 
-/// Which function an [`Any`] activation computes. `Identity` is first so that a zeroed layer is
-/// a valid one.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Zeroable)]
-#[repr(u8)]
-pub enum Kind {
-    #[default]
-    Identity = 0,
-    Relu,
-    Sigmoid,
-    Tanh,
-    Step,
-}
-
-/// An activation chosen at run time; same results as the fixed ones, one branch per element.
+/// An activation chosen at run time; same results as the fixed ones, one branch per slice.
+///
+/// A zeroed one (what [`Layer::ZERO`] and `Network::boxed()` give) has no function yet: until
+/// [`Layer::configure`] picks one it computes NaN, so a network whose `configure` was forgotten
+/// fails loudly (`predict`'s scores have no class, a training step refuses its loss) instead of
+/// quietly running as a linear model.
 #[derive(Clone, Copy, Debug, Default, Zeroable)]
 pub struct Any {
-    pub kind: Kind,
+    kind: Kind,
+    /// Whether `kind` was chosen (a zeroed layer's `false`).
+    chosen: bool,
+}
+
+impl Any {
+    /// The activation computing `kind`.
+    pub const fn new(kind: Kind) -> Self {
+        Any { kind, chosen: true }
+    }
+
+    /// Its function, `None` until configured.
+    pub const fn kind(&self) -> Option<Kind> {
+        if self.chosen {
+            Some(self.kind)
+        } else {
+            None
+        }
+    }
 }
 
 impl Elementwise for Any {
     const NAME: &'static str = "any";
     const ZERO: Self = Any {
         kind: Kind::Identity,
+        chosen: false,
     };
     fn configure(&mut self, knobs: &Knobs) {
-        self.kind = knobs.activation;
+        *self = Any::new(knobs.activation);
     }
     fn f(&self, x: f32) -> f32 {
-        match self.kind {
-            Kind::Identity => Identity.f(x),
-            Kind::Relu => Relu.f(x),
-            Kind::Sigmoid => Sigmoid.f(x),
-            Kind::Tanh => Tanh.f(x),
-            Kind::Step => Step.f(x),
+        match self.kind() {
+            None => f32::NAN,
+            Some(Kind::Identity) => Identity.f(x),
+            Some(Kind::Relu) => Relu.f(x),
+            Some(Kind::Sigmoid) => Sigmoid.f(x),
+            Some(Kind::Tanh) => Tanh.f(x),
+            Some(Kind::Step) => Step.f(x),
         }
     }
     fn f_slice(&self, x: &[f32], y: &mut [f32]) {
-        match self.kind {
-            Kind::Identity => Identity.f_slice(x, y),
-            Kind::Relu => Relu.f_slice(x, y),
-            Kind::Sigmoid => Sigmoid.f_slice(x, y),
-            Kind::Tanh => Tanh.f_slice(x, y),
-            Kind::Step => Step.f_slice(x, y),
+        match self.kind() {
+            None => y.fill(f32::NAN),
+            Some(Kind::Identity) => Identity.f_slice(x, y),
+            Some(Kind::Relu) => Relu.f_slice(x, y),
+            Some(Kind::Sigmoid) => Sigmoid.f_slice(x, y),
+            Some(Kind::Tanh) => Tanh.f_slice(x, y),
+            Some(Kind::Step) => Step.f_slice(x, y),
         }
     }
     fn df(&self, x: f32, y: f32) -> f32 {
-        match self.kind {
-            Kind::Identity => Identity.df(x, y),
-            Kind::Relu => Relu.df(x, y),
-            Kind::Sigmoid => Sigmoid.df(x, y),
-            Kind::Tanh => Tanh.df(x, y),
-            Kind::Step => Step.df(x, y),
+        match self.kind() {
+            None => f32::NAN,
+            Some(Kind::Identity) => Identity.df(x, y),
+            Some(Kind::Relu) => Relu.df(x, y),
+            Some(Kind::Sigmoid) => Sigmoid.df(x, y),
+            Some(Kind::Tanh) => Tanh.df(x, y),
+            Some(Kind::Step) => Step.df(x, y),
         }
     }
 }

@@ -9,7 +9,7 @@ use clap::Args;
 use shinso::{Optimizer, WeightDecay};
 
 use crate::data::DataArgs;
-use crate::nets::{Preset, BATCH, INPUT};
+use crate::nets::{knobs, Preset, BATCH, INPUT};
 use crate::train::TrainConfig;
 use crate::ui::say;
 
@@ -60,6 +60,7 @@ fn measure(
     cfg.batch_size = batch;
     cfg.validate()?;
     let mut model = preset.build();
+    model.configure(&knobs(cfg.activation, cfg.batch_norm, cfg.dropout));
     model.init(cfg.init_scheme(), cfg.seed);
     let rule = cfg.rule();
     let state = vec![0.0f32; rule.state_len(model.params())];

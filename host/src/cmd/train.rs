@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
-use serde::Serialize;
 
 use super::PlotFormat;
 use crate::data::DataArgs;
@@ -313,28 +312,31 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         "model.safetensors".into(),
         "summary.json".into(),
     ];
-    let summary = Summary {
-        config: json_value(&cfg)?,
-        data: DataInfo {
-            dir: data.dir.display().to_string(),
-            train_samples: n_train,
-            test_samples: n_test,
-            rows: data.train.rows,
-            cols: data.train.cols,
+    // summary.json: everything needed to rerun (the resolved configuration), and what came of it
+    let summary = serde_json::json!({
+        "config": json_value(&cfg)?,
+        "data": {
+            "dir": data.dir.display().to_string(),
+            "train_samples": n_train,
+            "test_samples": n_test,
+            "rows": data.train.rows,
+            "cols": data.train.cols,
         },
-        parameters: r.model.params(),
-        iterations: cfg.iterations,
-        epochs: (cfg.iterations * cfg.batch_size) as f64 / n_train as f64,
-        final_loss: r.final_loss,
-        train_accuracy: r.train_accuracy,
-        test_accuracy: r.test_accuracy,
-        best_test_accuracy: r.best_test_accuracy,
-        per_class_test_accuracy: r.confusion.per_class().to_vec(),
-        wall_time_s: r.wall_time_s,
-        samples_per_s: r.samples_per_s,
-        skipped_steps: r.skipped_steps,
-        files,
-    };
+        "parameters": r.model.params(),
+        "iterations": cfg.iterations,
+        "epochs": (cfg.iterations * cfg.batch_size) as f64 / n_train as f64,
+        "final_loss": r.final_loss,
+        "train_accuracy": r.train_accuracy,
+        "test_accuracy": r.test_accuracy,
+        "best_test_accuracy": r.best_test_accuracy,
+        "per_class_test_accuracy": r.confusion.per_class().to_vec(),
+        "wall_time_s": r.wall_time_s,
+        // training samples per second, optimizer steps only (evaluation excluded)
+        "samples_per_s": r.samples_per_s,
+        // steps the core rejected (non-finite loss or gradient) and rolled back
+        "skipped_steps": r.skipped_steps,
+        "files": files,
+    });
     write_json(&a.out.join("summary.json"), &summary)?;
     say(&format!(
         "{}: test accuracy {:.4} (best {:.4}), train accuracy {:.4}, loss {:.4}; {:.1} s, {:.0} samples/s; wrote {}",
@@ -348,37 +350,4 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         a.out.display()
     ));
     Ok(())
-}
-
-/// `summary.json` of a training run.
-#[derive(Serialize)]
-pub struct Summary {
-    /// Everything needed to rerun: the resolved configuration.
-    pub config: serde_json::Value,
-    /// The data directory and the number of samples used.
-    pub data: DataInfo,
-    pub parameters: usize,
-    pub iterations: usize,
-    pub epochs: f64,
-    pub final_loss: f64,
-    pub train_accuracy: f64,
-    pub test_accuracy: f64,
-    pub best_test_accuracy: f64,
-    pub per_class_test_accuracy: Vec<f64>,
-    pub wall_time_s: f64,
-    /// Training samples processed per second (optimizer steps only, evaluation excluded).
-    pub samples_per_s: f64,
-    /// Steps the core rejected (non-finite loss or gradient) and rolled back.
-    pub skipped_steps: usize,
-    /// Files written next to this summary.
-    pub files: Vec<String>,
-}
-
-#[derive(Serialize)]
-pub struct DataInfo {
-    pub dir: String,
-    pub train_samples: usize,
-    pub test_samples: usize,
-    pub rows: usize,
-    pub cols: usize,
 }

@@ -10,7 +10,8 @@ use crate::data::Dataset;
 use crate::nets::{Model, Preset, BATCH};
 use crate::ui::progress_bar;
 
-/// An image of the data set as the device takes it (the loader's `p / 255`, back to bytes).
+/// An image of the data set as the device takes it: the loader's [`crate::data::pixel`] undone
+/// (`p · (1/255) · 255` rounds back to `p` for every byte).
 pub fn pixels(ds: &Dataset, i: usize) -> Pixels {
     let mut p = [0u8; proto::PIXELS];
     for (o, v) in p.iter_mut().zip(ds.image(i)) {

@@ -260,18 +260,18 @@ pub fn write_outputs(
             .find(|d| d.report.experiment == g && d.report.name.starts_with(name))
             .map(|d| &d.report)
     };
-    let mut checks: Vec<(String, Option<bool>, String)> = Vec::new();
+    let mut checks: Vec<(String, bool, String)> = Vec::new();
     if let Some(r) = find("init", "relu + He") {
         checks.push((
             "ReLU + He reaches ≥ 0.93 test accuracy".into(),
-            Some(r.test_accuracy >= 0.93),
+            r.test_accuracy >= 0.93,
             format!("{:.4}", r.test_accuracy),
         ));
     }
     if let Some(r) = find("init", "sigmoid + Gaussian") {
         checks.push((
             "sigmoid + Gaussian(0.01) stays near chance (≤ 0.2)".into(),
-            Some(r.test_accuracy <= 0.2),
+            r.test_accuracy <= 0.2,
             format!("{:.4}", r.test_accuracy),
         ));
     }
@@ -283,16 +283,14 @@ pub fn write_outputs(
     ) {
         checks.push((
             "SGD 0.08: a tenth of the data gives the same accuracy (within 0.02): data is not the cause".into(),
-            Some((few.test_accuracy - base.test_accuracy).abs() <= 0.02),
+            (few.test_accuracy - base.test_accuracy).abs() <= 0.02,
             format!("{:.4} on 1,000 images, {:.4} on 10,000", few.test_accuracy, base.test_accuracy),
         ));
         checks.push((
             "SGD: lr 0.3, or 3,600 steps at 0.08, reaches the course's 0.8975 (within 0.02)".into(),
-            Some(
-                [lr, long]
-                    .iter()
-                    .all(|r| (r.test_accuracy - 0.8975).abs() <= 0.02),
-            ),
+            [lr, long]
+                .iter()
+                .all(|r| (r.test_accuracy - 0.8975).abs() <= 0.02),
             format!("{:.4} / {:.4}", lr.test_accuracy, long.test_accuracy),
         ));
     }
@@ -300,7 +298,7 @@ pub fn write_outputs(
         checks.push((
             "one online pass (batch 1, each image once) reaches ≥ 0.85; mini-batch 100 ≥ 0.9"
                 .into(),
-            Some(online.test_accuracy >= 0.85 && mini.test_accuracy >= 0.9),
+            online.test_accuracy >= 0.85 && mini.test_accuracy >= 0.9,
             format!("{:.4} / {:.4}", online.test_accuracy, mini.test_accuracy),
         ));
     }
@@ -310,7 +308,7 @@ pub fn write_outputs(
     ) {
         checks.push((
             "σ 0.01: at chance without batch norm (≤ 0.2), learning with it (≥ 0.8)".into(),
-            Some(off.test_accuracy <= 0.2 && on.test_accuracy >= 0.8),
+            off.test_accuracy <= 0.2 && on.test_accuracy >= 0.8,
             format!("{:.4} / {:.4}", off.test_accuracy, on.test_accuracy),
         ));
         let faster: Vec<String> = done
@@ -335,7 +333,7 @@ pub fn write_outputs(
             });
         checks.push((
             "batch norm raises the training accuracy reached at every scale".into(),
-            Some(all_faster),
+            all_faster,
             faster.join(", "),
         ));
     }
@@ -343,7 +341,7 @@ pub fn write_outputs(
         let gap = none.train_accuracy - none.test_accuracy;
         checks.push((
             "the 300-image run overfits (train ≥ 0.99, test ≥ 0.15 lower)".into(),
-            Some(none.train_accuracy >= 0.99 && gap >= 0.15),
+            none.train_accuracy >= 0.99 && gap >= 0.15,
             format!(
                 "train {:.4}, test {:.4}",
                 none.train_accuracy, none.test_accuracy
@@ -357,7 +355,7 @@ pub fn write_outputs(
             .collect();
         checks.push((
             "regularisation narrows the train–test gap".into(),
-            Some(!narrowed.is_empty()),
+            !narrowed.is_empty(),
             format!(
                 "gap {gap:.3} without; narrower with: {}",
                 if narrowed.is_empty() {
@@ -371,14 +369,14 @@ pub fn write_outputs(
     if let Some(r) = find("convnet", "simple-convnet, all") {
         checks.push((
             "simple-convnet on all 10,000 images reaches ≥ 0.97".into(),
-            Some(r.test_accuracy >= 0.97),
+            r.test_accuracy >= 0.97,
             format!("{:.4}", r.test_accuracy),
         ));
     }
     if let Some(r) = find("convnet", "double-convnet") {
         checks.push((
             "the best convnet reaches ≥ 0.985".into(),
-            Some(r.test_accuracy >= 0.985),
+            r.test_accuracy >= 0.985,
             format!("{:.4}", r.test_accuracy),
         ));
     }
@@ -388,10 +386,9 @@ pub fn write_outputs(
         let _ = writeln!(md, "|---|---|---|");
         for (claim, ok, measured) in &checks {
             let verdict = match ok {
-                Some(true) => "pass",
-                Some(false) if quick => "not reached (--quick)",
-                Some(false) => "**fail**",
-                None => "—",
+                true => "pass",
+                false if quick => "not reached (--quick)",
+                false => "**fail**",
             };
             let _ = writeln!(md, "| {claim} | {verdict} | {measured} |");
         }

@@ -1,0 +1,43 @@
+//! Run-time choices a network takes without changing its type, and the activation functions
+//! one can choose. A leaf module: layers read it, and it names no layer.
+
+use bytemuck::Zeroable;
+
+/// Choices a network can take at run time without changing its type (command-line flags, a
+/// `Configure` request on the device). Layers that do not care ignore them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Knobs {
+    /// Function of every run-time activation ([`crate::AnyActivation`]).
+    pub activation: ActivationKind,
+    /// Whether [`crate::Toggle`]d batch-norm layers are on.
+    pub batch_norm: bool,
+    /// Dropout ratio of [`crate::Toggle`]d dropout layers; 0 switches them off.
+    pub dropout: f32,
+}
+
+impl Default for Knobs {
+    fn default() -> Self {
+        Self {
+            activation: ActivationKind::Relu,
+            batch_norm: false,
+            dropout: 0.0,
+        }
+    }
+}
+
+/// Which function an [`crate::AnyActivation`] computes, once configured.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Zeroable)]
+#[repr(u8)]
+pub enum ActivationKind {
+    /// `x`.
+    #[default]
+    Identity = 0,
+    /// `max(0, x)`.
+    Relu,
+    /// `1 / (1 + e⁻ˣ)`.
+    Sigmoid,
+    /// `tanh x`.
+    Tanh,
+    /// `1` for `x > 0`, else `0`.
+    Step,
+}
