@@ -1,5 +1,7 @@
 //! A stack of layers with the methods that run it over a borrowed arena: prediction, gradients,
-//! one all-or-nothing training step, the blob and its payload, and the memory plan as `const fn`s.
+//! one all-or-nothing training step (whole, or its forward pass first and the step after, for
+//! a caller that decides from the outputs whether to learn), the blob and its payload, and the
+//! memory plan as `const fn`s.
 //!
 //! The arena is a plain `&mut [f32]`: a `static` array on a device (shared between inference,
 //! training and the staging of a weight push), a `Vec` on the host. Its size for `n` samples is
