@@ -4,10 +4,11 @@
     taskset -c 1 python3 bench/xla_side_by_side.py [--rounds 5]
 
 Builds shinso's `side_by_side` bench target (core/benches/side_by_side.rs), then alternates
-rounds: one run of that binary (every case), then every case in JAX, `--rounds` times, all on
+rounds (each side's figure is the median of its rounds): one run of that binary (every case), then every case in JAX, `--rounds` times, all on
 the core this process is pinned to. XLA runs single-threaded (no intra-op thread pool, Eigen
 single-threaded), each step jitted with its buffers donated. Prints the median time per call
-of each side and the ratio shinso / XLA (below 1: shinso is faster).
+of each side and the ratio shinso / XLA (below 1: shinso is faster), and the core's peak of
+separate multiplies and adds as that binary's `--peak` loop measures it.
 
 The networks are the same: the course MLP 784-40-20-10 (and 784-400 / 784-1000 first layers)
 with ReLU and plain SGD (lr 0.1), simple-convnet (30 5x5 filters, ReLU, 2x2 max pool, 4320-100
@@ -220,8 +221,11 @@ def main():
         for name, run in CASES.items():
             theirs[name].append(run())
         print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)
-    print(f"| case | shinso µs | XLA µs | shinso / XLA |")
-    print(f"|---|---:|---:|---:|")
+    peak = json.loads(subprocess.run([exe, "--peak", "--json"], check=True,
+                                     capture_output=True, text=True).stdout)["peak_gflops"]
+    print(f"one core's peak, separate multiply and add: {peak:.1} GFLOP/s")
+    print("| case | shinso µs | XLA µs | shinso / XLA |")
+    print("|---|---:|---:|---:|")
     for name in CASES:
         a, b = statistics.median(ours[name]), statistics.median(theirs[name])
         print(f"| {name} | {a:.1f} | {b:.1f} | {a / b:.2f} |")

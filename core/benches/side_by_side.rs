@@ -4,6 +4,8 @@
 //! ```text
 //! cargo bench -p shinso --bench side_by_side              # a table, one round
 //! cargo bench -p shinso --bench side_by_side -- --json    # one JSON object per line
+//! cargo bench -p shinso --bench side_by_side -- --peak    # the core's peak mul+add GFLOP/s
+//! cargo bench -p shinso --bench side_by_side -- infer     # only the cases named "…infer…"
 //! ```
 //!
 //! criterion is not used here: the script alternates rounds of this binary with rounds of the
@@ -89,6 +91,32 @@ fn infer<L: Layer<Out = [f32; 10]>>(n: usize) -> f64 {
     })
 }
 
+/// One core's peak of separate multiplies and adds, in GFLOP/s: twelve independent chains of
+/// eight lanes (one AVX register each) doing `s = s·a + b`, so a multiply and an add per lane
+/// and step and enough chains in flight to cover both latencies. The best of 50 runs of 2 M
+/// steps per chain (about 10 ms each): the shortest run is the one the other processes on the
+/// machine interrupted least.
+fn peak() -> f64 {
+    const STEPS: u32 = 2_000_000;
+    let (a, b) = (black_box(0.999_f32), black_box(0.001_f32));
+    let best = (0..50)
+        .map(|_| {
+            let mut s = [[1.0f32; 8]; 12];
+            let start = Instant::now();
+            for _ in 0..STEPS {
+                for chain in &mut s {
+                    for x in chain {
+                        *x = *x * a + b;
+                    }
+                }
+            }
+            black_box(&s);
+            start.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min);
+    f64::from(STEPS) * 12.0 * 8.0 * 2.0 / best / 1e9
+}
+
 fn main() {
     let json = std::env::args().any(|a| a == "--json");
     // The presets' optimizers (host/src/presets.rs): SGD 0.1 for the MLPs, Adam for the convnets.
@@ -124,7 +152,24 @@ fn main() {
             infer::<zoo::SimpleConvNet>(100)
         }),
     ];
+    if std::env::args().any(|a| a == "--peak") {
+        let gflops = peak();
+        if json {
+            println!("{{\"peak_gflops\": {gflops:.1}}}");
+        } else {
+            println!("peak mul+add: {gflops:.1} GFLOP/s");
+        }
+        return;
+    }
+    // Other arguments (criterion-style) keep only the cases whose names contain one of them.
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     for (name, run) in cases {
+        if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
+            continue;
+        }
         let us = run();
         if json {
             println!("{{\"case\": \"{name}\", \"us\": {us:.3}}}");

@@ -366,3 +366,26 @@ fn gemms_on_every_tile_shape() {
         check_gemms(m, k, n, (m * 31 + k * 7 + n) as u64);
     }
 }
+
+/// The 2 × 2, stride-2 windows inference takes a shortcut for, on even and odd sizes, against
+/// the general max pooling: ties, −∞ and NaN included.
+#[test]
+fn max_pool_infer_on_2x2_windows_is_max_pool() {
+    for (c, h, w) in [(1, 2, 2), (3, 5, 7), (30, 24, 24), (2, 9, 4)] {
+        let g = conv_geom(c, h, w, (2, 2), 2, 0).core();
+        let mut rng = Rng::new((c * h * w) as u64);
+        let mut x = uniform(&mut rng, g.input_len());
+        x.iter_mut().step_by(5).for_each(|v| *v = 0.5);
+        x.iter_mut().step_by(3).for_each(|v| *v = -0.0);
+        x.iter_mut()
+            .step_by(11)
+            .for_each(|v| *v = f32::NEG_INFINITY);
+        x.iter_mut().step_by(13).for_each(|v| *v = f32::NAN);
+        let n = c * g.positions();
+        let (mut want, mut arg, mut got) = (vec![0.0; n], vec![0; n], vec![f32::NAN; n]);
+        max_pool(&g, &x, &mut want, &mut arg);
+        max_pool_infer(&g, &x, &mut got);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&got), bits(&want), "{c}×{h}×{w}");
+    }
+}

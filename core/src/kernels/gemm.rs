@@ -182,9 +182,10 @@ fn strip<const N: usize>(
     stride: usize,
     len: usize,
 ) -> impl Iterator<Item = [f32; N]> + '_ {
-    x.chunks(stride)
+    x.windows(N)
+        .step_by(stride)
         .take(len)
-        .map(|w| w[..N].try_into().unwrap())
+        .map(|w| w.try_into().unwrap())
 }
 
 /// Column after column (`ks`) of the `R` rows of a row-major `A` (`k` columns) from row `i`.
