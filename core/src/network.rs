@@ -186,7 +186,7 @@ impl<L: Layer> Network<L> {
         fits(Self::train_arena(x.len()), arena.len())?;
         let (grads, rest) = arena.split_at_mut(L::PARAMS);
         let value = self.backprop(x, targets, loss, decay, grads, rest)?;
-        opt.step(self, grads)?;
+        opt.step(&mut self.layers, grads)?;
         let cache = Self::split(x.len(), rest).cache;
         self.layers.commit(x.len(), cache);
         Ok(value)
