@@ -38,7 +38,7 @@ fn main() -> Result<(), shinso::Error> {
         let mut path = vec![start];
         for _ in 0..30 {
             let (x, y) = (net.layers.w[0][0], net.layers.b[0]);
-            opt.step(&mut net, &[x / 10.0, 2.0 * y])?;
+            opt.step(&mut net.layers, &[x / 10.0, 2.0 * y])?;
             path.push((net.layers.w[0][0], net.layers.b[0]));
         }
         let shown: Vec<String> = path

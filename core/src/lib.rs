@@ -83,7 +83,6 @@ pub use layers::affine::Affine;
 pub use layers::batchnorm::{BatchNorm, BatchNorm1d, BatchNorm2d};
 pub use layers::chain::Chain;
 pub use layers::conv::Conv2d;
-pub use layers::conv_direct::Conv2dDirect;
 pub use layers::conv_pool::ConvReluPool;
 pub use layers::dropout::Dropout;
 pub use layers::flatten::Flatten;

@@ -124,7 +124,7 @@ impl<L: Layer> Forward<'_, L> {
             arena,
         } = self;
         let value = net.backward_pass(x, targets, loss, decay, grads, arena)?;
-        opt.step(net, grads)?;
+        opt.step(&mut net.layers, grads)?;
         let cache = Network::<L>::split(x.len(), arena).cache;
         net.layers.commit(x.len(), cache);
         Ok(value)

@@ -40,7 +40,7 @@ impl TensorKind {
 
 /// A tensor of a layer as the visitor sees it: values, role, logical shape and the fan-in its
 /// initialiser needs. Gradients are not here: they live in one flat buffer beside the
-/// network (see [`Layer::backward`] and [`visit_trainable`]).
+/// network (see [`crate::layer::Layer::backward`] and [`crate::layer::visit_trainable`]).
 pub struct Tensor<'a> {
     pub kind: TensorKind,
     /// Logical shape, outermost first, unused trailing dimensions 0. Affine weights are

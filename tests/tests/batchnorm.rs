@@ -327,7 +327,8 @@ fn running_statistics_are_state() {
 
     // An optimizer step does not touch them (they are not trainable).
     let bn = net.layers.second.first;
-    opt.step(&mut net, &[1.0; Network::<Net>::PARAMS]).unwrap();
+    opt.step(&mut net.layers, &[1.0; Network::<Net>::PARAMS])
+        .unwrap();
     let after = net.layers.second.first;
     assert_eq!(
         (after.running_mean, after.running_var),

@@ -1,13 +1,12 @@
 //! Convolution: the im2col / col2im / direct-convolution kernels against their `f64` twins on
 //! random shapes, strides and paddings (proptest), col2im as the adjoint of im2col, and the
-//! `Conv2d` layer's forward (im2col + gemm, in training and inference) and backward, and the
-//! `Conv2dDirect` layer's, against the twin's numerical gradient.
+//! `Conv2d` layer's forward (im2col + gemm, in training and inference, and against the direct
+//! kernel) and backward, against the twin's numerical gradient.
 
-use bytemuck::Zeroable;
 use proptest::prelude::*;
-use shinso::kernels::{col2im, conv2d_direct, conv2d_direct_backward, im2col};
-use shinso::layer::flat;
-use shinso::{model, Conv2d, Conv2dDirect, Layer, Mode, Rng};
+use shinso::kernels::{col2im, conv2d_direct, conv2d_direct_backward, im2col, Geometry};
+use shinso::layer::{flat, flat_mut};
+use shinso::{model, Conv2d, Layer, Mode, Rng};
 use shinso_tests::twin::{self, Geom};
 use shinso_tests::{
     assert_close, check_layer, quantized, samples, to_f32, uniform, zeroed, Solo, Tol,
@@ -248,78 +247,6 @@ fn check_conv<
     check_layer(&what, &mut layer.layer, &mut x, twin, seed, Tol::default());
 }
 
-/// The cache-free `Conv2dDirect`: same twin, same checks, same signature and blob as `Conv2d`.
-fn check_conv_direct<
-    const C: usize,
-    const H: usize,
-    const W: usize,
-    const FN: usize,
-    const FH: usize,
-    const FW: usize,
-    const S: usize,
-    const P: usize,
-    const OH: usize,
-    const OW: usize,
->(
-    n: usize,
-    seed: u64,
-) {
-    type Im2col<
-        const C: usize,
-        const H: usize,
-        const W: usize,
-        const FN: usize,
-        const FH: usize,
-        const FW: usize,
-        const S: usize,
-        const P: usize,
-        const OH: usize,
-        const OW: usize,
-    > = Conv2d<C, H, W, FN, FH, FW, S, P, OH, OW>;
-    let what = format!("Conv2dDirect C{C} {H}x{W} FN{FN} {FH}x{FW} S{S} P{P} n={n}");
-    let mut rng = Rng::new(seed);
-    let mut layer = Box::new(Conv2dDirect::<C, H, W, FN, FH, FW, S, P, OH, OW>::zeroed());
-    let p = quantized(&mut rng, FN * C * FH * FW + FN);
-    model::params_from(&mut *layer, &p);
-    let mut x: Vec<[[[f32; W]; H]; C]> = samples(&quantized(&mut rng, n * C * H * W));
-    let g1 = Geom {
-        n: 1,
-        c: C,
-        h: H,
-        w: W,
-        fh: FH,
-        fw: FW,
-        stride: S,
-        pad: P,
-    };
-    check_layer(
-        &what,
-        &mut *layer,
-        &mut x,
-        conv_twin(g1, FN),
-        seed,
-        Tol::default(),
-    );
-
-    let mut other = Box::new(Im2col::<C, H, W, FN, FH, FW, S, P, OH, OW>::zeroed());
-    assert_eq!(
-        <Conv2dDirect<C, H, W, FN, FH, FW, S, P, OH, OW>>::SIGNATURE,
-        <Im2col<C, H, W, FN, FH, FW, S, P, OH, OW>>::SIGNATURE
-    );
-    let mut blob = vec![0u8; model::blob_len::<Conv2dDirect<C, H, W, FN, FH, FW, S, P, OH, OW>>()];
-    model::save(&mut *layer, &mut blob).unwrap();
-    model::load(&mut *other, &blob).unwrap();
-    assert_eq!(shinso_tests::params(&mut *other), p);
-}
-
-#[test]
-fn conv_direct_layer_backward() {
-    check_conv_direct::<1, 6, 6, 1, 2, 2, 1, 1, 7, 7>(2, 11);
-    check_conv_direct::<3, 7, 5, 4, 3, 3, 2, 1, 4, 3>(3, 12);
-    check_conv_direct::<2, 6, 6, 2, 2, 2, 3, 0, 2, 2>(1, 13);
-    check_conv_direct::<1, 3, 4, 2, 5, 6, 1, 1, 1, 1>(2, 14);
-}
-
 #[test]
 fn conv_layer_backward() {
     // The course's 6×6, 2×2, stride 1, padding 1 → 7×7.
@@ -335,23 +262,39 @@ fn conv_layer_backward() {
     check_conv::<1, 3, 4, 2, 5, 6, 1, 1, 1, 1>(2, 6);
 }
 
-/// `Conv2d` and `Conv2dDirect` agree on wide random data (not only quantized), and inference
-/// computes the same floats as training.
+/// `Conv2d` (im2col + gemm) and the direct convolution kernel agree on wide random data (not
+/// only quantized), and inference computes the same floats as training.
 #[test]
 fn conv_paths_agree() {
     type L = Conv2d<3, 10, 10, 5, 3, 3, 1, 1, 10, 10>;
-    type D = Conv2dDirect<3, 10, 10, 5, 3, 3, 1, 1, 10, 10>;
     let mut rng = Rng::new(9);
-    let (mut layer, mut direct) = (Solo::<L>::zeroed(), Solo::<D>::zeroed());
+    let mut layer = Solo::<L>::zeroed();
     let p = uniform(&mut rng, L::PARAMS);
     model::params_from(&mut layer.layer, &p);
-    model::params_from(&mut direct.layer, &p);
     let x: Vec<[[[f32; 10]; 10]; 3]> = samples(&uniform(&mut rng, 4 * 300));
     let out = || zeroed::<[[[f32; 10]; 10]; 5]>(4);
     let (mut a, mut b, mut c) = (out(), out(), out());
     layer.forward(&x, &mut a, Mode::Train);
     layer.forward(&x, &mut b, Mode::Infer);
     assert_eq!(flat(&a), flat(&b));
-    direct.forward(&x, &mut c, Mode::Infer);
+    let g = Geometry {
+        c: 3,
+        h: 10,
+        w: 10,
+        fh: 3,
+        fw: 3,
+        stride: 1,
+        pad: 1,
+    };
+    let (w, bias) = p.split_at(5 * 27);
+    for (xs, ys) in x.iter().zip(c.iter_mut()) {
+        conv2d_direct(
+            &g,
+            flat(core::slice::from_ref(xs)),
+            w,
+            bias,
+            flat_mut(core::slice::from_mut(ys)),
+        );
+    }
     assert_close("im2col vs direct", flat(&a), flat(&c), 1e-5, 1.0);
 }

@@ -108,7 +108,7 @@ fn any_activation_matches_the_fixed_ones() {
 #[test]
 fn activation_on_feature_maps() {
     let mut rng = Rng::new(7);
-    let mut layer = Activation::<shinso::layers::activation::Tanh, [[[f32; 3]; 2]; 2]>::zeroed();
+    let mut layer = Activation::<shinso::layers::activation::TanhFn, [[[f32; 3]; 2]; 2]>::zeroed();
     let mut x: Vec<[[[f32; 3]; 2]; 2]> = samples(&quantized(&mut rng, 2 * 12));
     check_layer(
         "Tanh on 2x2x3 maps",

@@ -33,9 +33,9 @@ fn params3(net: &mut Network<Tiny>) -> [f32; 3] {
 fn two_steps(rule: Rule) -> ([f32; 3], [f32; 3]) {
     let mut net = tiny();
     let mut opt = shinso_tests::optimizer::<Tiny>(rule);
-    opt.step(&mut net, &G1).unwrap();
+    opt.step(&mut net.layers, &G1).unwrap();
     let first = params3(&mut net);
-    opt.step(&mut net, &G2).unwrap();
+    opt.step(&mut net.layers, &G2).unwrap();
     assert_eq!(opt.steps(), 2);
     (first, params3(&mut net))
 }
@@ -204,7 +204,7 @@ fn learning_rate_and_reset() {
     ] {
         let mut net = tiny();
         let mut opt = shinso_tests::optimizer::<Tiny>(rule);
-        opt.step(&mut net, &G2).unwrap();
+        opt.step(&mut net.layers, &G2).unwrap();
         opt.reset();
         assert_eq!(opt.steps(), 0);
         let h0 = if matches!(rule, Rule::AdaGrad { .. }) {
@@ -214,8 +214,8 @@ fn learning_rate_and_reset() {
         };
         assert!(opt.state().iter().all(|&s| s == h0));
         shinso::model::params_from(&mut net.layers, &W0);
-        opt.step(&mut net, &G1).unwrap();
-        opt.step(&mut net, &G2).unwrap();
+        opt.step(&mut net.layers, &G1).unwrap();
+        opt.step(&mut net.layers, &G2).unwrap();
         assert_eq!(params3(&mut net), two_steps(rule).1, "{rule:?} after reset");
     }
 }
@@ -285,7 +285,7 @@ fn switching_rules() {
     // State sized for momentum (one float per parameter).
     let state = vec![0.0; Rule::momentum(0.1).state_len(3)];
     let mut opt = Optimizer::new(Rule::sgd(0.1), 3, state).unwrap();
-    opt.step(&mut net, &G1).unwrap();
+    opt.step(&mut net.layers, &G1).unwrap();
     assert_eq!(
         opt.set_rule(Rule::adam(0.001)),
         Err(Error::ArenaTooSmall {
@@ -306,7 +306,7 @@ fn switching_rules() {
     );
     // After the switch it behaves as a fresh momentum optimizer from here.
     let from = params3(&mut net);
-    opt.step(&mut net, &G2).unwrap();
+    opt.step(&mut net.layers, &G2).unwrap();
     let after = params3(&mut net);
     for i in 0..3 {
         assert!((after[i] - (from[i] - 0.05 * G2[i])).abs() < 1e-7);
@@ -327,7 +327,7 @@ fn too_small_buffers_are_errors() {
     let mut net = tiny();
     let mut opt = shinso_tests::optimizer::<Tiny>(Rule::adam(0.1));
     assert_eq!(
-        opt.step(&mut net, &G1[..2]),
+        opt.step(&mut net.layers, &G1[..2]),
         Err(Error::ArenaTooSmall {
             needed: 3,
             found: 2
@@ -335,7 +335,7 @@ fn too_small_buffers_are_errors() {
     );
     let mut small = Optimizer::new(Rule::sgd(0.1), 2, Vec::new()).unwrap();
     assert!(matches!(
-        small.step(&mut net, &G1),
+        small.step(&mut net.layers, &G1),
         Err(Error::ArenaTooSmall { .. })
     ));
     assert_eq!((opt.steps(), small.steps(), params3(&mut net)), (0, 0, W0));
@@ -371,7 +371,7 @@ fn two_hundred_steps_match_the_f64_twin() {
             let g: Vec<f32> = (0..P)
                 .map(|_| (2.0 * rng.uniform() - 1.0) * 10f32.powf(-3.0 * rng.uniform()))
                 .collect();
-            opt.step(&mut net, &g).unwrap();
+            opt.step(&mut net.layers, &g).unwrap();
             twin.step(&mut want, &g);
         }
         assert_eq!(opt.steps(), 200);

@@ -1,5 +1,9 @@
 //! Element-wise activation functions as layers: ReLU, Sigmoid, Tanh, Step, Identity, and one
 //! whose function is picked at run time (for command-line and over-the-wire choices).
+//!
+//! A function is an [`Elementwise`] named `…Fn` ([`ReluFn`]); the layer that applies it is an
+//! [`Activation`] with a name of its own ([`ReLU`], [`SigmoidLayer`]), so the two never differ
+//! by letter case alone.
 
 use core::marker::PhantomData;
 
@@ -32,24 +36,24 @@ pub trait Elementwise: Copy + Zeroable {
 
 /// `max(0, x)`; its derivative at 0 is taken as 0.
 #[derive(Clone, Copy, Debug, Default, Zeroable)]
-pub struct Relu;
+pub struct ReluFn;
 /// `1 / (1 + e⁻ˣ)`.
 #[derive(Clone, Copy, Debug, Default, Zeroable)]
-pub struct Sigmoid;
+pub struct SigmoidFn;
 /// `tanh x`.
 #[derive(Clone, Copy, Debug, Default, Zeroable)]
-pub struct Tanh;
+pub struct TanhFn;
 /// `1` for `x > 0`, else `0`. Its derivative is zero everywhere it exists, so nothing before a
 /// step function learns by backpropagation: the reason the course moves on to sigmoid.
 #[derive(Clone, Copy, Debug, Default, Zeroable)]
-pub struct Step;
+pub struct StepFn;
 /// `x`, e.g. the output of a regression network.
 #[derive(Clone, Copy, Debug, Default, Zeroable)]
-pub struct Identity;
+pub struct IdentityFn;
 
-impl Elementwise for Relu {
+impl Elementwise for ReluFn {
     const NAME: &'static str = "relu";
-    const ZERO: Self = Relu;
+    const ZERO: Self = ReluFn;
     fn f(&self, x: f32) -> f32 {
         x.max(0.0)
     }
@@ -65,9 +69,9 @@ impl Elementwise for Relu {
     }
 }
 
-impl Elementwise for Sigmoid {
+impl Elementwise for SigmoidFn {
     const NAME: &'static str = "sigmoid";
-    const ZERO: Self = Sigmoid;
+    const ZERO: Self = SigmoidFn;
     fn f(&self, x: f32) -> f32 {
         1.0 / (1.0 + math::exp(-x))
     }
@@ -76,9 +80,9 @@ impl Elementwise for Sigmoid {
     }
 }
 
-impl Elementwise for Tanh {
+impl Elementwise for TanhFn {
     const NAME: &'static str = "tanh";
-    const ZERO: Self = Tanh;
+    const ZERO: Self = TanhFn;
     fn f(&self, x: f32) -> f32 {
         libm::tanhf(x)
     }
@@ -87,9 +91,9 @@ impl Elementwise for Tanh {
     }
 }
 
-impl Elementwise for Step {
+impl Elementwise for StepFn {
     const NAME: &'static str = "step";
-    const ZERO: Self = Step;
+    const ZERO: Self = StepFn;
     fn f(&self, x: f32) -> f32 {
         if x > 0.0 {
             1.0
@@ -102,9 +106,9 @@ impl Elementwise for Step {
     }
 }
 
-impl Elementwise for Identity {
+impl Elementwise for IdentityFn {
     const NAME: &'static str = "identity";
-    const ZERO: Self = Identity;
+    const ZERO: Self = IdentityFn;
     fn f(&self, x: f32) -> f32 {
         x
     }
@@ -154,31 +158,31 @@ impl Elementwise for Any {
     fn f(&self, x: f32) -> f32 {
         match self.kind() {
             None => f32::NAN,
-            Some(Kind::Identity) => Identity.f(x),
-            Some(Kind::Relu) => Relu.f(x),
-            Some(Kind::Sigmoid) => Sigmoid.f(x),
-            Some(Kind::Tanh) => Tanh.f(x),
-            Some(Kind::Step) => Step.f(x),
+            Some(Kind::Identity) => IdentityFn.f(x),
+            Some(Kind::Relu) => ReluFn.f(x),
+            Some(Kind::Sigmoid) => SigmoidFn.f(x),
+            Some(Kind::Tanh) => TanhFn.f(x),
+            Some(Kind::Step) => StepFn.f(x),
         }
     }
     fn f_slice(&self, x: &[f32], y: &mut [f32]) {
         match self.kind() {
             None => y.fill(f32::NAN),
-            Some(Kind::Identity) => Identity.f_slice(x, y),
-            Some(Kind::Relu) => Relu.f_slice(x, y),
-            Some(Kind::Sigmoid) => Sigmoid.f_slice(x, y),
-            Some(Kind::Tanh) => Tanh.f_slice(x, y),
-            Some(Kind::Step) => Step.f_slice(x, y),
+            Some(Kind::Identity) => IdentityFn.f_slice(x, y),
+            Some(Kind::Relu) => ReluFn.f_slice(x, y),
+            Some(Kind::Sigmoid) => SigmoidFn.f_slice(x, y),
+            Some(Kind::Tanh) => TanhFn.f_slice(x, y),
+            Some(Kind::Step) => StepFn.f_slice(x, y),
         }
     }
     fn df(&self, x: f32, y: f32) -> f32 {
         match self.kind() {
             None => f32::NAN,
-            Some(Kind::Identity) => Identity.df(x, y),
-            Some(Kind::Relu) => Relu.df(x, y),
-            Some(Kind::Sigmoid) => Sigmoid.df(x, y),
-            Some(Kind::Tanh) => Tanh.df(x, y),
-            Some(Kind::Step) => Step.df(x, y),
+            Some(Kind::Identity) => IdentityFn.df(x, y),
+            Some(Kind::Relu) => ReluFn.df(x, y),
+            Some(Kind::Sigmoid) => SigmoidFn.df(x, y),
+            Some(Kind::Tanh) => TanhFn.df(x, y),
+            Some(Kind::Step) => StepFn.df(x, y),
         }
     }
 }
@@ -240,14 +244,14 @@ impl<F: Elementwise, T: Pod> Layer for Activation<F, T> {
 }
 
 /// ReLU over samples `T`.
-pub type ReLU<T> = Activation<Relu, T>;
+pub type ReLU<T> = Activation<ReluFn, T>;
 /// Sigmoid layer.
-pub type SigmoidLayer<T> = Activation<Sigmoid, T>;
+pub type SigmoidLayer<T> = Activation<SigmoidFn, T>;
 /// Tanh layer.
-pub type TanhLayer<T> = Activation<Tanh, T>;
+pub type TanhLayer<T> = Activation<TanhFn, T>;
 /// Step layer (forward only in effect: its gradient is zero).
-pub type StepLayer<T> = Activation<Step, T>;
+pub type StepLayer<T> = Activation<StepFn, T>;
 /// Identity layer.
-pub type IdentityLayer<T> = Activation<Identity, T>;
+pub type IdentityLayer<T> = Activation<IdentityFn, T>;
 /// Activation chosen at run time.
 pub type AnyActivation<T> = Activation<Any, T>;

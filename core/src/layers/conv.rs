@@ -24,9 +24,8 @@ pub type Patch<const C: usize, const FH: usize, const FW: usize> = [[[f32; FW]; 
 /// Arena: a training pass caches each sample's im2col matrix for backward, which uses one
 /// more as scratch (`dYₙᵀ · W` before col2im); inference builds one sample's matrix at a time
 /// in scratch, so it computes the same floats as training.
-/// [`super::conv_direct::Conv2dDirect`] is the same layer (same signature and blob) without
-/// any im2col matrix, for the device. On the host with several input channels im2col + gemm is
-/// the faster of the two (long dot products); with one input channel the direct form is.
+/// [`super::conv_pool::ConvReluPool`] computes the same convolution without any im2col matrix
+/// (the direct kernel), fused with the ReLU and pooling after it, for the device.
 ///
 /// ```
 /// use shinso::{Conv2d, Layer, Mode};
@@ -187,7 +186,7 @@ impl<
 }
 
 /// Shows a convolution's filters `(FN, C, FH, FW)` and biases to `v`: shared by [`Conv2d`] and
-/// [`super::conv_direct::Conv2dDirect`], whose blobs are therefore interchangeable.
+/// [`super::conv_pool::ConvReluPool`], whose blobs are therefore interchangeable.
 pub(crate) fn visit_filters<const C: usize, const FN: usize, const FH: usize, const FW: usize>(
     v: &mut dyn Visitor,
     w: &mut [Patch<C, FH, FW>; FN],

@@ -243,10 +243,9 @@ impl<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layers::conv_direct::Conv2dDirect;
 
     type Fused = ConvReluPool<2, 6, 5, 3, 3, 2, 1, 1, 6, 6, 2, 2, 2, 3, 3>;
-    type Conv = Conv2dDirect<2, 6, 5, 3, 3, 2, 1, 1, 6, 6>;
+    type Conv = Conv2d<2, 6, 5, 3, 3, 2, 1, 1, 6, 6>;
     type Relu = ReLU<[[[f32; 6]; 6]; 3]>;
     type Pool = MaxPool2d<3, 6, 6, 2, 2, 2, 3, 3>;
 
@@ -269,7 +268,8 @@ mod tests {
         let (mut y1, mut y2) = ([[[[0.0; 3]; 3]; 3]; 2], [[[[0.0; 3]; 3]; 3]; 2]);
         let mut pool_cache = [0.0; Pool::CACHE.at(2)];
         let (mut cache, mut work) = ([0.0; Fused::CACHE.at(2)], [0.0; Fused::WORK.at(2)]);
-        conv.forward(&x, &mut u, Mode::Train, &mut [], &mut []);
+        let (mut conv_cache, mut conv_work) = ([0.0; Conv::CACHE.at(2)], [0.0; Conv::WORK.at(2)]);
+        conv.forward(&x, &mut u, Mode::Train, &mut conv_cache, &mut conv_work);
         relu.forward(&u, &mut r, Mode::Train, &mut [], &mut []);
         pool.forward(&r, &mut y1, Mode::Train, &mut pool_cache, &mut []);
         fused.forward(&x, &mut y2, Mode::Train, &mut cache, &mut work);
@@ -279,14 +279,22 @@ mod tests {
         let (mut g1, mut g2) = ([0.0; 39], [9.0; 39]);
         pool.backward(&r, &y1, &dy, Some(&mut dr), &mut [], &pool_cache, &mut []);
         relu.backward(&u, &r, &dr, Some(&mut du), &mut [], &[], &mut []);
-        conv.backward(&x, &u, &du, Some(&mut dx1), &mut g1, &[], &mut []);
+        conv.backward(
+            &x,
+            &u,
+            &du,
+            Some(&mut dx1),
+            &mut g1,
+            &conv_cache,
+            &mut conv_work,
+        );
         fused.backward(&x, &y2, &dy, Some(&mut dx2), &mut g2, &cache, &mut work);
         let close = |p: &[f32], q: &[f32]| p.iter().zip(q).all(|(a, b)| (a - b).abs() < 1e-4);
         assert!(close(&g1, &g2));
         assert!(close(flat(&dx1), flat(&dx2)));
         assert_eq!(
             Fused::SIGNATURE,
-            <crate::stack![Conv2d<2, 6, 5, 3, 3, 2, 1, 1, 6, 6>, Relu, Pool] as Layer>::SIGNATURE
+            <crate::stack![Conv, Relu, Pool] as Layer>::SIGNATURE
         );
     }
 }

@@ -5,7 +5,6 @@ pub mod affine;
 pub mod batchnorm;
 pub mod chain;
 pub mod conv;
-pub mod conv_direct;
 pub mod conv_pool;
 pub mod dropout;
 pub mod flatten;

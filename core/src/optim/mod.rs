@@ -20,7 +20,6 @@ pub use kind::Kind;
 
 use crate::error::Error;
 use crate::layer::{visit_trainable, Layer, Tensor};
-use crate::network::Network;
 
 /// An update rule and its hyperparameters (the course's names and defaults).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -189,14 +188,17 @@ impl<S: AsRef<[f32]> + AsMut<[f32]>> Optimizer<S> {
         &self.state.as_ref()[..self.rule.state_len(self.params)]
     }
 
-    /// Apply one update to every trainable tensor of `net` from `grads` (`PARAMS` floats in
-    /// visit order, as [`Network::gradients`] writes them).
+    /// Apply one update to every trainable tensor of `layers` (a network's: `&mut net.layers`)
+    /// from `grads` (`PARAMS` floats in visit order, as
+    /// [`Network::gradients`](crate::Network::gradients) writes them). It takes the layers, not
+    /// the network, so that this module does not depend on the one whose training step calls
+    /// it.
     ///
     /// All or nothing: if a gradient is not finite ([`Error::NonFiniteGradient`]), or a new
     /// weight or state value would not be ([`Error::NonFiniteUpdate`]), nothing changes, the
     /// step count included. A network larger than the optimizer was made for, or too few
     /// gradients, is [`Error::ArenaTooSmall`].
-    pub fn step<L: Layer>(&mut self, net: &mut Network<L>, grads: &[f32]) -> Result<(), Error> {
+    pub fn step<L: Layer>(&mut self, layers: &mut L, grads: &[f32]) -> Result<(), Error> {
         let per = self.rule.state_per_param();
         let state_len = self.rule.state_len(L::PARAMS);
         if L::PARAMS > self.params {
@@ -218,7 +220,7 @@ impl<S: AsRef<[f32]> + AsMut<[f32]>> Optimizer<S> {
         let state = &mut self.state.as_mut()[..state_len];
         let mut sweep = |write: bool| {
             let mut ok = true;
-            visit_trainable(&mut net.layers, |p: Tensor<'_>, at| {
+            visit_trainable(layers, |p: Tensor<'_>, at| {
                 let g = &grads[at..at + p.value.len()];
                 let s = &mut state[per * at..per * (at + p.value.len())];
                 ok &= if write {
