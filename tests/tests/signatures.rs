@@ -4,7 +4,7 @@
 //! pinned here to its literal value; a deliberate change updates this table and says so.
 
 use shinso::{zoo, Layer};
-use shinso_host::presets::Preset;
+use shinso_host::nets::Preset;
 
 /// Each network of the zoo, and the host preset that names it.
 const PINNED: [(Preset, u64); 8] = [
