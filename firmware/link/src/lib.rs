@@ -282,7 +282,9 @@ pub fn emulate_on_pty() -> std::io::Result<Emulator> {
     on_pty("device-emulator", |mut master| {
         let mut models = Box::new(shinso_app::Models::ZERO);
         let mut arena = vec![0.0; shinso_app::ARENA_FLOATS];
+        let mut checkpoints = shinso_app::checkpoint::Store::open(RamFlash::new());
         let mut device = shinso_app::Device::new(models.app(&mut arena));
+        device.app.keep_checkpoints(&mut checkpoints);
         let platform = HostPlatform;
         let ready = device.ready_frame().to_vec();
         let _ = master.write_all(&ready);
@@ -297,6 +299,65 @@ pub fn emulate_on_pty() -> std::io::Result<Emulator> {
             }
         }
     })
+}
+
+/// The emulated device's checkpoint flash: two sectors the size of the board's, in RAM (so
+/// they last as long as the process), erased to ones, programming only clearing bits.
+pub struct RamFlash {
+    slots: [Vec<u32>; 2],
+}
+
+impl RamFlash {
+    /// Bytes in a sector, as the board's sectors 10 and 11.
+    pub const SECTOR: usize = 128 * 1024;
+
+    /// Both sectors erased.
+    pub fn new() -> Self {
+        let erased = || vec![!0; Self::SECTOR / 4];
+        RamFlash {
+            slots: [erased(), erased()],
+        }
+    }
+}
+
+impl Default for RamFlash {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl shinso_app::checkpoint::NorFlash for RamFlash {
+    fn slot_size(&self) -> usize {
+        Self::SECTOR
+    }
+    fn erase(&mut self, slot: usize) -> Result<(), shinso_app::checkpoint::FlashError> {
+        let s = self
+            .slots
+            .get_mut(slot)
+            .ok_or(shinso_app::checkpoint::FlashError)?;
+        s.fill(!0);
+        Ok(())
+    }
+    fn program(
+        &mut self,
+        slot: usize,
+        offset: usize,
+        word: u32,
+    ) -> Result<(), shinso_app::checkpoint::FlashError> {
+        let w = self
+            .slots
+            .get_mut(slot)
+            .and_then(|s| s.get_mut(offset / 4))
+            .ok_or(shinso_app::checkpoint::FlashError)?;
+        *w &= word;
+        Ok(())
+    }
+    fn read(&self, slot: usize, offset: usize) -> u32 {
+        self.slots
+            .get(slot)
+            .and_then(|s| s.get(offset / 4))
+            .map_or(!0, |w| *w)
+    }
 }
 
 /// What a [`scripted_on_pty`] device does with a request.
