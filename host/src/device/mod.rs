@@ -5,6 +5,8 @@
 //! models: 0 = `double-convnet` (inference; weights pushed from here), 1 = `online-convnet`
 //! (learns on the device).
 
+mod checkpoint;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -14,9 +16,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use shinso::optim::limits;
 use shinso_link::{build_firmware, emulate_on_pty, Emulator, Link, LinkError, Qemu};
-use shinso_proto::{
-    self as proto, DeviceInfo, ErrorCode, Optimizer, Pixels, Request, Response, CHUNK,
-};
+use shinso_proto::{self as proto, DeviceInfo, ErrorCode, Optimizer, Pixels, Request, Response};
 
 use crate::cli::{progress_bar, say, DataArgs};
 use crate::data::{Dataset, Mnist};
@@ -121,6 +121,8 @@ pub enum DeviceCommand {
         #[command(flatten)]
         data: DataArgs,
     },
+    #[command(flatten)]
+    Checkpoint(checkpoint::CheckpointCommand),
 }
 
 /// Update rules, as the command line names them.
@@ -225,6 +227,8 @@ fn device_error(what: &str, code: ErrorCode, detail: u32) -> anyhow::Error {
         ErrorCode::Overrun => format!(
             "its receive queue overflowed and {detail} bytes were lost (send one request at a time)"
         ),
+        ErrorCode::Flash => checkpoint::flash_failed(detail),
+        ErrorCode::NoFlash => "it has no checkpoint flash".to_string(),
     };
     anyhow!("{what}: device refused: {why}")
 }
@@ -545,6 +549,7 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
             say(&line);
             Ok(())
         }
+        DeviceCommand::Checkpoint(c) => checkpoint::run(s, c),
     }
 }
 
@@ -676,20 +681,7 @@ fn push(s: &mut Session, model: &mut dyn Model, model_id: Option<u8>) -> Result<
             crc: proto::crc32(payload),
         },
     )?;
-    let pb = bar(payload.len(), "push");
-    for (k, c) in payload.chunks(CHUNK).enumerate() {
-        let data = heapless::Vec::from_slice(c).expect("chunk size");
-        s.ask(
-            "push",
-            &Request::PushChunk {
-                offset: (k * CHUNK) as u32,
-                data,
-            },
-        )?;
-        pb.inc(c.len() as u64);
-    }
-    s.ask("push", &Request::PushEnd)?;
-    pb.finish_and_clear();
+    checkpoint::push_chunks(s, "push", payload)?;
     Ok(target.id)
 }
 
@@ -714,34 +706,11 @@ fn pull(s: &mut Session, model_id: u8) -> Result<Vec<u8>> {
             preset.name()
         );
     }
-    let len = floats * 4;
-    let mut payload = Vec::with_capacity(len);
-    let pb = bar(len, "pull");
-    while payload.len() < len {
-        let want = CHUNK.min(len - payload.len());
-        match s.ask(
-            "pull",
-            &Request::Pull {
-                model: model_id,
-                offset: payload.len() as u32,
-                len: want as u16,
-            },
-        )? {
-            Response::Chunk { offset, data }
-                if offset as usize == payload.len() && !data.is_empty() && data.len() <= want =>
-            {
-                pb.inc(data.len() as u64);
-                payload.extend_from_slice(&data);
-            }
-            Response::Chunk { offset, data } => bail!(
-                "pull: asked for {want} bytes at {}, the device sent {} at {offset}",
-                payload.len(),
-                data.len()
-            ),
-            r => bail!("pull: unexpected answer {r:?}"),
-        }
-    }
-    pb.finish_and_clear();
+    let payload = checkpoint::pull_bytes(s, "pull", floats * 4, |offset, len| Request::Pull {
+        model: model_id,
+        offset,
+        len,
+    })?;
     let crc = shinso::model::crc32(&payload);
     let mut blob = shinso::model::header(m.signature, floats, crc).to_vec();
     blob.extend_from_slice(&payload);
