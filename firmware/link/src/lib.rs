@@ -318,6 +318,15 @@ impl RamFlash {
             slots: [erased(), erased()],
         }
     }
+
+    /// Sector `slot` as bytes, as the board's flash holds them: an image to put there (QEMU's
+    /// `-device loader,file=…,addr=0x080C0000` for slot 0).
+    pub fn image(&self, slot: usize) -> Vec<u8> {
+        self.slots[slot]
+            .iter()
+            .flat_map(|w| w.to_le_bytes())
+            .collect()
+    }
 }
 
 impl Default for RamFlash {
