@@ -6,11 +6,11 @@
 
 mod nor;
 
-use nor::{Nor, Tear};
+use nor::{Nor, Rom, Tear};
 use shinso::{Layer, Loss, Network, Optimizer, Rule, WeightDecay};
-use shinso_app::checkpoint::{Checkpoints, FlashError, NorFlash, Source, Store};
+use shinso_app::checkpoint::{Checkpoints, Store};
 use shinso_app::slot::state::{self, Header};
-use shinso_app::{App, DeviceModel, LearnNet, Models, ARENA_FLOATS};
+use shinso_app::{App, LearnNet, LearnerState, Models, ARENA_FLOATS};
 use shinso_link::{mnist, HostPlatform as P};
 use shinso_proto::*;
 
@@ -203,19 +203,6 @@ struct Twin {
     after_next: Vec<u8>,
 }
 
-/// The learner as the bytes a save writes, read through its own `read_state` as the app's
-/// saves do.
-struct Learner<'a>(&'a mut dyn DeviceModel);
-
-impl Source for Learner<'_> {
-    fn size(&self) -> usize {
-        self.0.state_len()
-    }
-    fn read(&mut self, offset: usize, out: &mut [u8]) -> Result<(), ErrorCode> {
-        self.0.read_state(offset, out)
-    }
-}
-
 /// A learner saves twice (after 3 and 5 steps, through the app), learns 2 more steps, then
 /// saves a third time with the power cut after each word in turn (half-programmed). After the
 /// reset it must hold exactly the second checkpoint, or the third once its commit word is in;
@@ -271,7 +258,9 @@ fn a_power_cut_at_every_word_of_a_learners_save_resumes_the_last_completed_check
         assert!(pull_state(&mut app) == third.state);
     }
     let ops0 = before.ops;
-    store.save(&mut Learner(&mut saver.models.learn)).unwrap();
+    store
+        .save(&mut LearnerState(&mut saver.models.learn))
+        .unwrap();
     let total = store.into_flash().ops - ops0;
     assert_eq!(
         total,
@@ -285,7 +274,7 @@ fn a_power_cut_at_every_word_of_a_learners_save_resumes_the_last_completed_check
         let mut nor = before.clone();
         nor.cut_after(k, Tear::Partial);
         let mut store = Store::open(nor);
-        let saved = store.save(&mut Learner(&mut saver.models.learn));
+        let saved = store.save(&mut LearnerState(&mut saver.models.learn));
         assert_eq!(saved.is_ok(), k == total, "cut after {k} of {total}");
         let mut store = Store::open(store.into_flash().reboot());
         let (seq, twin, next) = if k == total {
@@ -333,24 +322,6 @@ fn the_learner_saves_every_n_steps() {
     let st = status(&mut app);
     assert_eq!(st.steps, 6, "resumed from the save after step 6");
     assert_eq!(st.every, 0, "the setting starts at never after a reset");
-}
-
-/// A flash that takes every command and keeps nothing, as QEMU's.
-struct Rom;
-
-impl NorFlash for Rom {
-    fn slot_size(&self) -> usize {
-        SECTOR
-    }
-    fn erase(&mut self, _: usize) -> Result<(), FlashError> {
-        Ok(())
-    }
-    fn program(&mut self, _: usize, _: usize, _: u32) -> Result<(), FlashError> {
-        Ok(())
-    }
-    fn read(&self, _: usize, _: usize) -> u32 {
-        0
-    }
 }
 
 /// Without flash, or with one that keeps nothing: each refusal says why, a failed periodic

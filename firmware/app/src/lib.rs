@@ -31,6 +31,7 @@ pub mod checkpoint;
 mod resume;
 pub mod slot;
 
+pub use resume::LearnerState;
 use slot::Slot;
 
 use shinso::{optim::limits, Layer};

@@ -34,8 +34,10 @@ impl Keeping<'_> {
     };
 }
 
-/// The learner as the bytes a checkpoint saves.
-struct LearnerState<'a>(&'a mut dyn DeviceModel);
+/// A learner as the bytes a checkpoint saves (what [`Request::SaveCheckpoint`] writes).
+///
+/// [`Request::SaveCheckpoint`]: shinso_proto::Request::SaveCheckpoint
+pub struct LearnerState<'a>(pub &'a mut dyn DeviceModel);
 
 impl Source for LearnerState<'_> {
     fn size(&self) -> usize {

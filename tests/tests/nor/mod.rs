@@ -126,3 +126,22 @@ impl NorFlash for Nor {
         self.slots[slot][offset / WORD]
     }
 }
+
+/// A flash that takes every command and changes nothing, as QEMU's (flash is a ROM there and
+/// the flash interface an unimplemented device).
+pub struct Rom;
+
+impl NorFlash for Rom {
+    fn slot_size(&self) -> usize {
+        128 * 1024
+    }
+    fn erase(&mut self, _: usize) -> Result<(), FlashError> {
+        Ok(())
+    }
+    fn program(&mut self, _: usize, _: usize, _: u32) -> Result<(), FlashError> {
+        Ok(())
+    }
+    fn read(&self, _: usize, _: usize) -> u32 {
+        0
+    }
+}
