@@ -22,6 +22,8 @@
 //! only during one request (activations, gradients, a staged push) shares one *arena* of
 //! [`ARENA_FLOATS`] floats. Because a staged push lives there, an `Infer` or `Learn` in the
 //! middle of a push abandons the push (its next chunk is answered with [`ErrorCode::NoPush`]).
+//! The learner's whole state, larger than the arena, is restored through the checkpoint flash
+//! instead (`resume.rs`), and is never held whole in RAM.
 #![no_std]
 #![forbid(unsafe_code)]
 

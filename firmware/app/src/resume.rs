@@ -96,11 +96,14 @@ impl<'m> App<'m> {
     pub(crate) fn after_step(&mut self) {
         let every = self.checkpoints.every;
         let due = learner(&mut self.models).is_ok_and(|l| every > 0 && l.steps() % every == 0);
-        if due && self.save().is_err() {
-            self.checkpoints.failed = self.checkpoints.failed.saturating_add(1);
+        if due {
+            // Counted by `save`; the `Learn` it follows still answers with its step.
+            let _ = self.save();
         }
     }
 
+    /// Saves the learner's state as the next checkpoint; a failure is counted in
+    /// [`CheckpointStatus::failed`] (a save without flash or without a learner is not one).
     fn save(&mut self) -> Result<Checkpoint, (ErrorCode, u32)> {
         // A save takes the slot a restore in progress is being written to.
         if matches!(
@@ -118,15 +121,16 @@ impl<'m> App<'m> {
             .as_deref_mut()
             .ok_or((ErrorCode::NoFlash, 0))?;
         let learner = learner(&mut self.models).map_err(|code| (code, 0))?;
-        store.save(&mut LearnerState(learner)).map_err(wire)
+        let saved = store.save(&mut LearnerState(learner)).map_err(wire);
+        if saved.is_err() {
+            self.checkpoints.failed = self.checkpoints.failed.saturating_add(1);
+        }
+        saved
     }
 
     /// [`Request::SaveCheckpoint`]: saves now; the status after the save.
     pub(crate) fn save_now(&mut self) -> Result<CheckpointStatus, (ErrorCode, u32)> {
-        if let Err(err) = self.save() {
-            self.checkpoints.failed = self.checkpoints.failed.saturating_add(1);
-            return Err(err);
-        }
+        self.save()?;
         Ok(self.checkpoint_status())
     }
 
