@@ -10,7 +10,8 @@
 //!   `-icount shift=0`, where it measures executed instructions;
 //! * the heap (embedded-alloc) takes all SRAM the statics leave; the stack sits in CCM;
 //! * the learner's checkpoints: two alternating slots in the last two flash sectors
-//!   (`flash.rs`, `shinso_app::checkpoint`), scanned at boot;
+//!   (`flash.rs`, `shinso_app::checkpoint`); at boot the learner resumes from the newest valid
+//!   one, and saves on request or every N learning steps (a setting over the wire);
 //! * defmt logs: RTT on a board, semihosting under QEMU (decode either with `defmt-print`).
 #![no_std]
 #![no_main]
@@ -80,6 +81,8 @@ const _: () = assert!(
 /// The device around the app: a static rather than a local (its frame decoder and output
 /// buffer take 2 KiB), so that the stack holds only what requests need.
 static mut DEVICE: MaybeUninit<Device<'static>> = MaybeUninit::uninit();
+/// The checkpoint slots, which the app keeps for the life of the firmware.
+static mut CHECKPOINTS: MaybeUninit<checkpoint::Store<flash::Slots>> = MaybeUninit::uninit();
 
 #[entry]
 fn main() -> ! {
@@ -99,12 +102,6 @@ fn main() -> ! {
 
     let counter = board::Counter::start(&mut cp, hclk);
 
-    let checkpoints = checkpoint::Store::open(flash::Slots::new(dp.FLASH));
-    match checkpoints.latest() {
-        Some(c) => defmt::info!("checkpoint {} ({} B) in slot {}", c.seq, c.len, c.slot),
-        None => defmt::info!("no checkpoint in flash: the learner starts afresh"),
-    }
-
     let gpioa = dp.GPIOA.split(&mut rcc);
     let mut serial = Serial::new(
         dp.USART1,
@@ -122,17 +119,33 @@ fn main() -> ! {
         unsafe { (*core::ptr::addr_of_mut!(RX)).split() };
     cortex_m::interrupt::free(|cs| RX_PRODUCER.borrow(cs).replace(Some(producer)));
 
-    // SAFETY: the only references ever made to MODELS, ARENA and DEVICE, made once. ARENA is
-    // in a NOLOAD section, so zero it before anything reads it.
-    let (models, arena, device) = unsafe {
+    // SAFETY: the only references ever made to MODELS, ARENA, DEVICE and CHECKPOINTS, made
+    // once. ARENA is in a NOLOAD section, so zero it before anything reads it.
+    let (models, arena, device, checkpoints) = unsafe {
         (
             &mut *core::ptr::addr_of_mut!(MODELS),
             &mut *core::ptr::addr_of_mut!(ARENA),
             &mut *core::ptr::addr_of_mut!(DEVICE),
+            &mut *core::ptr::addr_of_mut!(CHECKPOINTS),
         )
     };
     arena.fill(0.0);
+    let checkpoints = checkpoints.write(checkpoint::Store::open(flash::Slots::new(dp.FLASH)));
     let device = device.write(Device::new(models.app(arena)));
+    device.app.keep_checkpoints(checkpoints);
+    match device.app.resume() {
+        Ok(Some(c)) => defmt::info!(
+            "resumed from checkpoint {} ({} B, slot {})",
+            c.seq,
+            c.len,
+            c.slot
+        ),
+        Ok(None) => defmt::info!("no checkpoint in flash: the learner starts afresh"),
+        Err(code) => defmt::warn!(
+            "the newest checkpoint does not fit this learner ({}): it starts afresh",
+            defmt::Debug2Format(&code)
+        ),
+    }
 
     let budget = counter.memory();
     defmt::info!(

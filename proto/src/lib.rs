@@ -40,8 +40,9 @@ use serde::{Deserialize, Serialize};
 
 /// Protocol version, reported by [`Response::Info`]; bump on any incompatible change
 /// (2: each model's RAM and heap and the arena in `Info`, [`LearnStats::rx_dropped`],
-/// [`ErrorCode::Overrun`]).
-pub const PROTOCOL_VERSION: u16 = 2;
+/// [`ErrorCode::Overrun`]; 3: the learner's checkpoints, [`Request::SaveCheckpoint`] to
+/// [`Request::RestoreBegin`]).
+pub const PROTOCOL_VERSION: u16 = 3;
 /// Pixels in one MNIST image (28 × 28, row-major, 0 = white background, 255 = ink).
 pub const PIXELS: usize = 784;
 /// Number of classes (digits).
@@ -130,6 +131,54 @@ pub enum Request {
         /// Bytes wanted (the answer is shorter at the end of the blob).
         len: u16,
     },
+    /// Save the learner's whole state (weights, optimizer state, step count) to the device's
+    /// checkpoint flash now → [`Response::Checkpoints`], after the save. A failed save
+    /// ([`ErrorCode::Flash`]) keeps the previous checkpoint.
+    SaveCheckpoint,
+    /// When the device saves by itself: after every `steps`-th learning step (0: never, the
+    /// setting at boot) → [`Response::Ok`].
+    CheckpointEvery {
+        /// Learning steps between saves, counted by the learner's step count.
+        steps: u32,
+    },
+    /// The learner's state and the checkpoints in flash → [`Response::Checkpoints`].
+    CheckpointStatus,
+    /// Read `len` (≤ [`CHUNK`]) bytes of the learner's whole state from `offset`, the bytes a
+    /// checkpoint holds (`shinso_app::slot::state` describes them) → [`Response::Chunk`].
+    PullState {
+        /// Byte offset.
+        offset: u32,
+        /// Bytes wanted (the answer is shorter at the end).
+        len: u16,
+    },
+    /// Start replacing the learner's whole state with `len` bytes of CRC-32 `crc`, sent as
+    /// [`Request::PushChunk`]s; [`Request::PushEnd`] checks all of it (CRC, signature, lengths,
+    /// rule, finiteness) before anything changes.
+    RestoreBegin {
+        /// State length in bytes.
+        len: u32,
+        /// CRC-32 of the whole state.
+        crc: u32,
+    },
+}
+
+/// The learner's checkpoints in [`Response::Checkpoints`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CheckpointStatus {
+    /// Whether the device has checkpoint flash (the host emulation has none).
+    pub flash: bool,
+    /// Bytes of the learner's state now (what a save writes, a pull reads).
+    pub state_len: u32,
+    /// The learner's step count: updates applied since its weights were set.
+    pub steps: u32,
+    /// [`Request::CheckpointEvery`]'s setting (0: never).
+    pub every: u32,
+    /// Sequence number of the newest valid checkpoint in flash.
+    pub latest: Option<u32>,
+    /// Sequence number of the checkpoint the learner resumed from at boot.
+    pub resumed: Option<u32>,
+    /// Saves that failed since boot (each kept the checkpoint before it).
+    pub failed: u32,
 }
 
 /// What the device says. Each answers the request with the same seq, except [`Response::Ready`].
@@ -167,7 +216,7 @@ pub enum Response {
     Stats(LearnStats),
     /// Success without data.
     Ok,
-    /// Answer to [`Request::Pull`].
+    /// Answer to [`Request::Pull`] and [`Request::PullState`].
     Chunk {
         /// Byte offset of `data` in the blob.
         offset: u32,
@@ -181,6 +230,8 @@ pub enum Response {
         /// A number that helps: expected length, offset, byte count… (0 if none).
         detail: u32,
     },
+    /// Answer to [`Request::SaveCheckpoint`] and [`Request::CheckpointStatus`].
+    Checkpoints(CheckpointStatus),
 }
 
 /// Description of the device in [`Response::Info`].
@@ -306,4 +357,9 @@ pub enum ErrorCode {
     /// The device's receiver dropped bytes (`detail` of them) before this frame ended, so
     /// requests were lost; this frame was not run. Send one request at a time.
     Overrun,
+    /// A checkpoint save failed; the previous checkpoint is kept. `detail`: 0 the flash
+    /// reported an error, 1 it reported none but reads back wrong (QEMU's flash, a ROM).
+    Flash,
+    /// The device has no checkpoint flash.
+    NoFlash,
 }

@@ -98,6 +98,17 @@ fn requests() -> std::vec::Vec<Request> {
             offset: 512,
             len: CHUNK as u16,
         },
+        Request::SaveCheckpoint,
+        Request::CheckpointEvery { steps: u32::MAX },
+        Request::CheckpointStatus,
+        Request::PullState {
+            offset: u32::MAX,
+            len: CHUNK as u16,
+        },
+        Request::RestoreBegin {
+            len: u32::MAX,
+            crc: u32::MAX,
+        },
     ]
 }
 
@@ -166,6 +177,19 @@ fn responses() -> std::vec::Vec<Response> {
             code: ErrorCode::Overrun,
             detail: u32::MAX,
         },
+        Response::Error {
+            code: ErrorCode::Flash,
+            detail: 1,
+        },
+        Response::Checkpoints(CheckpointStatus {
+            flash: true,
+            state_len: u32::MAX,
+            steps: u32::MAX,
+            every: u32::MAX,
+            latest: Some(u32::MAX),
+            resumed: Some(u32::MAX),
+            failed: u32::MAX,
+        }),
     ]
 }
 

@@ -1,132 +1,12 @@
-//! Checkpoints against a model of NOR flash that enforces its rules (erase to all ones,
-//! programming only clears bits) and can lose power after any operation, cleanly or in the
-//! middle of it.
+//! Checkpoints against a model of NOR flash ([`nor`]) that enforces its rules (erase to all
+//! ones, programming only clears bits) and can lose power after any operation, cleanly or in
+//! the middle of it. `resume.rs` runs a real learner's checkpoints through the same model.
 
+mod nor;
+
+use nor::{Nor, Rom, Tear};
+use shinso_app::checkpoint::{Checkpoint, Error, NorFlash, Store, COMMIT, HEADER, MAGIC, WORD};
 use shinso::model::crc32;
-use shinso_app::checkpoint::{
-    Checkpoint, Error, FlashError, NorFlash, Store, COMMIT, HEADER, MAGIC, WORD,
-};
-
-/// How the operation that meets the power cut ends.
-#[derive(Clone, Copy, Debug)]
-enum Tear {
-    /// It does not happen at all.
-    Clean,
-    /// It happens in part: a program clears only some of its bits, an erase sets only the
-    /// first half of the sector and leaves the rest as it was.
-    Partial,
-}
-
-/// Two sectors of NOR flash.
-#[derive(Clone)]
-struct Nor {
-    slots: [Vec<u32>; 2],
-    /// Operations (erases and word programs) that complete before the power goes; `None`:
-    /// never.
-    budget: Option<usize>,
-    tear: Tear,
-    /// Operations completed so far.
-    ops: usize,
-    powered: bool,
-}
-
-impl Nor {
-    /// A fresh part: both sectors erased.
-    fn new(slot_bytes: usize) -> Self {
-        Nor {
-            slots: [vec![!0; slot_bytes / WORD], vec![!0; slot_bytes / WORD]],
-            budget: None,
-            tear: Tear::Clean,
-            ops: 0,
-            powered: true,
-        }
-    }
-
-    /// Power will fail after `ops` more operations; the one it meets ends as `tear` says.
-    fn cut_after(&mut self, ops: usize, tear: Tear) {
-        self.budget = Some(self.ops + ops);
-        self.tear = tear;
-    }
-
-    /// A reset: power is back and stays on.
-    fn reboot(mut self) -> Self {
-        self.budget = None;
-        self.powered = true;
-        self
-    }
-
-    /// Whether this operation runs in full (`Ok(true)`), is the one the cut interrupts
-    /// (`Ok(false)`), or comes after the cut (`Err`).
-    fn power(&mut self) -> Result<bool, FlashError> {
-        if !self.powered {
-            return Err(FlashError);
-        }
-        if self.budget == Some(self.ops) {
-            self.powered = false;
-            return Ok(false);
-        }
-        self.ops += 1;
-        Ok(true)
-    }
-
-    fn byte(&self, slot: usize, at: usize) -> u8 {
-        self.slots[slot][at / WORD].to_le_bytes()[at % WORD]
-    }
-
-    fn flip_bit(&mut self, slot: usize, at: usize, bit: u32) {
-        self.slots[slot][at / WORD] ^= 1 << (8 * (at % WORD) as u32 + bit);
-    }
-}
-
-impl NorFlash for Nor {
-    fn slot_size(&self) -> usize {
-        self.slots[0].len() * WORD
-    }
-
-    fn erase(&mut self, slot: usize) -> Result<(), FlashError> {
-        let whole = self.power()?;
-        let words = &mut self.slots[slot];
-        match (whole, self.tear) {
-            (true, _) => words.fill(!0),
-            (false, Tear::Partial) => {
-                let half = words.len() / 2;
-                words[..half].fill(!0);
-            }
-            (false, Tear::Clean) => {}
-        }
-        if whole {
-            Ok(())
-        } else {
-            Err(FlashError)
-        }
-    }
-
-    fn program(&mut self, slot: usize, offset: usize, word: u32) -> Result<(), FlashError> {
-        assert_eq!(offset % WORD, 0, "unaligned program at {offset}");
-        let old = self.slots[slot][offset / WORD];
-        assert_eq!(
-            word & !old,
-            0,
-            "NOR violation: programming {word:#010x} over {old:#010x} would set bits (slot {slot}, offset {offset})"
-        );
-        let whole = self.power()?;
-        let cleared = match (whole, self.tear) {
-            (true, _) => !word,
-            (false, Tear::Partial) => !word & 0x5555_5555,
-            (false, Tear::Clean) => 0,
-        };
-        self.slots[slot][offset / WORD] = old & !cleared;
-        if whole {
-            Ok(())
-        } else {
-            Err(FlashError)
-        }
-    }
-
-    fn read(&self, slot: usize, offset: usize) -> u32 {
-        self.slots[slot][offset / WORD]
-    }
-}
 
 /// Deterministic bytes, different for each `seed`.
 fn state(len: usize, seed: u64) -> Vec<u8> {
@@ -204,7 +84,7 @@ fn saves_alternate_slots_and_match_the_documented_layout() {
         .enumerate()
     {
         let s = state(len, i as u64);
-        let c = store.save(&s[..]).unwrap();
+        let c = store.save(&mut &s[..]).unwrap();
         let seq = i as u32 + 1;
         assert_eq!(
             c,
@@ -228,7 +108,7 @@ fn saves_alternate_slots_and_match_the_documented_layout() {
 fn reads_from_an_offset_stop_at_the_end() {
     let mut store = Store::open(Nor::new(1024));
     let s = state(103, 9);
-    store.save(&s[..]).unwrap();
+    store.save(&mut &s[..]).unwrap();
     let mut out = [0u8; 10];
     assert_eq!(store.read(97, &mut out), 6);
     assert_eq!(&out[..6], &s[97..]);
@@ -257,7 +137,7 @@ fn the_sequence_number_may_wrap() {
     let mut nor = Nor::new(1024);
     write_by_hand(&mut nor, 0, u32::MAX, b"old");
     let mut store = Store::open(nor);
-    let c = store.save(&b"new"[..]).unwrap();
+    let c = store.save(&mut &b"new"[..]).unwrap();
     assert_eq!(
         c,
         Checkpoint {
@@ -278,14 +158,14 @@ fn the_sequence_number_may_wrap() {
 fn cut_at_every_word(slot_bytes: usize, len: usize, tears: &[Tear], and_then: bool) {
     let (old, new, next) = (state(len, 1), state(len, 2), state(len, 3));
     let mut store = Store::open(Nor::new(slot_bytes));
-    store.save(&state(len, 0)[..]).unwrap();
-    let previous = store.save(&old[..]).unwrap();
+    store.save(&mut &state(len, 0)[..]).unwrap();
+    let previous = store.save(&mut &old[..]).unwrap();
     let before = store.into_flash();
 
     // How many operations a complete save takes: one erase, then one program per word.
     let mut counted = Store::open(before.clone());
     let ops0 = before.ops;
-    counted.save(&new[..]).unwrap();
+    counted.save(&mut &new[..]).unwrap();
     let total = counted.into_flash().ops - ops0;
     assert_eq!(total, 1 + (HEADER + len.div_ceil(WORD) * WORD) / WORD);
 
@@ -294,7 +174,7 @@ fn cut_at_every_word(slot_bytes: usize, len: usize, tears: &[Tear], and_then: bo
             let mut nor = before.clone();
             nor.cut_after(k, tear);
             let mut store = Store::open(nor);
-            let saved = store.save(&new[..]);
+            let saved = store.save(&mut &new[..]);
             assert_eq!(
                 saved.is_ok(),
                 k == total,
@@ -313,7 +193,7 @@ fn cut_at_every_word(slot_bytes: usize, len: usize, tears: &[Tear], and_then: bo
                 continue;
             }
             // Life goes on: the next save lands and becomes the newest.
-            let after = store.save(&next[..]).unwrap();
+            let after = store.save(&mut &next[..]).unwrap();
             assert_eq!(after.seq, want_seq + 1);
             let store = Store::open(store.into_flash().reboot());
             assert_eq!(store.latest(), Some(after));
@@ -338,7 +218,7 @@ fn a_power_cut_at_any_word_of_a_device_sized_checkpoint() {
 #[test]
 fn a_torn_erase_of_garbage_is_ignored() {
     let mut store = Store::open(Nor::new(1024));
-    let c = store.save(&b"kept"[..]).unwrap();
+    let c = store.save(&mut &b"kept"[..]).unwrap();
     let mut nor = store.into_flash();
     // The other slot: a checkpoint whose erase stopped half way over garbage.
     let garbage = state(1024, 7);
@@ -355,8 +235,8 @@ fn a_torn_erase_of_garbage_is_ignored() {
 #[test]
 fn bit_rot_falls_back_to_the_other_slot_and_then_to_a_fresh_start() {
     let mut store = Store::open(Nor::new(1024));
-    let a = store.save(&state(300, 1)[..]).unwrap();
-    let b = store.save(&state(300, 2)[..]).unwrap();
+    let a = store.save(&mut &state(300, 1)[..]).unwrap();
+    let b = store.save(&mut &state(300, 2)[..]).unwrap();
     assert_eq!((a.slot, b.slot), (0, 1));
     let clean = store.into_flash();
 
@@ -394,10 +274,10 @@ fn a_length_beyond_the_slot_is_invalid_not_a_panic() {
 #[test]
 fn state_too_large_for_a_slot_is_refused_before_anything_is_erased() {
     let mut store = Store::open(Nor::new(256));
-    let c = store.save(&b"small"[..]).unwrap();
+    let c = store.save(&mut &b"small"[..]).unwrap();
     let big = state(256 - HEADER + 1, 0);
     assert_eq!(
-        store.save(&big[..]),
+        store.save(&mut &big[..]),
         Err(Error::TooLarge {
             len: 256 - HEADER + 1,
             capacity: 256 - HEADER
@@ -412,40 +292,22 @@ fn state_too_large_for_a_slot_is_refused_before_anything_is_erased() {
     );
 }
 
-/// A flash that takes every command and changes nothing, as QEMU's (flash is a ROM there and
-/// the flash interface an unimplemented device).
-struct IgnoresWrites;
-impl NorFlash for IgnoresWrites {
-    fn slot_size(&self) -> usize {
-        128 * 1024
-    }
-    fn erase(&mut self, _: usize) -> Result<(), FlashError> {
-        Ok(())
-    }
-    fn program(&mut self, _: usize, _: usize, _: u32) -> Result<(), FlashError> {
-        Ok(())
-    }
-    fn read(&self, _: usize, _: usize) -> u32 {
-        0
-    }
-}
-
 #[test]
 fn a_flash_that_ignores_writes_is_caught_by_the_read_back() {
-    let mut store = Store::open(IgnoresWrites);
-    assert_eq!(store.save(&b"state"[..]), Err(Error::Verify));
+    let mut store = Store::open(Rom);
+    assert_eq!(store.save(&mut &b"state"[..]), Err(Error::Verify));
     assert_eq!(store.latest(), None);
 }
 
 #[test]
 fn a_flash_error_leaves_the_previous_checkpoint() {
     let mut store = Store::open(Nor::new(1024));
-    let c = store.save(&b"first"[..]).unwrap();
+    let c = store.save(&mut &b"first"[..]).unwrap();
     let mut nor = store.into_flash();
     // The controller fails the 5th operation (the 4th word).
     nor.cut_after(4, Tear::Clean);
     let mut store = Store::open(nor);
-    assert_eq!(store.save(&b"second"[..]), Err(Error::Flash));
+    assert_eq!(store.save(&mut &b"second"[..]), Err(Error::Flash));
     assert_eq!(store.latest(), Some(c));
     assert_eq!(payload(&store).unwrap(), b"first");
 }

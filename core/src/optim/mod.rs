@@ -188,6 +188,31 @@ impl<S: AsRef<[f32]> + AsMut<[f32]>> Optimizer<S> {
         &self.state.as_ref()[..self.rule.state_len(self.params)]
     }
 
+    /// Takes up a history saved elsewhere (a checkpoint): `steps` updates applied and the
+    /// rule's state, laid out as [`Optimizer::state`], read from `state` (which is walked
+    /// more than once, so it can stream from where the checkpoint is kept). All of it must be
+    /// there ([`Error::BlobLength`], in floats) and finite ([`Error::NonFiniteParameter`]); on
+    /// error nothing changes.
+    pub fn restore<I>(&mut self, steps: u32, state: I) -> Result<(), Error>
+    where
+        I: IntoIterator<Item = f32>,
+        I::IntoIter: Clone,
+    {
+        let floats = state.into_iter();
+        let (expected, found) = (self.rule.state_len(self.params), floats.clone().count());
+        if found != expected {
+            return Err(Error::BlobLength { expected, found });
+        }
+        if !floats.clone().all(f32::is_finite) {
+            return Err(Error::NonFiniteParameter);
+        }
+        for (s, v) in self.state.as_mut().iter_mut().zip(floats) {
+            *s = v;
+        }
+        self.steps = steps;
+        Ok(())
+    }
+
     /// Apply one update to every trainable tensor of `layers` (a network's: `&mut net.layers`)
     /// from `grads` (`PARAMS` floats in visit order, as
     /// [`Network::gradients`](crate::Network::gradients) writes them). It takes the layers, not

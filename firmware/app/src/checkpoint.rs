@@ -28,6 +28,7 @@
 //! commit words are left erased and programmed at the end, which those rules allow.
 
 use shinso::model::CRC32;
+use shinso_proto::ErrorCode;
 
 /// Bytes in a programmed word.
 pub const WORD: usize = 4;
@@ -78,6 +79,13 @@ pub enum Error {
     /// Everything was written without an error, but the slot does not read back as the
     /// checkpoint just written (a flash that ignores writes, as QEMU's does, ends here).
     Verify,
+    /// The state could not be read (the learner has none to save: no optimizer).
+    Source(ErrorCode),
+    /// [`Store::write`] or [`Store::commit`] without a checkpoint begun, or a commit before
+    /// all its bytes were written.
+    NotBegun,
+    /// A piece written after one that did not end on a word.
+    Unaligned,
 }
 
 impl From<FlashError> for Error {
@@ -87,19 +95,22 @@ impl From<FlashError> for Error {
 }
 
 /// The state to save, as bytes read on demand (so it never needs a second copy in RAM).
+/// Reading takes `&mut` because a network shows its floats by visiting its tensors.
 pub trait Source {
     /// Total bytes of state.
     fn size(&self) -> usize;
     /// Copies the bytes at `offset..offset + out.len()` (always inside `0..size()`) to `out`.
-    fn read(&self, offset: usize, out: &mut [u8]);
+    fn read(&mut self, offset: usize, out: &mut [u8]) -> Result<(), ErrorCode>;
 }
 
-impl Source for [u8] {
+/// Bytes already in RAM (`&mut &bytes[..]` reads them).
+impl Source for &[u8] {
     fn size(&self) -> usize {
         self.len()
     }
-    fn read(&self, offset: usize, out: &mut [u8]) {
+    fn read(&mut self, offset: usize, out: &mut [u8]) -> Result<(), ErrorCode> {
         out.copy_from_slice(&self[offset..offset + out.len()]);
+        Ok(())
     }
 }
 
@@ -118,6 +129,17 @@ pub struct Checkpoint {
 pub struct Store<F> {
     flash: F,
     latest: Option<Checkpoint>,
+    /// A checkpoint being written ([`Store::begin`]), not yet committed.
+    pending: Option<Pending>,
+}
+
+/// A checkpoint between [`Store::begin`] and [`Store::commit`].
+#[derive(Clone, Copy)]
+struct Pending {
+    slot: usize,
+    seq: u32,
+    len: usize,
+    written: usize,
 }
 
 impl<F: NorFlash> Store<F> {
@@ -130,7 +152,11 @@ impl<F: NorFlash> Store<F> {
             (Some(a), Some(b)) => Some(if newer(b.seq, a.seq) { b } else { a }),
             (a, b) => a.or(b),
         };
-        Store { flash, latest }
+        Store {
+            flash,
+            latest,
+            pending: None,
+        }
     }
 
     /// The newest valid checkpoint, if any.
@@ -155,10 +181,29 @@ impl<F: NorFlash> Store<F> {
         n
     }
 
-    /// Saves `state` as the next checkpoint, into the slot not holding the newest one, then
-    /// reads it back whole. On success it is the newest; on any error the previous one still is.
-    pub fn save(&mut self, state: &(impl Source + ?Sized)) -> Result<Checkpoint, Error> {
+    /// Saves `state` as the next checkpoint ([`Store::begin`], [`Store::write`] a piece at a
+    /// time, [`Store::commit`]). On success it is the newest; on any error the previous one
+    /// still is.
+    pub fn save(&mut self, state: &mut (impl Source + ?Sized)) -> Result<Checkpoint, Error> {
         let len = state.size();
+        self.begin(len)?;
+        let mut chunk = [0u8; 64];
+        let mut done = 0;
+        while done < len {
+            let n = chunk.len().min(len - done);
+            state.read(done, &mut chunk[..n]).map_err(Error::Source)?;
+            self.write(&chunk[..n])?;
+            done += n;
+        }
+        self.commit()
+    }
+
+    /// Starts a checkpoint of `len` bytes in the slot not holding the newest one: erases it
+    /// and writes the header's first words. Until [`Store::commit`] the slot is not valid, so
+    /// whatever happens meanwhile (a cut, a push that stops) the previous checkpoint stays the
+    /// newest. A second `begin` abandons the first.
+    pub fn begin(&mut self, len: usize) -> Result<(), Error> {
+        self.pending = None;
         if len > self.capacity() {
             return Err(Error::TooLarge {
                 len,
@@ -171,31 +216,71 @@ impl<F: NorFlash> Store<F> {
         };
         let f = &mut self.flash;
         f.erase(slot)?;
-        f.program(slot, AT_MAGIC, MAGIC)?;
-        f.program(slot, AT_SEQ, seq)?;
-        f.program(slot, AT_LEN, len as u32)?;
-        let mut crc = CRC32.digest();
-        crc.update(&seq.to_le_bytes());
-        crc.update(&(len as u32).to_le_bytes());
-        let mut chunk = [0u8; 64];
-        let mut done = 0;
-        while done < len {
-            let n = chunk.len().min(len - done);
-            state.read(done, &mut chunk[..n]);
-            crc.update(&chunk[..n]);
-            // Pad the last word with erased bytes: programming 0xFF changes nothing.
-            let words = n.div_ceil(WORD);
-            chunk[n..words * WORD].fill(0xFF);
-            for (w, bytes) in chunk[..words * WORD].chunks_exact(WORD).enumerate() {
-                let word = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
-                f.program(slot, HEADER + done + w * WORD, word)?;
-            }
-            done += n;
+        program(f, slot, AT_MAGIC, MAGIC)?;
+        program(f, slot, AT_SEQ, seq)?;
+        program(f, slot, AT_LEN, len as u32)?;
+        self.pending = Some(Pending {
+            slot,
+            seq,
+            len,
+            written: 0,
+        });
+        Ok(())
+    }
+
+    /// Writes the next `bytes` of the checkpoint begun: in order, every piece but the last a
+    /// whole number of words ([`Error::Unaligned`]), no more than announced
+    /// ([`Error::TooLarge`]). Each word is read back as it is programmed ([`Error::Verify`]).
+    pub fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        let p = self.pending.as_mut().ok_or(Error::NotBegun)?;
+        if p.written % WORD != 0 {
+            return Err(Error::Unaligned);
         }
-        f.program(slot, AT_CRC, crc.finalize())?;
-        f.program(slot, AT_COMMIT, COMMIT)?;
-        let written = Checkpoint { slot, seq, len };
-        if validate(&self.flash, slot) != Some(written) {
+        if p.written + bytes.len() > p.len {
+            return Err(Error::TooLarge {
+                len: p.written + bytes.len(),
+                capacity: p.len,
+            });
+        }
+        for (w, b) in bytes.chunks(WORD).enumerate() {
+            // Pad the last word with erased bytes: programming 0xFF changes nothing.
+            let mut word = [0xFF; WORD];
+            word[..b.len()].copy_from_slice(b);
+            let at = HEADER + p.written + w * WORD;
+            program(&mut self.flash, p.slot, at, u32::from_le_bytes(word))?;
+        }
+        p.written += bytes.len();
+        Ok(())
+    }
+
+    /// Copies bytes of the checkpoint begun, as written so far, from `offset` into `out`;
+    /// returns how many (0 without one).
+    pub fn read_pending(&self, offset: usize, out: &mut [u8]) -> usize {
+        let Some(p) = self.pending else { return 0 };
+        let n = out.len().min(p.written.saturating_sub(offset));
+        for (i, b) in out[..n].iter_mut().enumerate() {
+            *b = payload_byte(&self.flash, p.slot, offset + i);
+        }
+        n
+    }
+
+    /// Completes the checkpoint begun once all its bytes are written: programs the CRC of
+    /// what the flash holds, then the commit word, and reads the slot back whole. On success
+    /// it is the newest; on any error the previous one still is.
+    pub fn commit(&mut self) -> Result<Checkpoint, Error> {
+        let p = self.pending.take().ok_or(Error::NotBegun)?;
+        if p.written != p.len {
+            return Err(Error::NotBegun);
+        }
+        let crc = slot_crc(&self.flash, p.slot, p.seq, p.len);
+        program(&mut self.flash, p.slot, AT_CRC, crc)?;
+        program(&mut self.flash, p.slot, AT_COMMIT, COMMIT)?;
+        let written = Checkpoint {
+            slot: p.slot,
+            seq: p.seq,
+            len: p.len,
+        };
+        if validate(&self.flash, p.slot) != Some(written) {
             return Err(Error::Verify);
         }
         self.latest = Some(written);
@@ -205,6 +290,48 @@ impl<F: NorFlash> Store<F> {
     /// The flash, back (for instance to reopen it after a simulated reset).
     pub fn into_flash(self) -> F {
         self.flash
+    }
+}
+
+/// The two slots as the app holds them: a [`Store`] over whichever flash the board has.
+pub trait Checkpoints {
+    /// [`Store::latest`].
+    fn latest(&self) -> Option<Checkpoint>;
+    /// [`Store::read`].
+    fn read(&self, offset: usize, out: &mut [u8]) -> usize;
+    /// [`Store::save`].
+    fn save(&mut self, state: &mut dyn Source) -> Result<Checkpoint, Error>;
+    /// [`Store::begin`].
+    fn begin(&mut self, len: usize) -> Result<(), Error>;
+    /// [`Store::write`].
+    fn write(&mut self, bytes: &[u8]) -> Result<(), Error>;
+    /// [`Store::read_pending`].
+    fn read_pending(&self, offset: usize, out: &mut [u8]) -> usize;
+    /// [`Store::commit`].
+    fn commit(&mut self) -> Result<Checkpoint, Error>;
+}
+
+impl<F: NorFlash> Checkpoints for Store<F> {
+    fn latest(&self) -> Option<Checkpoint> {
+        Store::latest(self)
+    }
+    fn read(&self, offset: usize, out: &mut [u8]) -> usize {
+        Store::read(self, offset, out)
+    }
+    fn save(&mut self, state: &mut dyn Source) -> Result<Checkpoint, Error> {
+        Store::save(self, state)
+    }
+    fn begin(&mut self, len: usize) -> Result<(), Error> {
+        Store::begin(self, len)
+    }
+    fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        Store::write(self, bytes)
+    }
+    fn read_pending(&self, offset: usize, out: &mut [u8]) -> usize {
+        Store::read_pending(self, offset, out)
+    }
+    fn commit(&mut self) -> Result<Checkpoint, Error> {
+        Store::commit(self)
     }
 }
 
@@ -224,6 +351,24 @@ fn validate<F: NorFlash>(flash: &F, slot: usize) -> Option<Checkpoint> {
     if len > flash.slot_size().saturating_sub(HEADER) {
         return None;
     }
+    (slot_crc(flash, slot, seq, len) == flash.read(slot, AT_CRC)).then_some(Checkpoint {
+        slot,
+        seq,
+        len,
+    })
+}
+
+/// Programs one word and reads it back: a flash that ignores writes is caught at the first.
+fn program<F: NorFlash>(flash: &mut F, slot: usize, at: usize, word: u32) -> Result<(), Error> {
+    flash.program(slot, at, word)?;
+    if flash.read(slot, at) != word {
+        return Err(Error::Verify);
+    }
+    Ok(())
+}
+
+/// CRC-32 of `seq`, `len` and the `len` payload bytes in `slot`, as the flash holds them.
+fn slot_crc<F: NorFlash>(flash: &F, slot: usize, seq: u32, len: usize) -> u32 {
     let mut crc = CRC32.digest();
     crc.update(&seq.to_le_bytes());
     crc.update(&(len as u32).to_le_bytes());
@@ -236,7 +381,7 @@ fn validate<F: NorFlash>(flash: &F, slot: usize) -> Option<Checkpoint> {
         }
         crc.update(&chunk[..n]);
     }
-    (crc.finalize() == flash.read(slot, AT_CRC)).then_some(Checkpoint { slot, seq, len })
+    crc.finalize()
 }
 
 /// Byte `at` of the payload in `slot`.

@@ -22,14 +22,18 @@
 //! only during one request (activations, gradients, a staged push) shares one *arena* of
 //! [`ARENA_FLOATS`] floats. Because a staged push lives there, an `Infer` or `Learn` in the
 //! middle of a push abandons the push (its next chunk is answered with [`ErrorCode::NoPush`]).
+//! The learner's whole state, larger than the arena, is restored through the checkpoint flash
+//! instead (`resume.rs`), and is never held whole in RAM.
 #![no_std]
 #![forbid(unsafe_code)]
 
 extern crate alloc;
 
 pub mod checkpoint;
+mod resume;
 pub mod slot;
 
+pub use resume::LearnerState;
 use slot::Slot;
 
 use shinso::{optim::limits, optim::Kind, Layer};
@@ -158,6 +162,28 @@ pub trait DeviceModel {
     }
     /// Re-initialises the weights from `seed` and clears optimizer state.
     fn reset(&mut self, _seed: u64) {}
+    /// Bytes of its whole learning state, weights, rule, optimizer state and step count
+    /// ([`slot::state`]); 0 when it has none to save.
+    fn state_len(&self) -> usize {
+        0
+    }
+    /// Updates it has applied (its optimizer's step count).
+    fn steps(&self) -> u32 {
+        0
+    }
+    /// Copies state bytes `offset..offset + out.len()` (within `state_len()`) into `out`.
+    fn read_state(&mut self, _offset: usize, _out: &mut [u8]) -> Result<(), ErrorCode> {
+        Err(ErrorCode::NotTrainable)
+    }
+    /// Whether the `len` bytes `read` gives are a sound learning state for it (changes nothing).
+    fn check_state(&self, _len: usize, _read: slot::state::Reader) -> Result<(), ErrorCode> {
+        Err(ErrorCode::NotTrainable)
+    }
+    /// Replaces its whole learning state with the `len` bytes `read` gives if they are a sound
+    /// state for it (checked whole first); else an error and nothing changes.
+    fn load_state(&mut self, _len: usize, _read: slot::state::Reader) -> Result<(), ErrorCode> {
+        Err(ErrorCode::NotTrainable)
+    }
 }
 
 /// What one learning step reports.
@@ -181,9 +207,10 @@ pub trait Platform {
     fn memory(&self) -> MemoryBudget;
 }
 
-/// A weight push in progress: the blob is staged in the scratch arena, never in the model.
+/// A push in progress: a model's blob is staged in the scratch arena, never in the model; the
+/// learner's state, larger than the arena, in the checkpoint slot being written.
 struct Push {
-    model: ModelId,
+    target: Target,
     crc: u32,
     len: usize,
     received: usize,
@@ -197,6 +224,16 @@ pub struct App<'m> {
     push: Option<Push>,
     /// Bytes the receiver dropped since boot (reported in `Stats`).
     rx_dropped: u32,
+    checkpoints: resume::Keeping<'m>,
+}
+
+/// What a push replaces.
+#[derive(Clone, Copy)]
+enum Target {
+    /// A model's parameters ([`Request::PushBegin`]).
+    Model(ModelId),
+    /// The learner's whole state ([`Request::RestoreBegin`]).
+    Learner,
 }
 
 impl<'m> App<'m> {
@@ -218,6 +255,7 @@ impl<'m> App<'m> {
             stats: LearnStats::default(),
             push: None,
             rx_dropped: 0,
+            checkpoints: resume::Keeping::NONE,
         }
     }
 
@@ -279,10 +317,12 @@ impl<'m> App<'m> {
                 s.prequential_correct += (step.predicted == label) as u32;
                 s.prequential_accuracy = s.prequential_correct as f32 / s.samples_seen as f32;
                 s.last_loss = step.loss;
+                let samples_seen = s.samples_seen;
+                self.after_step();
                 Response::Learned {
                     loss: step.loss,
                     predicted_before: step.predicted,
-                    samples_seen: s.samples_seen,
+                    samples_seen,
                     count,
                 }
             }
@@ -329,7 +369,7 @@ impl<'m> App<'m> {
                     return Err((ErrorCode::OutOfMemory, want as u32));
                 }
                 self.push = Some(Push {
-                    model,
+                    target: Target::Model(model),
                     crc,
                     len: want,
                     received: 0,
@@ -344,8 +384,12 @@ impl<'m> App<'m> {
                 if p.received + data.len() > p.len {
                     return Err((ErrorCode::BadLength, p.len as u32));
                 }
-                let staging: &mut [u8] = bytemuck::cast_slice_mut(&mut *self.scratch);
-                staging[p.received..p.received + data.len()].copy_from_slice(&data);
+                if let Target::Model(_) = p.target {
+                    let staging: &mut [u8] = bytemuck::cast_slice_mut(&mut *self.scratch);
+                    staging[p.received..p.received + data.len()].copy_from_slice(&data);
+                } else {
+                    self.checkpoints.stage(&data)?;
+                }
                 p.received += data.len();
                 Response::Ok
             }
@@ -354,11 +398,14 @@ impl<'m> App<'m> {
                 if p.received != p.len {
                     return Err((ErrorCode::BadLength, p.received as u32));
                 }
+                let Target::Model(id) = p.target else {
+                    return self.restore_end(p.len, p.crc);
+                };
                 let blob: &[u8] = &bytemuck::cast_slice(&*self.scratch)[..p.len];
                 if shinso::model::crc32(blob) != p.crc {
                     return Err(e(ErrorCode::BadBlobCrc));
                 }
-                model(&mut self.models, p.model)
+                model(&mut self.models, id)
                     .map_err(e)?
                     .load_params(blob)
                     .map_err(e)?;
@@ -366,20 +413,14 @@ impl<'m> App<'m> {
             }
             Request::Pull { model, offset, len } => {
                 let m = self.model(model).map_err(e)?;
-                if len as usize > CHUNK {
-                    return Err((ErrorCode::BadLength, CHUNK as u32));
-                }
                 let total = m.param_count() * 4;
-                if offset as usize > total {
-                    return Err((ErrorCode::BadOffset, total as u32));
-                }
-                let mut data = heapless::Vec::<u8, CHUNK>::new();
-                let want = (len as usize).min(total - offset as usize);
-                // Cannot fail: want ≤ len ≤ CHUNK.
-                let _ = data.resize(want, 0);
-                m.read_params(offset as usize, &mut data).map_err(e)?;
-                Response::Chunk { offset, data }
+                chunk(total, offset, len, |at, out| m.read_params(at, out))?
             }
+            Request::SaveCheckpoint => Response::Checkpoints(self.save_now()?),
+            Request::CheckpointEvery { steps } => self.save_every(steps)?,
+            Request::CheckpointStatus => Response::Checkpoints(self.checkpoint_status()),
+            Request::PullState { offset, len } => self.pull_state(offset, len)?,
+            Request::RestoreBegin { len, crc } => self.restore_begin(len, crc)?,
         })
     }
 
@@ -408,6 +449,28 @@ impl<'m> App<'m> {
             clock_hz: platform.clock_hz(),
         }
     }
+}
+
+/// A [`Response::Chunk`] of the `total` bytes that `read` copies out: at most [`CHUNK`]
+/// asked, shorter at the end, empty past it.
+fn chunk(
+    total: usize,
+    offset: u32,
+    len: u16,
+    read: impl FnOnce(usize, &mut [u8]) -> Result<(), ErrorCode>,
+) -> Result<Response, (ErrorCode, u32)> {
+    if len as usize > CHUNK {
+        return Err((ErrorCode::BadLength, CHUNK as u32));
+    }
+    if offset as usize > total {
+        return Err((ErrorCode::BadOffset, total as u32));
+    }
+    let mut data = heapless::Vec::<u8, CHUNK>::new();
+    let want = (len as usize).min(total - offset as usize);
+    // Cannot fail: want ≤ len ≤ CHUNK.
+    let _ = data.resize(want, 0);
+    read(offset as usize, &mut data).map_err(|code| (code, 0))?;
+    Ok(Response::Chunk { offset, data })
 }
 
 fn model<'a>(

@@ -3,6 +3,8 @@
 //! Nothing here computes a layer, an update rule, an initialiser or a float's bytes: the device
 //! runs the same code as the host, in the same order, so both give the same floats.
 
+pub mod state;
+
 use crate::{DeviceModel, Step};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -202,6 +204,21 @@ impl<L: Layer> DeviceModel for Slot<L> {
     fn reset(&mut self, seed: u64) {
         self.net.init(Init::He, seed);
         self.forget();
+    }
+    fn state_len(&self) -> usize {
+        state::len(self)
+    }
+    fn steps(&self) -> u32 {
+        state::steps(self)
+    }
+    fn read_state(&mut self, offset: usize, out: &mut [u8]) -> Result<(), ErrorCode> {
+        state::read(self, offset, out)
+    }
+    fn check_state(&self, len: usize, read: state::Reader) -> Result<(), ErrorCode> {
+        state::check::<L>(len, read).map(drop)
+    }
+    fn load_state(&mut self, len: usize, read: state::Reader) -> Result<(), ErrorCode> {
+        state::load(self, len, read)
     }
 }
 

@@ -219,4 +219,28 @@ impl Link {
     ) -> Result<Vec<u8>, TransferError<LinkError>> {
         crate::transfer::pull(|r| self.request(r, timeout), model, len, progress)
     }
+
+    /// A staged upload other than a model push ([`crate::transfer::send`]): the learner's
+    /// whole state after a `RestoreBegin`.
+    pub fn send(
+        &mut self,
+        begin: &Request,
+        payload: &[u8],
+        timeout: Duration,
+        progress: impl FnMut(usize),
+    ) -> Result<(), TransferError<LinkError>> {
+        crate::transfer::send(|r| self.request(r, timeout), begin, payload, progress)
+    }
+
+    /// `len` bytes read with the requests `request(offset, len)` makes
+    /// ([`crate::transfer::fetch`]): the learner's whole state by `PullState`.
+    pub fn fetch(
+        &mut self,
+        len: usize,
+        request: impl Fn(u32, u16) -> Request,
+        timeout: Duration,
+        progress: impl FnMut(usize),
+    ) -> Result<Vec<u8>, TransferError<LinkError>> {
+        crate::transfer::fetch(|r| self.request(r, timeout), len, request, progress)
+    }
 }

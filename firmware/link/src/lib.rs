@@ -19,6 +19,7 @@ mod elf;
 #[cfg(unix)]
 mod pty;
 mod qemu;
+mod ram_flash;
 pub mod scenario;
 pub mod transfer;
 
@@ -27,4 +28,5 @@ pub use elf::{check_memory, elf_memory, elf_symbol, RAM_PLAN};
 #[cfg(unix)]
 pub use pty::{emulate_on_pty, scripted_on_pty, Emulator, HostPlatform, Script};
 pub use qemu::{build_firmware, firmware_dir, Qemu};
+pub use ram_flash::RamFlash;
 pub use transfer::{Push, TransferError};

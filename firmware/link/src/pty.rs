@@ -9,6 +9,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::time::Duration;
+use crate::RamFlash;
 
 /// The device's side of the pair waits this long for a byte before it looks again: it has
 /// nothing else to do, so this only bounds how long a wait is one system call.
@@ -29,7 +30,9 @@ pub fn emulate_on_pty() -> std::io::Result<Emulator> {
     on_pty("device-emulator", |mut master| {
         let mut models = Box::new(shinso_app::Models::ZERO);
         let mut arena = vec![0.0; shinso_app::ARENA_FLOATS];
+        let mut checkpoints = shinso_app::checkpoint::Store::open(RamFlash::new());
         let mut device = shinso_app::Device::new(models.app(&mut arena));
+        device.app.keep_checkpoints(&mut checkpoints);
         let platform = HostPlatform;
         let ready = device.ready_frame().to_vec();
         let _ = master.write_all(&ready);

@@ -109,9 +109,9 @@ fn unexpected<E>(
 /// device swaps the weights in at the end, once length, CRC and finiteness check; the first
 /// refusal stops the push.
 pub fn push<E>(
-    mut ask: impl FnMut(&Request) -> Result<Response, E>,
+    ask: impl FnMut(&Request) -> Result<Response, E>,
     blob: &Push<'_>,
-    mut progress: impl FnMut(usize),
+    progress: impl FnMut(usize),
 ) -> Result<(), TransferError<E>> {
     let begin = Request::PushBegin {
         model: blob.model,
@@ -119,9 +119,21 @@ pub fn push<E>(
         len: blob.payload.len() as u32,
         crc: blob.crc,
     };
-    let answer = ask(&begin).map_err(TransferError::Link)?;
+    send(ask, &begin, blob.payload, progress)
+}
+
+/// The staged upload every push is: `begin` (a `PushBegin`, or a `RestoreBegin` of the
+/// learner's whole state), then `payload` in [`CHUNK`]-byte `PushChunk`s, then `PushEnd`, each
+/// of which the device must accept; `progress` hears the bytes sent after each chunk.
+pub fn send<E>(
+    mut ask: impl FnMut(&Request) -> Result<Response, E>,
+    begin: &Request,
+    payload: &[u8],
+    mut progress: impl FnMut(usize),
+) -> Result<(), TransferError<E>> {
+    let answer = ask(begin).map_err(TransferError::Link)?;
     accepted(|| format!("{begin:?}"), answer)?;
-    for (k, piece) in blob.payload.chunks(CHUNK).enumerate() {
+    for (k, piece) in payload.chunks(CHUNK).enumerate() {
         let offset = k * CHUNK;
         let data = heapless::Vec::from_slice(piece).expect("a piece of CHUNK bytes at most");
         let chunk = Request::PushChunk {
@@ -139,24 +151,32 @@ pub fn push<E>(
     accepted(|| "the end of the push".into(), answer)
 }
 
-/// Reads `len` bytes of `model`'s parameter blob; `progress` hears the bytes read after each
-/// chunk. Every chunk must start where the last ended and be no longer than asked (so a
-/// device cannot make the host read more than `len`), and none may be empty before `len`.
+/// Reads `len` bytes of `model`'s parameter blob ([`fetch`] with `Pull` requests).
 pub fn pull<E>(
-    mut ask: impl FnMut(&Request) -> Result<Response, E>,
+    ask: impl FnMut(&Request) -> Result<Response, E>,
     model: ModelId,
     len: usize,
+    progress: impl FnMut(usize),
+) -> Result<Vec<u8>, TransferError<E>> {
+    let request = |offset, len| Request::Pull { model, offset, len };
+    fetch(ask, len, request, progress)
+}
+
+/// Reads `len` bytes a [`CHUNK`] at a time with the requests `request(offset, len)` makes (a
+/// model's `Pull`, the learner's `PullState`); `progress` hears the bytes read after each
+/// chunk. Every chunk must start where the last ended and be no longer than asked (so a
+/// device cannot make the host read more than `len`), and none may be empty before `len`.
+pub fn fetch<E>(
+    mut ask: impl FnMut(&Request) -> Result<Response, E>,
+    len: usize,
+    request: impl Fn(u32, u16) -> Request,
     mut progress: impl FnMut(usize),
 ) -> Result<Vec<u8>, TransferError<E>> {
     let mut out = Vec::with_capacity(len);
     while out.len() < len {
         let want = CHUNK.min(len - out.len());
         let at = out.len();
-        let req = Request::Pull {
-            model,
-            offset: at as u32,
-            len: want as u16,
-        };
+        let req = request(at as u32, want as u16);
         match ask(&req).map_err(TransferError::Link)? {
             Response::Chunk { offset, data }
                 if offset as usize == at && !data.is_empty() && data.len() <= want =>
@@ -167,7 +187,7 @@ pub fn pull<E>(
             r => {
                 return Err(unexpected(
                     "pull",
-                    || format!("pull of {want} bytes at {at} from model {model}"),
+                    || format!("{req:?}: {want} bytes at {at}"),
                     r,
                 ))
             }

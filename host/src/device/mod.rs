@@ -5,6 +5,7 @@
 //! models: 0 = `double-convnet` (inference; weights pushed from here), 1 = `online-convnet`
 //! (learns on the device).
 
+mod checkpoint;
 mod demo;
 mod requests;
 mod session;
@@ -118,6 +119,8 @@ pub enum DeviceCommand {
         #[command(flatten)]
         data: DataArgs,
     },
+    #[command(flatten)]
+    Checkpoint(checkpoint::CheckpointCommand),
 }
 
 /// `shinso device`.
@@ -284,6 +287,7 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
             say(&line);
             Ok(())
         }
+        DeviceCommand::Checkpoint(c) => checkpoint::run(s, c),
     }
 }
 

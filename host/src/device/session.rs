@@ -56,6 +56,8 @@ pub fn device_error(what: &str, code: ErrorCode, detail: u32) -> anyhow::Error {
         ErrorCode::Overrun => format!(
             "its receive queue overflowed and {detail} bytes were lost (send one request at a time)"
         ),
+        ErrorCode::Flash => super::checkpoint::flash_failed(detail),
+        ErrorCode::NoFlash => "it has no checkpoint flash".to_string(),
     };
     anyhow!("{what}: device refused: {why}")
 }

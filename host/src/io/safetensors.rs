@@ -33,6 +33,19 @@ pub type Metadata = BTreeMap<String, String>;
 /// order, metadata keys sorted. The crate takes the metadata as a `HashMap`, whose order
 /// changes from process to process. The crate reads the file back.
 pub fn save(model: &mut dyn Model, meta: &Metadata, path: &Path) -> Result<()> {
+    write_atomic(path, &encode_model(model, meta, Vec::new()))
+}
+
+/// Tensors whose names start with this are not the model's (a device learner's optimizer
+/// state, `shinso device checkpoint`): loading a model skips them.
+pub const EXTRA: &str = "optimizer.";
+
+/// [`save`]'s bytes, with `extra` tensors (named [`EXTRA`]…) after the model's.
+pub fn encode_model(
+    model: &mut dyn Model,
+    meta: &Metadata,
+    extra: Vec<(String, Vec<usize>, Vec<u8>)>,
+) -> Vec<u8> {
     let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
     let mut namer = Namer::default();
     model.visit(&mut namer.with(|name, t| {
@@ -44,7 +57,8 @@ pub fn save(model: &mut dyn Model, meta: &Metadata, path: &Path) -> Result<()> {
     info.insert("preset".into(), model.preset().name().into());
     info.insert("signature".into(), format!("{:#018x}", model.signature()));
     info.insert("params".into(), model.params().to_string());
-    write_atomic(path, &encode(&tensors, &info))
+    tensors.extend(extra);
+    encode(&tensors, &info)
 }
 
 /// A safetensors file of F32 tensors `(name, shape, little-endian bytes)`, in the given order.
@@ -182,7 +196,7 @@ fn check(model: &mut dyn Model, file: &File) -> std::result::Result<bool, String
     if let Some(extra) = file
         .tensors
         .keys()
-        .find(|k| !want.iter().any(|(n, _)| n == *k))
+        .find(|k| !k.starts_with(EXTRA) && !want.iter().any(|(n, _)| n == *k))
     {
         return Err(format!("unexpected tensor {extra} for preset {preset}"));
     }
