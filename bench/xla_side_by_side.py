@@ -223,7 +223,7 @@ def main():
         print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)
     peak = json.loads(subprocess.run([exe, "--peak", "--json"], check=True,
                                      capture_output=True, text=True).stdout)["peak_gflops"]
-    print(f"one core's peak, separate multiply and add: {peak:.1} GFLOP/s")
+    print(f"one core's peak, separate multiply and add: {peak:.1f} GFLOP/s")
     print("| case | shinso µs | XLA µs | shinso / XLA |")
     print("|---|---:|---:|---:|")
     for name in CASES:
