@@ -49,6 +49,7 @@
 extern crate alloc;
 
 pub mod error;
+pub mod finetune;
 pub mod gradcheck;
 pub mod init;
 pub mod kernels;
