@@ -14,4 +14,5 @@ pub mod plot;
 pub mod presets;
 pub mod reproduce;
 pub mod safetensors_io;
+pub mod shift;
 pub mod train;

@@ -5,6 +5,8 @@
 //! models: 0 = `double-convnet` (inference; weights pushed from here), 1 = `online-convnet`
 //! (learns on the device).
 
+mod finetune;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -108,6 +110,8 @@ pub enum DeviceCommand {
         #[arg(long, default_value_t = 0)]
         model_id: u8,
     },
+    /// Fine-tune a pushed model's last layer on training images (SGD, linear decay)
+    Finetune(finetune::FineTuneArgs),
     /// Accuracy of a device model on the test set, and its cost per inference
     Eval {
         #[arg(long, default_value_t = 0)]
@@ -423,6 +427,7 @@ fn span(
 fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
     match cmd {
         DeviceCommand::Info => print_info(s),
+        DeviceCommand::Finetune(a) => finetune::command(s, a),
         DeviceCommand::Stats => {
             let Response::Stats(st) = s.ask("stats", &Request::Stats)? else {
                 bail!("stats: unexpected answer")
@@ -483,7 +488,9 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
             if let Some(seed) = reset {
                 s.ask("reset", &Request::Reset { seed: *seed })?;
             }
-            let r = learn(s, &data.train, range, true)?;
+            let r = learn(s, &data.train, range, true, &|pixels, label| {
+                Request::Learn { pixels, label }
+            })?;
             let rolled = if r.rolled_back > 0 {
                 format!(" ({} rolled back by the device: not finite)", r.rolled_back)
             } else {
@@ -838,7 +845,8 @@ struct LearnResult {
     samples_seen: u32,
 }
 
-/// Streams the training images `range` to the learner, counting what the device says it did.
+/// Streams the training images `range` to the device as `request` makes them (a learner's
+/// `Learn`, a pushed model's `FineTune`), counting what the device says it did.
 /// A rolled-back step is the device protecting its model: counted, and the stream goes on; if
 /// it rolls back every one, the learner is stuck and that is an error.
 fn learn(
@@ -846,6 +854,7 @@ fn learn(
     train: &Dataset,
     range: std::ops::Range<usize>,
     progress: bool,
+    request: &dyn Fn(Pixels, u8) -> Request,
 ) -> Result<LearnResult> {
     check_images(train)?;
     let n = range.len();
@@ -858,10 +867,7 @@ fn learn(
         (Vec::with_capacity(n), 0usize, 0u64, 0u32);
     for i in range {
         let label = train.labels[i];
-        let req = Request::Learn {
-            pixels: pixels(train, i),
-            label,
-        };
+        let req = request(pixels(train, i), label);
         match s.link.request(&req, TIMEOUT) {
             Err(e) => return Err(s.link_failed(e)),
             Ok(Response::Learned {
@@ -937,6 +943,7 @@ pub struct DemoSummary {
     pub stack_used_bytes: u32,
     pub heap_bytes: u32,
     pub heap_used_bytes: u32,
+    pub fine_tuning: finetune::FineTuneSummary,
     pub seconds: f64,
 }
 
@@ -1049,17 +1056,16 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
 
     // 4. Learn on the device.
     note(&format!(
-        "4. streaming {learn_n} training images to the device's learner (Adam, from scratch) ..."
+        "4. streaming {learn_n} training images to the device's learner (Adam, from scratch, rate decaying over the stream) ..."
     ));
-    s.ask(
-        "configure",
-        &Request::Configure {
-            optimizer: Optimizer::Adam,
-            lr: 0.001,
-        },
+    finetune::one_pass_learner(&mut s, learn_range.len())?;
+    let lr = learn(
+        &mut s,
+        &data.train,
+        learn_range,
+        !a.json,
+        &|pixels, label| Request::Learn { pixels, label },
     )?;
-    s.ask("reset", &Request::Reset { seed: 42 })?;
-    let lr = learn(&mut s, &data.train, learn_range, !a.json)?;
     let learner_n = if a.full {
         data.test.len()
     } else {
@@ -1073,6 +1079,7 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
     } else {
         None
     };
+    let fine_tuning = finetune::demo(&mut s, &data, eval_n, ev.accuracy, !a.json)?;
     let m = match s.ask("info", &Request::Info)? {
         Response::Info(i) => i.memory,
         _ => s.info.memory,
@@ -1099,6 +1106,7 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
         stack_used_bytes: m.stack_used,
         heap_bytes: m.heap,
         heap_used_bytes: m.heap_used,
+        fine_tuning,
         seconds: t0.elapsed().as_secs_f64(),
     };
     if a.json {
@@ -1124,6 +1132,7 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
             "  online: {} samples, prequential accuracy {:.4} (last quarter {:.4}){online}, {} {unit} per step",
             summary.online_samples, summary.online_prequential_accuracy, summary.online_last_quarter_accuracy, summary.per_learning_step
         ));
+        say(&finetune::describe(&summary.fine_tuning, unit));
         if summary.ram_bytes == 0 {
             say("  memory: not measured (the application logic ran on the host)");
         } else {
