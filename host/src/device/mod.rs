@@ -578,7 +578,7 @@ fn print_info(s: &Session) -> Result<()> {
     ));
     for m in &i.models {
         say(&format!(
-            "  model {}: {} ({} parameters, signature {:#018x}{}), RAM {} B{}",
+            "  model {}: {} ({} parameters, signature {:#018x}{}), RAM {} B{}, arena share {} B (in all {} B)",
             m.id,
             m.name,
             m.params,
@@ -589,7 +589,9 @@ fn print_info(s: &Session) -> Result<()> {
                 format!(", optimizer state {} B on the heap", m.heap)
             } else {
                 String::new()
-            }
+            },
+            m.arena,
+            m.ram + m.heap + m.arena
         ));
     }
     let b = i.memory;
