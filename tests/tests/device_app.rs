@@ -640,6 +640,29 @@ fn schedule(app: &mut App, model: u8, lr: f32, decay_steps: u32) -> Response {
     )
 }
 
+/// The rate the device's schedule gives step `k`, computed as the protocol states it.
+fn rate_at(lr: f32, n: u32, k: u32) -> f32 {
+    lr * ((n - k.min(n - 1)) as f32 / n as f32)
+}
+
+/// The core's SGD step of `net` at `rate` on one sample; returns the loss.
+fn sgd_step<L: Layer>(
+    net: &mut Network<L>,
+    x: L::In,
+    label: u8,
+    rate: f32,
+    arena: &mut [f32],
+) -> f32
+where
+    L::Out: From<[f32; 10]>,
+{
+    let mut opt = CoreOptimizer::new(Rule::sgd(rate), L::PARAMS, [0.0f32; 0]).unwrap();
+    let (loss, decay) = (Loss::SoftmaxCrossEntropy, WeightDecay::default());
+    let target = L::Out::from(shinso::one_hot(label as usize));
+    net.train_step(&[x], &[target], loss, decay, &mut opt, arena)
+        .unwrap()
+}
+
 /// The schedule's rate at step `k` as its documentation states it, in f64.
 fn scheduled(lr: f32, n: u32, k: u32) -> f64 {
     lr as f64 * (1.0 - k.min(n - 1) as f64 / n as f64)
@@ -692,18 +715,7 @@ fn fine_tuning_trains_the_last_layer_on_the_frozen_features() {
         let features = body.predict(&[as_input(&x)], &mut arena).unwrap()[0];
         let mut full = vec![0.0; Network::<zoo::DoubleConvNet>::predict_arena(1)];
         let before = argmax(&net.predict(&[as_input(&x)], &mut full).unwrap()[0]);
-        let rate = lr * ((n - k.min(n - 1)) as f32 / n as f32);
-        let mut opt = CoreOptimizer::new(Rule::sgd(rate), Head::PARAMS, [0.0f32; 0]).unwrap();
-        let loss = head
-            .train_step(
-                &[features],
-                &[shinso::one_hot(label as usize)],
-                Loss::SoftmaxCrossEntropy,
-                WeightDecay::default(),
-                &mut opt,
-                &mut arena,
-            )
-            .unwrap();
+        let loss = sgd_step(&mut head, features, label, rate_at(lr, n, k), &mut arena);
         let Response::Learned {
             loss: l,
             predicted_before,
@@ -790,17 +802,7 @@ fn the_learner_follows_its_schedule() {
             learn(&mut app, x.clone(), label),
             Response::Learned { .. }
         ));
-        let rate = lr * ((n - k.min(n - 1)) as f32 / n as f32);
-        let mut opt = CoreOptimizer::new(Rule::sgd(rate), LearnNet::PARAMS, [0.0f32; 0]).unwrap();
-        net.train_step(
-            &[as_input(&x)],
-            &[shinso::one_hot(label as usize)],
-            Loss::SoftmaxCrossEntropy,
-            WeightDecay::default(),
-            &mut opt,
-            &mut arena,
-        )
-        .unwrap();
+        sgd_step(&mut net, as_input(&x), label, rate_at(lr, n, k), &mut arena);
         let mut want = vec![0u8; 4 * LearnNet::PARAMS];
         net.read_payload(0, &mut want).unwrap();
         assert!(pull(&mut app, 1) == want, "step {k}");
