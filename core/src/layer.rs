@@ -82,7 +82,7 @@ impl Plan {
     }
 }
 
-const fn max(a: usize, b: usize) -> usize {
+pub(crate) const fn max(a: usize, b: usize) -> usize {
     if a > b {
         a
     } else {

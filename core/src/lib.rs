@@ -52,6 +52,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod error;
+pub mod finetune;
 pub mod gradcheck;
 pub mod init;
 pub mod kernels;

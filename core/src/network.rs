@@ -34,7 +34,7 @@
 //! # Ok::<(), shinso::Error>(())
 //! ```
 
-use bytemuck::Zeroable;
+use bytemuck::{TransparentWrapper, Zeroable};
 
 use crate::error::Error;
 use crate::init::Init;
@@ -50,7 +50,7 @@ use crate::rng::Rng;
 /// On the host create it with [`Network::boxed`] (zeroed on the heap, no stack copy however
 /// large), on a device in a `static` from [`Network::ZERO`]; then call [`Network::init`] or load
 /// a blob.
-#[derive(Clone, Copy, Zeroable)]
+#[derive(Clone, Copy, Zeroable, TransparentWrapper)]
 #[repr(transparent)]
 pub struct Network<L: Layer> {
     pub layers: L,

@@ -109,6 +109,7 @@ fn info(models: &[(Preset, u32)]) -> DeviceInfo {
             trainable: id == 1,
             ram: 0,
             heap: 0,
+            arena: 0,
         });
     }
     DeviceInfo {

@@ -41,7 +41,8 @@ use serde::{Deserialize, Serialize};
 /// Protocol version, reported by [`Response::Info`]; bump on any incompatible change
 /// (2: each model's RAM and heap and the arena in `Info`, [`LearnStats::rx_dropped`],
 /// [`ErrorCode::Overrun`]; 3: the learner's checkpoints, [`Request::SaveCheckpoint`] to
-/// [`Request::RestoreBegin`]).
+/// [`Request::RestoreBegin`], [`Request::FineTune`], [`Request::Schedule`], each model's
+/// arena share in `Info`).
 pub const PROTOCOL_VERSION: u16 = 3;
 /// Pixels in one MNIST image (28 × 28, row-major, 0 = white background, 255 = ink).
 pub const PIXELS: usize = 784;
@@ -160,6 +161,36 @@ pub enum Request {
         /// CRC-32 of the whole state.
         crc: u32,
     },
+    /// One fine-tuning step of a pushed `model` (not the learner) on a labelled image: its last
+    /// layer and bias learn by SGD on what the frozen layers before it compute →
+    /// [`Response::Learned`] (`samples_seen`: fine-tuning steps since its weights arrived). The
+    /// rate is the model's [`Request::Schedule`] (until one: 0.01, constant). A step whose loss
+    /// or update is not finite changes nothing ([`ErrorCode::RolledBack`]); the learner answers
+    /// [`ErrorCode::NotTrainable`] (it learns whole, by [`Request::Learn`]).
+    FineTune {
+        /// Which model.
+        model: ModelId,
+        /// The image.
+        pixels: Pixels,
+        /// Its digit, `0..CLASSES`.
+        label: u8,
+    },
+    /// The learning rate of `model`'s steps from now on: `lr` at the next step, decaying
+    /// linearly to 0 over `decay_steps` steps (step `k` takes `lr · (1 − k / decay_steps)`;
+    /// from step `decay_steps − 1` on it stays at `lr / decay_steps`); `decay_steps` 0 keeps
+    /// it constant. For the learner it applies to [`Request::Learn`] under the rule
+    /// [`Request::Configure`] chose (which sets a constant rate again); for a pushed model, to
+    /// [`Request::FineTune`]. [`Request::Reset`] and a push restart the count. `lr` must be in the rule's range
+    /// (otherwise [`ErrorCode::BadValue`], `detail` the largest rate as `f32` bits) →
+    /// [`Response::Ok`].
+    Schedule {
+        /// Which model.
+        model: ModelId,
+        /// Rate of the next step.
+        lr: f32,
+        /// Steps over which it decays to 0 (0: constant).
+        decay_steps: u32,
+    },
 }
 
 /// The learner's checkpoints in [`Response::Checkpoints`].
@@ -269,6 +300,10 @@ pub struct ModelInfo {
     pub ram: u32,
     /// Bytes of heap it holds now: the optimizer state of the rule chosen over the wire.
     pub heap: u32,
+    /// Bytes of the shared arena its largest request takes: a learning step for the learner
+    /// (the image, the gradients, what backward needs), a fine-tuning step or an inference for
+    /// a pushed model.
+    pub arena: u32,
 }
 
 /// Memory budget in bytes (measured by the firmware from its linker symbols). The models' own

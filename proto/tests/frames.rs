@@ -109,6 +109,16 @@ fn requests() -> std::vec::Vec<Request> {
             len: u32::MAX,
             crc: u32::MAX,
         },
+        Request::FineTune {
+            model: u8::MAX,
+            pixels: Pixels([255; PIXELS]),
+            label: u8::MAX,
+        },
+        Request::Schedule {
+            model: u8::MAX,
+            lr: f32::MAX,
+            decay_steps: u32::MAX,
+        },
     ]
 }
 
@@ -122,6 +132,7 @@ fn responses() -> std::vec::Vec<Response> {
         trainable: id == 1,
         ram: u32::MAX,
         heap: u32::MAX,
+        arena: u32::MAX,
     };
     vec![
         Response::Ready,

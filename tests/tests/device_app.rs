@@ -2,7 +2,10 @@
 //! the core's own networks.
 
 use shinso::model::crc32;
-use shinso::{optim::Kind, zoo, Init, Layer, Loss, Network};
+use shinso::{
+    argmax, optim::Kind, zoo, Init, Layer, Loss, Network, Optimizer as CoreOptimizer, Rule,
+    WeightDecay,
+};
 use shinso_app::{App, Device, InferNet, LearnNet, Models, Platform, ARENA_FLOATS};
 use shinso_link::{transfer, Push, TransferError};
 use shinso_proto::*;
@@ -183,6 +186,12 @@ fn info_describes_the_models() {
         (0, 2 * 4 * LearnNet::PARAMS)
     );
     assert_eq!(info.memory.arena as usize, 4 * ARENA_FLOATS);
+    // Each model's share of the arena: a learning step for the learner, a fine-tuning step
+    // (larger than an inference) for the pushed model.
+    use shinso_app::slot::Slot;
+    assert_eq!(m1.arena as usize, 4 * Slot::<LearnNet>::LEARN_ARENA);
+    assert_eq!(m0.arena as usize, 4 * Slot::<InferNet>::TUNE_ARENA);
+    assert!(m0.arena <= info.memory.arena && m1.arena <= info.memory.arena);
 }
 
 #[test]
@@ -620,4 +629,204 @@ fn dropped_bytes_are_reported_on_the_next_frame() {
             })
         )]
     );
+}
+
+/// The frozen layers of the device's `DoubleConvNet`, as a network of their own.
+type Body = shinso::stack![
+    shinso::ConvReluPool<1, 28, 28, 16, 3, 3, 1, 0, 26, 26, 2, 2, 2, 13, 13>,
+    shinso::ConvReluPool<16, 13, 13, 32, 3, 3, 1, 0, 11, 11, 2, 2, 2, 5, 5>,
+    shinso::Flatten<zoo::Maps<32, 5, 5>, [f32; 800]>
+];
+/// Its last layer, the one fine-tuning trains.
+type Head = shinso::Affine<800, 10>;
+
+fn fine_tune(app: &mut App, pixels: Pixels, label: u8) -> Response {
+    app.handle(
+        Request::FineTune {
+            model: 0,
+            pixels,
+            label,
+        },
+        &P,
+    )
+}
+
+fn schedule(app: &mut App, model: u8, lr: f32, decay_steps: u32) -> Response {
+    app.handle(
+        Request::Schedule {
+            model,
+            lr,
+            decay_steps,
+        },
+        &P,
+    )
+}
+
+/// The rate the device's schedule gives step `k`, computed as the protocol states it.
+fn rate_at(lr: f32, n: u32, k: u32) -> f32 {
+    lr * ((n - k.min(n - 1)) as f32 / n as f32)
+}
+
+/// The core's SGD step of `net` at `rate` on one sample; returns the loss.
+fn sgd_step<L: Layer>(
+    net: &mut Network<L>,
+    x: L::In,
+    label: u8,
+    rate: f32,
+    arena: &mut [f32],
+) -> f32
+where
+    L::Out: From<[f32; 10]>,
+{
+    let mut opt = CoreOptimizer::new(Rule::sgd(rate), L::PARAMS, [0.0f32; 0]).unwrap();
+    let (loss, decay) = (Loss::SoftmaxCrossEntropy, WeightDecay::default());
+    let target = L::Out::from(shinso::one_hot(label as usize));
+    net.train_step(&[x], &[target], loss, decay, &mut opt, arena)
+        .unwrap()
+}
+
+/// The schedule's rate at step `k` as its documentation states it, in f64.
+fn scheduled(lr: f32, n: u32, k: u32) -> f64 {
+    lr as f64 * (1.0 - k.min(n - 1) as f64 / n as f64)
+}
+
+#[test]
+fn the_schedule_decays_linearly_and_holds_its_last_rate() {
+    use shinso_app::schedule::Schedule;
+    assert_eq!(Schedule::constant(0.01).rate(), 0.01);
+    let mut s = Schedule {
+        lr: 0.003,
+        decay_steps: 10_000,
+        step: 0,
+    };
+    for k in 0..10_010u32 {
+        let want = scheduled(0.003, 10_000, k);
+        assert!(
+            (s.rate() as f64 - want).abs() <= 1e-7 * want,
+            "step {k}: {} vs {want}",
+            s.rate()
+        );
+        s.advance();
+    }
+    // Past the end it holds lr / N, never 0 (a step at 0 would not learn).
+    assert!((s.rate() as f64 - 0.003 / 10_000.0).abs() < 1e-12);
+}
+
+/// A fine-tuning step on the device is, bit for bit, the core's SGD step of a network made of
+/// the last layer alone, on the output of a network made of the layers before it (weights cut
+/// from the same blob), at the scheduled rate; the frozen layers do not change.
+#[test]
+fn fine_tuning_trains_the_last_layer_on_the_frozen_features() {
+    let mut app = app();
+    let (mut net, payload) = core_infer_blob(11);
+    let sig = <zoo::DoubleConvNet as Layer>::SIGNATURE;
+    assert_eq!(
+        push(&mut app, 0, sig, &payload, crc32(&payload)),
+        Response::Ok
+    );
+    let cut = 4 * <Body as Layer>::PARAMS;
+    let mut body = Network::<Body>::boxed();
+    body.write_payload(0, &payload[..cut]).unwrap();
+    let mut head = Network::<Head>::boxed();
+    head.write_payload(0, &payload[cut..]).unwrap();
+    let (lr, n) = (0.05f32, 4u32);
+    assert_eq!(schedule(&mut app, 0, lr, n), Response::Ok);
+    let mut arena = vec![0.0; Network::<Body>::predict_arena(1) + Network::<Head>::train_arena(1)];
+    for k in 0..6u32 {
+        let (x, label) = (img(k), (k * 3 % 10) as u8);
+        let features = body.predict(&[as_input(&x)], &mut arena).unwrap()[0];
+        let mut full = vec![0.0; Network::<zoo::DoubleConvNet>::predict_arena(1)];
+        let before = argmax(&net.predict(&[as_input(&x)], &mut full).unwrap()[0]);
+        let loss = sgd_step(&mut head, features, label, rate_at(lr, n, k), &mut arena);
+        let Response::Learned {
+            loss: l,
+            predicted_before,
+            samples_seen,
+            ..
+        } = fine_tune(&mut app, x, label)
+        else {
+            panic!()
+        };
+        assert_eq!(l.to_bits(), loss.to_bits());
+        assert_eq!((predicted_before as usize, samples_seen), (before, k + 1));
+        let mut want = payload[..cut].to_vec();
+        let mut h = vec![0u8; 4 * Head::PARAMS];
+        head.read_payload(0, &mut h).unwrap();
+        want.extend_from_slice(&h);
+        let got = pull(&mut app, 0);
+        assert!(got == want, "step {k}: the device's weights differ");
+        net.write_payload(0, &got).unwrap();
+    }
+}
+
+#[test]
+fn a_refused_fine_tuning_step_changes_nothing() {
+    use ErrorCode::*;
+    let mut app = app();
+    refused(fine_tune(&mut app, img(0), 10), BadValue);
+    refused(
+        app.handle(
+            Request::FineTune {
+                model: 1,
+                pixels: img(0),
+                label: 0,
+            },
+            &P,
+        ),
+        NotTrainable,
+    );
+    refused(schedule(&mut app, 0, f32::INFINITY, 0), NonFinite);
+    refused(schedule(&mut app, 0, 100.0, 0), BadValue);
+    refused(schedule(&mut app, 2, 0.1, 0), NoSuchModel);
+    // Weights near f32::MAX: the logits overflow, the loss is not finite.
+    let (sig, huge) = filled(&mut app, 0, 3e38);
+    assert_eq!(push(&mut app, 0, sig, &huge, crc32(&huge)), Response::Ok);
+    for i in 0..3 {
+        refused(fine_tune(&mut app, img(i), 1), RolledBack);
+        assert_eq!(
+            pull(&mut app, 0),
+            huge,
+            "a refused step changed the weights"
+        );
+    }
+    // Nor did the refused steps count: the first accepted one is step 1.
+    let (_, payload) = core_infer_blob(3);
+    assert_eq!(
+        push(&mut app, 0, sig, &payload, crc32(&payload)),
+        Response::Ok
+    );
+    assert!(matches!(
+        fine_tune(&mut app, img(0), 1),
+        Response::Learned {
+            samples_seen: 1,
+            ..
+        }
+    ));
+}
+
+/// The learner's steps follow the schedule too: SGD on the device equals the core's SGD at the
+/// scheduled rate of each step, and `Configure` sets a constant rate again.
+#[test]
+fn the_learner_follows_its_schedule() {
+    let mut app = app();
+    assert_eq!(configure(&mut app, Kind::Sgd, 0.1), Response::Ok);
+    assert_eq!(app.handle(Request::Reset { seed: 5 }, &P), Response::Ok);
+    let (lr, n) = (0.2f32, 3u32);
+    refused(schedule(&mut app, 1, 20.0, n), ErrorCode::BadValue);
+    assert_eq!(schedule(&mut app, 1, lr, n), Response::Ok);
+    let mut net = Network::<LearnNet>::boxed();
+    net.configure(&Default::default());
+    net.init(Init::He, 5);
+    let mut arena = vec![0.0; Network::<LearnNet>::train_arena(1)];
+    for k in 0..5u32 {
+        let (x, label) = (img(k + 40), (k % 10) as u8);
+        assert!(matches!(
+            learn(&mut app, x.clone(), label),
+            Response::Learned { .. }
+        ));
+        sgd_step(&mut net, as_input(&x), label, rate_at(lr, n, k), &mut arena);
+        let mut want = vec![0u8; 4 * LearnNet::PARAMS];
+        net.read_payload(0, &mut want).unwrap();
+        assert!(pull(&mut app, 1) == want, "step {k}");
+    }
 }

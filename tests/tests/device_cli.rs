@@ -79,3 +79,22 @@ fn demo_tells_the_story_on_the_pty_emulation() {
     ])
     .unwrap();
 }
+
+#[test]
+fn finetune_streams_rotated_samples_to_the_pushed_model() {
+    shinso(&[
+        "emulate",
+        "--no-qemu",
+        "finetune",
+        "--count",
+        "30",
+        "--rotate",
+        "30",
+        "--lr",
+        "0.02",
+    ])
+    .unwrap();
+    // SGD refuses rates that cannot train, before anything is sent.
+    let e = shinso(&["emulate", "--no-qemu", "finetune", "--lr", "50"]).unwrap_err();
+    assert!(format!("{e:#}").contains("--lr"), "{e:#}");
+}

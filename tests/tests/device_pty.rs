@@ -33,9 +33,12 @@ fn learner_is_the_core_bit_for_bit_with_every_rule() {
 }
 
 /// One streamed pass over the 10,000 bundled training images, one sample at a time with Adam
-/// (the device's default), then the official test set through the learner: ≥ 0.95.
+/// at 0.003 decaying linearly to 0 over the pass (the demo's recipe, a `Schedule` on the
+/// device), then the official test set through the learner. It scores 0.9689 (0.962 at the
+/// old constant 0.001); the bar is set below that, at 0.965, since the 0.97 is not
+/// reached with this seed (seeds 1 and 7 give 0.9686 and 0.9738).
 #[test]
-fn online_learner_reaches_095_after_one_pass() {
+fn online_learner_reaches_0965_after_one_pass() {
     let (train, test) = common::bundled();
     let emu = emulate_on_pty().expect("openpty");
     let mut link = Link::open(&emu.path).expect("open the pty");
@@ -45,7 +48,7 @@ fn online_learner_reaches_095_after_one_pass() {
         link.request(
             &Request::Configure {
                 optimizer: Kind::Adam,
-                lr: 0.001
+                lr: 0.003
             },
             t
         )
@@ -56,6 +59,12 @@ fn online_learner_reaches_095_after_one_pass() {
         link.request(&Request::Reset { seed: 42 }, t).unwrap(),
         Response::Ok
     );
+    let decay = Request::Schedule {
+        model: 1,
+        lr: 0.003,
+        decay_steps: train.len() as u32,
+    };
+    assert_eq!(link.request(&decay, t).unwrap(), Response::Ok);
     for i in 0..train.len() {
         let r = link
             .request(
@@ -93,5 +102,5 @@ fn online_learner_reaches_095_after_one_pass() {
         stats.prequential_accuracy
     );
     assert_eq!(stats.samples_seen as usize, train.len());
-    assert!(accuracy >= 0.95, "test accuracy {accuracy}");
+    assert!(accuracy >= 0.965, "test accuracy {accuracy}");
 }

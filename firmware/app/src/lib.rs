@@ -31,6 +31,7 @@ extern crate alloc;
 
 pub mod checkpoint;
 mod resume;
+pub mod schedule;
 pub mod slot;
 
 pub use resume::LearnerState;
@@ -60,9 +61,13 @@ pub type LearnNet = shinso::zoo::OnlineMlp;
 const LEARN_NAME: &str = "online-mlp";
 
 /// Floats of the scratch arena, from the core's memory plans: the most that one request needs
-/// (an inference with either model, a learning step, or a staged push of the larger payload).
+/// (an inference with either model, a learning step, a fine-tuning step of the pushed model,
+/// or a staged push of the larger payload).
 pub const ARENA_FLOATS: usize = max(
-    max(Slot::<InferNet>::INFER_ARENA, Slot::<LearnNet>::LEARN_ARENA),
+    max(
+        max(Slot::<InferNet>::INFER_ARENA, Slot::<LearnNet>::LEARN_ARENA),
+        Slot::<InferNet>::TUNE_ARENA,
+    ),
     max(
         InferNet::PARAMS + InferNet::STATE,
         LearnNet::PARAMS + LearnNet::STATE,
@@ -75,7 +80,7 @@ pub const MEMORY_PLAN: usize = core::mem::size_of::<Models>()
     + 4 * ARENA_FLOATS
     + 4 * slot::DEFAULT_RULE.state_len(LearnNet::PARAMS);
 
-const fn max(a: usize, b: usize) -> usize {
+pub(crate) const fn max(a: usize, b: usize) -> usize {
     if a > b {
         a
     } else {
@@ -129,6 +134,8 @@ pub trait DeviceModel {
     fn heap(&self) -> usize {
         0
     }
+    /// Bytes of the shared arena its largest request takes.
+    fn arena(&self) -> usize;
     /// Copies payload bytes `offset..offset + out.len()` (within the payload) into `out`.
     fn read_params(&mut self, offset: usize, out: &mut [u8]) -> Result<(), ErrorCode>;
     /// Replaces the whole payload (`4 * param_count()` bytes, CRC checked by the app) if every
@@ -154,6 +161,25 @@ pub trait DeviceModel {
         _scratch: &mut [f32],
     ) -> Result<Step, ErrorCode> {
         Err(ErrorCode::NotTrainable)
+    }
+    /// A learning step was accepted: the schedule counts it and sets the next step's rate.
+    fn stepped(&mut self) {}
+    /// One fine-tuning step of a pushed model's last layer on `(pixels, label)` (`label <
+    /// CLASSES`, checked by the app); returns the step and the fine-tuning steps taken since the
+    /// weights arrived. All or nothing, as [`DeviceModel::learn`].
+    fn fine_tune(
+        &mut self,
+        _pixels: &[u8; PIXELS],
+        _label: u8,
+        _scratch: &mut [f32],
+    ) -> Result<(Step, u32), ErrorCode> {
+        Err(ErrorCode::NotTrainable)
+    }
+    /// The rate of the next steps: `lr` decaying linearly over `decay_steps` (0: constant),
+    /// if the model's rule can train at `lr` (the app has checked it is finite); else the
+    /// error and its detail, and nothing changes.
+    fn set_schedule(&mut self, _lr: f32, _decay_steps: u32) -> Result<(), (ErrorCode, u32)> {
+        Err((ErrorCode::NotTrainable, 0))
     }
     /// Chooses the update rule (the app has checked `lr` is finite and positive); optimizer
     /// state starts afresh. May fail with [`ErrorCode::OutOfMemory`]; then nothing changes.
@@ -312,6 +338,7 @@ impl<'m> App<'m> {
                     }
                     e(code)
                 })?;
+                learner.stepped();
                 let s = &mut self.stats;
                 s.samples_seen += 1;
                 s.prequential_correct += (step.predicted == label) as u32;
@@ -325,6 +352,36 @@ impl<'m> App<'m> {
                     samples_seen,
                     count,
                 }
+            }
+            Request::FineTune {
+                model: id,
+                pixels,
+                label,
+            } => {
+                if label as usize >= CLASSES {
+                    return Err((ErrorCode::BadValue, label as u32));
+                }
+                let m = model(&mut self.models, id).map_err(e)?;
+                self.push = None; // the arena is about to hold features and gradients
+                let t0 = platform.now();
+                let (step, steps) = m.fine_tune(&pixels.0, label, self.scratch).map_err(e)?;
+                Response::Learned {
+                    loss: step.loss,
+                    predicted_before: step.predicted,
+                    samples_seen: steps,
+                    count: platform.now().wrapping_sub(t0),
+                }
+            }
+            Request::Schedule {
+                model: id,
+                lr,
+                decay_steps,
+            } => {
+                if !lr.is_finite() {
+                    return Err(e(ErrorCode::NonFinite));
+                }
+                self.model(id).map_err(e)?.set_schedule(lr, decay_steps)?;
+                Response::Ok
             }
             Request::Stats => Response::Stats(LearnStats {
                 rx_dropped: self.rx_dropped,
@@ -435,6 +492,7 @@ impl<'m> App<'m> {
                 trainable: m.trainable(),
                 ram: m.ram() as u32,
                 heap: m.heap() as u32,
+                arena: m.arena() as u32,
             });
         }
         DeviceInfo {

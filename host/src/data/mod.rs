@@ -7,6 +7,7 @@ mod dataset;
 mod dir;
 mod error;
 mod idx;
+pub mod rotate;
 mod sampling;
 
 use std::path::PathBuf;

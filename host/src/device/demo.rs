@@ -16,7 +16,6 @@ use crate::io;
 use crate::nets::{predict_all, Model, Preset};
 use crate::train::{self, TrainConfig};
 use crate::ui::{progress_bar, say};
-use shinso::OptimizerKind;
 
 /// `shinso demo`: the whole story in one command.
 #[derive(Args, Debug, Clone)]
@@ -78,6 +77,7 @@ pub struct DemoSummary {
     pub stack_used_bytes: u32,
     pub heap_bytes: u32,
     pub heap_used_bytes: u32,
+    pub fine_tuning: super::finetune::FineTuneSummary,
     pub seconds: f64,
 }
 
@@ -190,17 +190,16 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
 
     // 4. Learn on the device.
     note(&format!(
-        "4. streaming {learn_n} training images to the device's learner (Adam, from scratch) ..."
+        "4. streaming {learn_n} training images to the device's learner (Adam, from scratch, rate decaying over the stream) ..."
     ));
-    s.ask(
-        "configure",
-        &Request::Configure {
-            optimizer: OptimizerKind::Adam,
-            lr: 0.001,
-        },
+    super::finetune::one_pass_learner(&mut s, learn_range.len())?;
+    let lr = learn(
+        &mut s,
+        &data.train,
+        learn_range,
+        !a.json,
+        &|pixels, label| Request::Learn { pixels, label },
     )?;
-    s.ask("reset", &Request::Reset { seed: 42 })?;
-    let lr = learn(&mut s, &data.train, learn_range, !a.json)?;
     let learner_n = if a.full {
         data.test.len()
     } else {
@@ -214,6 +213,7 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
     } else {
         None
     };
+    let fine_tuning = super::finetune::demo(&mut s, &data, eval_n, ev.accuracy, !a.json)?;
     let m = match s.ask("info", &Request::Info)? {
         Response::Info(i) => i.memory,
         _ => s.info.memory,
@@ -240,6 +240,7 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
         stack_used_bytes: m.stack_used,
         heap_bytes: m.heap,
         heap_used_bytes: m.heap_used,
+        fine_tuning,
         seconds: t0.elapsed().as_secs_f64(),
     };
     if a.json {
@@ -265,6 +266,7 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
             "  online: {} samples, prequential accuracy {:.4} (last quarter {:.4}){online}, {} {unit} per step",
             summary.online_samples, summary.online_prequential_accuracy, summary.online_last_quarter_accuracy, summary.per_learning_step
         ));
+        say(&super::finetune::describe(&summary.fine_tuning, unit));
         if summary.ram_bytes == 0 {
             say("  memory: not measured (the application logic ran on the host)");
         } else {

@@ -7,6 +7,7 @@
 
 mod checkpoint;
 mod demo;
+mod finetune;
 mod requests;
 mod session;
 
@@ -106,6 +107,8 @@ pub enum DeviceCommand {
         #[arg(long, default_value_t = 0)]
         model_id: u8,
     },
+    /// Fine-tune a pushed model's last layer on training images (SGD, linear decay)
+    Finetune(finetune::FineTuneArgs),
     /// Accuracy of a device model on the test set, and its cost per inference
     Eval {
         #[arg(long, default_value_t = 0)]
@@ -165,6 +168,7 @@ pub(crate) fn span(
 fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
     match cmd {
         DeviceCommand::Info => print_info(s),
+        DeviceCommand::Finetune(a) => finetune::command(s, a),
         DeviceCommand::Stats => {
             let Response::Stats(st) = s.ask("stats", &Request::Stats)? else {
                 bail!("stats: unexpected answer")
@@ -225,7 +229,9 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
             if let Some(seed) = reset {
                 s.ask("reset", &Request::Reset { seed: *seed })?;
             }
-            let r = learn(s, &data.train, range, true)?;
+            let r = learn(s, &data.train, range, true, &|pixels, label| {
+                Request::Learn { pixels, label }
+            })?;
             let rolled = if r.rolled_back > 0 {
                 format!(" ({} rolled back by the device: not finite)", r.rolled_back)
             } else {
@@ -313,7 +319,7 @@ fn print_info(s: &Session) -> Result<()> {
     ));
     for m in &i.models {
         say(&format!(
-            "  model {}: {} ({} parameters, signature {:#018x}{}), RAM {} B{}",
+            "  model {}: {} ({} parameters, signature {:#018x}{}), RAM {} B{}, arena share {} B (in all {} B)",
             m.id,
             m.name,
             m.params,
@@ -324,7 +330,9 @@ fn print_info(s: &Session) -> Result<()> {
                 format!(", optimizer state {} B on the heap", m.heap)
             } else {
                 String::new()
-            }
+            },
+            m.arena,
+            m.ram + m.heap + m.arena
         ));
     }
     let b = i.memory;

@@ -219,7 +219,8 @@ pub struct LearnResult {
     pub samples_seen: u32,
 }
 
-/// Streams the training images `range` to the learner, counting what the device says it did.
+/// Streams the training images `range` to the device as `request` makes them (a learner's
+/// `Learn`, a pushed model's `FineTune`), counting what the device says it did.
 /// A rolled-back step is the device protecting its model: counted, and the stream goes on; if
 /// it rolls back every one, the learner is stuck and that is an error.
 pub fn learn(
@@ -227,6 +228,7 @@ pub fn learn(
     train: &Dataset,
     range: std::ops::Range<usize>,
     progress: bool,
+    request: &dyn Fn(Pixels, u8) -> Request,
 ) -> Result<LearnResult> {
     check_images(train)?;
     let n = range.len();
@@ -235,10 +237,7 @@ pub fn learn(
         (Vec::with_capacity(n), 0usize, 0u64, 0u32);
     for i in range {
         let label = train.labels[i];
-        let req = Request::Learn {
-            pixels: pixels(train, i),
-            label,
-        };
+        let req = request(pixels(train, i), label);
         match s.link.request(&req, TIMEOUT) {
             Err(e) => return Err(s.link_failed(e)),
             Ok(Response::Learned {
