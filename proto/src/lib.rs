@@ -75,7 +75,8 @@ pub enum Request {
         pixels: Pixels,
     },
     /// One online-learning step of the device's learner on a labelled image → [`Response::Learned`].
-    /// The learner first predicts (for the prequential accuracy), then updates.
+    /// The learner first predicts (for the prequential accuracy), then updates, both on the
+    /// image moved by one pixel (see [`Response::Learned`]).
     Learn {
         /// The image.
         pixels: Pixels,
@@ -236,7 +237,12 @@ pub enum Response {
     Learned {
         /// Loss of the sample before the update.
         loss: f32,
-        /// The learner's prediction before the update (prequential evaluation).
+        /// The learner's prediction before the update (prequential evaluation). Both it and
+        /// `loss` are of the image the learner learns from: the one sent, moved by one pixel
+        /// in the direction of its step (`k`-th step since the schedule was set or the
+        /// learner reset, `k % 8` in the order up-left, up, up-right, left, right, down-left,
+        /// down, down-right; zeros come in at the edge). Inference of that moved image
+        /// gives the same prediction.
         predicted_before: u8,
         /// Samples learned since the last reset.
         samples_seen: u32,

@@ -6,6 +6,7 @@ use shinso::{
     argmax, optim::Kind, zoo, Init, Layer, Loss, Network, Optimizer as CoreOptimizer, Rule,
     WeightDecay,
 };
+use shinso_app::augment::shifted;
 use shinso_app::{App, Device, InferNet, LearnNet, Models, Platform, ARENA_FLOATS};
 use shinso_link::{transfer, Push, TransferError};
 use shinso_proto::*;
@@ -381,19 +382,21 @@ fn learning_updates_stats_and_learns() {
     );
 }
 
-/// The learner reports, as `predicted_before`, the class its inference gives the image just
-/// before the step (it learns from the same forward pass, not from a second one), and the step
-/// then changes what it predicts.
+/// The learner reports, as `predicted_before`, the class its inference gives the image it
+/// learns from (the one sent, moved by the step's move: step `i` since `Reset`) just before
+/// the step (it learns from the same forward pass, not from a second one), and the step then
+/// changes what it predicts.
 #[test]
 fn predicted_before_is_the_inference_before_the_step() {
     let mut app = app();
     assert_eq!(app.handle(Request::Reset { seed: 11 }, &P), Response::Ok);
     let mut changed = 0;
     for i in 0..30u32 {
+        let moved = Pixels(shifted(&img(i).0, i));
         let infer = |app: &mut App| match app.handle(
             Request::Infer {
                 model: 1,
-                pixels: img(i),
+                pixels: moved.clone(),
             },
             &P,
         ) {
@@ -805,7 +808,8 @@ fn a_refused_fine_tuning_step_changes_nothing() {
 }
 
 /// The learner's steps follow the schedule too: SGD on the device equals the core's SGD at the
-/// scheduled rate of each step, and `Configure` sets a constant rate again.
+/// scheduled rate of each step (on each image moved as the learner moves it), and `Configure`
+/// sets a constant rate again.
 #[test]
 fn the_learner_follows_its_schedule() {
     let mut app = app();
@@ -824,7 +828,9 @@ fn the_learner_follows_its_schedule() {
             learn(&mut app, x.clone(), label),
             Response::Learned { .. }
         ));
-        sgd_step(&mut net, as_input(&x), label, rate_at(lr, n, k), &mut arena);
+        // `Schedule` started the step count again: step `k` learns from `x` moved by its move.
+        let moved = Pixels(shifted(&x.0, k));
+        sgd_step(&mut net, as_input(&moved), label, rate_at(lr, n, k), &mut arena);
         let mut want = vec![0u8; 4 * LearnNet::PARAMS];
         net.read_payload(0, &mut want).unwrap();
         assert!(pull(&mut app, 1) == want, "step {k}");

@@ -34,11 +34,11 @@ fn learner_is_the_core_bit_for_bit_with_every_rule() {
 
 /// One streamed pass over the 10,000 bundled training images, one sample at a time with Adam
 /// at 0.003 decaying linearly to 0 over the pass (the demo's recipe, a `Schedule` on the
-/// device), then the official test set through the learner. It scores 0.9689 (0.962 at the
-/// old constant 0.001); the bar is set below that, at 0.965, since the 0.97 is not
-/// reached with this seed (seeds 1 and 7 give 0.9686 and 0.9738).
+/// device), each step learning from its image moved by one pixel (`shinso_app::augment`),
+/// then the official test set through the learner: it reaches the 0.97 (MEASURED;
+/// 0.9689 without the moves).
 #[test]
-fn online_learner_reaches_0965_after_one_pass() {
+fn online_learner_reaches_097_after_one_pass() {
     let (train, test) = common::bundled();
     let emu = emulate_on_pty().expect("openpty");
     let mut link = Link::open(&emu.path).expect("open the pty");
@@ -102,5 +102,5 @@ fn online_learner_reaches_0965_after_one_pass() {
         stats.prequential_accuracy
     );
     assert_eq!(stats.samples_seen as usize, train.len());
-    assert!(accuracy >= 0.965, "test accuracy {accuracy}");
+    assert!(accuracy >= 0.97, "test accuracy {accuracy}");
 }

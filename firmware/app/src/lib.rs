@@ -29,6 +29,7 @@
 
 extern crate alloc;
 
+pub mod augment;
 pub mod checkpoint;
 mod resume;
 pub mod schedule;
@@ -151,7 +152,9 @@ pub trait DeviceModel {
     fn trainable(&self) -> bool {
         false
     }
-    /// One step on `(pixels, label)` (`label < CLASSES`, checked by the app). Returns
+    /// One step on `(pixels, label)` (`label < CLASSES`, checked by the app), learning from
+    /// the image moved by the step's one-pixel move ([`augment`]): the step's loss and
+    /// prediction are the moved image's. Returns
     /// [`ErrorCode::RolledBack`] and leaves the model exactly as it was when the loss or the
     /// update is not finite.
     fn learn(

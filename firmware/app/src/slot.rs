@@ -5,6 +5,7 @@
 
 pub mod state;
 
+use crate::augment;
 use crate::schedule::Schedule;
 use crate::{max, DeviceModel, Step};
 use alloc::boxed::Box;
@@ -49,11 +50,9 @@ pub struct Slot<L: Layer> {
 /// The core's optimizer with its state on the heap.
 type HeapOptimizer = Optimizer<Box<[f32]>>;
 
-/// Pixels as the model input: `p · (1/255)` in `[0, 1]`, as the host's data loader scales them.
-fn normalise(pixels: &[u8; PIXELS], out: &mut [f32]) {
-    for (o, &p) in out.iter_mut().zip(pixels) {
-        *o = p as f32 * (1.0 / 255.0);
-    }
+/// A pixel as the model's input: `p · (1/255)` in `[0, 1]`, as the host's data loader scales it.
+fn scale(p: u8) -> f32 {
+    p as f32 * (1.0 / 255.0)
 }
 
 /// The core's errors as the wire's: a refused step, or an arena or heap too small.
@@ -150,7 +149,9 @@ impl<L: Layer> Slot<L> {
     /// The image as the network's input, carved off the front of the arena (the rest follows).
     fn input<'a>(pixels: &[u8; PIXELS], arena: &'a mut [f32]) -> (&'a [L::In], &'a mut [f32]) {
         let (x, rest) = carve::<L::In>(arena, 1);
-        normalise(pixels, flat_mut(x));
+        for (o, &p) in flat_mut(x).iter_mut().zip(pixels) {
+            *o = scale(p);
+        }
         (x, rest)
     }
 
@@ -263,12 +264,16 @@ impl<L: Headed> DeviceModel for Slot<L> {
         label: u8,
         arena: &mut [f32],
     ) -> Result<Step, ErrorCode> {
+        let step = self.schedule.step;
         let (Some([opt]), Some(arena)) =
             (self.opt.as_deref_mut(), arena.get_mut(..Self::LEARN_ARENA))
         else {
             return Err(ErrorCode::OutOfMemory);
         };
-        let (x, rest) = Self::input(pixels, arena);
+        // The learner learns from the image moved by its step's one-pixel move (`augment`):
+        // its prediction and loss are those of the moved image.
+        let (x, rest) = carve::<L::In>(arena, 1);
+        augment::shift_into(pixels, step, flat_mut(x), scale);
         let (target, rest) = carve::<L::Out>(rest, 1);
         target.fill(bytemuck::Zeroable::zeroed());
         *flat_mut(target)

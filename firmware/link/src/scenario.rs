@@ -2,7 +2,7 @@
 
 use crate::{Link, LinkError, Push, TransferError};
 use shinso::{model, optim::Kind, Init, Layer, Loss, Network, Rng as SplitMix64};
-use shinso_app::InferNet;
+use shinso_app::{augment::shifted, InferNet};
 use shinso_proto::{
     self as proto, Counter, DeviceInfo, ErrorCode, Pixels, Request, Response, CLASSES, MAX_FRAME,
     PIXELS,
@@ -98,7 +98,7 @@ pub fn input<T: bytemuck::Pod>(pixels: &Pixels) -> T {
 /// Configures the device's learner with `optimizer` at rate `lr`, resets it from `seed`,
 /// streams `steps` samples to it, and checks that its losses and its pulled weights are, bit
 /// for bit, those of the core's own training step on the host with the same rule, seed and
-/// samples.
+/// samples, each moved as the learner moves it (`shinso_app::augment`).
 pub fn learner_matches_the_core(
     link: &mut Link,
     optimizer: Kind,
@@ -121,7 +121,9 @@ pub fn learner_matches_the_core(
     let (mut rng, protos) = (SplitMix64::new(seed), prototypes(seed));
     for step in 0..steps {
         let (pixels, label) = synthetic(&mut rng, &protos);
-        let x: <Net as Layer>::In = input(&pixels);
+        // `Reset` started the learner's step count again: its step `step` learns from the
+        // image moved by that step's move.
+        let x: <Net as Layer>::In = input(&Pixels(shifted(&pixels.0, step as u32)));
         let target: <Net as Layer>::Out =
             bytemuck::cast(shinso::one_hot::<CLASSES>(label as usize));
         let want = host
