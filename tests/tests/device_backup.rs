@@ -6,8 +6,8 @@
 
 mod common;
 
-use shinso_host::cmd::run;
 use common::{bundled, pixels};
+use shinso_host::cmd::run;
 use shinso_host::data::Dataset;
 use shinso_link::{emulate_on_pty, Emulator, Link};
 use shinso_proto::{CheckpointStatus, Request, Response, CHUNK};

@@ -11,9 +11,9 @@
 
 mod common;
 
+use common::{bundled, pixels};
 use shinso_app::checkpoint::Store;
 use shinso_app::{App, Models, ARENA_FLOATS};
-use common::{bundled, pixels};
 use shinso_host::data::Dataset;
 use shinso_link::{build_firmware, HostPlatform, Link, Qemu, RamFlash};
 use shinso_proto::{CheckpointStatus, ErrorCode, Request, Response, CHUNK};
