@@ -61,7 +61,7 @@ fn state(emu: &Emulator) -> Vec<u8> {
 /// One learning step on training image `i`: its loss (bits) and prediction.
 fn learn(emu: &Emulator, data: &Dataset, i: usize) -> (u32, u8) {
     let req = Request::Learn {
-        pixels: pixels(&data, i),
+        pixels: pixels(data, i),
         label: data.labels[i],
     };
     match link(emu).request(&req, T).unwrap() {

@@ -80,7 +80,7 @@ fn learner(d: &mut dyn Ask, test: &Dataset) -> Learner {
     for i in 0..TESTS {
         let req = Request::Infer {
             model: 1,
-            pixels: pixels(&test, i),
+            pixels: pixels(test, i),
         };
         match d.ask(req) {
             Response::Inferred {

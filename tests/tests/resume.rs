@@ -53,7 +53,7 @@ fn train() -> Dataset {
 fn learn(app: &mut App, data: &Dataset, i: usize) -> Response {
     let r = app.handle(
         Request::Learn {
-            pixels: pixels(&data, i),
+            pixels: pixels(data, i),
             label: data.labels[i],
         },
         &P,
