@@ -3,7 +3,7 @@
 //! size is not part of a type: the arena lent to each call decides it.
 //!
 //! Run-time choices sit inside the types: hidden activations are [`crate::AnyActivation`]
-//! (configure them, e.g. to ReLU, before use: zeroed they are the identity), batch norm and
+//! (configure them, e.g. to ReLU, before use: zeroed they compute NaN), batch norm and
 //! dropout are [`crate::Toggle`]d off until [`crate::Network::configure`] turns them on. The
 //! exception is [`TwoConv`] (the device's nets), whose fused conv blocks are always ReLU.
 
@@ -11,6 +11,10 @@ use crate::{
     stack, Affine, AnyActivation, BatchNorm1d, Conv2d, ConvReluPool, Dropout, Flatten, MaxPool2d,
     Toggle,
 };
+
+/// Classes every zoo net scores (the ten digits): the one count the host's data, the wire
+/// protocol and the device share.
+pub const CLASSES: usize = 10;
 
 /// Feature maps: `C` channels of `H`×`W`.
 pub type Maps<const C: usize, const H: usize, const W: usize> = [[[f32; W]; H]; C];
@@ -25,7 +29,7 @@ pub type Dense<const I: usize, const O: usize> = stack![
     Toggle<Dropout<[f32; O]>>
 ];
 /// The course's MLP, 784-40-20-10.
-pub type Mlp = stack![Dense<784, 40>, Dense<40, 20>, Affine<20, 10>];
+pub type Mlp = stack![Dense<784, 40>, Dense<40, 20>, Affine<20, CLASSES>];
 /// The course's deep MLP for the overfitting experiments, 784-100×6-10.
 pub type DeepMlp = stack![
     Dense<784, 100>,
@@ -34,10 +38,10 @@ pub type DeepMlp = stack![
     Dense<100, 100>,
     Dense<100, 100>,
     Dense<100, 100>,
-    Affine<100, 10>
+    Affine<100, CLASSES>
 ];
 /// A small MLP the device can train online, 784-32-10.
-pub type OnlineMlp = stack![Dense<784, 32>, Affine<32, 10>];
+pub type OnlineMlp = stack![Dense<784, 32>, Affine<32, CLASSES>];
 
 /// The course's SimpleConvNet: conv 30×5×5, ReLU, max pool 2, affine 4320-100, ReLU,
 /// affine 100-10.
@@ -47,7 +51,7 @@ pub type SimpleConvNet = stack![
     MaxPool2d<30, 24, 24, 2, 2, 2, 12, 12>,
     Flatten<Maps<30, 12, 12>, [f32; 4320]>,
     Dense<4320, 100>,
-    Affine<100, 10>
+    Affine<100, CLASSES>
 ];
 
 /// Two conv blocks (`F1` and `F2` 3×3 filters, each ReLU + max pool 2), then affine to 10.
@@ -60,7 +64,7 @@ pub type TwoConv<const F1: usize, const F2: usize, const FLAT: usize> = stack![
     ConvReluPool<1, 28, 28, F1, 3, 3, 1, 0, 26, 26, 2, 2, 2, 13, 13>,
     ConvReluPool<F1, 13, 13, F2, 3, 3, 1, 0, 11, 11, 2, 2, 2, 5, 5>,
     Flatten<Maps<F2, 5, 5>, [f32; FLAT]>,
-    Affine<FLAT, 10>
+    Affine<FLAT, CLASSES>
 ];
 /// The device's inference net: 16 and 32 filters, 12,810 parameters.
 pub type DoubleConvNet = TwoConv<16, 32, 800>;
@@ -78,7 +82,7 @@ pub type LeNet = stack![
     Flatten<Maps<16, 5, 5>, [f32; 400]>,
     Dense<400, 120>,
     Dense<120, 84>,
-    Affine<84, 10>
+    Affine<84, CLASSES>
 ];
 
 /// AlexNet's shape scaled to 28×28: five 3×3 convs (16, 32, 48, 48, 32 filters; pooling
@@ -100,5 +104,5 @@ pub type AlexNetMini = stack![
     Flatten<Maps<32, 3, 3>, [f32; 288]>,
     Dense<288, 128>,
     Dense<128, 128>,
-    Affine<128, 10>
+    Affine<128, CLASSES>
 ];

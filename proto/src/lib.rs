@@ -46,8 +46,8 @@ use serde::{Deserialize, Serialize};
 pub const PROTOCOL_VERSION: u16 = 3;
 /// Pixels in one MNIST image (28 × 28, row-major, 0 = white background, 255 = ink).
 pub const PIXELS: usize = 784;
-/// Number of classes (digits).
-pub const CLASSES: usize = 10;
+/// Number of classes (digits): the core's, which every zoo net scores.
+pub use shinso::zoo::CLASSES;
 /// Largest weight chunk in one [`Request::PushChunk`] / [`Response::Chunk`].
 pub const CHUNK: usize = 512;
 /// Most models a device can describe in [`Response::Info`].

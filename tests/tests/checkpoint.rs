@@ -5,8 +5,8 @@
 mod nor;
 
 use nor::{Nor, Rom, Tear};
-use shinso_app::checkpoint::{Checkpoint, Error, NorFlash, Store, COMMIT, HEADER, MAGIC, WORD};
 use shinso::model::crc32;
+use shinso_app::checkpoint::{Checkpoint, Error, NorFlash, Store, COMMIT, HEADER, MAGIC, WORD};
 
 /// Deterministic bytes, different for each `seed`.
 fn state(len: usize, seed: u64) -> Vec<u8> {

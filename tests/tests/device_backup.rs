@@ -6,8 +6,8 @@
 
 mod common;
 
-use shinso_host::cmd::run;
 use common::{bundled, pixels};
+use shinso_host::cmd::run;
 use shinso_host::data::Dataset;
 use shinso_link::{emulate_on_pty, Emulator, Link};
 use shinso_proto::{CheckpointStatus, Request, Response, CHUNK};
@@ -61,7 +61,7 @@ fn state(emu: &Emulator) -> Vec<u8> {
 /// One learning step on training image `i`: its loss (bits) and prediction.
 fn learn(emu: &Emulator, data: &Dataset, i: usize) -> (u32, u8) {
     let req = Request::Learn {
-        pixels: pixels(&data, i),
+        pixels: pixels(data, i),
         label: data.labels[i],
     };
     match link(emu).request(&req, T).unwrap() {

@@ -11,9 +11,9 @@
 
 mod common;
 
+use common::{bundled, pixels};
 use shinso_app::checkpoint::Store;
 use shinso_app::{App, Models, ARENA_FLOATS};
-use common::{bundled, pixels};
 use shinso_host::data::Dataset;
 use shinso_link::{build_firmware, HostPlatform, Link, Qemu, RamFlash};
 use shinso_proto::{CheckpointStatus, ErrorCode, Request, Response, CHUNK};
@@ -80,7 +80,7 @@ fn learner(d: &mut dyn Ask, test: &Dataset) -> Learner {
     for i in 0..TESTS {
         let req = Request::Infer {
             model: 1,
-            pixels: pixels(&test, i),
+            pixels: pixels(test, i),
         };
         match d.ask(req) {
             Response::Inferred {

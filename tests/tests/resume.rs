@@ -8,12 +8,12 @@ mod common;
 
 mod nor;
 
+use common::{bundled, pixels};
 use nor::{Nor, Rom, Tear};
 use shinso::{Layer, Loss, Network, Optimizer, Rule, WeightDecay};
 use shinso_app::checkpoint::{Checkpoints, Store};
 use shinso_app::slot::state::{self, Header};
 use shinso_app::{App, LearnNet, LearnerState, Models, ARENA_FLOATS};
-use common::{bundled, pixels};
 use shinso_host::data::Dataset;
 use shinso_link::HostPlatform as P;
 use shinso_proto::*;
@@ -53,7 +53,7 @@ fn train() -> Dataset {
 fn learn(app: &mut App, data: &Dataset, i: usize) -> Response {
     let r = app.handle(
         Request::Learn {
-            pixels: pixels(&data, i),
+            pixels: pixels(data, i),
             label: data.labels[i],
         },
         &P,
@@ -173,7 +173,7 @@ fn the_state_is_the_cores_network_and_optimizer_in_the_documented_layout() {
     let u32_at = |i: usize| u32::from_le_bytes(s[i..i + 4].try_into().unwrap());
     let (n, m) = (LearnNet::PARAMS + LearnNet::STATE, 2 * LearnNet::PARAMS);
     assert_eq!(&s[0..4], b"SHLS");
-    assert_eq!(u32_at(4), 1, "version");
+    assert_eq!(u32_at(4), 2, "version");
     assert_eq!(
         u64::from_le_bytes(s[8..16].try_into().unwrap()),
         LearnNet::SIGNATURE
@@ -182,16 +182,22 @@ fn the_state_is_the_cores_network_and_optimizer_in_the_documented_layout() {
     assert_eq!(f32s(&s[20..36]), [0.001, 0.9, 0.999, 1e-7]);
     assert_eq!(u32_at(36), 5, "steps");
     assert_eq!((u32_at(40) as usize, u32_at(44) as usize), (n, m));
-    assert_eq!(s.len(), 48 + 4 * (n + m));
+    assert_eq!(f32s(&s[48..52]), [0.001], "the schedule's first rate");
+    assert_eq!(
+        (u32_at(52), u32_at(56)),
+        (0, 5),
+        "a constant rate, 5 steps counted"
+    );
+    assert_eq!(s.len(), 60 + 4 * (n + m));
     let mut blob = vec![0u8; shinso::model::blob_len::<LearnNet>()];
     net.save(&mut blob).unwrap();
     assert_eq!(
-        &s[48..48 + 4 * n],
+        &s[60..60 + 4 * n],
         &blob[shinso::model::HEADER..],
         "weights"
     );
     let moments: Vec<u8> = opt.state().iter().flat_map(|v| v.to_le_bytes()).collect();
-    assert_eq!(&s[48 + 4 * n..], &moments[..], "Adam's moments");
+    assert_eq!(&s[60 + 4 * n..], &moments[..], "Adam's moments");
     assert_eq!(opt.steps(), 5);
 }
 
@@ -392,6 +398,46 @@ fn a_restored_state_is_the_pulled_one_and_learns_on_alike() {
     assert!(pull_state(&mut two) == pull_state(&mut one));
 }
 
+/// The rate's schedule is part of the state: a learner restored part-way through a decaying
+/// schedule goes on at the rate the schedule gives at its step, not at the restored rule's
+/// rate for ever, so its next steps equal those of the learner it was pulled from.
+#[test]
+fn a_restored_learner_goes_on_with_its_schedule() {
+    let data = train();
+    let (mut a, mut b) = (Board::new(), Board::new());
+    let mut one = a.boot(None);
+    let schedule = Request::Schedule {
+        model: 1,
+        lr: 0.003,
+        decay_steps: 8,
+    };
+    assert_eq!(ask(&mut one, schedule), Response::Ok);
+    for i in 0..3 {
+        learn(&mut one, &data, i);
+    }
+    let backup = pull_state(&mut one);
+    let u32_at = |i: usize| u32::from_le_bytes(backup[i..i + 4].try_into().unwrap());
+    assert_eq!(f32s(&backup[48..52]), [0.003]);
+    assert_eq!(
+        (u32_at(52), u32_at(56)),
+        (8, 3),
+        "decaying over 8, 3 steps in"
+    );
+    let mut flash = Store::open(Nor::new(SECTOR));
+    let mut two = b.boot(Some(&mut flash));
+    assert_eq!(restore(&mut two, &backup), Response::Ok);
+    for i in 3..10 {
+        assert_eq!(
+            step(&learn(&mut two, &data, i)),
+            step(&learn(&mut one, &data, i))
+        );
+        assert!(
+            pull_state(&mut two) == pull_state(&mut one),
+            "after step {i}"
+        );
+    }
+}
+
 /// Each of these is refused whole: the learner is what it was, and no checkpoint is added.
 #[test]
 fn a_bad_restore_changes_nothing() {
@@ -418,7 +464,7 @@ fn a_bad_restore_changes_nothing() {
         ("bad magic", edit(&|s| s[0] = b'X'), ErrorCode::BadSignature),
         (
             "another version",
-            edit(&|s| s[4] = 2),
+            edit(&|s| s[4] = 1),
             ErrorCode::BadSignature,
         ),
         (
@@ -430,6 +476,11 @@ fn a_bad_restore_changes_nothing() {
         (
             "an lr that cannot train",
             edit(&|s| s[20..24].copy_from_slice(&huge_lr)),
+            ErrorCode::BadValue,
+        ),
+        (
+            "a schedule that cannot train",
+            edit(&|s| s[48..52].copy_from_slice(&huge_lr)),
             ErrorCode::BadValue,
         ),
         (

@@ -3,13 +3,13 @@
 //! ([`scripted_on_pty`]), in a background thread on the pair's master side. The pair is
 //! serialport's (unix); the host opens the other side by its path like any serial port.
 
+use crate::RamFlash;
 use serialport::{SerialPort, TTYPort};
 use shinso_proto::{self as proto, Decoder, Request, Response, MAX_FRAME};
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::time::Duration;
-use crate::RamFlash;
 
 /// The device's side of the pair waits this long for a byte before it looks again: it has
 /// nothing else to do, so this only bounds how long a wait is one system call.

@@ -41,19 +41,11 @@ impl NorFlash for RamFlash {
         Self::SECTOR
     }
     fn erase(&mut self, slot: usize) -> Result<(), FlashError> {
-        let s = self
-            .slots
-            .get_mut(slot)
-            .ok_or(FlashError)?;
+        let s = self.slots.get_mut(slot).ok_or(FlashError)?;
         s.fill(!0);
         Ok(())
     }
-    fn program(
-        &mut self,
-        slot: usize,
-        offset: usize,
-        word: u32,
-    ) -> Result<(), FlashError> {
+    fn program(&mut self, slot: usize, offset: usize, word: u32) -> Result<(), FlashError> {
         let w = self
             .slots
             .get_mut(slot)

@@ -6,11 +6,11 @@ use cpu_time::ThreadTime;
 
 use anyhow::Result;
 use clap::Args;
-use shinso::{Optimizer, WeightDecay};
+use shinso::WeightDecay;
 
 use crate::data::DataArgs;
-use crate::nets::{knobs, Preset, BATCH, INPUT};
-use crate::train::TrainConfig;
+use crate::nets::{Preset, BATCH, INPUT};
+use crate::train::{self, TrainConfig};
 use crate::ui::say;
 
 #[derive(Args, Debug, Clone)]
@@ -59,12 +59,7 @@ fn measure(
     let mut cfg = TrainConfig::for_preset(preset, labels.len());
     cfg.batch_size = batch;
     cfg.validate()?;
-    let mut model = preset.build();
-    model.configure(&knobs(cfg.activation, cfg.batch_norm, cfg.dropout));
-    model.init(cfg.init_scheme(), cfg.seed);
-    let rule = cfg.rule();
-    let state = vec![0.0f32; rule.state_len(model.params())];
-    let mut opt = Optimizer::new(rule, model.params(), state)?;
+    let (mut model, mut opt) = train::fresh(&cfg)?;
     let n_batches = (labels.len() / batch).max(1);
     let mut step = |k: usize| -> Result<()> {
         let i = k % n_batches;

@@ -21,17 +21,17 @@ pub fn run(a: &InfoArgs) -> Result<()> {
         a.preset.clone()
     };
     for p in presets {
-        let mut m = p.build();
         let d = p.defaults();
         let rule = TrainConfig::for_preset(p, 10_000).rule();
-        let mem = m.memory(&rule, BATCH);
+        let mem = p.memory(&rule, BATCH);
+        let (signature, floats) = p.shape();
         say(&format!("{}: {}", p.name(), p.describe()));
         say(&format!(
             "  {} parameters, {} saved state floats, signature {:#018x}, device blob {} bytes",
-            m.params(),
-            m.state(),
-            m.signature(),
-            shinso::model::HEADER + 4 * (m.params() + m.state())
+            p.params(),
+            floats - p.params(),
+            signature,
+            shinso::model::HEADER + 4 * floats
         ));
         say(&format!(
             "  memory at batch {} with {}: parameters {} B, state {} B, optimizer {} B, training arena {} B (gradients, activations, caches)",
@@ -67,7 +67,8 @@ pub fn run(a: &InfoArgs) -> Result<()> {
             }
         ));
         say("  tensors (safetensors name, shape):");
-        for (name, shape) in tensor_list(&mut *m) {
+        // the names come from visiting a network (the core has no type-level tensor list)
+        for (name, shape) in tensor_list(&mut *p.build()) {
             let s: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
             say(&format!("    {name:<26} ({})", s.join(", ")));
         }

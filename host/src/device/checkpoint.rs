@@ -7,7 +7,8 @@
 //! more tensor, `optimizer.state` (F32, flat, [`Optimizer::state`](shinso::Optimizer::state)'s
 //! order), which model loaders skip ([`safetensors::EXTRA`]), and in the metadata
 //! `learner_state` (the layout's version), `steps`, `optimizer` (`sgd` … `adam`) and
-//! `hyperparameters` (the rule's four numbers, lr first, as the device's state header holds
+//! `schedule` (the rate's schedule: its first rate, the steps it decays over, the steps it has
+//! counted) and `hyperparameters` (the rule's four numbers, lr first, as the device's state header holds
 //! them; [`shinso_app::slot::state`]). Floats are stored as they are, so a backup restored
 //! and pulled again is the same, bit for bit.
 
@@ -16,6 +17,7 @@ use std::path::PathBuf;
 use anyhow::{anyhow, bail, Result};
 use clap::Subcommand;
 use shinso::optim::Kind;
+use shinso_app::schedule::Schedule;
 use shinso_app::slot::state::{self, Header};
 use shinso_proto::{CheckpointStatus, Request, Response};
 
@@ -210,6 +212,11 @@ pub fn to_file(state: &[u8], preset: Preset) -> Result<(Vec<u8>, Header)> {
     meta.insert("optimizer".into(), rule_name(tag));
     let hyper: Vec<String> = hyper.iter().map(|v| format!("{v:?}")).collect();
     meta.insert("hyperparameters".into(), hyper.join(" "));
+    let sch = h.schedule;
+    meta.insert(
+        "schedule".into(),
+        format!("{:?} {} {}", sch.lr, sch.decay_steps, sch.step),
+    );
     let extra = vec![(
         OPT_TENSOR.to_string(),
         vec![h.opt_floats as usize],
@@ -252,6 +259,8 @@ pub fn from_file(path: &std::path::Path, preset: Preset) -> Result<Vec<u8>> {
         .map_err(|_| at("hyperparameters must be four numbers".into()))?;
     let rule = state::rule_of(tag, hyper)
         .ok_or_else(|| at(format!("hyperparameters {hyper:?} do not fit {name}")))?;
+    let schedule = parse_schedule(key("schedule")?)
+        .ok_or_else(|| at("schedule must be a rate and two whole numbers".into()))?;
     let file = safetensors::parse(&model_file::read(path)?).map_err(at)?;
     if let Some(stray) = file
         .tensors
@@ -270,6 +279,7 @@ pub fn from_file(path: &std::path::Path, preset: Preset) -> Result<Vec<u8>> {
         signature: sig,
         rule,
         steps,
+        schedule,
         net_floats: floats as u32,
         opt_floats: opt.len() as u32,
     };
@@ -286,4 +296,15 @@ pub fn from_file(path: &std::path::Path, preset: Preset) -> Result<Vec<u8>> {
     bytes.extend_from_slice(&model.save_blob()[shinso::model::HEADER..]);
     bytes.extend(opt.iter().flat_map(|v| v.to_le_bytes()));
     Ok(bytes)
+}
+
+/// The `schedule` metadata [`to_file`] writes: `lr decay_steps step`.
+fn parse_schedule(text: &str) -> Option<Schedule> {
+    let mut words = text.split(' ');
+    let schedule = Schedule {
+        lr: words.next()?.parse().ok()?,
+        decay_steps: words.next()?.parse().ok()?,
+        step: words.next()?.parse().ok()?,
+    };
+    words.next().is_none().then_some(schedule)
 }

@@ -6,12 +6,10 @@ use bytemuck::Pod;
 
 use crate::data::CLASSES;
 use shinso::{
-    layer::floats, Error, Init, Knobs, Layer, Loss, Memory, Network, Optimizer, Rule, Visitor,
-    WeightDecay,
+    layer::floats, Error, Init, Knobs, Layer, Loss, Network, Optimizer, Visitor, WeightDecay,
 };
 
-use super::Preset;
-use shinso::zoo;
+use super::{Classifier, Preset, WithNet};
 
 /// Largest batch the CLI trains or evaluates at once (`--batch-size` may be at most this); each
 /// network's arena grows to what the batches it is given need.
@@ -28,8 +26,6 @@ pub trait Model: Send {
     fn state(&self) -> usize;
     /// Blob signature (kind and sizes of every layer).
     fn signature(&self) -> u64;
-    /// Memory plan with optimizer `rule` and batches of `batch`.
-    fn memory(&self, rule: &Rule, batch: usize) -> Memory;
     fn configure(&mut self, knobs: &Knobs);
     fn init(&mut self, init: Init, seed: u64);
     /// One optimizer step on `labels.len()` samples (`x` holds `labels.len() × 784` floats,
@@ -104,9 +100,6 @@ where
     fn signature(&self) -> u64 {
         L::SIGNATURE
     }
-    fn memory(&self, rule: &Rule, batch: usize) -> Memory {
-        Network::<L>::memory(rule, batch)
-    }
     fn configure(&mut self, knobs: &Knobs) {
         self.net.configure(knobs);
     }
@@ -171,15 +164,13 @@ impl Preset {
     /// A zeroed network of this shape (call [`Model::init`], or load a file into it). It holds
     /// every parameter: what is known without one (signature, size) is [`Preset::shape`].
     pub fn build(self) -> Box<dyn Model> {
-        match self {
-            Preset::Mlp => Net::<zoo::Mlp>::boxed(self),
-            Preset::DeepMlp => Net::<zoo::DeepMlp>::boxed(self),
-            Preset::SimpleConvnet => Net::<zoo::SimpleConvNet>::boxed(self),
-            Preset::DoubleConvnet => Net::<zoo::DoubleConvNet>::boxed(self),
-            Preset::Lenet => Net::<zoo::LeNet>::boxed(self),
-            Preset::AlexnetMini => Net::<zoo::AlexNetMini>::boxed(self),
-            Preset::OnlineConvnet => Net::<zoo::OnlineConvNet>::boxed(self),
-            Preset::OnlineMlp => Net::<zoo::OnlineMlp>::boxed(self),
+        struct Build;
+        impl WithNet for Build {
+            type Out = Box<dyn Model>;
+            fn with<L: Classifier>(self, preset: Preset) -> Box<dyn Model> {
+                Net::<L>::boxed(preset)
+            }
         }
+        self.with_net(Build)
     }
 }

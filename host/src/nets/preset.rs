@@ -5,7 +5,9 @@
 //! recipe of each preset is in [`crate::train::recipe`].
 
 use clap::ValueEnum;
-use shinso::{zoo, Knobs};
+use shinso::{zoo, Knobs, Memory, Network, Rule};
+
+use crate::data::CLASSES;
 
 /// A network shape the CLI knows by name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, ValueEnum)]
@@ -130,23 +132,58 @@ impl Preset {
         }
     }
 
+    /// What `f` makes of this preset's network type: the one place that maps a preset to the
+    /// core's type, for building a network ([`Preset::build`]) as for reading its constants.
+    pub fn with_net<F: WithNet>(self, f: F) -> F::Out {
+        match self {
+            Preset::Mlp => f.with::<zoo::Mlp>(self),
+            Preset::DeepMlp => f.with::<zoo::DeepMlp>(self),
+            Preset::SimpleConvnet => f.with::<zoo::SimpleConvNet>(self),
+            Preset::DoubleConvnet => f.with::<zoo::DoubleConvNet>(self),
+            Preset::Lenet => f.with::<zoo::LeNet>(self),
+            Preset::AlexnetMini => f.with::<zoo::AlexNetMini>(self),
+            Preset::OnlineConvnet => f.with::<zoo::OnlineConvNet>(self),
+            Preset::OnlineMlp => f.with::<zoo::OnlineMlp>(self),
+        }
+    }
+
     /// The network's blob signature and the floats its model files hold (parameters and
     /// saved state), without building it: what a file or a device may claim is checked
     /// against these.
     pub fn shape(self) -> (u64, usize) {
-        fn of<L: shinso::Layer>() -> (u64, usize) {
-            (L::SIGNATURE, L::PARAMS + L::STATE)
+        struct Shape;
+        impl WithNet for Shape {
+            type Out = (u64, usize);
+            fn with<L: Classifier>(self, _: Preset) -> (u64, usize) {
+                (L::SIGNATURE, L::PARAMS + L::STATE)
+            }
         }
-        match self {
-            Preset::Mlp => of::<zoo::Mlp>(),
-            Preset::DeepMlp => of::<zoo::DeepMlp>(),
-            Preset::SimpleConvnet => of::<zoo::SimpleConvNet>(),
-            Preset::DoubleConvnet => of::<zoo::DoubleConvNet>(),
-            Preset::Lenet => of::<zoo::LeNet>(),
-            Preset::AlexnetMini => of::<zoo::AlexNetMini>(),
-            Preset::OnlineConvnet => of::<zoo::OnlineConvNet>(),
-            Preset::OnlineMlp => of::<zoo::OnlineMlp>(),
+        self.with_net(Shape)
+    }
+
+    /// Trainable parameters, without building the network.
+    pub fn params(self) -> usize {
+        struct Params;
+        impl WithNet for Params {
+            type Out = usize;
+            fn with<L: Classifier>(self, _: Preset) -> usize {
+                L::PARAMS
+            }
         }
+        self.with_net(Params)
+    }
+
+    /// The memory plan of training with `rule` on batches of `batch`, without building the
+    /// network.
+    pub fn memory(self, rule: &Rule, batch: usize) -> Memory {
+        struct Plan<'a>(&'a Rule, usize);
+        impl WithNet for Plan<'_> {
+            type Out = Memory;
+            fn with<L: Classifier>(self, _: Preset) -> Memory {
+                Network::<L>::memory(self.0, self.1)
+            }
+        }
+        self.with_net(Plan(rule, batch))
     }
 
     /// The preset whose networks carry blob signature `sig`.
@@ -167,6 +204,17 @@ impl Preset {
     pub fn has_batch_norm(self) -> bool {
         !matches!(self, Preset::DoubleConvnet | Preset::OnlineConvnet)
     }
+}
+
+/// What every preset's network is: 28×28 images in, ten scores out.
+pub trait Classifier: shinso::Layer<Out = [f32; CLASSES]> + Send + 'static {}
+impl<L: shinso::Layer<Out = [f32; CLASSES]> + Send + 'static> Classifier for L {}
+
+/// A computation over a network type, run by [`Preset::with_net`] with the preset's type
+/// (a generic method cannot be a closure).
+pub trait WithNet {
+    type Out;
+    fn with<L: Classifier>(self, preset: Preset) -> Self::Out;
 }
 
 /// Knobs from their command-line values.

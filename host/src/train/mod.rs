@@ -8,4 +8,4 @@ mod run;
 pub use config::{LossKind, Schedule, TrainConfig, MAX_ITERATIONS};
 pub use metrics::{Confusion, Record};
 pub use recipe::Defaults;
-pub use run::{evaluate, run, Progress, RunResult};
+pub use run::{evaluate, fresh, run, Progress, RunResult};

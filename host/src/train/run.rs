@@ -51,6 +51,20 @@ pub fn evaluate(model: &mut dyn Model, ds: &Dataset, limit: usize) -> Result<Con
     Ok(c)
 }
 
+/// The optimizer a host run steps with: its state on the heap.
+pub type HostOptimizer = Optimizer<Vec<f32>>;
+
+/// A network of `cfg.preset`, configured and initialised as `cfg` says, and its optimizer.
+pub fn fresh(cfg: &TrainConfig) -> Result<(Box<dyn Model>, HostOptimizer)> {
+    let mut model = cfg.preset()?.build();
+    model.configure(&knobs(cfg.activation, cfg.batch_norm, cfg.dropout));
+    model.init(cfg.init_scheme(), cfg.seed);
+    let rule = cfg.rule();
+    let state = vec![0.0f32; rule.state_len(model.params())];
+    let opt = Optimizer::new(rule, model.params(), state)?;
+    Ok((model, opt))
+}
+
 /// Train a fresh network of `cfg.preset` on `train`, measuring on `test`.
 pub fn run(
     cfg: &TrainConfig,
@@ -77,13 +91,7 @@ pub fn run(
         Some(n) if n < test.len() => std::borrow::Cow::Owned(test.take(n)),
         _ => std::borrow::Cow::Borrowed(test),
     };
-    let preset = cfg.preset()?;
-    let mut model = preset.build();
-    model.configure(&knobs(cfg.activation, cfg.batch_norm, cfg.dropout));
-    model.init(cfg.init_scheme(), cfg.seed);
-    let rule = cfg.rule();
-    let state = vec![0.0f32; rule.state_len(model.params())];
-    let mut opt = Optimizer::new(rule, model.params(), state)?;
+    let (mut model, mut opt) = fresh(cfg)?;
     let decay = WeightDecay {
         l1: cfg.l1,
         l2: cfg.l2,

@@ -16,22 +16,24 @@
 //! | 36..40 | step count (updates applied) |
 //! | 40..44 | `N`, floats of the network (`PARAMS + STATE`) |
 //! | 44..48 | `M`, floats of the optimizer's state (`rule.state_len(PARAMS)`) |
-//! | 48.. | the network's payload (`N` floats, the weight format's order), then the optimizer's state (`M` floats, [`Optimizer::state`](shinso::Optimizer::state)'s order) |
+//! | 48..60 | the learning-rate [`Schedule`]: its first rate (`f32`), the steps it decays over, the steps it has counted |
+//! | 60.. | the network's payload (`N` floats, the weight format's order), then the optimizer's state (`M` floats, [`Optimizer::state`](shinso::Optimizer::state)'s order) |
 //!
 //! No CRC of its own: the flash slot, the push and the host's file each carry theirs. A state
 //! is read and loaded a piece at a time ([`Reader`]), never held whole: with Adam it is larger
 //! than the arena.
 
 use super::{code, Slot};
+use crate::schedule::Schedule;
 use shinso::{optim::limits, Layer, Rule};
 use shinso_proto::ErrorCode;
 
 /// The bytes that open a learner's state.
 pub const MAGIC: [u8; 4] = *b"SHLS";
 /// The layout this build writes and reads.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// Header bytes before the floats.
-pub const HEADER: usize = 48;
+pub const HEADER: usize = 60;
 
 /// The header of a learner's state.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -46,6 +48,8 @@ pub struct Header {
     pub net_floats: u32,
     /// Floats of the optimizer's state.
     pub opt_floats: u32,
+    /// The rate's schedule and its position (the rule's rate is the one it gives now).
+    pub schedule: Schedule,
 }
 
 impl Header {
@@ -68,11 +72,15 @@ impl Header {
         h[36..40].copy_from_slice(&self.steps.to_le_bytes());
         h[40..44].copy_from_slice(&self.net_floats.to_le_bytes());
         h[44..48].copy_from_slice(&self.opt_floats.to_le_bytes());
+        h[48..52].copy_from_slice(&self.schedule.lr.to_le_bytes());
+        h[52..56].copy_from_slice(&self.schedule.decay_steps.to_le_bytes());
+        h[56..60].copy_from_slice(&self.schedule.step.to_le_bytes());
         h
     }
 
     /// Reads and checks a header: magic and version ([`ErrorCode::BadSignature`]), a known
-    /// rule whose hyperparameters can train ([`ErrorCode::BadValue`]), an optimizer state the
+    /// rule whose hyperparameters can train and a schedule whose first rate that rule can train
+    /// at ([`ErrorCode::BadValue`]), an optimizer state the
     /// size that rule keeps for the network's parameters, which `net_params` says
     /// ([`ErrorCode::BadLength`]). The network itself is the caller's to check.
     pub fn parse(bytes: &[u8], net_params: usize) -> Result<Header, ErrorCode> {
@@ -94,7 +102,15 @@ impl Header {
             steps: u32_at(36),
             net_floats: u32_at(40),
             opt_floats: u32_at(44),
+            schedule: Schedule {
+                lr: f32::from_bits(u32_at(48)),
+                decay_steps: u32_at(52),
+                step: u32_at(56),
+            },
         };
+        if limits::check(&rule.with_lr(header.schedule.lr)).is_err() {
+            return Err(ErrorCode::BadValue);
+        }
         if header.opt_floats as usize != rule.state_len(net_params) {
             return Err(ErrorCode::BadLength);
         }
@@ -154,6 +170,7 @@ fn header<L: Layer>(slot: &Slot<L>) -> Option<Header> {
         steps: opt.steps(),
         net_floats: (L::PARAMS + L::STATE) as u32,
         opt_floats: opt.state().len() as u32,
+        schedule: slot.schedule(),
     })
 }
 
@@ -267,7 +284,9 @@ pub(super) fn load<L: Layer>(
         f32::from_le_bytes(f)
     });
     match slot.opt.as_deref_mut() {
-        Some([o]) => o.restore(h.steps, floats).map_err(code),
-        None => Err(ErrorCode::OutOfMemory),
+        Some([o]) => o.restore(h.steps, floats).map_err(code)?,
+        None => return Err(ErrorCode::OutOfMemory),
     }
+    slot.restore_schedule(h.schedule);
+    Ok(())
 }
