@@ -11,10 +11,11 @@ mod nor;
 use common::{bundled, pixels};
 use nor::{Nor, Rom, Tear};
 use shinso::{Layer, Loss, Network, Optimizer, Rule, WeightDecay};
+use shinso_app::augment::shifted;
 use shinso_app::checkpoint::{Checkpoints, Store};
 use shinso_app::slot::state::{self, Header};
 use shinso_app::{App, LearnNet, LearnerState, Models, ARENA_FLOATS};
-use shinso_host::data::Dataset;
+use shinso_host::data::{pixel, Dataset};
 use shinso_link::HostPlatform as P;
 use shinso_proto::*;
 
@@ -140,7 +141,8 @@ fn f32s(bytes: &[u8]) -> Vec<f32> {
 }
 
 /// The state, read by the layout the module documents, equals the core's own network and
-/// Adam after the same five steps: weights, both moments, step count, rule.
+/// Adam after the same five steps (each on its image moved as the learner moves it):
+/// weights, both moments, step count, rule.
 #[test]
 fn the_state_is_the_cores_network_and_optimizer_in_the_documented_layout() {
     let data = train();
@@ -154,7 +156,9 @@ fn the_state_is_the_cores_network_and_optimizer_in_the_documented_layout() {
     let mut arena = vec![0.0; Network::<LearnNet>::train_arena(1)];
     for i in 0..5 {
         learn(&mut app, &data, i);
-        let x = data.image(i).to_vec();
+        // The learner's step `i` since boot learns from the image moved by that step's move.
+        let moved = shifted(&pixels(&data, i).0, i as u32);
+        let x: Vec<f32> = moved.iter().map(|&p| pixel(p)).collect();
         let mut y = [0.0f32; CLASSES];
         y[data.labels[i] as usize] = 1.0;
         let x: &[<LearnNet as Layer>::In] = bytemuck::cast_slice(&x);

@@ -5,7 +5,7 @@ use std::path::Path;
 use super::{read_idx, DataError, CLASSES};
 
 /// A pixel as the networks take it: `p · (1/255)`, the device's scaling (`firmware/app`'s
-/// `slot::normalise`), so host and device see the same floats. (`p / 255` differs from it in
+/// `slot::scale`), so host and device see the same floats. (`p / 255` differs from it in
 /// the last bit for 126 of the 256 values.)
 pub fn pixel(p: u8) -> f32 {
     p as f32 * (1.0 / 255.0)
