@@ -35,7 +35,7 @@ fn learner_is_the_core_bit_for_bit_with_every_rule() {
 /// One streamed pass over the 10,000 bundled training images, one sample at a time with Adam
 /// at 0.003 decaying linearly to 0 over the pass (the demo's recipe, a `Schedule` on the
 /// device), each step learning from its image moved by one pixel (`shinso_app::augment`),
-/// then the official test set through the learner: it reaches the 0.97 (MEASURED;
+/// then the official test set through the learner: it reaches the 0.97 (0.9719;
 /// 0.9689 without the moves).
 #[test]
 fn online_learner_reaches_097_after_one_pass() {
