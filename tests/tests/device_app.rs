@@ -71,10 +71,11 @@ fn shape(c: u8) -> Pixels {
     Pixels(p)
 }
 
-fn as_input(p: &Pixels) -> [[[f32; 28]; 28]; 1] {
-    let mut x = [[[0f32; 28]; 28]; 1];
-    for (i, v) in p.0.iter().enumerate() {
-        x[0][i / 28][i % 28] = *v as f32 * (1.0 / 255.0);
+fn as_input<T: bytemuck::Pod>(p: &Pixels) -> T {
+    let mut x = T::zeroed();
+    let floats: &mut [f32] = bytemuck::cast_slice_mut(core::slice::from_mut(&mut x));
+    for (o, v) in floats.iter_mut().zip(p.0) {
+        *o = v as f32 * (1.0 / 255.0);
     }
     x
 }
@@ -858,7 +859,7 @@ fn the_learner_follows_its_schedule() {
             rate_at(lr, n, k),
             &mut arena,
         );
-        let mut want = vec![0u8; 4 * LearnNet::PARAMS];
+        let mut want = vec![0u8; 4 * (LearnNet::PARAMS + LearnNet::STATE)];
         net.read_payload(0, &mut want).unwrap();
         assert!(pull(&mut app, 1) == want, "step {k}");
     }
