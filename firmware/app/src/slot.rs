@@ -156,6 +156,16 @@ impl<L: Layer> Slot<L> {
         (x, rest)
     }
 
+    /// The one-hot target of `label`, carved off the front of the arena (the rest follows).
+    fn target(label: u8, arena: &mut [f32]) -> Result<(&[L::Out], &mut [f32]), ErrorCode> {
+        let (target, rest) = carve::<L::Out>(arena, 1);
+        target.fill(bytemuck::Zeroable::zeroed());
+        *flat_mut(target)
+            .get_mut(label as usize)
+            .ok_or(ErrorCode::BadValue)? = 1.0;
+        Ok((target, rest))
+    }
+
     fn logits(
         &self,
         pixels: &[u8; PIXELS],
@@ -190,26 +200,22 @@ impl<L: Headed> Slot<L> {
             .get_mut(..Self::TUNE_ARENA)
             .ok_or(ErrorCode::OutOfMemory)?;
         let (x, rest) = Self::input(pixels, arena);
-        let (target, rest) = carve::<L::Out>(rest, 1);
-        target.fill(bytemuck::Zeroable::zeroed());
-        *flat_mut(target)
-            .get_mut(label as usize)
-            .ok_or(ErrorCode::BadValue)? = 1.0;
+        let (target, rest) = Self::target(label, rest)?;
         let (features, rest) = self.net.features(x, rest).map_err(code)?;
-        let head = self.net.head();
-        let predicted = argmax(flat(head.predict(features, rest).map_err(code)?)) as u8;
         // SGD keeps no state: the head's gradients, in the arena, are all this step adds.
         let rule = Rule::sgd(self.schedule.rate());
         let mut opt = Optimizer::new(rule, Network::<L>::HEAD_PARAMS, [0.0f32; 0]).map_err(code)?;
-        let loss = head
-            .train_step(
-                features,
-                target,
-                LOSS,
-                WeightDecay::default(),
-                &mut opt,
-                rest,
-            )
+        // One forward pass of the head: its logits give the prediction before the update (the
+        // head has no batch norm or dropout, so they are inference's floats), and the step goes
+        // on from its cache.
+        let pass = self
+            .net
+            .head()
+            .forward_train(features, rest)
+            .map_err(code)?;
+        let predicted = argmax(flat(pass.outputs())) as u8;
+        let loss = pass
+            .step(target, LOSS, WeightDecay::default(), &mut opt)
             .map_err(code)?;
         self.schedule.advance();
         Ok(Step { loss, predicted })
@@ -275,11 +281,7 @@ impl<L: Headed> DeviceModel for Slot<L> {
         // its prediction and loss are those of the moved image.
         let (x, rest) = carve::<L::In>(arena, 1);
         augment::shift_into(pixels, step, flat_mut(x), scale);
-        let (target, rest) = carve::<L::Out>(rest, 1);
-        target.fill(bytemuck::Zeroable::zeroed());
-        *flat_mut(target)
-            .get_mut(label as usize)
-            .ok_or(ErrorCode::BadValue)? = 1.0;
+        let (target, rest) = Self::target(label, rest)?;
         // One forward pass: its logits give the prediction before the update (the learner has
         // no batch norm or dropout, so they are inference's floats), and the step goes on from
         // its cache.
