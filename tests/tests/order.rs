@@ -342,11 +342,13 @@ proptest! {
     }
 }
 
-/// Every tile shape the host picks, each against the in-order loop bit for bit: the exact
-/// 40-, 20- and 10-column tiles and the 6-row tiles of wide products, with row counts that
-/// leave ragged last tiles (5, 7, 13), inner dimensions longer than one panel chunk (1,000 at
-/// 40 columns is 20 chunks), the single-sample and single-entry products, and the wide MLP's
-/// first layer (100 × 784 × 1000).
+/// Every path the host picks, each against the in-order loop bit for bit: the small products'
+/// tiles (1, 4, 5 rows; the exact 40-, 20- and 10-column tiles; 11 × 17), the blocked products
+/// (packed operands, 6 × 16 tiles, from 64 columns for `gemm_tn` and 96 for the others) with
+/// ragged last tiles and panels (130, 1000 columns), several row blocks (250, 300, 784 rows;
+/// a block holds at most 120) and several chunks of the inner dimension (513, 600, 1000 steps; a
+/// chunk holds at most 256), the smallest ones (6 rows, one step), and the wide MLP's first
+/// layer (100 × 784 × 1000).
 #[test]
 fn gemms_on_every_tile_shape() {
     for (m, k, n) in [
@@ -362,6 +364,11 @@ fn gemms_on_every_tile_shape() {
         (1000, 20, 10),
         (1000, 40, 20),
         (784, 1000, 40),
+        (100, 784, 10),
+        (6, 1, 96),
+        (250, 513, 130),
+        (300, 600, 7),
+        (121, 257, 100),
     ] {
         check_gemms(m, k, n, (m * 31 + k * 7 + n) as u64);
     }

@@ -31,6 +31,9 @@
 
 use core::ops::Range;
 
+#[cfg(not(target_arch = "arm"))]
+use super::blocked::{self, View};
+
 /// `Σ xᵢ·yᵢ` over the shorter of the two slices, with eight independent accumulators (one AVX
 /// register on the host; eight in-flight FPU chains on the M4F).
 pub fn dot(x: &[f32], y: &[f32]) -> f32 {
@@ -93,7 +96,7 @@ type Tile<const R: usize, const W: usize> = [[f32; W]; R];
 /// the row `b` of its columns of `B` add their outer product to the tile: `acc[r][c] += a[r]·b[c]`.
 /// The tile is passed by value so that it stays in registers for the whole loop.
 #[inline(always)]
-fn run<const R: usize, const W: usize>(
+pub(super) fn run<const R: usize, const W: usize>(
     mut acc: Tile<R, W>,
     steps: impl Iterator<Item = ([f32; R], [f32; W])>,
 ) -> Tile<R, W> {
@@ -113,7 +116,7 @@ fn run<const R: usize, const W: usize>(
 /// overlap is recomputed (from the same numbers) but only its new part is stored, so every tile
 /// has the full size and no ragged edge. An axis shorter than `size` gets one tile whose indices
 /// past `len` are padding (only for columns: rows use tiles of one row instead).
-fn tiles(len: usize, size: usize) -> impl Iterator<Item = (usize, Range<usize>)> {
+pub(super) fn tiles(len: usize, size: usize) -> impl Iterator<Item = (usize, Range<usize>)> {
     (0..len).step_by(size).map(move |s| {
         let start = s.min(len.saturating_sub(size));
         (start, s - start..(len - start).min(size))
@@ -144,7 +147,7 @@ fn load<const R: usize, const W: usize>(
 /// `dst = src` for a piece of a tile row. A full row (the usual case) has the constant length
 /// `W`, so this becomes a few vector moves rather than a call to `memcpy`.
 #[inline(always)]
-fn copy<const W: usize>(dst: &mut [f32], src: &[f32]) {
+pub(super) fn copy<const W: usize>(dst: &mut [f32], src: &[f32]) {
     if let (Ok(d), Ok(s)) = (
         <&mut [f32; W]>::try_from(&mut *dst),
         <&[f32; W]>::try_from(src),
@@ -254,14 +257,14 @@ macro_rules! with_tile {
 const WIDE_MR: usize = 6;
 
 /// The chunks `p0..p0 + kc` of the inner dimension (`k` steps).
-fn chunks(k: usize, kc: usize) -> impl Iterator<Item = Range<usize>> {
+pub(super) fn chunks(k: usize, kc: usize) -> impl Iterator<Item = Range<usize>> {
     (0..k).step_by(kc).map(move |p| p..(p + kc).min(k))
 }
 
 /// The rows of a panel of `W` columns, as arrays (each chunk has exactly `W` floats, so the
 /// conversion cannot fail and the compiler drops its check).
 #[inline(always)]
-fn rows_of<const W: usize>(panel: &[f32]) -> impl Iterator<Item = [f32; W]> + '_ {
+pub(super) fn rows_of<const W: usize>(panel: &[f32]) -> impl Iterator<Item = [f32; W]> + '_ {
     panel.chunks_exact(W).map(|r| r.try_into().unwrap())
 }
 
@@ -278,6 +281,26 @@ pub fn gemm_nn(
     let (a, b, c) = (&a[..m * k], &b[..k * n], &mut c[..m * n]);
     if k == 0 && !accumulate {
         c.fill(0.0);
+    }
+    #[cfg(not(target_arch = "arm"))]
+    if k > 0
+        && blocked::product(
+            (m, k, n),
+            View {
+                x: a,
+                along: k,
+                step: 1,
+            },
+            View {
+                x: b,
+                along: 1,
+                step: n,
+            },
+            c,
+            accumulate,
+        )
+    {
+        return;
     }
     with_tile!(nn, m, n, m, k, n, a, b, c, accumulate);
 }
@@ -346,6 +369,26 @@ pub fn gemm_tn(
     if k == 0 && !accumulate {
         c.fill(0.0);
     }
+    #[cfg(not(target_arch = "arm"))]
+    if k > 0
+        && blocked::product(
+            (m, k, n),
+            View {
+                x: a,
+                along: 1,
+                step: m,
+            },
+            View {
+                x: b,
+                along: 1,
+                step: n,
+            },
+            c,
+            accumulate,
+        )
+    {
+        return;
+    }
     with_tile!(tn, m, n, m, k, n, a, b, c, accumulate);
 }
 
@@ -380,6 +423,26 @@ pub fn gemm_nt(
     let (a, b, c) = (&a[..m * k], &b[..n * k], &mut c[..m * n]);
     if k == 0 && !accumulate {
         c.fill(0.0);
+    }
+    #[cfg(not(target_arch = "arm"))]
+    if k > 0
+        && blocked::product(
+            (m, k, n),
+            View {
+                x: a,
+                along: k,
+                step: 1,
+            },
+            View {
+                x: b,
+                along: k,
+                step: 1,
+            },
+            c,
+            accumulate,
+        )
+    {
+        return;
     }
     with_tile!(nt, m, n, m, k, n, a, b, c, accumulate);
 }

@@ -6,6 +6,8 @@
 //! by the target, so the host and the device compute the same floats.
 
 pub mod batchnorm;
+#[cfg(not(target_arch = "arm"))]
+mod blocked;
 pub mod conv;
 pub mod conv_pool;
 pub mod dense;
