@@ -119,9 +119,16 @@ fn blocked((m, k, n): (usize, usize, usize), a: View, b: View, c: &mut [f32], ac
                     let tile = &block[t * R * len..][..R * len];
                     let acc = run(acc, rows_of::<R>(tile).zip(rows_of::<W>(panel)));
                     // Rows before the block's new ones belong to the block before it.
-                    for r in rows.start.max(new.start.saturating_sub(i))..rows.end {
-                        let row = &mut c[at(r)..][cols.clone()];
-                        copy::<W>(row, &acc[r][cols.clone()]);
+                    let rows = rows.start.max(new.start.saturating_sub(i))..rows.end;
+                    if rows == (0..R) && cols == (0..W) {
+                        // The usual tile, all new: stored straight from the registers.
+                        for (r, sums) in acc.iter().enumerate() {
+                            copy::<W>(&mut c[at(r)..][..W], sums);
+                        }
+                    } else {
+                        for r in rows {
+                            copy::<W>(&mut c[at(r)..][cols.clone()], &acc[r][cols.clone()]);
+                        }
                     }
                 }
             }
