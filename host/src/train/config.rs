@@ -1,6 +1,6 @@
 //! Everything a training run depends on, as one serialisable value, and its checks.
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, ensure, Result};
 use serde::{Deserialize, Serialize};
 use shinso::{optim::limits, Init, Loss, OptimizerKind, Rule};
 
@@ -49,7 +49,8 @@ pub enum Schedule {
     },
 }
 
-/// Everything a training run depends on; serialised into `summary.json` and `report.json`.
+/// Everything a training run depends on; serialised into `summary.json`, `report.json` and
+/// the model file's metadata (so the field order is part of those formats).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TrainConfig {
     pub preset: String,
@@ -81,7 +82,7 @@ pub struct TrainConfig {
     pub test_size: Option<usize>,
     /// Random shifts of up to ±N pixels.
     pub augment_shift: u32,
-    /// Evaluate every N iterations (and at the end).
+    /// Evaluate every N iterations (and at the end); 0: once an epoch, at most 50 times.
     pub eval_every: usize,
     /// Training accuracy is measured on at most this many training images.
     pub eval_train_samples: usize,
@@ -89,12 +90,11 @@ pub struct TrainConfig {
 
 impl TrainConfig {
     pub fn preset(&self) -> Result<Preset> {
-        Preset::from_name(&self.preset)
-            .ok_or_else(|| anyhow::anyhow!("unknown preset {:?}", self.preset))
+        Preset::from_name(&self.preset).ok_or_else(|| anyhow!("unknown preset {:?}", self.preset))
     }
 
     pub fn rule(&self) -> Rule {
-        let lr = self.lr;
+        let (lr, delta) = (self.lr, self.delta);
         match self.optimizer {
             OptimizerKind::Sgd => Rule::Sgd { lr },
             OptimizerKind::Momentum => Rule::Momentum {
@@ -104,18 +104,18 @@ impl TrainConfig {
             OptimizerKind::AdaGrad => Rule::AdaGrad {
                 lr,
                 h0: self.adagrad_h0,
-                delta: self.delta,
+                delta,
             },
             OptimizerKind::RmsProp => Rule::RmsProp {
                 lr,
                 rho: self.rho,
-                delta: self.delta,
+                delta,
             },
             OptimizerKind::Adam => Rule::Adam {
                 lr,
                 beta1: self.beta1,
                 beta2: self.beta2,
-                delta: self.delta,
+                delta,
             },
         }
     }
@@ -134,12 +134,8 @@ impl TrainConfig {
         match self.schedule {
             Schedule::Constant => self.lr,
             Schedule::Step { every, gamma } => {
-                let k = if every > 0.0 {
-                    (epoch / every).floor()
-                } else {
-                    0.0
-                };
-                self.lr * gamma.powi(k as i32)
+                let k = if every > 0.0 { epoch / every } else { 0.0 };
+                self.lr * gamma.powi(k.floor() as i32)
             }
             Schedule::Cosine { min } => {
                 let t = if total_epochs > 0.0 {
@@ -154,16 +150,17 @@ impl TrainConfig {
 
     /// Refuse settings the core would misbehave on, with a message naming the flag.
     pub fn validate(&self) -> Result<()> {
-        let pos = |v: f32, flag: &str| -> Result<()> {
-            if !(v.is_finite() && v > 0.0) {
-                bail!("{flag} must be a positive number, got {v}");
-            }
+        let positive = |v: f32, flag: &str| {
+            ensure!(
+                v.is_finite() && v > 0.0,
+                "{flag} must be a positive number, got {v}"
+            );
             Ok(())
         };
         // The ranges that can train live in the core, shared with the device.
-        let within = |r: limits::Range, flag: &'static str, v: f32| -> Result<()> {
+        let within = |r: limits::Range, flag: &'static str, v: f32| {
             r.check(flag, v)
-                .map_err(|e| anyhow::anyhow!("{e} (for {})", self.optimizer.name()))
+                .map_err(|e| anyhow!("{e} (for {})", self.optimizer.name()))
         };
         within(limits::lr_range(&self.rule()), "--lr", self.lr)?;
         within(limits::DELTA, "--delta", self.delta)?;
@@ -174,61 +171,63 @@ impl TrainConfig {
         within(limits::ADAGRAD_H0, "--adagrad-h0", self.adagrad_h0)?;
         limits::DROPOUT.check("--dropout", self.dropout)?;
         if self.init == InitKind::Gaussian {
-            pos(self.init_std, "--init-std")?;
+            positive(self.init_std, "--init-std")?;
         }
         limits::WEIGHT_DECAY.check("--l1", self.l1)?;
         limits::WEIGHT_DECAY.check("--l2", self.l2)?;
-        if self.batch_size == 0 || self.batch_size > BATCH {
-            bail!(
-                "--batch-size must be between 1 and {BATCH}, got {}",
-                self.batch_size
-            );
-        }
-        if self.iterations == 0 {
-            bail!("nothing to do: the run has 0 iterations");
-        }
-        if self.iterations > MAX_ITERATIONS {
-            bail!(
-                "--iterations must be at most {MAX_ITERATIONS}, got {}",
-                self.iterations
-            );
-        }
+        ensure!(
+            (1..=BATCH).contains(&self.batch_size),
+            "--batch-size must be between 1 and {BATCH}, got {}",
+            self.batch_size
+        );
+        ensure!(
+            self.iterations > 0,
+            "nothing to do: the run has 0 iterations"
+        );
+        ensure!(
+            self.iterations <= MAX_ITERATIONS,
+            "--iterations must be at most {MAX_ITERATIONS}, got {}",
+            self.iterations
+        );
         match self.schedule {
             Schedule::Step { every, gamma } => {
-                if !(every.is_finite() && every > 0.0) {
-                    bail!("--lr-step must be a positive number of epochs, got {every}");
-                }
-                pos(gamma, "--lr-gamma")?;
+                ensure!(
+                    every.is_finite() && every > 0.0,
+                    "--lr-step must be a positive number of epochs, got {every}"
+                );
+                positive(gamma, "--lr-gamma")?;
             }
             Schedule::Cosine { min } => {
-                if !(min.is_finite() && min >= 0.0) {
-                    bail!("--lr-min must be ≥ 0, got {min}");
-                }
+                ensure!(
+                    min.is_finite() && min >= 0.0,
+                    "--lr-min must be ≥ 0, got {min}"
+                );
             }
             Schedule::Constant => {}
         }
-        if self.train_size == Some(0) || self.test_size == Some(0) {
-            bail!("--train-size and --test-size must be at least 1");
-        }
-        if self.augment_shift > 27 {
-            bail!(
-                "--augment-shift must be at most 27 pixels, got {}",
-                self.augment_shift
-            );
-        }
+        ensure!(
+            self.train_size != Some(0) && self.test_size != Some(0),
+            "--train-size and --test-size must be at least 1"
+        );
+        ensure!(
+            self.augment_shift <= 27,
+            "--augment-shift must be at most 27 pixels, got {}",
+            self.augment_shift
+        );
         let p = self.preset()?;
-        if self.batch_norm && !p.has_batch_norm() {
-            bail!("preset {} has no batch-norm layers", p.name());
-        }
-        if p.fixed_relu() && self.activation != ActKind::Relu {
-            bail!(
-                "preset {} fuses convolution, ReLU and pooling: --activation must be relu",
-                p.name()
-            );
-        }
-        if self.dropout > 0.0 && !p.has_dropout() {
-            bail!("preset {} has no dropout layers", p.name());
-        }
+        let name = p.name();
+        ensure!(
+            !self.batch_norm || p.has_batch_norm(),
+            "preset {name} has no batch-norm layers"
+        );
+        ensure!(
+            !p.fixed_relu() || self.activation == ActKind::Relu,
+            "preset {name} fuses convolution, ReLU and pooling: --activation must be relu"
+        );
+        ensure!(
+            self.dropout <= 0.0 || p.has_dropout(),
+            "preset {name} has no dropout layers"
+        );
         Ok(())
     }
 }
