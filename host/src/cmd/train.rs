@@ -10,7 +10,7 @@ use crate::data::DataArgs;
 use crate::io::{create_out_dir, safetensors, Metadata};
 use crate::nets::{ActKind, InitKind, Preset};
 use crate::report::{metrics, plot};
-use crate::train::{self, LossKind, Schedule, TrainConfig, MAX_ITERATIONS};
+use crate::train::{self, Schedule, TrainConfig, MAX_ITERATIONS};
 use crate::ui::{json_value, progress_bar, say, write_json};
 use shinso::OptimizerKind;
 
@@ -41,33 +41,12 @@ pub struct TrainArgs {
     /// Weight initialisation
     #[arg(long, value_enum)]
     pub init: Option<InitKind>,
-    /// σ of the Gaussian initialisation
-    #[arg(long, value_name = "SIGMA", default_value_t = 0.01)]
-    pub init_std: f32,
     /// Update rule
     #[arg(long, value_enum)]
     pub optimizer: Option<OptimizerKind>,
     /// Learning rate ε
     #[arg(long)]
     pub lr: Option<f32>,
-    /// Momentum μ
-    #[arg(long, default_value_t = 0.9)]
-    pub momentum: f32,
-    /// RMSProp decay ρ
-    #[arg(long, default_value_t = 0.99)]
-    pub rho: f32,
-    /// Adam β₁
-    #[arg(long, default_value_t = 0.9)]
-    pub beta1: f32,
-    /// Adam β₂
-    #[arg(long, default_value_t = 0.999)]
-    pub beta2: f32,
-    /// δ added to the root in AdaGrad, RMSProp and Adam
-    #[arg(long, default_value_t = 1e-7)]
-    pub delta: f32,
-    /// Initial h of AdaGrad
-    #[arg(long, default_value_t = 1e-4)]
-    pub adagrad_h0: f32,
     /// Learning-rate schedule
     #[arg(long, value_enum)]
     pub lr_schedule: Option<ScheduleKind>,
@@ -80,9 +59,6 @@ pub struct TrainArgs {
     /// Final learning rate (cosine schedule)
     #[arg(long, default_value_t = 0.0)]
     pub lr_min: f32,
-    /// Loss function
-    #[arg(long, value_enum, default_value = "softmax-ce")]
-    pub loss: LossKind,
     /// Samples per step (at most 128)
     #[arg(long, short = 'b')]
     pub batch_size: Option<usize>,
@@ -92,36 +68,14 @@ pub struct TrainArgs {
     /// Passes over the training set (may be fractional)
     #[arg(long, short = 'e')]
     pub epochs: Option<f64>,
-    /// L1 weight decay λ₁ (biases excluded)
-    #[arg(long, default_value_t = 0.0)]
-    pub l1: f32,
-    /// L2 weight decay λ₂ (biases excluded)
-    #[arg(long, default_value_t = 0.0)]
-    pub l2: f32,
     /// Dropout ratio after each hidden dense activation (0 = off; default: the preset's)
     #[arg(long)]
     pub dropout: Option<f32>,
-    /// Batch normalisation before each hidden activation
-    #[arg(long)]
-    pub batch_norm: bool,
-    /// Seed of initialisation, shuffling, dropout and augmentation
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Train on the first N training images only
-    #[arg(long, value_name = "N")]
-    pub train_size: Option<usize>,
-    /// Test on the first N test images only
-    #[arg(long, value_name = "N")]
-    pub test_size: Option<usize>,
     /// Augment with random shifts of up to ±K pixels
     #[arg(long, value_name = "K")]
     pub augment_shift: Option<u32>,
-    /// Evaluate every N iterations (default: every epoch, at most 50 times)
-    #[arg(long, value_name = "N")]
-    pub eval_every: Option<usize>,
-    /// Training accuracy is measured on at most N training images
-    #[arg(long, value_name = "N", default_value_t = 10_000)]
-    pub eval_train_samples: usize,
+    #[command(flatten)]
+    pub knobs: TrainConfig,
     /// Plot format
     #[arg(long, value_enum, default_value = "png")]
     pub plot_format: PlotFormat,
@@ -143,33 +97,18 @@ impl TrainArgs {
             optimizer.default_lr()
         };
         let mut c = TrainConfig {
+            preset: recipe.preset,
             activation: self.activation.unwrap_or(recipe.activation),
             init: self.init.unwrap_or(recipe.init),
-            init_std: self.init_std,
             optimizer,
             lr: self.lr.unwrap_or(lr),
-            momentum: self.momentum,
-            rho: self.rho,
-            beta1: self.beta1,
-            beta2: self.beta2,
-            delta: self.delta,
-            adagrad_h0: self.adagrad_h0,
             schedule: self.schedule(recipe.schedule),
-            loss: self.loss,
             batch_size: self.batch_size.unwrap_or(recipe.batch_size),
-            l1: self.l1,
-            l2: self.l2,
             dropout: self.dropout.unwrap_or(recipe.dropout),
-            batch_norm: self.batch_norm,
-            seed: self.seed,
-            train_size: self.train_size,
-            test_size: self.test_size,
             augment_shift: self.augment_shift.unwrap_or(recipe.augment_shift),
-            eval_every: self.eval_every.unwrap_or(0),
-            eval_train_samples: self.eval_train_samples,
-            ..recipe
+            ..self.knobs.clone()
         };
-        let n_train = self.train_size.map_or(train_len, |n| n.min(train_len));
+        let n_train = c.train_size.map_or(train_len, |n| n.min(train_len));
         c.iterations = match (self.iterations, self.epochs) {
             (Some(n), _) => n,
             (None, None) => c.steps(epochs, n_train) as usize,

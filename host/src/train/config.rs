@@ -1,6 +1,7 @@
 //! Everything a training run depends on, as one serialisable value, and its checks.
 
 use anyhow::{anyhow, ensure, Result};
+use clap::{Args, FromArgMatches};
 use serde::{Deserialize, Serialize};
 use shinso::{optim::limits, Init, Loss, OptimizerKind, Rule};
 
@@ -51,41 +52,91 @@ pub enum Schedule {
 
 /// Everything a training run depends on; serialised into `summary.json`, `report.json` and
 /// the model file's metadata (so the field order is part of those formats).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+///
+/// The knobs every preset shares are `shinso train`'s flags, with their defaults; the
+/// `skip`ped ones are the preset's recipe (see `recipe.rs`), their values here its base.
+#[derive(Clone, Debug, Serialize, Deserialize, Args)]
 pub struct TrainConfig {
+    #[arg(skip)]
     pub preset: String,
+    #[arg(skip = ActKind::Relu)]
     pub activation: ActKind,
+    #[arg(skip = InitKind::He)]
     pub init: InitKind,
-    /// σ of the Gaussian initialisation.
+    /// σ of the Gaussian initialisation
+    #[arg(long, value_name = "SIGMA", default_value_t = 0.01)]
     pub init_std: f32,
+    #[arg(skip = OptimizerKind::Adam)]
     pub optimizer: OptimizerKind,
+    #[arg(skip = 0.001f32)]
     pub lr: f32,
+    /// Momentum μ
+    #[arg(long, default_value_t = 0.9)]
     pub momentum: f32,
+    /// RMSProp decay ρ
+    #[arg(long, default_value_t = 0.99)]
     pub rho: f32,
+    /// Adam β₁
+    #[arg(long, default_value_t = 0.9)]
     pub beta1: f32,
+    /// Adam β₂
+    #[arg(long, default_value_t = 0.999)]
     pub beta2: f32,
+    /// δ added to the root in AdaGrad, RMSProp and Adam
+    #[arg(long, default_value_t = 1e-7)]
     pub delta: f32,
+    /// Initial h of AdaGrad
+    #[arg(long, default_value_t = 1e-4)]
     pub adagrad_h0: f32,
+    #[arg(skip = Schedule::Constant)]
     pub schedule: Schedule,
+    /// Loss function
+    #[arg(long, value_enum, default_value = "softmax-ce")]
     pub loss: LossKind,
+    #[arg(skip = 100usize)]
     pub batch_size: usize,
     /// Optimizer steps in total.
+    #[arg(skip)]
     pub iterations: usize,
+    /// L1 weight decay λ₁ (biases excluded)
+    #[arg(long, default_value_t = 0.0)]
     pub l1: f32,
+    /// L2 weight decay λ₂ (biases excluded)
+    #[arg(long, default_value_t = 0.0)]
     pub l2: f32,
+    #[arg(skip)]
     pub dropout: f32,
+    /// Batch normalisation before each hidden activation
+    #[arg(long)]
     pub batch_norm: bool,
+    /// Seed of initialisation, shuffling, dropout and augmentation
+    #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Use only the first N training images (None: all).
+    /// Train on the first N training images only
+    #[arg(long, value_name = "N")]
     pub train_size: Option<usize>,
-    /// Use only the first N test images (None: all).
+    /// Test on the first N test images only
+    #[arg(long, value_name = "N")]
     pub test_size: Option<usize>,
     /// Random shifts of up to ±N pixels.
+    #[arg(skip)]
     pub augment_shift: u32,
-    /// Evaluate every N iterations (and at the end); 0: once an epoch, at most 50 times.
+    /// Evaluate every N iterations (default: every epoch, at most 50 times)
+    #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
     pub eval_every: usize,
-    /// Training accuracy is measured on at most this many training images.
+    /// Training accuracy is measured on at most N training images
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
     pub eval_train_samples: usize,
+}
+
+impl Default for TrainConfig {
+    /// The base recipe: the flags' defaults, and the `skip` values, read from an empty
+    /// command line so that they are stated once.
+    fn default() -> Self {
+        let flags = Self::augment_args(clap::Command::new("train").no_binary_name(true));
+        let matches = flags.get_matches_from(Vec::<String>::new());
+        Self::from_arg_matches(&matches).expect("every flag has a default")
+    }
 }
 
 impl TrainConfig {

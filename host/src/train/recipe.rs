@@ -1,8 +1,8 @@
 //! Each preset's training recipe: what `shinso train --preset P` does unless told otherwise.
 
-use crate::nets::{ActKind, InitKind, Preset};
+use crate::nets::Preset;
 
-use super::{LossKind, Schedule, TrainConfig};
+use super::{Schedule, TrainConfig};
 use shinso::OptimizerKind;
 
 impl TrainConfig {
@@ -12,31 +12,7 @@ impl TrainConfig {
     pub fn recipe(preset: Preset) -> (Self, f64) {
         let mut c = TrainConfig {
             preset: preset.name().into(),
-            activation: ActKind::Relu,
-            init: InitKind::He,
-            init_std: 0.01,
-            optimizer: OptimizerKind::Adam,
-            lr: 0.001,
-            momentum: 0.9,
-            rho: 0.99,
-            beta1: 0.9,
-            beta2: 0.999,
-            delta: 1e-7,
-            adagrad_h0: 1e-4,
-            schedule: Schedule::Constant,
-            loss: LossKind::SoftmaxCe,
-            batch_size: 100,
-            iterations: 0,
-            l1: 0.0,
-            l2: 0.0,
-            dropout: 0.0,
-            batch_norm: false,
-            seed: 1,
-            train_size: None,
-            test_size: None,
-            augment_shift: 0,
-            eval_every: 0,
-            eval_train_samples: 10_000,
+            ..Default::default()
         };
         let epochs = match preset {
             // the course's 2000 iterations of 100 = 20 epochs of our 10,000 images
