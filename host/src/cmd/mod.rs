@@ -25,7 +25,7 @@ pub struct Cli {
 pub enum Command {
     /// Train a network on MNIST (or any data in the same format) and write metrics, plots,
     /// a summary and the model.
-    Train(train::TrainArgs),
+    Train(Box<train::TrainArgs>),
     /// Measure a saved model: accuracy, per-class accuracy and confusion matrix.
     Eval(eval::EvalArgs),
     /// Run the course's experiments and write REPORT.md, report.json and plots.
