@@ -2,6 +2,9 @@
 
 use std::process::ExitCode;
 
+use clap::error::ErrorKind;
+
+/// Every error is one line on stderr.
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -9,35 +12,36 @@ fn one_line(s: &str) -> String {
 fn main() -> ExitCode {
     // A bug must still end in one line, not a backtrace.
     std::panic::set_hook(Box::new(|info| {
-        let msg = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "panic".into());
+        let payload = info.payload();
+        let msg = (payload.downcast_ref::<&str>().copied())
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("panic");
         let at = info
             .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        eprintln!("error: internal error: {}{at}", one_line(&msg));
+            .map_or(String::new(), |l| format!(" at {}:{}", l.file(), l.line()));
+        eprintln!("error: internal error: {}{at}", one_line(msg));
     }));
-    match shinso_host::cmd::run(std::env::args_os()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            if let Some(u) = e.downcast_ref::<shinso_host::cmd::UsageError>() {
-                use clap::error::ErrorKind;
-                if matches!(
-                    u.0.kind(),
-                    ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
-                ) {
-                    let _ = u.0.print();
-                    return ExitCode::SUCCESS;
-                }
-                eprintln!("error: {}", one_line(&u.to_string()));
-                return ExitCode::from(2);
-            }
-            eprintln!("error: {}", one_line(&format!("{e:#}")));
-            ExitCode::from(1)
-        }
+    let Err(e) = shinso_host::cmd::run(std::env::args_os()) else {
+        return ExitCode::SUCCESS;
+    };
+    let Some(usage) = e.downcast_ref::<clap::Error>() else {
+        eprintln!("error: {}", one_line(&format!("{e:#}")));
+        return ExitCode::from(1);
+    };
+    if matches!(
+        usage.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    ) {
+        let _ = usage.print();
+        return ExitCode::SUCCESS;
     }
+    // clap's message and usage, without its hint to try --help
+    let text = usage.render().to_string();
+    let line = one_line(
+        text.split("For more information")
+            .next()
+            .unwrap_or_default(),
+    );
+    eprintln!("error: {}", line.strip_prefix("error: ").unwrap_or(&line));
+    ExitCode::from(2)
 }

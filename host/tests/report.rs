@@ -41,9 +41,11 @@ fn confusion_counts() {
     assert_eq!(pc[1], 0.5);
     assert_eq!(pc[3], 1.0);
     assert_eq!(pc[0], 0.0);
-    let names: Vec<String> = (0..10).map(|i| i.to_string()).collect();
-    let t = c.to_table(&names);
+    let t = c.to_table();
     assert_eq!(t.lines().count(), 12);
+    // class 1: one right, one taken for a 7
+    let row1 = "        1 |     0     1     0     0     0     0     0     1     0     0 | 0.5000";
+    assert_eq!(t.lines().nth(3), Some(row1), "{t}");
 }
 
 #[test]

@@ -2,13 +2,12 @@
 
 use std::time::Instant;
 
-use cpu_time::ThreadTime;
-
-use anyhow::Result;
+use anyhow::{ensure, Result};
 use clap::Args;
+use cpu_time::ThreadTime;
 use shinso::WeightDecay;
 
-use crate::data::DataArgs;
+use crate::data::{DataArgs, Dataset};
 use crate::nets::{Preset, BATCH, INPUT};
 use crate::train::{self, TrainConfig};
 use crate::ui::say;
@@ -31,106 +30,61 @@ pub struct BenchArgs {
     pub data: DataArgs,
 }
 
-/// One measurement.
-#[derive(Clone, Debug, serde::Serialize)]
-struct BenchResult {
-    pub preset: String,
-    pub params: usize,
-    pub batch_size: usize,
-    /// Wall-clock time per step (best repetition).
-    pub ms_per_step: f64,
-    pub samples_per_s: f64,
-    /// CPU time of the benchmarking thread per step (best repetition): unlike wall time it
-    /// hardly changes when other processes share the CPU.
-    pub cpu_ms_per_step: f64,
-    pub cpu_samples_per_s: f64,
-}
-
-/// Time `steps` training steps of `preset` (its default optimizer and init) on batches of
-/// `batch` images from `images`/`labels`; best of `repeat`.
-fn measure(
-    preset: Preset,
-    batch: usize,
-    steps: usize,
-    repeat: usize,
-    images: &[f32],
-    labels: &[u8],
-) -> Result<BenchResult> {
-    let mut cfg = TrainConfig::for_preset(preset, labels.len());
-    cfg.batch_size = batch;
+/// The parameters of `preset` (its recipe at batch `a.batch_size`) and the wall-clock and
+/// CPU seconds of its training step on batches of `ds`, each the best of `a.repeat` runs of
+/// `a.steps` steps after 3 untimed ones. CPU time of this thread, unlike wall time, hardly
+/// changes when other processes share the CPU.
+fn measure(preset: Preset, a: &BenchArgs, ds: &Dataset) -> Result<(usize, f64, f64)> {
+    let b = a.batch_size;
+    let mut cfg = TrainConfig::for_preset(preset, ds.len());
+    cfg.batch_size = b;
     cfg.validate()?;
     let (mut model, mut opt) = train::fresh(&cfg)?;
-    let n_batches = (labels.len() / batch).max(1);
-    let mut step = |k: usize| -> Result<()> {
+    let params = model.params();
+    let n_batches = (ds.len() / b).max(1);
+    let mut step = |k: usize| {
         let i = k % n_batches;
-        let x = &images[i * batch * INPUT..(i + 1) * batch * INPUT];
-        let y = &labels[i * batch..(i + 1) * batch];
+        let x = &ds.images[i * b * INPUT..(i + 1) * b * INPUT];
+        let y = &ds.labels[i * b..(i + 1) * b];
         // a rejected step (non-finite) still costs the same time; ignore its result
         let _ = model.train_step(x, y, cfg.loss.core(), WeightDecay::default(), &mut opt);
-        Ok(())
     };
-    for k in 0..3 {
-        step(k)?;
+    (0..3).for_each(&mut step);
+    let steps = a.steps.max(1);
+    let (mut wall, mut cpu) = (f64::INFINITY, f64::INFINITY);
+    for _ in 0..a.repeat.max(1) {
+        let (t, c) = (Instant::now(), ThreadTime::now());
+        (0..steps).for_each(&mut step);
+        cpu = cpu.min(c.elapsed().as_secs_f64() / steps as f64);
+        wall = wall.min(t.elapsed().as_secs_f64() / steps as f64);
     }
-    let mut best = f64::INFINITY;
-    let mut best_cpu = f64::INFINITY;
-    for _ in 0..repeat.max(1) {
-        let t = Instant::now();
-        let c = ThreadTime::now();
-        for k in 0..steps.max(1) {
-            step(k)?;
-        }
-        best_cpu = best_cpu.min(c.elapsed().as_secs_f64() / steps.max(1) as f64);
-        best = best.min(t.elapsed().as_secs_f64() / steps.max(1) as f64);
-    }
-    Ok(BenchResult {
-        preset: preset.name().into(),
-        params: model.params(),
-        batch_size: batch,
-        ms_per_step: best * 1e3,
-        samples_per_s: batch as f64 / best,
-        cpu_ms_per_step: best_cpu * 1e3,
-        cpu_samples_per_s: if best_cpu > 0.0 {
-            batch as f64 / best_cpu
-        } else {
-            0.0
-        },
-    })
+    Ok((params, wall, cpu))
 }
 
 pub fn run(a: &BenchArgs) -> Result<()> {
     let data = a.data.load()?;
-    if a.batch_size == 0 || a.batch_size > BATCH || a.batch_size > data.train.len() {
-        anyhow::bail!(
-            "--batch-size must be between 1 and {}",
-            BATCH.min(data.train.len())
-        );
-    }
+    let most = BATCH.min(data.train.len());
+    let b = a.batch_size;
+    ensure!(
+        (1..=most).contains(&b),
+        "--batch-size must be between 1 and {most}"
+    );
     let presets = if a.preset.is_empty() {
-        vec![Preset::Mlp, Preset::SimpleConvnet]
+        &[Preset::Mlp, Preset::SimpleConvnet]
     } else {
-        a.preset.clone()
+        &a.preset[..]
     };
     say("| preset | parameters | batch | ms / step | samples / s | CPU ms / step | samples / CPU s |");
     say("|---|---:|---:|---:|---:|---:|---:|");
-    for p in presets {
-        let r = measure(
-            p,
-            a.batch_size,
-            a.steps,
-            a.repeat,
-            &data.train.images,
-            &data.train.labels,
-        )?;
+    for &p in presets {
+        let (params, wall, cpu) = measure(p, a, &data.train)?;
+        let cpu_rate = if cpu > 0.0 { b as f64 / cpu } else { 0.0 };
         say(&format!(
-            "| {} | {} | {} | {:.3} | {:.0} | {:.3} | {:.0} |",
-            r.preset,
-            r.params,
-            r.batch_size,
-            r.ms_per_step,
-            r.samples_per_s,
-            r.cpu_ms_per_step,
-            r.cpu_samples_per_s
+            "| {} | {params} | {b} | {:.3} | {:.0} | {:.3} | {cpu_rate:.0} |",
+            p.name(),
+            wall * 1e3,
+            b as f64 / wall,
+            cpu * 1e3
         ));
     }
     Ok(())

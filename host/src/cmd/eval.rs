@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
+use anyhow::{ensure, Result};
 use clap::Args;
 
 use super::PlotFormat;
@@ -43,30 +43,28 @@ pub struct EvalArgs {
 pub fn run(a: &EvalArgs) -> Result<()> {
     let Loaded {
         mut model,
-        activation: act,
+        activation,
         ..
     } = io::load(&a.model, a.preset, a.activation)?;
     let data = a.data.load()?;
-    let ds = if a.on_train { &data.train } else { &data.test };
-    if ds.pixels() != INPUT {
-        bail!(
-            "the model takes 28x28 images; {} holds {}x{}",
-            data.dir.display(),
-            ds.rows,
-            ds.cols
-        );
-    }
-    if a.limit == Some(0) {
-        bail!("--limit must be at least 1");
-    }
+    let (set, ds) = if a.on_train {
+        ("training", &data.train)
+    } else {
+        ("test", &data.test)
+    };
+    ensure!(
+        ds.pixels() == INPUT,
+        "the model takes 28x28 images; {} holds {}x{}",
+        data.dir.display(),
+        ds.rows,
+        ds.cols
+    );
+    ensure!(a.limit != Some(0), "--limit must be at least 1");
     let conf = train::evaluate(&mut *model, ds, a.limit.unwrap_or(usize::MAX))?;
-    let set = if a.on_train { "training" } else { "test" };
-    let names: Vec<String> = (0..10).map(|i| i.to_string()).collect();
+    let (preset, activation) = (model.preset().name(), activation.name());
     say(&format!(
-        "{} ({}, {}, {} parameters) on the {set} set of {}: accuracy {:.4} ({} of {})",
+        "{} ({preset}, {activation}, {} parameters) on the {set} set of {}: accuracy {:.4} ({} of {})",
         a.model.display(),
-        model.preset().name(),
-        act.name(),
         model.params(),
         data.dir.display(),
         conf.accuracy(),
@@ -74,27 +72,25 @@ pub fn run(a: &EvalArgs) -> Result<()> {
         conf.total()
     ));
     say("");
-    say(&conf.to_table(&names));
-    let out = match &a.out {
-        Some(d) => d.clone(),
-        None => a
-            .model
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
-    };
-    create_out_dir(&out)?;
-    let png = out.join(format!("confusion.{}", a.plot_format.ext()));
+    say(&conf.to_table());
+    // next to the model unless told otherwise
+    let beside = a.model.parent().filter(|p| !p.as_os_str().is_empty());
+    let out = (a.out.as_deref().or(beside)).unwrap_or(Path::new("."));
+    create_out_dir(out)?;
+    let (plot, json) = (
+        out.join(format!("confusion.{}", a.plot_format.ext())),
+        out.join("eval.json"),
+    );
     plot::Heatmap {
-        title: format!("confusion ({set}): {}", model.preset().name()),
+        title: format!("confusion ({set}): {preset}"),
         confusion: &conf,
-        names,
+        names: (0..10).map(|i| i.to_string()).collect(),
     }
-    .save(&png)?;
+    .save(&plot)?;
     let report = serde_json::json!({
         "model": a.model.display().to_string(),
-        "preset": model.preset().name(),
-        "activation": act.name(),
+        "preset": preset,
+        "activation": activation,
         "data": data.dir.display().to_string(),
         "set": set,
         "samples": conf.total(),
@@ -102,11 +98,7 @@ pub fn run(a: &EvalArgs) -> Result<()> {
         "per_class_accuracy": conf.per_class().to_vec(),
         "confusion": conf.m,
     });
-    write_json(&out.join("eval.json"), &report)?;
-    say(&format!(
-        "wrote {} and {}",
-        png.display(),
-        out.join("eval.json").display()
-    ));
+    write_json(&json, &report)?;
+    say(&format!("wrote {} and {}", plot.display(), json.display()));
     Ok(())
 }

@@ -39,34 +39,28 @@ pub fn run(a: &ExportArgs) -> Result<()> {
     let Loaded {
         mut model, meta, ..
     } = io::load(&a.model, a.preset, None)?;
-    let format = match a.format {
-        Some(f) => f,
-        None => match a.out.extension().and_then(|e| e.to_str()) {
-            Some("safetensors") => ModelFormat::Safetensors,
-            _ => ModelFormat::Blob,
-        },
+    let preset = model.preset().name();
+    let by_name = if a.out.extension() == Some("safetensors".as_ref()) {
+        ModelFormat::Safetensors
+    } else {
+        ModelFormat::Blob
     };
-    match format {
+    match a.format.unwrap_or(by_name) {
         ModelFormat::Blob => {
             let blob = model.save_blob();
             io::write_atomic(&a.out, &blob)?;
             say(&format!(
-                "wrote {} ({} bytes: {} header + {} parameters, preset {}, signature {:#018x})",
+                "wrote {} ({} bytes: {} header + {} parameters, preset {preset}, signature {:#018x})",
                 a.out.display(),
                 blob.len(),
                 shinso::model::HEADER,
                 model.params() + model.state(),
-                model.preset().name(),
                 model.signature()
             ));
         }
         ModelFormat::Safetensors => {
             safetensors::save(&mut *model, &meta, &a.out)?;
-            say(&format!(
-                "wrote {} (preset {})",
-                a.out.display(),
-                model.preset().name()
-            ));
+            say(&format!("wrote {} (preset {preset})", a.out.display()));
         }
     }
     Ok(())

@@ -16,55 +16,50 @@ pub struct InfoArgs {
 
 pub fn run(a: &InfoArgs) -> Result<()> {
     let presets = if a.preset.is_empty() {
-        Preset::all().to_vec()
+        Preset::all()
     } else {
-        a.preset.clone()
+        &a.preset
     };
-    for p in presets {
-        let d = p.defaults();
-        let rule = TrainConfig::for_preset(p, 10_000).rule();
-        let mem = p.memory(&rule, BATCH);
+    for &p in presets {
+        let (d, epochs) = TrainConfig::recipe(p);
+        let mem = p.memory(&d.rule(), BATCH);
         let (signature, floats) = p.shape();
         say(&format!("{}: {}", p.name(), p.describe()));
         say(&format!(
-            "  {} parameters, {} saved state floats, signature {:#018x}, device blob {} bytes",
+            "  {} parameters, {} saved state floats, signature {signature:#018x}, device blob {} bytes",
             p.params(),
             floats - p.params(),
-            signature,
             shinso::model::HEADER + 4 * floats
         ));
         say(&format!(
-            "  memory at batch {} with {}: parameters {} B, state {} B, optimizer {} B, training arena {} B (gradients, activations, caches)",
-            BATCH,
+            "  memory at batch {BATCH} with {}: parameters {} B, state {} B, optimizer {} B, training arena {} B (gradients, activations, caches)",
             d.optimizer.name(),
             mem.params,
             mem.state,
             mem.optimizer,
             mem.arena
         ));
+        let mut extras = String::new();
+        if d.augment_shift > 0 {
+            extras += &format!(", shifts ±{}", d.augment_shift);
+        }
+        if d.dropout > 0.0 {
+            extras += &format!(", dropout {}", d.dropout);
+        }
+        match d.schedule {
+            Schedule::Constant => {}
+            Schedule::Step { every, gamma } => {
+                extras += &format!(", lr ×{gamma} every {every} epochs")
+            }
+            Schedule::Cosine { min } => extras += &format!(", cosine decay to {min}"),
+        }
         say(&format!(
-            "  defaults: {}, {}, {} lr {}, batch {}, {} epochs{}{}{}",
+            "  defaults: {}, {}, {} lr {}, batch {}, {epochs} epochs{extras}",
             d.activation.name(),
             d.init.name(),
             d.optimizer.name(),
             d.lr,
-            d.batch_size,
-            d.epochs,
-            if d.augment_shift > 0 {
-                format!(", shifts ±{}", d.augment_shift)
-            } else {
-                String::new()
-            },
-            if d.dropout > 0.0 {
-                format!(", dropout {}", d.dropout)
-            } else {
-                String::new()
-            },
-            match d.schedule {
-                Schedule::Constant => String::new(),
-                Schedule::Step { every, gamma } => format!(", lr ×{gamma} every {every} epochs"),
-                Schedule::Cosine { min } => format!(", cosine decay to {min}"),
-            }
+            d.batch_size
         ));
         say("  tensors (safetensors name, shape):");
         // the names come from visiting a network (the core has no type-level tensor list)

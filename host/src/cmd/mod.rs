@@ -13,8 +13,6 @@ use std::ffi::OsString;
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
 
-pub use train::TrainArgs;
-
 /// shinso: a no_std deep-learning core, trained and inspected from the host.
 #[derive(Parser, Debug)]
 #[command(name = "shinso", version, about, propagate_version = true)]
@@ -27,7 +25,7 @@ pub struct Cli {
 pub enum Command {
     /// Train a network on MNIST (or any data in the same format) and write metrics, plots,
     /// a summary and the model.
-    Train(train::TrainArgs),
+    Train(Box<train::TrainArgs>),
     /// Measure a saved model: accuracy, per-class accuracy and confusion matrix.
     Eval(eval::EvalArgs),
     /// Run the course's experiments and write REPORT.md, report.json and plots.
@@ -63,17 +61,14 @@ impl PlotFormat {
     }
 }
 
-/// Parse `args` and run the command.
+/// Parse `args` and run the command. A parsing error (or `--help` / `--version`) is returned
+/// as the [`clap::Error`] itself, for `main` to print.
 pub fn run<I, T>(args: I) -> Result<()>
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
-        Ok(c) => c,
-        Err(e) => return Err(UsageError(e).into()),
-    };
-    match cli.command {
+    match Cli::try_parse_from(args)?.command {
         Command::Train(a) => train::run(&a),
         Command::Eval(a) => eval::run(&a),
         Command::Reproduce(a) => reproduce::run(&a),
@@ -85,23 +80,3 @@ where
         Command::Demo(a) => crate::device::demo(&a),
     }
 }
-
-/// A command-line parsing error (or `--help` / `--version`), carried to `main` for printing.
-#[derive(Debug)]
-pub struct UsageError(pub clap::Error);
-
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // clap's message on one line, without its "error: " prefix and the help hint
-        let text = self.0.render().to_string();
-        let parts: Vec<&str> = text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
-            .collect();
-        let joined = parts.join(" ");
-        write!(f, "{}", joined.strip_prefix("error: ").unwrap_or(&joined))
-    }
-}
-
-impl std::error::Error for UsageError {}

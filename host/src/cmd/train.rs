@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::{ensure, Result};
 use clap::{Args, ValueEnum};
 
 use super::PlotFormat;
@@ -10,7 +10,7 @@ use crate::data::DataArgs;
 use crate::io::{create_out_dir, safetensors, Metadata};
 use crate::nets::{ActKind, InitKind, Preset};
 use crate::report::{metrics, plot};
-use crate::train::{self, LossKind, Schedule, TrainConfig};
+use crate::train::{self, Schedule, TrainConfig, MAX_ITERATIONS};
 use crate::ui::{json_value, progress_bar, say, write_json};
 use shinso::OptimizerKind;
 
@@ -41,33 +41,12 @@ pub struct TrainArgs {
     /// Weight initialisation
     #[arg(long, value_enum)]
     pub init: Option<InitKind>,
-    /// σ of the Gaussian initialisation
-    #[arg(long, value_name = "SIGMA", default_value_t = 0.01)]
-    pub init_std: f32,
     /// Update rule
     #[arg(long, value_enum)]
     pub optimizer: Option<OptimizerKind>,
     /// Learning rate ε
     #[arg(long)]
     pub lr: Option<f32>,
-    /// Momentum μ
-    #[arg(long, default_value_t = 0.9)]
-    pub momentum: f32,
-    /// RMSProp decay ρ
-    #[arg(long, default_value_t = 0.99)]
-    pub rho: f32,
-    /// Adam β₁
-    #[arg(long, default_value_t = 0.9)]
-    pub beta1: f32,
-    /// Adam β₂
-    #[arg(long, default_value_t = 0.999)]
-    pub beta2: f32,
-    /// δ added to the root in AdaGrad, RMSProp and Adam
-    #[arg(long, default_value_t = 1e-7)]
-    pub delta: f32,
-    /// Initial h of AdaGrad
-    #[arg(long, default_value_t = 1e-4)]
-    pub adagrad_h0: f32,
     /// Learning-rate schedule
     #[arg(long, value_enum)]
     pub lr_schedule: Option<ScheduleKind>,
@@ -80,9 +59,6 @@ pub struct TrainArgs {
     /// Final learning rate (cosine schedule)
     #[arg(long, default_value_t = 0.0)]
     pub lr_min: f32,
-    /// Loss function
-    #[arg(long, value_enum, default_value = "softmax-ce")]
-    pub loss: LossKind,
     /// Samples per step (at most 128)
     #[arg(long, short = 'b')]
     pub batch_size: Option<usize>,
@@ -92,36 +68,14 @@ pub struct TrainArgs {
     /// Passes over the training set (may be fractional)
     #[arg(long, short = 'e')]
     pub epochs: Option<f64>,
-    /// L1 weight decay λ₁ (biases excluded)
-    #[arg(long, default_value_t = 0.0)]
-    pub l1: f32,
-    /// L2 weight decay λ₂ (biases excluded)
-    #[arg(long, default_value_t = 0.0)]
-    pub l2: f32,
     /// Dropout ratio after each hidden dense activation (0 = off; default: the preset's)
     #[arg(long)]
     pub dropout: Option<f32>,
-    /// Batch normalisation before each hidden activation
-    #[arg(long)]
-    pub batch_norm: bool,
-    /// Seed of initialisation, shuffling, dropout and augmentation
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Train on the first N training images only
-    #[arg(long, value_name = "N")]
-    pub train_size: Option<usize>,
-    /// Test on the first N test images only
-    #[arg(long, value_name = "N")]
-    pub test_size: Option<usize>,
     /// Augment with random shifts of up to ±K pixels
     #[arg(long, value_name = "K")]
     pub augment_shift: Option<u32>,
-    /// Evaluate every N iterations (default: every epoch, at most 50 times)
-    #[arg(long, value_name = "N")]
-    pub eval_every: Option<usize>,
-    /// Training accuracy is measured on at most N training images
-    #[arg(long, value_name = "N", default_value_t = 10_000)]
-    pub eval_train_samples: usize,
+    #[command(flatten)]
+    pub knobs: TrainConfig,
     /// Plot format
     #[arg(long, value_enum, default_value = "png")]
     pub plot_format: PlotFormat,
@@ -131,130 +85,88 @@ pub struct TrainArgs {
 }
 
 impl TrainArgs {
-    /// Resolve flags against the preset's defaults for a training set of `train_len` images.
-    pub fn config(&self, train_len: usize) -> Result<TrainConfig> {
-        let mut c = TrainConfig::for_preset(self.preset, train_len);
-        let d = self.preset.defaults();
-        if let Some(a) = self.activation {
-            c.activation = a;
-        }
-        if let Some(i) = self.init {
-            c.init = i;
-        }
-        c.init_std = self.init_std;
-        if let Some(o) = self.optimizer {
-            c.optimizer = o;
-            if self.lr.is_none() && o != d.optimizer {
-                c.lr = o.default_lr();
-            }
-        }
-        if let Some(lr) = self.lr {
-            c.lr = lr;
-        }
-        c.momentum = self.momentum;
-        c.rho = self.rho;
-        c.beta1 = self.beta1;
-        c.beta2 = self.beta2;
-        c.delta = self.delta;
-        c.adagrad_h0 = self.adagrad_h0;
-        c.loss = self.loss;
-        if let Some(b) = self.batch_size {
-            c.batch_size = b;
-        }
-        let n_train = self.train_size.map_or(train_len, |n| n.min(train_len));
-        let per_epoch = n_train.div_ceil(c.batch_size.max(1)).max(1);
+    /// The preset's recipe with the flags given applied, for a training set of `train_len`
+    /// images.
+    fn config(&self, train_len: usize) -> Result<TrainConfig> {
+        let (recipe, epochs) = TrainConfig::recipe(self.preset);
+        let optimizer = self.optimizer.unwrap_or(recipe.optimizer);
+        // another rule than the recipe's starts from that rule's usual rate
+        let lr = if optimizer == recipe.optimizer {
+            recipe.lr
+        } else {
+            optimizer.default_lr()
+        };
+        let mut c = TrainConfig {
+            preset: recipe.preset,
+            activation: self.activation.unwrap_or(recipe.activation),
+            init: self.init.unwrap_or(recipe.init),
+            optimizer,
+            lr: self.lr.unwrap_or(lr),
+            schedule: self.schedule(recipe.schedule),
+            batch_size: self.batch_size.unwrap_or(recipe.batch_size),
+            dropout: self.dropout.unwrap_or(recipe.dropout),
+            augment_shift: self.augment_shift.unwrap_or(recipe.augment_shift),
+            ..self.knobs.clone()
+        };
+        let n_train = c.train_size.map_or(train_len, |n| n.min(train_len));
         c.iterations = match (self.iterations, self.epochs) {
             (Some(n), _) => n,
+            (None, None) => c.steps(epochs, n_train) as usize,
             (None, Some(e)) => {
-                if !(e.is_finite() && e > 0.0) {
-                    bail!("--epochs must be a positive number, got {e}");
-                }
-                let n = (e * per_epoch as f64).round().max(1.0);
-                if n > train::MAX_ITERATIONS as f64 {
-                    bail!(
-                        "--epochs {e} is {n:.0} iterations of {}; at most {} are accepted",
-                        c.batch_size,
-                        train::MAX_ITERATIONS
-                    );
-                }
+                ensure!(
+                    e.is_finite() && e > 0.0,
+                    "--epochs must be a positive number, got {e}"
+                );
+                let n = c.steps(e, n_train);
+                ensure!(
+                    n <= MAX_ITERATIONS as f64,
+                    "--epochs {e} is {n:.0} iterations of {}; at most {MAX_ITERATIONS} are accepted",
+                    c.batch_size
+                );
                 n as usize
             }
-            (None, None) => ((d.epochs * per_epoch as f64).round() as usize).max(1),
         };
-        c.schedule = match self.lr_schedule {
-            None if self.lr_step.is_some() || self.lr_gamma.is_some() => Schedule::Step {
-                every: self.lr_step.unwrap_or(10.0),
-                gamma: self.lr_gamma.unwrap_or(0.5),
-            },
-            None => c.schedule,
-            Some(ScheduleKind::Constant) => Schedule::Constant,
-            Some(ScheduleKind::Step) => {
-                let (every, gamma) = match d.schedule {
-                    Schedule::Step { every, gamma } => (every, gamma),
-                    _ => (10.0, 0.5),
-                };
-                Schedule::Step {
-                    every: self.lr_step.unwrap_or(every),
-                    gamma: self.lr_gamma.unwrap_or(gamma),
-                }
-            }
-            Some(ScheduleKind::Cosine) => Schedule::Cosine { min: self.lr_min },
-        };
-        c.l1 = self.l1;
-        c.l2 = self.l2;
-        if let Some(d) = self.dropout {
-            c.dropout = d;
-        }
-        c.batch_norm = self.batch_norm;
-        c.seed = self.seed;
-        c.train_size = self.train_size;
-        c.test_size = self.test_size;
-        if let Some(k) = self.augment_shift {
-            c.augment_shift = k;
-        }
-        c.eval_every = self.eval_every.unwrap_or(0);
-        c.eval_train_samples = self.eval_train_samples;
         c.validate()?;
         Ok(c)
     }
-}
 
-/// Metadata stored with a trained model: the knobs inference needs, and provenance.
-pub fn model_metadata(cfg: &TrainConfig, test_accuracy: f64) -> Metadata {
-    let mut m = Metadata::new();
-    m.insert("activation".into(), cfg.activation.name().into());
-    m.insert("batch_norm".into(), cfg.batch_norm.to_string());
-    m.insert("dropout".into(), cfg.dropout.to_string());
-    m.insert("test_accuracy".into(), format!("{test_accuracy:.4}"));
-    m.insert(
-        "config".into(),
-        serde_json::to_string(cfg).unwrap_or_default(),
-    );
-    m
+    /// The schedule the flags ask for: a kind picks a schedule, `--lr-step` or `--lr-gamma`
+    /// alone picks a step schedule, and the preset's own is kept otherwise.
+    fn schedule(&self, recipe: Schedule) -> Schedule {
+        let (every, gamma) = match recipe {
+            Schedule::Step { every, gamma } => (every, gamma),
+            _ => (10.0, 0.5),
+        };
+        let step = Schedule::Step {
+            every: self.lr_step.unwrap_or(every),
+            gamma: self.lr_gamma.unwrap_or(gamma),
+        };
+        match self.lr_schedule {
+            Some(ScheduleKind::Constant) => Schedule::Constant,
+            Some(ScheduleKind::Step) => step,
+            Some(ScheduleKind::Cosine) => Schedule::Cosine { min: self.lr_min },
+            None if self.lr_step.is_some() || self.lr_gamma.is_some() => step,
+            None => recipe,
+        }
+    }
 }
 
 pub fn run(a: &TrainArgs) -> Result<()> {
     let data = a.data.load()?;
     let cfg = a.config(data.train.len())?;
     create_out_dir(&a.out)?;
-    let n_train = cfg
-        .train_size
-        .map_or(data.train.len(), |n| n.min(data.train.len()));
-    let n_test = cfg
-        .test_size
-        .map_or(data.test.len(), |n| n.min(data.test.len()));
+    let used = |limit: Option<usize>, len: usize| limit.map_or(len, |n| n.min(len));
+    let n_train = used(cfg.train_size, data.train.len());
+    let n_test = used(cfg.test_size, data.test.len());
+    let epochs = (cfg.iterations * cfg.batch_size) as f64 / n_train as f64;
+    let (activation, optimizer) = (cfg.activation.name(), cfg.optimizer.name());
     if !a.quiet {
         eprintln!(
-            "training {} ({}) on {} images from {}, testing on {}; {} iterations of {} ({:.1} epochs), {} lr {}",
+            "training {} ({activation}) on {n_train} images from {}, testing on {n_test}; {} iterations of {} ({epochs:.1} epochs), {optimizer} lr {}",
             cfg.preset,
-            cfg.activation.name(),
-            n_train,
             data.dir.display(),
-            n_test,
             cfg.iterations,
             cfg.batch_size,
-            (cfg.iterations * cfg.batch_size) as f64 / n_train as f64,
-            cfg.optimizer.name(),
             cfg.lr
         );
     }
@@ -278,40 +190,33 @@ pub fn run(a: &TrainArgs) -> Result<()> {
     let mut r = result?;
 
     let ext = a.plot_format.ext();
-    let by_epoch = (cfg.iterations * cfg.batch_size) as f64 / n_train as f64 >= 2.0;
+    let [accuracy, loss, confusion] =
+        ["accuracy", "loss", "confusion"].map(|s| format!("{s}.{ext}"));
+    let init = cfg.init.name();
     let title = format!(
-        "{} — {}, {}, {} lr {}",
-        cfg.preset,
-        cfg.activation.name(),
-        cfg.init.name(),
-        cfg.optimizer.name(),
-        cfg.lr
+        "{} — {activation}, {init}, {optimizer} lr {}",
+        cfg.preset, cfg.lr
     );
     metrics::write_csv(&a.out.join("metrics.csv"), &r.records)?;
+    let by_epoch = epochs >= 2.0;
     plot::accuracy_chart(&r.records, by_epoch, &format!("accuracy: {title}"))
-        .save(&a.out.join(format!("accuracy.{ext}")))?;
-    plot::loss_chart(&r.records, by_epoch, &format!("loss: {title}"))
-        .save(&a.out.join(format!("loss.{ext}")))?;
-    let names: Vec<String> = (0..10).map(|i| i.to_string()).collect();
+        .save(&a.out.join(&accuracy))?;
+    plot::loss_chart(&r.records, by_epoch, &format!("loss: {title}")).save(&a.out.join(&loss))?;
     plot::Heatmap {
         title: format!("confusion (test): {}", cfg.preset),
         confusion: &r.confusion,
-        names,
+        names: (0..10).map(|i| i.to_string()).collect(),
     }
-    .save(&a.out.join(format!("confusion.{ext}")))?;
-    safetensors::save(
-        &mut *r.model,
-        &model_metadata(&cfg, r.test_accuracy),
-        &a.out.join("model.safetensors"),
-    )?;
-    let files = vec![
-        "metrics.csv".to_string(),
-        format!("accuracy.{ext}"),
-        format!("loss.{ext}"),
-        format!("confusion.{ext}"),
-        "model.safetensors".into(),
-        "summary.json".into(),
-    ];
+    .save(&a.out.join(&confusion))?;
+    // the knobs inference needs, and provenance
+    let meta = Metadata::from([
+        ("activation".into(), activation.into()),
+        ("batch_norm".into(), cfg.batch_norm.to_string()),
+        ("dropout".into(), cfg.dropout.to_string()),
+        ("test_accuracy".into(), format!("{:.4}", r.test_accuracy)),
+        ("config".into(), serde_json::to_string(&cfg)?),
+    ]);
+    safetensors::save(&mut *r.model, &meta, &a.out.join("model.safetensors"))?;
     // summary.json: everything needed to rerun (the resolved configuration), and what came of it
     let summary = serde_json::json!({
         "config": json_value(&cfg)?,
@@ -324,7 +229,7 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         },
         "parameters": r.model.params(),
         "iterations": cfg.iterations,
-        "epochs": (cfg.iterations * cfg.batch_size) as f64 / n_train as f64,
+        "epochs": epochs,
         "final_loss": r.final_loss,
         "train_accuracy": r.train_accuracy,
         "test_accuracy": r.test_accuracy,
@@ -335,7 +240,7 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         "samples_per_s": r.samples_per_s,
         // steps the core rejected (non-finite loss or gradient) and rolled back
         "skipped_steps": r.skipped_steps,
-        "files": files,
+        "files": ["metrics.csv", accuracy, loss, confusion, "model.safetensors", "summary.json"],
     });
     write_json(&a.out.join("summary.json"), &summary)?;
     say(&format!(

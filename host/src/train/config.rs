@@ -1,6 +1,7 @@
 //! Everything a training run depends on, as one serialisable value, and its checks.
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, ensure, Result};
+use clap::{Args, FromArgMatches};
 use serde::{Deserialize, Serialize};
 use shinso::{optim::limits, Init, Loss, OptimizerKind, Rule};
 
@@ -49,52 +50,102 @@ pub enum Schedule {
     },
 }
 
-/// Everything a training run depends on; serialised into `summary.json` and `report.json`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// Everything a training run depends on; serialised into `summary.json`, `report.json` and
+/// the model file's metadata (so the field order is part of those formats).
+///
+/// The knobs every preset shares are `shinso train`'s flags, with their defaults; the
+/// `skip`ped ones are the preset's recipe (see `recipe.rs`), their values here its base.
+#[derive(Clone, Debug, Serialize, Deserialize, Args)]
 pub struct TrainConfig {
+    #[arg(skip)]
     pub preset: String,
+    #[arg(skip = ActKind::Relu)]
     pub activation: ActKind,
+    #[arg(skip = InitKind::He)]
     pub init: InitKind,
-    /// σ of the Gaussian initialisation.
+    /// σ of the Gaussian initialisation
+    #[arg(long, value_name = "SIGMA", default_value_t = 0.01)]
     pub init_std: f32,
+    #[arg(skip = OptimizerKind::Adam)]
     pub optimizer: OptimizerKind,
+    #[arg(skip = 0.001f32)]
     pub lr: f32,
+    /// Momentum μ
+    #[arg(long, default_value_t = 0.9)]
     pub momentum: f32,
+    /// RMSProp decay ρ
+    #[arg(long, default_value_t = 0.99)]
     pub rho: f32,
+    /// Adam β₁
+    #[arg(long, default_value_t = 0.9)]
     pub beta1: f32,
+    /// Adam β₂
+    #[arg(long, default_value_t = 0.999)]
     pub beta2: f32,
+    /// δ added to the root in AdaGrad, RMSProp and Adam
+    #[arg(long, default_value_t = 1e-7)]
     pub delta: f32,
+    /// Initial h of AdaGrad
+    #[arg(long, default_value_t = 1e-4)]
     pub adagrad_h0: f32,
+    #[arg(skip = Schedule::Constant)]
     pub schedule: Schedule,
+    /// Loss function
+    #[arg(long, value_enum, default_value = "softmax-ce")]
     pub loss: LossKind,
+    #[arg(skip = 100usize)]
     pub batch_size: usize,
     /// Optimizer steps in total.
+    #[arg(skip)]
     pub iterations: usize,
+    /// L1 weight decay λ₁ (biases excluded)
+    #[arg(long, default_value_t = 0.0)]
     pub l1: f32,
+    /// L2 weight decay λ₂ (biases excluded)
+    #[arg(long, default_value_t = 0.0)]
     pub l2: f32,
+    #[arg(skip)]
     pub dropout: f32,
+    /// Batch normalisation before each hidden activation
+    #[arg(long)]
     pub batch_norm: bool,
+    /// Seed of initialisation, shuffling, dropout and augmentation
+    #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Use only the first N training images (None: all).
+    /// Train on the first N training images only
+    #[arg(long, value_name = "N")]
     pub train_size: Option<usize>,
-    /// Use only the first N test images (None: all).
+    /// Test on the first N test images only
+    #[arg(long, value_name = "N")]
     pub test_size: Option<usize>,
     /// Random shifts of up to ±N pixels.
+    #[arg(skip)]
     pub augment_shift: u32,
-    /// Evaluate every N iterations (and at the end).
+    /// Evaluate every N iterations (default: every epoch, at most 50 times)
+    #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
     pub eval_every: usize,
-    /// Training accuracy is measured on at most this many training images.
+    /// Training accuracy is measured on at most N training images
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
     pub eval_train_samples: usize,
+}
+
+impl Default for TrainConfig {
+    /// The base recipe: the flags' defaults, and the `skip` values, read from an empty
+    /// command line so that they are stated once.
+    fn default() -> Self {
+        let flags = Self::augment_args(clap::Command::new("train").no_binary_name(true));
+        let matches = flags.get_matches_from(Vec::<String>::new());
+        Self::from_arg_matches(&matches).expect("every flag has a default")
+    }
 }
 
 impl TrainConfig {
     pub fn preset(&self) -> Result<Preset> {
-        Preset::from_name(&self.preset)
-            .ok_or_else(|| anyhow::anyhow!("unknown preset {:?}", self.preset))
+        Preset::from_name(&self.preset).ok_or_else(|| anyhow!("unknown preset {:?}", self.preset))
     }
 
     pub fn rule(&self) -> Rule {
-        let lr = self.lr;
+        let (lr, delta) = (self.lr, self.delta);
         match self.optimizer {
             OptimizerKind::Sgd => Rule::Sgd { lr },
             OptimizerKind::Momentum => Rule::Momentum {
@@ -104,18 +155,18 @@ impl TrainConfig {
             OptimizerKind::AdaGrad => Rule::AdaGrad {
                 lr,
                 h0: self.adagrad_h0,
-                delta: self.delta,
+                delta,
             },
             OptimizerKind::RmsProp => Rule::RmsProp {
                 lr,
                 rho: self.rho,
-                delta: self.delta,
+                delta,
             },
             OptimizerKind::Adam => Rule::Adam {
                 lr,
                 beta1: self.beta1,
                 beta2: self.beta2,
-                delta: self.delta,
+                delta,
             },
         }
     }
@@ -134,12 +185,8 @@ impl TrainConfig {
         match self.schedule {
             Schedule::Constant => self.lr,
             Schedule::Step { every, gamma } => {
-                let k = if every > 0.0 {
-                    (epoch / every).floor()
-                } else {
-                    0.0
-                };
-                self.lr * gamma.powi(k as i32)
+                let k = if every > 0.0 { epoch / every } else { 0.0 };
+                self.lr * gamma.powi(k.floor() as i32)
             }
             Schedule::Cosine { min } => {
                 let t = if total_epochs > 0.0 {
@@ -154,16 +201,17 @@ impl TrainConfig {
 
     /// Refuse settings the core would misbehave on, with a message naming the flag.
     pub fn validate(&self) -> Result<()> {
-        let pos = |v: f32, flag: &str| -> Result<()> {
-            if !(v.is_finite() && v > 0.0) {
-                bail!("{flag} must be a positive number, got {v}");
-            }
+        let positive = |v: f32, flag: &str| {
+            ensure!(
+                v.is_finite() && v > 0.0,
+                "{flag} must be a positive number, got {v}"
+            );
             Ok(())
         };
         // The ranges that can train live in the core, shared with the device.
-        let within = |r: limits::Range, flag: &'static str, v: f32| -> Result<()> {
+        let within = |r: limits::Range, flag: &'static str, v: f32| {
             r.check(flag, v)
-                .map_err(|e| anyhow::anyhow!("{e} (for {})", self.optimizer.name()))
+                .map_err(|e| anyhow!("{e} (for {})", self.optimizer.name()))
         };
         within(limits::lr_range(&self.rule()), "--lr", self.lr)?;
         within(limits::DELTA, "--delta", self.delta)?;
@@ -174,61 +222,63 @@ impl TrainConfig {
         within(limits::ADAGRAD_H0, "--adagrad-h0", self.adagrad_h0)?;
         limits::DROPOUT.check("--dropout", self.dropout)?;
         if self.init == InitKind::Gaussian {
-            pos(self.init_std, "--init-std")?;
+            positive(self.init_std, "--init-std")?;
         }
         limits::WEIGHT_DECAY.check("--l1", self.l1)?;
         limits::WEIGHT_DECAY.check("--l2", self.l2)?;
-        if self.batch_size == 0 || self.batch_size > BATCH {
-            bail!(
-                "--batch-size must be between 1 and {BATCH}, got {}",
-                self.batch_size
-            );
-        }
-        if self.iterations == 0 {
-            bail!("nothing to do: the run has 0 iterations");
-        }
-        if self.iterations > MAX_ITERATIONS {
-            bail!(
-                "--iterations must be at most {MAX_ITERATIONS}, got {}",
-                self.iterations
-            );
-        }
+        ensure!(
+            (1..=BATCH).contains(&self.batch_size),
+            "--batch-size must be between 1 and {BATCH}, got {}",
+            self.batch_size
+        );
+        ensure!(
+            self.iterations > 0,
+            "nothing to do: the run has 0 iterations"
+        );
+        ensure!(
+            self.iterations <= MAX_ITERATIONS,
+            "--iterations must be at most {MAX_ITERATIONS}, got {}",
+            self.iterations
+        );
         match self.schedule {
             Schedule::Step { every, gamma } => {
-                if !(every.is_finite() && every > 0.0) {
-                    bail!("--lr-step must be a positive number of epochs, got {every}");
-                }
-                pos(gamma, "--lr-gamma")?;
+                ensure!(
+                    every.is_finite() && every > 0.0,
+                    "--lr-step must be a positive number of epochs, got {every}"
+                );
+                positive(gamma, "--lr-gamma")?;
             }
             Schedule::Cosine { min } => {
-                if !(min.is_finite() && min >= 0.0) {
-                    bail!("--lr-min must be ≥ 0, got {min}");
-                }
+                ensure!(
+                    min.is_finite() && min >= 0.0,
+                    "--lr-min must be ≥ 0, got {min}"
+                );
             }
             Schedule::Constant => {}
         }
-        if self.train_size == Some(0) || self.test_size == Some(0) {
-            bail!("--train-size and --test-size must be at least 1");
-        }
-        if self.augment_shift > 27 {
-            bail!(
-                "--augment-shift must be at most 27 pixels, got {}",
-                self.augment_shift
-            );
-        }
+        ensure!(
+            self.train_size != Some(0) && self.test_size != Some(0),
+            "--train-size and --test-size must be at least 1"
+        );
+        ensure!(
+            self.augment_shift <= 27,
+            "--augment-shift must be at most 27 pixels, got {}",
+            self.augment_shift
+        );
         let p = self.preset()?;
-        if self.batch_norm && !p.has_batch_norm() {
-            bail!("preset {} has no batch-norm layers", p.name());
-        }
-        if p.fixed_relu() && self.activation != ActKind::Relu {
-            bail!(
-                "preset {} fuses convolution, ReLU and pooling: --activation must be relu",
-                p.name()
-            );
-        }
-        if self.dropout > 0.0 && !p.has_dropout() {
-            bail!("preset {} has no dropout layers", p.name());
-        }
+        let name = p.name();
+        ensure!(
+            !self.batch_norm || p.has_batch_norm(),
+            "preset {name} has no batch-norm layers"
+        );
+        ensure!(
+            !p.fixed_relu() || self.activation == ActKind::Relu,
+            "preset {name} fuses convolution, ReLU and pooling: --activation must be relu"
+        );
+        ensure!(
+            self.dropout <= 0.0 || p.has_dropout(),
+            "preset {name} has no dropout layers"
+        );
         Ok(())
     }
 }

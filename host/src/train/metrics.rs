@@ -36,48 +36,37 @@ impl Confusion {
         (0..CLASSES).map(|i| self.m[i][i] as u64).sum()
     }
     pub fn accuracy(&self) -> f64 {
-        let t = self.total();
-        if t == 0 {
-            0.0
-        } else {
-            self.correct() as f64 / t as f64
-        }
+        ratio(self.correct(), self.total())
     }
     /// Recall of each class: correct / samples of that class (NaN-free: 0 for absent classes).
     pub fn per_class(&self) -> [f64; CLASSES] {
-        let mut out = [0.0; CLASSES];
-        for (i, row) in self.m.iter().enumerate() {
-            let n: u64 = row.iter().map(|&c| c as u64).sum();
-            out[i] = if n == 0 {
-                0.0
-            } else {
-                row[i] as f64 / n as f64
-            };
-        }
-        out
+        std::array::from_fn(|i| {
+            ratio(
+                self.m[i][i].into(),
+                self.m[i].iter().map(|&c| c as u64).sum(),
+            )
+        })
     }
     /// A text table: rows are true classes, columns predictions, then the per-class accuracy.
-    pub fn to_table(&self, names: &[String]) -> String {
-        let w2 = names.iter().map(|n| n.len()).max().unwrap_or(1).max(9);
-        let mut s = format!("{:>w2$} |", "true\\pred");
-        for name in names.iter().take(CLASSES) {
-            s.push_str(&format!(" {:>5}", short(name)));
+    pub fn to_table(&self) -> String {
+        let mut s = format!("{:>9} |", "true\\pred");
+        (0..CLASSES).for_each(|j| s += &format!(" {j:>5}"));
+        s += " | accuracy\n";
+        s += &"-".repeat(9 + 2 + 6 * CLASSES + 11);
+        for (i, (row, accuracy)) in self.m.iter().zip(self.per_class()).enumerate() {
+            s += &format!("\n{i:>9} |");
+            row.iter().for_each(|c| s += &format!(" {c:>5}"));
+            s += &format!(" | {accuracy:.4}");
         }
-        s.push_str(" | accuracy\n");
-        s.push_str(&"-".repeat(w2 + 2 + 6 * CLASSES + 11));
-        s.push('\n');
-        let pc = self.per_class();
-        for i in 0..CLASSES {
-            s.push_str(&format!("{:>w2$} |", names[i]));
-            for j in 0..CLASSES {
-                s.push_str(&format!(" {:>5}", self.m[i][j]));
-            }
-            s.push_str(&format!(" | {:.4}\n", pc[i]));
-        }
-        s
+        s + "\n"
     }
 }
 
-fn short(s: &str) -> String {
-    s.chars().take(5).collect()
+/// `n / of`, or 0 when there is nothing to divide.
+fn ratio(n: u64, of: u64) -> f64 {
+    if of == 0 {
+        0.0
+    } else {
+        n as f64 / of as f64
+    }
 }

@@ -7,5 +7,4 @@ mod run;
 
 pub use config::{LossKind, Schedule, TrainConfig, MAX_ITERATIONS};
 pub use metrics::{Confusion, Record};
-pub use recipe::Defaults;
 pub use run::{evaluate, fresh, run, Progress, RunResult};

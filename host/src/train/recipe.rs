@@ -1,113 +1,57 @@
 //! Each preset's training recipe: what `shinso train --preset P` does unless told otherwise.
 
-use crate::nets::{ActKind, InitKind, Preset};
+use crate::nets::Preset;
 
-use super::{LossKind, Schedule, TrainConfig};
+use super::{Schedule, TrainConfig};
 use shinso::OptimizerKind;
 
-/// What a preset trains with unless told otherwise.
-#[derive(Clone, Copy, Debug)]
-pub struct Defaults {
-    pub activation: ActKind,
-    pub init: InitKind,
-    pub optimizer: OptimizerKind,
-    pub lr: f32,
-    pub batch_size: usize,
-    /// Training length in epochs (when neither `--iterations` nor `--epochs` is given).
-    pub epochs: f64,
-    pub augment_shift: u32,
-    /// Dropout ratio of the preset's dropout layers (0: off).
-    pub dropout: f32,
-    /// Learning-rate schedule.
-    pub schedule: Schedule,
-}
-
-impl Preset {
-    pub fn defaults(self) -> Defaults {
-        let base = Defaults {
-            activation: ActKind::Relu,
-            init: InitKind::He,
-            optimizer: OptimizerKind::Adam,
-            lr: 0.001,
-            batch_size: 100,
-            epochs: 10.0,
-            augment_shift: 0,
-            dropout: 0.0,
-            schedule: Schedule::Constant,
+impl TrainConfig {
+    /// The preset's recipe and its training length in epochs (used when neither
+    /// `--iterations` nor `--epochs` is given); `iterations` is left at 0, for the caller to
+    /// set from the epochs and its data.
+    pub fn recipe(preset: Preset) -> (Self, f64) {
+        let mut c = TrainConfig {
+            preset: preset.name().into(),
+            ..Default::default()
         };
-        match self {
+        let epochs = match preset {
             // the course's 2000 iterations of 100 = 20 epochs of our 10,000 images
-            Preset::Mlp => Defaults {
-                optimizer: OptimizerKind::Sgd,
-                lr: 0.1,
-                epochs: 20.0,
-                ..base
-            },
-            Preset::DeepMlp => base,
-            Preset::SimpleConvnet => base,
+            Preset::Mlp => {
+                (c.optimizer, c.lr) = (OptimizerKind::Sgd, 0.1);
+                20.0
+            }
+            Preset::DeepMlp | Preset::SimpleConvnet => 10.0,
             // Adam, batch 50, shifts of ±2, cosine decay from 0.002: 0.9876 on the test set
             // (a step decay ×0.3 every 10 epochs from 0.001 gave 0.9857, cosine from 0.001 0.9863)
-            Preset::DoubleConvnet => Defaults {
-                batch_size: 50,
-                epochs: 30.0,
-                augment_shift: 2,
-                lr: 0.002,
-                schedule: Schedule::Cosine { min: 0.0 },
-                ..base
-            },
-            Preset::Lenet => Defaults {
-                epochs: 15.0,
-                ..base
-            },
-            Preset::AlexnetMini => Defaults {
-                epochs: 15.0,
-                dropout: 0.3,
-                augment_shift: 1,
-                ..base
-            },
+            Preset::DoubleConvnet => {
+                (c.batch_size, c.augment_shift, c.lr) = (50, 2, 0.002);
+                c.schedule = Schedule::Cosine { min: 0.0 };
+                30.0
+            }
+            Preset::Lenet => 15.0,
+            Preset::AlexnetMini => {
+                (c.dropout, c.augment_shift) = (0.3, 1);
+                15.0
+            }
             // online learning: one sample at a time, one pass
-            Preset::OnlineConvnet | Preset::OnlineMlp => Defaults {
-                batch_size: 1,
-                epochs: 1.0,
-                ..base
-            },
-        }
+            Preset::OnlineConvnet | Preset::OnlineMlp => {
+                c.batch_size = 1;
+                1.0
+            }
+        };
+        (c, epochs)
     }
-}
 
-impl TrainConfig {
-    /// The preset's defaults with `iterations` left to the preset's epochs over `train_len`.
+    /// The preset's recipe, its epochs over `train_len` images.
     pub fn for_preset(preset: Preset, train_len: usize) -> Self {
-        let d = preset.defaults();
-        let per_epoch = train_len.div_ceil(d.batch_size).max(1);
-        let iterations = (d.epochs * per_epoch as f64).round().max(1.0) as usize;
-        TrainConfig {
-            preset: preset.name().into(),
-            activation: d.activation,
-            init: d.init,
-            init_std: 0.01,
-            optimizer: d.optimizer,
-            lr: d.lr,
-            momentum: 0.9,
-            rho: 0.99,
-            beta1: 0.9,
-            beta2: 0.999,
-            delta: 1e-7,
-            adagrad_h0: 1e-4,
-            schedule: d.schedule,
-            loss: LossKind::SoftmaxCe,
-            batch_size: d.batch_size,
-            iterations,
-            l1: 0.0,
-            l2: 0.0,
-            dropout: d.dropout,
-            batch_norm: false,
-            seed: 1,
-            train_size: None,
-            test_size: None,
-            augment_shift: d.augment_shift,
-            eval_every: 0,
-            eval_train_samples: 10_000,
-        }
+        let (mut c, epochs) = Self::recipe(preset);
+        c.iterations = c.steps(epochs, train_len) as usize;
+        c
+    }
+
+    /// Optimizer steps of `batch_size` in `epochs` passes over `n` images (at least 1).
+    pub fn steps(&self, epochs: f64, n: usize) -> f64 {
+        let per_epoch = n.div_ceil(self.batch_size.max(1)).max(1);
+        (epochs * per_epoch as f64).round().max(1.0)
     }
 }

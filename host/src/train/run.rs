@@ -1,8 +1,10 @@
-//! The training loop shared by `shinso train`, `shinso reproduce` and the demo.
+//! The training loop shared by `shinso train`, `shinso reproduce` and the demo: plain
+//! mini-batch descent over shuffled epochs (the core's examples show the other variants).
 
+use std::borrow::Cow;
 use std::time::Instant;
 
-use anyhow::{bail, Result};
+use anyhow::{ensure, Result};
 use shinso::{Optimizer, WeightDecay};
 
 use crate::data::{Augmenter, Dataset, EpochSampler};
@@ -10,7 +12,7 @@ use crate::nets::{knobs, predict_all, Model, INPUT};
 
 use super::{Confusion, Record, TrainConfig};
 
-/// Live state reported to a progress display.
+/// Live state reported to a progress display after every step.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Progress {
     pub iteration: usize,
@@ -18,7 +20,7 @@ pub struct Progress {
     pub epoch: f64,
     /// Smoothed training loss.
     pub loss: f64,
-    pub lr: f32,
+    /// The accuracies of the latest evaluation.
     pub train_accuracy: Option<f64>,
     pub test_accuracy: Option<f64>,
 }
@@ -33,8 +35,7 @@ pub struct RunResult {
     pub best_test_accuracy: f64,
     pub confusion: Confusion,
     pub wall_time_s: f64,
-    /// Time spent in optimizer steps only.
-    pub train_time_s: f64,
+    /// Training samples per second of optimizer steps (evaluation excluded).
     pub samples_per_s: f64,
     /// Steps the core rejected (non-finite loss or gradient) and rolled back.
     pub skipped_steps: usize,
@@ -65,6 +66,14 @@ pub fn fresh(cfg: &TrainConfig) -> Result<(Box<dyn Model>, HostOptimizer)> {
     Ok((model, opt))
 }
 
+/// The first `n` samples of `ds` (all of it when `n` is `None` or larger), copied only if cut.
+fn first(ds: &Dataset, n: Option<usize>) -> Cow<'_, Dataset> {
+    match n {
+        Some(n) if n < ds.len() => Cow::Owned(ds.take(n)),
+        _ => Cow::Borrowed(ds),
+    }
+}
+
 /// Train a fresh network of `cfg.preset` on `train`, measuring on `test`.
 pub fn run(
     cfg: &TrainConfig,
@@ -73,133 +82,103 @@ pub fn run(
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<RunResult> {
     cfg.validate()?;
-    if train.pixels() != INPUT || test.pixels() != INPUT {
-        bail!(
-            "the networks take 28x28 images; the data holds {}x{} (training) and {}x{} (test)",
-            train.rows,
-            train.cols,
-            test.rows,
-            test.cols
-        );
-    }
+    ensure!(
+        train.pixels() == INPUT && test.pixels() == INPUT,
+        "the networks take 28x28 images; the data holds {}x{} (training) and {}x{} (test)",
+        train.rows,
+        train.cols,
+        test.rows,
+        test.cols
+    );
     let start = Instant::now();
-    let train = match cfg.train_size {
-        Some(n) if n < train.len() => std::borrow::Cow::Owned(train.take(n)),
-        _ => std::borrow::Cow::Borrowed(train),
-    };
-    let test = match cfg.test_size {
-        Some(n) if n < test.len() => std::borrow::Cow::Owned(test.take(n)),
-        _ => std::borrow::Cow::Borrowed(test),
-    };
+    let (train, test) = (first(train, cfg.train_size), first(test, cfg.test_size));
     let (mut model, mut opt) = fresh(cfg)?;
     let decay = WeightDecay {
         l1: cfg.l1,
         l2: cfg.l2,
     };
-    let loss_fn = cfg.loss.core();
-
     let b = cfg.batch_size;
     let per_epoch = train.len() as f64 / b as f64;
     let total_epochs = cfg.iterations as f64 / per_epoch;
-    let eval_every = if cfg.eval_every > 0 {
-        cfg.eval_every
-    } else {
+    let eval_every = match cfg.eval_every {
         // once an epoch, but no more than 50 evaluations in a run
-        (per_epoch.ceil() as usize)
-            .max(cfg.iterations.div_ceil(50))
-            .max(1)
+        0 => (per_epoch.ceil() as usize).max(cfg.iterations.div_ceil(50)),
+        n => n,
     };
 
     let mut sampler = EpochSampler::new(train.len(), cfg.seed ^ 0xDA7A);
     let mut augment = Augmenter::new(cfg.augment_shift, cfg.seed ^ 0xA11C);
-    let mut idx = vec![0usize; b];
-    let mut xb = vec![0.0f32; b * INPUT];
-    let mut yb = vec![0u8; b];
-
+    let (mut idx, mut xb, mut yb) = (vec![0usize; b], vec![0.0f32; b * INPUT], vec![0u8; b]);
     let mut records = Vec::new();
     let mut state = Progress {
         iterations: cfg.iterations,
-        lr: cfg.lr,
         ..Default::default()
     };
-    let (mut loss_sum, mut loss_n) = (0.0f64, 0usize);
-    let mut ema: Option<f64> = None;
-    let mut skipped = 0usize;
-    let mut consecutive_bad = 0usize;
-    let mut train_time = 0.0f64;
-    let mut best = 0.0f64;
-    let mut last_conf = Confusion::default();
-    let mut last_train_acc = 0.0;
+    // the mean loss since the last record, and a smoothed one for the display
+    let (mut loss_sum, mut loss_n, mut ema) = (0.0f64, 0usize, None);
+    let (mut skipped, mut rejected_in_a_row, mut step_time) = (0, 0, 0.0f64);
+    let (mut best, mut confusion) = (0.0f64, Confusion::default());
 
     for it in 1..=cfg.iterations {
-        let epoch_now = (it - 1) as f64 / per_epoch;
-        let lr = cfg.lr_at(epoch_now, total_epochs);
-        opt.set_lr(lr);
+        opt.set_lr(cfg.lr_at((it - 1) as f64 / per_epoch, total_epochs));
         sampler.next_batch(&mut idx);
         train.gather(&idx, &mut xb, &mut yb);
         augment.apply(&mut xb, train.rows, train.cols);
         let t0 = Instant::now();
-        let r = model.train_step(&xb, &yb, loss_fn, decay, &mut opt);
-        train_time += t0.elapsed().as_secs_f64();
-        match r {
+        let step = model.train_step(&xb, &yb, cfg.loss.core(), decay, &mut opt);
+        step_time += t0.elapsed().as_secs_f64();
+        match step {
             Ok(l) => {
-                consecutive_bad = 0;
-                loss_sum += l as f64;
-                loss_n += 1;
-                ema = Some(match ema {
-                    None => l as f64,
-                    Some(e) => 0.95 * e + 0.05 * l as f64,
-                });
+                let l = l as f64;
+                rejected_in_a_row = 0;
+                (loss_sum, loss_n) = (loss_sum + l, loss_n + 1);
+                ema = Some(ema.map_or(l, |e| 0.95 * e + 0.05 * l));
             }
             Err(e) => {
                 skipped += 1;
-                consecutive_bad += 1;
-                if consecutive_bad >= 50 {
-                    bail!("training diverged at iteration {it}: {e} (50 steps in a row; try a smaller --lr)");
-                }
+                rejected_in_a_row += 1;
+                ensure!(
+                    rejected_in_a_row < 50,
+                    "training diverged at iteration {it}: {e} (50 steps in a row; try a smaller --lr)"
+                );
             }
         }
         state.iteration = it;
         state.epoch = it as f64 / per_epoch;
         state.loss = ema.unwrap_or(f64::NAN);
-        state.lr = lr;
         if it % eval_every == 0 || it == cfg.iterations {
-            let tr = evaluate(&mut *model, &train, cfg.eval_train_samples)?.accuracy();
-            let conf = evaluate(&mut *model, &test, usize::MAX)?;
-            let te = conf.accuracy();
-            best = best.max(te);
-            last_conf = conf;
-            last_train_acc = tr;
+            let train_accuracy = evaluate(&mut *model, &train, cfg.eval_train_samples)?.accuracy();
+            confusion = evaluate(&mut *model, &test, usize::MAX)?;
+            best = best.max(confusion.accuracy());
+            let loss = if loss_n > 0 {
+                loss_sum / loss_n as f64
+            } else {
+                f64::NAN
+            };
+            (loss_sum, loss_n) = (0.0, 0);
+            state.train_accuracy = Some(train_accuracy);
+            state.test_accuracy = Some(confusion.accuracy());
             records.push(Record {
                 iteration: it,
                 epoch: state.epoch,
-                loss: if loss_n > 0 {
-                    loss_sum / loss_n as f64
-                } else {
-                    f64::NAN
-                },
-                train_accuracy: Some(tr),
-                test_accuracy: Some(te),
+                loss,
+                train_accuracy: state.train_accuracy,
+                test_accuracy: state.test_accuracy,
             });
-            (loss_sum, loss_n) = (0.0, 0);
-            state.train_accuracy = Some(tr);
-            state.test_accuracy = Some(te);
         }
         progress(&state);
     }
-    let wall = start.elapsed().as_secs_f64();
     let trained = (cfg.iterations * b) as f64;
     Ok(RunResult {
-        final_loss: records.last().map(|r| r.loss).unwrap_or(f64::NAN),
-        train_accuracy: last_train_acc,
-        test_accuracy: last_conf.accuracy(),
+        final_loss: records.last().map_or(f64::NAN, |r| r.loss),
+        train_accuracy: state.train_accuracy.unwrap_or(0.0),
+        test_accuracy: confusion.accuracy(),
         best_test_accuracy: best,
-        confusion: last_conf,
+        confusion,
         records,
-        wall_time_s: wall,
-        train_time_s: train_time,
-        samples_per_s: if train_time > 0.0 {
-            trained / train_time
+        wall_time_s: start.elapsed().as_secs_f64(),
+        samples_per_s: if step_time > 0.0 {
+            trained / step_time
         } else {
             0.0
         },
