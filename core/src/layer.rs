@@ -93,7 +93,13 @@ pub fn visit_values<'a, L: Layer>(
                 .values
                 .next()
                 .expect("one value per tensor the layer describes");
-            debug_assert_eq!(value.len(), s.floats(), "{:?} holds {} floats", s, value.len());
+            debug_assert_eq!(
+                value.len(),
+                s.floats(),
+                "{:?} holds {} floats",
+                s,
+                value.len()
+            );
             let (kind, shape, fan_in) = (s.kind, s.shape, s.fan_in);
             self.v.tensor(Tensor {
                 kind,

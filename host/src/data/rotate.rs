@@ -15,17 +15,13 @@ pub const DEMO_DEGREES: f64 = 30.0;
 /// about the image's centre, by bilinear interpolation; what comes from outside the image is
 /// background (0). Labels are kept.
 pub fn rotate(ds: &Dataset, degrees: f64) -> Dataset {
-    let (rows, cols) = (ds.rows, ds.cols);
-    let mut images = Vec::with_capacity(ds.images.len());
-    for i in 0..ds.len() {
-        let img = &ds.images[i * rows * cols..(i + 1) * rows * cols];
-        images.extend(rotated(img, rows, cols, degrees));
-    }
+    let images = ds.images.chunks_exact(ds.pixels());
     Dataset {
-        images,
+        images: images
+            .flat_map(|img| rotated(img, ds.rows, ds.cols, degrees))
+            .collect(),
         labels: ds.labels.clone(),
-        rows,
-        cols,
+        ..*ds
     }
 }
 
