@@ -47,14 +47,6 @@ impl Dataset {
             cols: self.cols,
         }
     }
-    /// Samples per class.
-    pub fn class_counts(&self) -> [usize; CLASSES] {
-        let mut c = [0; CLASSES];
-        for &l in &self.labels {
-            c[l as usize] += 1;
-        }
-        c
-    }
     /// Copy the samples `idx` into `x` (len `idx.len() * pixels`) and `y`.
     pub fn gather(&self, idx: &[usize], x: &mut [f32], y: &mut [u8]) {
         let p = self.pixels();

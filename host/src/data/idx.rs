@@ -43,41 +43,54 @@ pub fn read_idx(path: &Path) -> Result<Idx, DataError> {
     } else {
         Box::new(raw)
     };
+    let gz = |msg| DataError::Gzip { path: p(), msg };
     let mut bytes = Vec::new();
     // Reads on until `bytes` holds `len` bytes or the file ends.
     let mut read_to = |bytes: &mut Vec<u8>, len: u64| {
         let more = len.saturating_sub(bytes.len() as u64);
         let read = (&mut src).take(more).read_to_end(bytes);
-        read.map_err(|e| match (gzip, e.kind()) {
-            (false, _) => io(e),
-            (true, ErrorKind::UnexpectedEof) => DataError::Gzip {
-                path: p(),
-                msg: "unexpected end of compressed stream".into(),
-            },
-            (true, _) => DataError::Gzip {
-                path: p(),
-                msg: e.to_string(),
-            },
+        read.map_err(|e| match e.kind() {
+            _ if !gzip => io(e),
+            ErrorKind::UnexpectedEof => gz("unexpected end of compressed stream".into()),
+            _ => gz(e.to_string()),
         })
+    };
+    let truncated = |expected: u64, actual: usize| DataError::Truncated {
+        path: p(),
+        expected,
+        actual: actual as u64,
     };
     // The magic, then the dimensions it announces, then exactly the payload they describe.
     read_to(&mut bytes, 4)?;
-    if let Some(&ndims) = bytes.get(3) {
-        read_to(&mut bytes, 4 + 4 * ndims.min(4) as u64)?;
+    let ndims = match bytes[..] {
+        [] => 0, // truncated: the magic's 4 bytes are missing
+        [0, 0, 0x08, n @ 1..=4, ..] => n as u64,
+        _ => {
+            let found = bytes.clone();
+            return Err(DataError::BadMagic { path: p(), found });
+        }
+    };
+    let header = 4 + 4 * ndims;
+    read_to(&mut bytes, header)?;
+    if (bytes.len() as u64) < header {
+        return Err(truncated(header, bytes.len()));
     }
-    let (dims, header) = idx_header(path, &bytes)?;
-    let expected = header as u64 + dims.iter().product::<usize>() as u64;
-    bytes.reserve_exact(expected as usize - header);
+    let dims: Vec<usize> = bytes[4..]
+        .chunks_exact(4)
+        .map(|d| u32::from_be_bytes(d.try_into().expect("4 bytes")) as usize)
+        .collect();
+    let payload = dims.iter().fold(1u64, |t, &d| t.saturating_mul(d as u64));
+    if payload > MAX_IDX_BYTES {
+        let msg = format!("dimensions {dims:?} describe more than {MAX_IDX_BYTES} bytes");
+        return Err(DataError::BadHeader { path: p(), msg });
+    }
+    let expected = header + payload;
+    bytes.reserve_exact(payload as usize);
     read_to(&mut bytes, expected + 1)?;
-    let actual = bytes.len() as u64;
-    if actual < expected {
-        return Err(DataError::Truncated {
-            path: p(),
-            expected,
-            actual,
-        });
+    if (bytes.len() as u64) < expected {
+        return Err(truncated(expected, bytes.len()));
     }
-    if actual > expected {
+    if bytes.len() as u64 > expected {
         let extra = meta.len().saturating_sub(expected);
         return Err(if gzip {
             DataError::Overlong {
@@ -89,45 +102,7 @@ pub fn read_idx(path: &Path) -> Result<Idx, DataError> {
         });
     }
     Ok(Idx {
+        data: bytes.split_off(header as usize),
         dims,
-        data: bytes.split_off(header),
     })
-}
-
-/// An IDX header's dimensions and length, from the file's first bytes (at least the header's,
-/// unless the file is shorter).
-fn idx_header(path: &Path, bytes: &[u8]) -> Result<(Vec<usize>, usize), DataError> {
-    let p = || path.to_owned();
-    match bytes {
-        [] => {
-            return Err(DataError::Truncated {
-                path: p(),
-                expected: 4,
-                actual: 0,
-            })
-        }
-        [0, 0, 0x08, 1..=4, ..] => {}
-        _ => {
-            let found = bytes[..bytes.len().min(4)].to_vec();
-            return Err(DataError::BadMagic { path: p(), found });
-        }
-    }
-    let header = 4 + 4 * bytes[3] as usize;
-    if bytes.len() < header {
-        return Err(DataError::Truncated {
-            path: p(),
-            expected: header as u64,
-            actual: bytes.len() as u64,
-        });
-    }
-    let dims: Vec<usize> = bytes[4..header]
-        .chunks_exact(4)
-        .map(|d| u32::from_be_bytes(d.try_into().expect("4 bytes")) as usize)
-        .collect();
-    let total = dims.iter().fold(1u64, |t, &d| t.saturating_mul(d as u64));
-    if total > MAX_IDX_BYTES {
-        let msg = format!("dimensions {dims:?} describe more than {MAX_IDX_BYTES} bytes");
-        return Err(DataError::BadHeader { path: p(), msg });
-    }
-    Ok((dims, header))
 }

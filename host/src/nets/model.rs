@@ -2,8 +2,6 @@
 //! line can drive any of the core's statically-shaped network types; [`Preset::build`] makes
 //! one.
 
-use bytemuck::Pod;
-
 use crate::data::CLASSES;
 use shinso::{
     layer::floats, Error, Init, Knobs, Layer, Loss, Network, Optimizer, Visitor, WeightDecay,
@@ -83,10 +81,6 @@ fn at_least(arena: &mut Vec<f32>, floats: usize) -> &mut [f32] {
     &mut arena[..floats]
 }
 
-fn as_inputs<T: Pod>(x: &[f32]) -> &[T] {
-    bytemuck::cast_slice(x)
-}
-
 impl<L: Classifier> Model for Net<L> {
     fn preset(&self) -> Preset {
         self.preset
@@ -110,12 +104,12 @@ impl<L: Classifier> Model for Net<L> {
         let one_hot = labels.iter().map(|&l| shinso::one_hot(l as usize));
         self.targets.extend(one_hot);
         let arena = at_least(&mut self.arena, Network::<L>::train_arena(labels.len()));
-        let x = as_inputs::<L::In>(x);
+        let x: &[L::In] = bytemuck::cast_slice(x);
         self.net
             .train_step(x, &self.targets, loss, decay, opt, arena)
     }
     fn predict(&mut self, x: &[f32], out: &mut [f32]) -> Result<(), Error> {
-        let xs = as_inputs::<L::In>(x);
+        let xs: &[L::In] = bytemuck::cast_slice(x);
         let arena = at_least(&mut self.arena, Network::<L>::predict_arena(xs.len()));
         let y = self.net.predict(xs, arena)?;
         out[..y.len() * CLASSES].copy_from_slice(bytemuck::cast_slice(y));
