@@ -43,8 +43,7 @@ impl Dataset {
         Dataset {
             images: self.images[..n * self.pixels()].to_vec(),
             labels: self.labels[..n].to_vec(),
-            rows: self.rows,
-            cols: self.cols,
+            ..*self
         }
     }
     /// Copy the samples `idx` into `x` (len `idx.len() * pixels`) and `y`.

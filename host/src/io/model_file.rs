@@ -82,8 +82,8 @@ pub fn load(path: &Path, preset: Option<Preset>, activation: Option<ActKind>) ->
 fn blob_preset(blob: &[u8]) -> Result<Preset, String> {
     let sig = blob
         .get(8..16)
-        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
-        .ok_or_else(|| format!("truncated model blob ({} bytes)", blob.len()))?;
+        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
+    let sig = sig.ok_or_else(|| format!("truncated model blob ({} bytes)", blob.len()))?;
     Preset::by_signature(sig).ok_or_else(|| {
         format!("the blob's signature {sig:#018x} is no preset's (pass --preset to see why)")
     })
@@ -103,11 +103,8 @@ fn knobs_of(
         (None, None) => ActKind::Relu, // every preset's default
     };
     if preset.fixed_relu() && act != ActKind::Relu {
-        return Err(format!(
-            "{} is fixed to relu; the model asks for {}",
-            preset.name(),
-            act.name()
-        ));
+        let (p, a) = (preset.name(), act.name());
+        return Err(format!("{p} is fixed to relu; the model asks for {a}"));
     }
     let bn = match meta.get("batch_norm").map(String::as_str) {
         None | Some("false") => false,

@@ -182,13 +182,16 @@ impl Preset {
         matches!(self, Preset::DoubleConvnet | Preset::OnlineConvnet)
     }
 
-    /// Whether the network has layers batch norm or dropout can switch on.
+    /// Whether the network has dropout layers to switch on (those of its dense blocks).
     pub fn has_dropout(self) -> bool {
         !matches!(self, Preset::DoubleConvnet | Preset::OnlineConvnet)
     }
-    /// Batch norm sits in the dense blocks (after each hidden affine layer).
+
+    /// Whether the network has batch-norm layers (after each hidden affine layer).
     pub fn has_batch_norm(self) -> bool {
-        !matches!(self, Preset::DoubleConvnet | Preset::OnlineConvnet)
+        self.tensors()
+            .iter()
+            .any(|(name, _)| name.contains(".batchnorm."))
     }
 }
 
