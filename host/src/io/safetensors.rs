@@ -95,17 +95,9 @@ pub fn parse(bytes: &[u8]) -> Result<File, String> {
     let meta = header.metadata().clone().unwrap_or_default();
     let mut tensors = BTreeMap::new();
     for (name, view) in st.tensors() {
-        let values: Vec<f32> = match view.dtype() {
-            Dtype::F32 => view
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
-                .collect(),
-            Dtype::F64 => view
-                .data()
-                .chunks_exact(8)
-                .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")) as f32)
-                .collect(),
+        let values = match view.dtype() {
+            Dtype::F32 => floats(view.data(), f32::from_le_bytes),
+            Dtype::F64 => floats(view.data(), |b| f64::from_le_bytes(b) as f32),
             other => {
                 return Err(format!(
                     "tensor {name} has dtype {other:?}; shinso reads F32 or F64"
@@ -118,6 +110,12 @@ pub fn parse(bytes: &[u8]) -> Result<File, String> {
         meta: meta.into_iter().collect(),
         tensors,
     })
+}
+
+/// Little-endian floats of `N` bytes each, as f32.
+fn floats<const N: usize>(data: &[u8], f32_of: impl Fn([u8; N]) -> f32) -> Vec<f32> {
+    let float = |b: &[u8]| f32_of(b.try_into().expect("N bytes"));
+    data.chunks_exact(N).map(float).collect()
 }
 
 /// `784x40`, or `scalar`.
