@@ -42,6 +42,79 @@ impl<F: FnMut(Tensor<'_>)> Visitor for F {
     }
 }
 
+/// A tensor as its layer's type describes it, without its values: what [`Tensor`] holds
+/// besides them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TensorSpec {
+    pub kind: TensorKind,
+    /// Logical shape, outermost first, unused trailing dimensions 0 (as [`Tensor::shape`]).
+    pub shape: [usize; 4],
+    pub fan_in: usize,
+}
+
+impl TensorSpec {
+    /// Number of meaningful dimensions in `shape`.
+    pub fn rank(&self) -> usize {
+        self.shape.iter().take_while(|&&d| d != 0).count()
+    }
+
+    /// Number of floats it holds.
+    pub fn floats(&self) -> usize {
+        self.shape[..self.rank()].iter().product()
+    }
+}
+
+/// Receives the tensors of a layer *type*, layer by layer, in the order [`Layer::visit`] shows
+/// an instance's: how a network's tensors are listed without building it.
+pub trait SpecVisitor {
+    /// A layer with tensors begins; `kind` names it ("affine", "conv", "batchnorm").
+    fn layer(&mut self, _kind: &'static str) {}
+    /// One tensor of the current layer.
+    fn tensor(&mut self, spec: TensorSpec);
+}
+
+/// [`Layer::visit`] of a layer whose tensors hold `values`, in the order its
+/// [`Layer::visit_specs`] describes them: one description serves the type and its instances,
+/// so the two cannot disagree.
+pub fn visit_values<'a, L: Layer>(
+    v: &mut dyn Visitor,
+    values: impl IntoIterator<Item = &'a mut [f32]>,
+) {
+    struct Zip<'v, I> {
+        v: &'v mut dyn Visitor,
+        values: I,
+    }
+    impl<'a, I: Iterator<Item = &'a mut [f32]>> SpecVisitor for Zip<'_, I> {
+        fn layer(&mut self, kind: &'static str) {
+            self.v.layer(kind);
+        }
+        fn tensor(&mut self, s: TensorSpec) {
+            let value = self
+                .values
+                .next()
+                .expect("one value per tensor the layer describes");
+            debug_assert_eq!(
+                value.len(),
+                s.floats(),
+                "{:?} holds {} floats",
+                s,
+                value.len()
+            );
+            let (kind, shape, fan_in) = (s.kind, s.shape, s.fan_in);
+            self.v.tensor(Tensor {
+                kind,
+                shape,
+                fan_in,
+                value,
+            });
+        }
+    }
+    L::visit_specs(&mut Zip {
+        v,
+        values: values.into_iter(),
+    });
+}
+
 /// Floats of arena as a part every call needs plus a part per sample: how a layer states its
 /// memory, so that a chain can add up its layers' needs at compile time and a caller can size a
 /// buffer for any batch (`fixed + per_sample · n`).
@@ -170,8 +243,14 @@ pub trait Layer: Zeroable {
     /// generator). A refused step never calls it.
     fn commit(&mut self, _n: usize, _cache: &[f32]) {}
 
-    /// Show every tensor (trainable and state) to `v`, in a fixed order.
+    /// Show every tensor (trainable and state) to `v`, in a fixed order: the order, kinds and
+    /// shapes of [`Layer::visit_specs`] (layers with tensors implement it with
+    /// [`visit_values`]).
     fn visit(&mut self, _v: &mut dyn Visitor) {}
+
+    /// Describe every tensor [`Layer::visit`] shows, from the type alone: a network's tensor
+    /// list costs no instance, however large the network.
+    fn visit_specs(_v: &mut dyn SpecVisitor) {}
 
     /// Apply run-time choices (see [`Knobs`]).
     fn configure(&mut self, _knobs: &Knobs) {}

@@ -106,3 +106,102 @@ pub type AlexNetMini = stack![
     Dense<128, 128>,
     Affine<128, CLASSES>
 ];
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use std::vec::Vec;
+
+    use super::*;
+    use crate::layer::{Layer, SpecVisitor, Tensor, TensorSpec, Visitor};
+    use crate::Network;
+
+    /// What a visit shows: each layer's kind, then its tensors.
+    #[derive(Debug, PartialEq)]
+    enum Seen {
+        Layer(&'static str),
+        Tensor(TensorSpec),
+    }
+
+    impl SpecVisitor for Vec<Seen> {
+        fn layer(&mut self, kind: &'static str) {
+            self.push(Seen::Layer(kind));
+        }
+        fn tensor(&mut self, spec: TensorSpec) {
+            self.push(Seen::Tensor(spec));
+        }
+    }
+
+    /// An instance's visit, each tensor's shape checked against the floats it holds.
+    struct Instance(Vec<Seen>, usize);
+
+    impl Visitor for Instance {
+        fn layer(&mut self, kind: &'static str) {
+            self.0.push(Seen::Layer(kind));
+        }
+        fn tensor(&mut self, t: Tensor<'_>) {
+            let floats: usize = t.shape[..t.rank()].iter().product();
+            assert_eq!(floats, t.value.len(), "{:?} {:?}", t.kind, t.shape);
+            self.1 += floats;
+            let (kind, shape, fan_in) = (t.kind, t.shape, t.fan_in);
+            self.0.push(Seen::Tensor(TensorSpec {
+                kind,
+                shape,
+                fan_in,
+            }));
+        }
+    }
+
+    /// The type's description is what a zeroed network shows, and covers every saved float.
+    fn agrees<L: Layer>() {
+        let mut specs = Vec::new();
+        L::visit_specs(&mut specs);
+        let mut instance = Instance(Vec::new(), 0);
+        Network::<L>::boxed().layers.visit(&mut instance);
+        assert_eq!(specs, instance.0);
+        assert_eq!(instance.1, L::PARAMS + L::STATE);
+        assert!(specs.len() > 1);
+    }
+
+    #[test]
+    fn every_zoo_net_describes_the_tensors_it_holds() {
+        agrees::<Mlp>();
+        agrees::<DeepMlp>();
+        agrees::<OnlineMlp>();
+        agrees::<SimpleConvNet>();
+        agrees::<DoubleConvNet>();
+        agrees::<OnlineConvNet>();
+        agrees::<LeNet>();
+        agrees::<AlexNetMini>();
+    }
+
+    /// The device's MLP as its definition reads: affine 784-32, batch norm 32, affine 32-10.
+    #[test]
+    fn the_online_mlp_lists_its_tensors_in_forward_order() {
+        use crate::TensorKind as K;
+        let mut specs = Vec::new();
+        OnlineMlp::visit_specs(&mut specs);
+        let t = |kind, shape, fan_in| {
+            Seen::Tensor(TensorSpec {
+                kind,
+                shape,
+                fan_in,
+            })
+        };
+        let bn = |kind| t(kind, [32, 0, 0, 0], 1);
+        let want = [
+            Seen::Layer("affine"),
+            t(K::Weight, [784, 32, 0, 0], 784),
+            t(K::Bias, [32, 0, 0, 0], 784),
+            Seen::Layer("batchnorm"),
+            bn(K::Scale),
+            bn(K::Shift),
+            bn(K::RunningMean),
+            bn(K::RunningVar),
+            Seen::Layer("affine"),
+            t(K::Weight, [32, 10, 0, 0], 32),
+            t(K::Bias, [10, 0, 0, 0], 32),
+        ];
+        assert_eq!(specs, want);
+    }
+}

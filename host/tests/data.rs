@@ -1,5 +1,5 @@
 //! The data loader: every way a data directory can be damaged gives its one-line error; shifts,
-//! augmentation and sampling against hand-worked examples.
+//! rotations, augmentation and sampling against hand-worked examples.
 
 use std::io::Write;
 use std::path::Path;
@@ -281,7 +281,7 @@ fn bundled_data_loads() {
     assert_eq!(&m.train.labels[..10], &[5, 0, 4, 1, 9, 2, 1, 3, 1, 4]);
     // the first official test labels: 7 2 1 0 4 1 4 9 5 9
     assert_eq!(&m.test.labels[..10], &[7, 2, 1, 0, 4, 1, 4, 9, 5, 9]);
-    assert!(m.train.class_counts().iter().all(|&c| c > 800));
+    assert!((0..10).all(|c| m.train.labels.iter().filter(|&&l| l == c).count() > 800));
 }
 
 #[test]
@@ -361,4 +361,66 @@ fn pixels_scale_as_the_device_scales_them() {
     }
     // why one scaling matters: the other way of writing it differs in the last bit this often
     assert_eq!(differs_from_division, 126);
+}
+
+/// A data set of one image, labelled 7.
+fn one(img: Vec<f32>, rows: usize, cols: usize) -> Dataset {
+    Dataset {
+        images: img,
+        labels: vec![7],
+        rows,
+        cols,
+    }
+}
+
+/// A quarter turn moves pixels exactly: the top-right corner goes to the top-left, the
+/// top-left to the bottom-left (counter-clockwise on screen).
+#[test]
+fn a_quarter_turn_moves_pixels_counter_clockwise() {
+    #[rustfmt::skip]
+    let img = vec![
+        1.0, 0.0, 2.0,
+        0.0, 5.0, 0.0,
+        0.0, 0.0, 3.0,
+    ];
+    let r = rotate::rotate(&one(img, 3, 3), 90.0);
+    #[rustfmt::skip]
+    let want = [
+        2.0, 0.0, 3.0,
+        0.0, 5.0, 0.0,
+        1.0, 0.0, 0.0,
+    ];
+    for (g, w) in r.images.iter().zip(want) {
+        assert!((g - w).abs() < 1e-6, "{:?}", r.images);
+    }
+    assert_eq!(r.labels, vec![7]);
+}
+
+/// 30° by hand on a 2×2 image (centre (0.5, 0.5)): the output pixel (row 0, col 1) sits at
+/// offset (dx, dy) = (0.5, −0.5) and reads the input at
+/// x = 0.5 + 0.5·cos30° + 0.5·sin30° = 1.1830, y = 0.5 + 0.5·sin30° − 0.5·cos30° = 0.3170:
+/// between input pixels (0, 1) = 1 and (1, 1) = 0.5, with background past the last column,
+/// so 1·(1 − 0.3170)(1 − 0.1830) + 0.5·0.3170·(1 − 0.1830) = 0.6875.
+#[test]
+fn thirty_degrees_interpolates_as_worked_by_hand() {
+    let img = vec![0.0, 1.0, 0.0, 0.5]; // row 0: 0, 1; row 1: 0, 0.5
+    let r = rotate::rotate(&one(img, 2, 2), 30.0);
+    assert!((r.images[1] - 0.6875).abs() < 1e-6, "{:?}", r.images);
+}
+
+#[test]
+fn no_turn_is_the_identity_and_outside_is_background() {
+    let img: Vec<f32> = (0..16).map(|v| v as f32 / 16.0).collect();
+    let d = one(img.clone(), 4, 4);
+    assert_eq!(rotate::rotate(&d, 0.0).images, img);
+    // A half turn of a 4×4 image reverses it exactly, nothing falls outside.
+    let half = rotate::rotate(&d, 180.0).images;
+    for (g, w) in half.iter().zip(img.iter().rev()) {
+        assert!((g - w).abs() < 1e-6);
+    }
+    // At 45° the corners of a 28×28 image read 5.6 pixels above it: background, while the
+    // centre keeps its ink.
+    let turned = rotate::rotate(&one(vec![1.0; 784], 28, 28), 45.0).images;
+    assert_eq!(turned[0], 0.0);
+    assert!((turned[14 * 28 + 14] - 1.0).abs() < 1e-6);
 }

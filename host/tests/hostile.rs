@@ -413,7 +413,7 @@ fn edited(from: &Path, to: &Path, edit: impl FnOnce(&mut safetensors::File)) {
             )
         })
         .collect();
-    std::fs::write(to, safetensors::encode(&tensors, &f.meta)).unwrap();
+    std::fs::write(to, safetensors::encode(&tensors, &f.meta).unwrap()).unwrap();
 }
 
 /// Case 7: a model's metadata and state are checked on every path that loads it; training
@@ -476,7 +476,8 @@ fn model_metadata_and_state_are_checked_on_every_load() {
     ok(&["export", "--model", p(&model), "--out", p(&blob)]);
     let mut b = std::fs::read(&blob).unwrap();
     // Tensors sit in the blob in the order the model lists them.
-    let floats_before: usize = shinso_host::nets::tensor_list(&mut *Preset::Mlp.build())
+    let floats_before: usize = Preset::Mlp
+        .tensors()
         .iter()
         .take_while(|(n, _)| !n.ends_with("running_var"))
         .map(|(_, shape)| shape.iter().product::<usize>())

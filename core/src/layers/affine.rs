@@ -3,7 +3,10 @@
 use bytemuck::Zeroable;
 
 use crate::kernels::{affine_backward_one, gemm_nn, gemm_nt, gemm_tn};
-use crate::layer::{flat, flat_mut, signature, Layer, Mode, Plan, Tensor, TensorKind, Visitor};
+use crate::layer::{
+    flat, flat_mut, signature, visit_values, Layer, Mode, Plan, SpecVisitor, TensorKind,
+    TensorSpec, Visitor,
+};
 
 /// `I` inputs, `O` outputs.
 #[derive(Clone, Copy, Zeroable)]
@@ -71,18 +74,20 @@ impl<const I: usize, const O: usize> Layer for Affine<I, O> {
     }
 
     fn visit(&mut self, v: &mut dyn Visitor) {
+        visit_values::<Self>(v, [flat_mut(&mut self.w), &mut self.b]);
+    }
+
+    fn visit_specs(v: &mut dyn SpecVisitor) {
         v.layer("affine");
-        v.tensor(Tensor {
-            kind: TensorKind::Weight,
-            shape: [I, O, 0, 0],
-            fan_in: I,
-            value: flat_mut(&mut self.w),
-        });
-        v.tensor(Tensor {
-            kind: TensorKind::Bias,
-            shape: [O, 0, 0, 0],
-            fan_in: I,
-            value: &mut self.b,
-        });
+        for (kind, shape) in [
+            (TensorKind::Weight, [I, O, 0, 0]),
+            (TensorKind::Bias, [O, 0, 0, 0]),
+        ] {
+            v.tensor(TensorSpec {
+                kind,
+                shape,
+                fan_in: I,
+            });
+        }
     }
 }

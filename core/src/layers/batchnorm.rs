@@ -20,7 +20,8 @@ use bytemuck::{Pod, Zeroable};
 
 use crate::kernels::{bn_backward, bn_normalize, bn_stats, bn_update_running, BnShape, Norm};
 use crate::layer::{
-    flat, flat_mut, floats, signature, Knobs, Layer, Mode, Plan, Tensor, TensorKind, Visitor,
+    flat, flat_mut, floats, signature, visit_values, Knobs, Layer, Mode, Plan, SpecVisitor,
+    TensorKind, TensorSpec, Visitor,
 };
 
 /// Batch norm over samples of type `T` with `C` channels (each channel's values contiguous
@@ -161,19 +162,27 @@ impl<T: Pod, const C: usize> Layer for BatchNorm<T, C> {
     }
 
     fn visit(&mut self, v: &mut dyn Visitor) {
-        v.layer("batchnorm");
-        let tensors = [
-            (TensorKind::Scale, &mut self.gamma),
-            (TensorKind::Shift, &mut self.beta),
-            (TensorKind::RunningMean, &mut self.running_mean),
-            (TensorKind::RunningVar, &mut self.running_var),
+        let values = [
+            &mut self.gamma,
+            &mut self.beta,
+            &mut self.running_mean,
+            &mut self.running_var,
         ];
-        for (kind, value) in tensors {
-            v.tensor(Tensor {
+        visit_values::<Self>(v, values.map(|t| &mut t[..]));
+    }
+
+    fn visit_specs(v: &mut dyn SpecVisitor) {
+        v.layer("batchnorm");
+        for kind in [
+            TensorKind::Scale,
+            TensorKind::Shift,
+            TensorKind::RunningMean,
+            TensorKind::RunningVar,
+        ] {
+            v.tensor(TensorSpec {
                 kind,
                 shape: [C, 0, 0, 0],
                 fan_in: 1,
-                value,
             });
         }
     }

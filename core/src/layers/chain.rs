@@ -8,7 +8,7 @@
 use bytemuck::Zeroable;
 
 use crate::init::Init;
-use crate::layer::{carve, floats, mix, Knobs, Layer, Mode, Plan, Visitor};
+use crate::layer::{carve, floats, mix, Knobs, Layer, Mode, Plan, SpecVisitor, Visitor};
 use crate::rng::Rng;
 
 /// `A` then `B`.
@@ -96,6 +96,11 @@ impl<A: Layer, B: Layer<In = A::Out>> Layer for Chain<A, B> {
     fn visit(&mut self, v: &mut dyn Visitor) {
         self.first.visit(v);
         self.second.visit(v);
+    }
+
+    fn visit_specs(v: &mut dyn SpecVisitor) {
+        A::visit_specs(v);
+        B::visit_specs(v);
     }
 
     fn configure(&mut self, knobs: &Knobs) {

@@ -8,7 +8,10 @@
 use bytemuck::Zeroable;
 
 use crate::kernels::{col2im, gemm_nn, gemm_nt, gemm_tn, im2col, Geometry};
-use crate::layer::{flat, flat_mut, signature, Layer, Mode, Plan, Tensor, TensorKind, Visitor};
+use crate::layer::{
+    flat, flat_mut, signature, visit_values, Layer, Mode, Plan, SpecVisitor, TensorKind,
+    TensorSpec, Visitor,
+};
 
 /// The floats under one window, `(C, FH, FW)`: one filter, or one row of the im2col matrix.
 pub type Patch<const C: usize, const FH: usize, const FW: usize> = [[[f32; FW]; FH]; C];
@@ -181,30 +184,29 @@ impl<
     }
 
     fn visit(&mut self, v: &mut dyn Visitor) {
-        visit_filters(v, &mut self.w, &mut self.b);
+        visit_values::<Self>(v, [flat_mut(&mut self.w), &mut self.b]);
+    }
+
+    fn visit_specs(v: &mut dyn SpecVisitor) {
+        filter_specs(v, [FN, C, FH, FW]);
     }
 }
 
-/// Shows a convolution's filters `(FN, C, FH, FW)` and biases to `v`: shared by [`Conv2d`] and
-/// [`super::conv_pool::ConvReluPool`], whose blobs are therefore interchangeable.
-pub(crate) fn visit_filters<const C: usize, const FN: usize, const FH: usize, const FW: usize>(
-    v: &mut dyn Visitor,
-    w: &mut [Patch<C, FH, FW>; FN],
-    b: &mut [f32; FN],
-) {
+/// Describes a convolution's filters `(FN, C, FH, FW)` and biases to `v`: shared by [`Conv2d`]
+/// and [`super::conv_pool::ConvReluPool`], whose blobs are therefore interchangeable.
+pub(crate) fn filter_specs(v: &mut dyn SpecVisitor, [fnum, c, fh, fw]: [usize; 4]) {
     v.layer("conv");
-    v.tensor(Tensor {
-        kind: TensorKind::Weight,
-        shape: [FN, C, FH, FW],
-        fan_in: C * FH * FW,
-        value: flat_mut(w),
-    });
-    v.tensor(Tensor {
-        kind: TensorKind::Bias,
-        shape: [FN, 0, 0, 0],
-        fan_in: C * FH * FW,
-        value: b,
-    });
+    let fan_in = c * fh * fw;
+    for (kind, shape) in [
+        (TensorKind::Weight, [fnum, c, fh, fw]),
+        (TensorKind::Bias, [fnum, 0, 0, 0]),
+    ] {
+        v.tensor(TensorSpec {
+            kind,
+            shape,
+            fan_in,
+        });
+    }
 }
 
 #[cfg(test)]

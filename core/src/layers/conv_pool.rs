@@ -14,10 +14,10 @@
 use bytemuck::Zeroable;
 
 use super::activation::ReLU;
-use super::conv::{visit_filters, Conv2d, Patch};
+use super::conv::{filter_specs, Conv2d, Patch};
 use super::pool::MaxPool2d;
 use crate::kernels::{conv_relu_pool, conv_relu_pool_backward, ConvPool, Geometry};
-use crate::layer::{flat, flat_mut, mix, Layer, Mode, Plan, Visitor};
+use crate::layer::{flat, flat_mut, mix, visit_values, Layer, Mode, Plan, SpecVisitor, Visitor};
 
 /// `maxpool(relu(conv(x)))`: a 2-D convolution from `(C, H, W)` to `(FN, OH, OW)` (`FN`
 /// filters of `FH × FW`, stride `S`, `P` zeros of padding), ReLU, then max pooling with a
@@ -236,7 +236,11 @@ impl<
     }
 
     fn visit(&mut self, v: &mut dyn Visitor) {
-        visit_filters(v, &mut self.w, &mut self.b);
+        visit_values::<Self>(v, [flat_mut(&mut self.w), &mut self.b]);
+    }
+
+    fn visit_specs(v: &mut dyn SpecVisitor) {
+        filter_specs(v, [FN, C, FH, FW]);
     }
 }
 

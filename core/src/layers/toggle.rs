@@ -4,7 +4,7 @@
 use bytemuck::Zeroable;
 
 use crate::init::Init;
-use crate::layer::{flat_mut, Knobs, Layer, Mode, Plan, Visitor};
+use crate::layer::{flat_mut, Knobs, Layer, Mode, Plan, SpecVisitor, Visitor};
 use crate::rng::Rng;
 
 /// `L` when `on`, the identity otherwise. Zeroed, it is off. Its arena plans are `L`'s, so a
@@ -72,6 +72,10 @@ impl<L: Layer<Out = <L as Layer>::In>> Layer for Toggle<L> {
 
     fn visit(&mut self, v: &mut dyn Visitor) {
         self.layer.visit(v);
+    }
+
+    fn visit_specs(v: &mut dyn SpecVisitor) {
+        L::visit_specs(v);
     }
 
     fn configure(&mut self, knobs: &Knobs) {

@@ -3,7 +3,7 @@
 use anyhow::Result;
 use clap::Args;
 
-use crate::nets::{tensor_list, Preset, BATCH};
+use crate::nets::{Preset, BATCH};
 use crate::train::{Schedule, TrainConfig};
 use crate::ui::say;
 
@@ -62,8 +62,7 @@ pub fn run(a: &InfoArgs) -> Result<()> {
             d.batch_size
         ));
         say("  tensors (safetensors name, shape):");
-        // the names come from visiting a network (the core has no type-level tensor list)
-        for (name, shape) in tensor_list(&mut *p.build()) {
+        for (name, shape) in p.tensors() {
             let s: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
             say(&format!("    {name:<26} ({})", s.join(", ")));
         }

@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-use super::{read_idx, DataError, CLASSES};
+use super::idx::{read_idx, Idx};
+use super::{DataError, CLASSES};
 
 /// A pixel as the networks take it: `p · (1/255)`, the device's scaling (`firmware/app`'s
 /// `slot::scale`), so host and device see the same floats. (`p / 255` differs from it in
@@ -42,17 +43,8 @@ impl Dataset {
         Dataset {
             images: self.images[..n * self.pixels()].to_vec(),
             labels: self.labels[..n].to_vec(),
-            rows: self.rows,
-            cols: self.cols,
+            ..*self
         }
-    }
-    /// Samples per class.
-    pub fn class_counts(&self) -> [usize; CLASSES] {
-        let mut c = [0; CLASSES];
-        for &l in &self.labels {
-            c[l as usize] += 1;
-        }
-        c
     }
     /// Copy the samples `idx` into `x` (len `idx.len() * pixels`) and `y`.
     pub fn gather(&self, idx: &[usize], x: &mut [f32], y: &mut [u8]) {
@@ -67,53 +59,44 @@ impl Dataset {
 /// Load an image file and a label file into a [`Dataset`], checking they agree.
 pub fn load_pair(images: &Path, labels: &Path) -> Result<Dataset, DataError> {
     let img = read_idx(images)?;
-    if img.dims.len() != 3 {
-        return Err(DataError::WrongKind {
-            path: images.to_owned(),
-            expected: "images (idx3: count, rows, cols)",
-            found: format!("idx{} with dimensions {:?}", img.dims.len(), img.dims),
-        });
-    }
-    let (n, rows, cols) = (img.dims[0], img.dims[1], img.dims[2]);
+    let [n, rows, cols] = img.dims[..] else {
+        return Err(wrong_kind(images, "images (idx3: count, rows, cols)", &img));
+    };
     if n == 0 || rows == 0 || cols == 0 {
-        return Err(DataError::BadHeader {
-            path: images.to_owned(),
-            msg: format!("empty image set ({n} images of {rows}x{cols})"),
-        });
+        let msg = format!("empty image set ({n} images of {rows}x{cols})");
+        let path = images.to_owned();
+        return Err(DataError::BadHeader { path, msg });
     }
     let lab = read_idx(labels)?;
-    if lab.dims.len() != 1 {
-        return Err(DataError::WrongKind {
-            path: labels.to_owned(),
-            expected: "labels (idx1: count)",
-            found: format!("idx{} with dimensions {:?}", lab.dims.len(), lab.dims),
-        });
-    }
-    if lab.dims[0] != n {
+    let [n_labels] = lab.dims[..] else {
+        return Err(wrong_kind(labels, "labels (idx1: count)", &lab));
+    };
+    if n_labels != n {
         return Err(DataError::CountMismatch {
             images: images.to_owned(),
             n_images: n,
             labels: labels.to_owned(),
-            n_labels: lab.dims[0],
+            n_labels,
         });
     }
-    if let Some((index, &value)) = lab
-        .data
-        .iter()
-        .enumerate()
-        .find(|(_, &v)| v as usize >= CLASSES)
-    {
-        return Err(DataError::BadLabel {
-            path: labels.to_owned(),
-            index,
-            value,
-        });
+    if let Some(index) = lab.data.iter().position(|&v| v as usize >= CLASSES) {
+        let (path, value) = (labels.to_owned(), lab.data[index]);
+        return Err(DataError::BadLabel { path, index, value });
     }
-    let images_f = img.data.iter().map(|&b| pixel(b)).collect();
     Ok(Dataset {
-        images: images_f,
+        images: img.data.iter().map(|&b| pixel(b)).collect(),
         labels: lab.data,
         rows,
         cols,
     })
+}
+
+/// A valid IDX file of the wrong kind (labels where images belong, or the reverse).
+fn wrong_kind(path: &Path, expected: &'static str, found: &Idx) -> DataError {
+    let dims = &found.dims;
+    DataError::WrongKind {
+        path: path.to_owned(),
+        expected,
+        found: format!("idx{} with dimensions {dims:?}", dims.len()),
+    }
 }

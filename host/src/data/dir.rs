@@ -10,52 +10,40 @@ pub struct Mnist {
     pub dir: PathBuf,
     pub train: Dataset,
     pub test: Dataset,
-    /// The four files actually read: train images, train labels, test images, test labels.
-    pub files: [PathBuf; 4],
 }
 
-/// Base names accepted for each of the four files; each may also end in `.gz`.
-const NAMES: [(&str, &[&str]); 4] = [
+/// Each of the four files (training images and labels, test images and labels): what it is,
+/// and the base names it may have, separated by spaces; each may also end in `.gz`.
+const NAMES: [(&str, &str); 4] = [
     (
         "training images",
-        &["train-images-idx3-ubyte", "train-images.idx3-ubyte"],
+        "train-images-idx3-ubyte train-images.idx3-ubyte",
     ),
     (
         "training labels",
-        &["train-labels-idx1-ubyte", "train-labels.idx1-ubyte"],
+        "train-labels-idx1-ubyte train-labels.idx1-ubyte",
     ),
     (
         "test images",
-        &[
-            "t10k-images-idx3-ubyte",
-            "t10k-images.idx3-ubyte",
-            "test-images-idx3-ubyte",
-        ],
+        "t10k-images-idx3-ubyte t10k-images.idx3-ubyte test-images-idx3-ubyte",
     ),
     (
         "test labels",
-        &[
-            "t10k-labels-idx1-ubyte",
-            "t10k-labels.idx1-ubyte",
-            "test-labels-idx1-ubyte",
-        ],
+        "t10k-labels-idx1-ubyte t10k-labels.idx1-ubyte test-labels-idx1-ubyte",
     ),
 ];
 
 /// Find one of the four files in `dir` (gzip preferred if both exist).
-fn find_file(dir: &Path, role: usize) -> Result<PathBuf, DataError> {
-    let (what, bases) = NAMES[role];
-    let mut tried = Vec::new();
-    for base in bases {
-        for name in [format!("{base}.gz"), base.to_string()] {
-            let p = dir.join(&name);
-            if p.is_file() {
-                return Ok(p);
-            }
-            tried.push(name);
-        }
-    }
-    Err(DataError::Missing {
+fn find_file(dir: &Path, (what, bases): (&'static str, &str)) -> Result<PathBuf, DataError> {
+    let tried: Vec<String> = bases
+        .split(' ')
+        .flat_map(|base| [format!("{base}.gz"), base.to_string()])
+        .collect();
+    let found = tried
+        .iter()
+        .map(|name| dir.join(name))
+        .find(|p| p.is_file());
+    found.ok_or_else(|| DataError::Missing {
         dir: dir.to_owned(),
         what,
         tried,
@@ -69,12 +57,10 @@ pub fn load_dir(dir: &Path) -> Result<Mnist, DataError> {
             dir: dir.to_owned(),
         });
     }
-    let files = [
-        find_file(dir, 0)?,
-        find_file(dir, 1)?,
-        find_file(dir, 2)?,
-        find_file(dir, 3)?,
-    ];
+    let files = NAMES
+        .iter()
+        .map(|&role| find_file(dir, role))
+        .collect::<Result<Vec<_>, _>>()?;
     let train = load_pair(&files[0], &files[1])?;
     let test = load_pair(&files[2], &files[3])?;
     if (train.rows, train.cols) != (test.rows, test.cols) {
@@ -85,12 +71,8 @@ pub fn load_dir(dir: &Path) -> Result<Mnist, DataError> {
             test_shape: (test.rows, test.cols),
         });
     }
-    Ok(Mnist {
-        dir: dir.to_owned(),
-        train,
-        test,
-        files,
-    })
+    let dir = dir.to_owned();
+    Ok(Mnist { dir, train, test })
 }
 
 /// The bundled data set: `$SHINSO_DATA` if set, else `data/mnist` next to the sources this
@@ -100,19 +82,14 @@ pub fn default_data_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("SHINSO_DATA") {
         return PathBuf::from(d);
     }
-    let mut candidates = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/mnist")];
-    if let Ok(exe) = std::env::current_exe() {
-        let mut dir = exe.parent().map(Path::to_path_buf);
-        while let Some(d) = dir {
-            candidates.push(d.join("data/mnist"));
-            dir = d.parent().map(Path::to_path_buf);
-        }
+    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/mnist");
+    let exe = std::env::current_exe().ok();
+    let near_exe = exe.iter().flat_map(|e| e.ancestors().skip(1));
+    let mut candidates = std::iter::once(built.clone())
+        .chain(near_exe.map(|d| d.join("data/mnist")))
+        .chain([PathBuf::from("data/mnist")]);
+    match candidates.find(|c| c.is_dir()) {
+        Some(c) => c.canonicalize().unwrap_or(c),
+        None => built,
     }
-    candidates.push(PathBuf::from("data/mnist"));
-    for c in &candidates {
-        if c.is_dir() {
-            return c.canonicalize().unwrap_or_else(|_| c.clone());
-        }
-    }
-    candidates.swap_remove(0)
 }

@@ -16,7 +16,7 @@ pub use augment::{shift_image, Augmenter};
 pub use dataset::{load_pair, pixel, Dataset};
 pub use dir::{default_data_dir, load_dir, Mnist};
 pub use error::DataError;
-pub use idx::{parse_idx, read_idx, Idx, MAX_IDX_BYTES};
+pub use idx::{read_idx, Idx};
 pub use sampling::EpochSampler;
 /// Number of classes (digits 0–9, or the 10 Fashion-MNIST classes): the wire protocol's,
 /// which every network's output and every label check share.

@@ -27,25 +27,17 @@ impl EpochSampler {
     pub fn epoch(&self) -> usize {
         self.epoch
     }
-    /// Fraction of epochs completed, e.g. 2.5.
-    pub fn progress(&self) -> f64 {
-        self.epoch as f64 + self.pos as f64 / self.order.len().max(1) as f64
-    }
-    /// Fill `out` with the next indices; an epoch boundary reshuffles (a batch may straddle it).
+    /// Fill `out` with the next indices; the index that ends an epoch reshuffles (a batch may
+    /// straddle epochs).
     pub fn next_batch(&mut self, out: &mut [usize]) {
         for slot in out.iter_mut() {
+            *slot = self.order[self.pos];
+            self.pos += 1;
             if self.pos == self.order.len() {
                 self.pos = 0;
                 self.epoch += 1;
                 self.rng.shuffle(&mut self.order);
             }
-            *slot = self.order[self.pos];
-            self.pos += 1;
-        }
-        if self.pos == self.order.len() {
-            self.pos = 0;
-            self.epoch += 1;
-            self.rng.shuffle(&mut self.order);
         }
     }
 }

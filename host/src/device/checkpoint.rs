@@ -222,7 +222,7 @@ pub fn to_file(state: &[u8], preset: Preset) -> Result<(Vec<u8>, Header)> {
         vec![h.opt_floats as usize],
         opt.to_vec(),
     )];
-    Ok((safetensors::encode_model(&mut *model, &meta, extra), h))
+    Ok((safetensors::encode_model(&mut *model, &meta, extra)?, h))
 }
 
 /// The learner's state bytes from a file [`to_file`] wrote: the model as every model command

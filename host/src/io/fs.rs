@@ -9,33 +9,23 @@ use anyhow::{anyhow, bail, Context, Result};
 /// before opening (opening a FIFO blocks), and the read stops at `limit` whatever the file
 /// does meanwhile.
 pub fn read_regular(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>> {
+    let p = path.display();
     let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => anyhow!("{}: file not found", path.display()),
-        _ => anyhow!("{}: {e}", path.display()),
+        std::io::ErrorKind::NotFound => anyhow!("{p}: file not found"),
+        _ => anyhow!("{p}: {e}"),
     })?;
     if !meta.is_file() {
-        bail!(
-            "{}: not a regular file (a {what} is read from a file)",
-            path.display()
-        );
+        bail!("{p}: not a regular file (a {what} is read from a file)");
     }
     if meta.len() > limit {
-        bail!(
-            "{}: {} bytes, larger than any {what} ({limit} bytes at most)",
-            path.display(),
-            meta.len()
-        );
+        let len = meta.len();
+        bail!("{p}: {len} bytes, larger than any {what} ({limit} bytes at most)");
     }
-    let f = std::fs::File::open(path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
     let mut bytes = Vec::with_capacity(meta.len() as usize);
-    f.take(limit + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    let read = std::fs::File::open(path).and_then(|f| f.take(limit + 1).read_to_end(&mut bytes));
+    read.map_err(|e| anyhow!("{p}: {e}"))?;
     if bytes.len() as u64 > limit {
-        bail!(
-            "{}: grew past {limit} bytes while being read",
-            path.display()
-        );
+        bail!("{p}: grew past {limit} bytes while being read");
     }
     Ok(bytes)
 }

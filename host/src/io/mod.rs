@@ -5,5 +5,5 @@ mod model_file;
 pub mod safetensors;
 
 pub use fs::{create_out_dir, read_regular, write_atomic};
-pub use model_file::{blob_preset, load, max_bytes, read, Loaded};
+pub use model_file::{load, read, Loaded};
 pub use safetensors::Metadata;

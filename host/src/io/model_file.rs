@@ -25,14 +25,14 @@ use shinso::{optim::limits, TensorKind};
 
 use super::fs::read_regular;
 use super::safetensors::{self, Metadata};
-use crate::nets::{knobs, ActKind, Model, Namer, Preset};
+use crate::nets::{knobs, visit_named, ActKind, Model, Preset};
 
 /// Room for a safetensors header (tensor names, shapes, metadata with the training config).
 const HEADER_ROOM: u64 = 1 << 20;
 
 /// The largest model file accepted: the largest preset's floats as F64 (safetensors may hold
 /// F64), plus a header.
-pub fn max_bytes() -> u64 {
+fn max_bytes() -> u64 {
     let floats = Preset::all().iter().map(|p| p.shape().1).max().unwrap_or(0);
     8 * floats as u64 + HEADER_ROOM
 }
@@ -79,11 +79,11 @@ pub fn load(path: &Path, preset: Option<Preset>, activation: Option<ActKind>) ->
 }
 
 /// The preset a blob's header names by its signature.
-pub fn blob_preset(blob: &[u8]) -> Result<Preset, String> {
+fn blob_preset(blob: &[u8]) -> Result<Preset, String> {
     let sig = blob
         .get(8..16)
-        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
-        .ok_or_else(|| format!("truncated model blob ({} bytes)", blob.len()))?;
+        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
+    let sig = sig.ok_or_else(|| format!("truncated model blob ({} bytes)", blob.len()))?;
     Preset::by_signature(sig).ok_or_else(|| {
         format!("the blob's signature {sig:#018x} is no preset's (pass --preset to see why)")
     })
@@ -103,11 +103,8 @@ fn knobs_of(
         (None, None) => ActKind::Relu, // every preset's default
     };
     if preset.fixed_relu() && act != ActKind::Relu {
-        return Err(format!(
-            "{} is fixed to relu; the model asks for {}",
-            preset.name(),
-            act.name()
-        ));
+        let (p, a) = (preset.name(), act.name());
+        return Err(format!("{p} is fixed to relu; the model asks for {a}"));
     }
     let bn = match meta.get("batch_norm").map(String::as_str) {
         None | Some("false") => false,
@@ -134,16 +131,16 @@ fn knobs_of(
 /// already known to be finite).
 fn check_state(model: &mut dyn Model) -> Result<(), String> {
     let mut bad = None;
-    let mut names = Namer::default();
-    model.visit(&mut names.with(|name, t| {
-        if t.kind == TensorKind::RunningVar && bad.is_none() {
-            if let Some(i) = t.value.iter().position(|v| *v < 0.0) {
-                bad = Some(format!(
-                    "tensor {name} holds a negative variance ({}) at index {i}",
-                    t.value[i]
-                ));
-            }
+    visit_named(model, |name, t| {
+        if t.kind != TensorKind::RunningVar || bad.is_some() {
+            return;
         }
-    }));
+        if let Some(i) = t.value.iter().position(|v| *v < 0.0) {
+            let v = t.value[i];
+            bad = Some(format!(
+                "tensor {name} holds a negative variance ({v}) at index {i}"
+            ));
+        }
+    });
     bad.map_or(Ok(()), Err)
 }

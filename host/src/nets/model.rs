@@ -2,14 +2,12 @@
 //! line can drive any of the core's statically-shaped network types; [`Preset::build`] makes
 //! one.
 
-use bytemuck::Pod;
-
 use crate::data::CLASSES;
 use shinso::{
     layer::floats, Error, Init, Knobs, Layer, Loss, Network, Optimizer, Visitor, WeightDecay,
 };
 
-use super::{Classifier, Preset, WithNet};
+use super::{Classifier, Preset};
 
 /// Largest batch the CLI trains or evaluates at once (`--batch-size` may be at most this); each
 /// network's arena grows to what the batches it is given need.
@@ -21,11 +19,17 @@ pub const INPUT: usize = 784;
 pub trait Model: Send {
     fn preset(&self) -> Preset;
     /// Trainable parameters.
-    fn params(&self) -> usize;
+    fn params(&self) -> usize {
+        self.preset().net().params
+    }
     /// Non-trainable saved floats (batch-norm running statistics).
-    fn state(&self) -> usize;
+    fn state(&self) -> usize {
+        self.preset().net().state
+    }
     /// Blob signature (kind and sizes of every layer).
-    fn signature(&self) -> u64;
+    fn signature(&self) -> u64 {
+        self.preset().net().signature
+    }
     fn configure(&mut self, knobs: &Knobs);
     fn init(&mut self, init: Init, seed: u64);
     /// One optimizer step on `labels.len()` samples (`x` holds `labels.len() × 784` floats,
@@ -56,10 +60,7 @@ pub struct Net<L: Layer> {
     arena: Vec<f32>,
 }
 
-impl<L> Net<L>
-where
-    L: Layer<Out = [f32; CLASSES]> + Send + 'static,
-{
+impl<L: Classifier> Net<L> {
     /// A zeroed network (call [`Model::init`]).
     pub fn boxed(preset: Preset) -> Box<dyn Model> {
         assert_eq!(floats::<L::In>(), INPUT, "preset input must be 784 floats");
@@ -80,25 +81,9 @@ fn at_least(arena: &mut Vec<f32>, floats: usize) -> &mut [f32] {
     &mut arena[..floats]
 }
 
-fn as_inputs<T: Pod>(x: &[f32]) -> &[T] {
-    bytemuck::cast_slice(x)
-}
-
-impl<L> Model for Net<L>
-where
-    L: Layer<Out = [f32; CLASSES]> + Send + 'static,
-{
+impl<L: Classifier> Model for Net<L> {
     fn preset(&self) -> Preset {
         self.preset
-    }
-    fn params(&self) -> usize {
-        L::PARAMS
-    }
-    fn state(&self) -> usize {
-        L::STATE
-    }
-    fn signature(&self) -> u64 {
-        L::SIGNATURE
     }
     fn configure(&mut self, knobs: &Knobs) {
         self.net.configure(knobs);
@@ -119,12 +104,12 @@ where
         let one_hot = labels.iter().map(|&l| shinso::one_hot(l as usize));
         self.targets.extend(one_hot);
         let arena = at_least(&mut self.arena, Network::<L>::train_arena(labels.len()));
-        let x = as_inputs::<L::In>(x);
+        let x: &[L::In] = bytemuck::cast_slice(x);
         self.net
             .train_step(x, &self.targets, loss, decay, opt, arena)
     }
     fn predict(&mut self, x: &[f32], out: &mut [f32]) -> Result<(), Error> {
-        let xs = as_inputs::<L::In>(x);
+        let xs: &[L::In] = bytemuck::cast_slice(x);
         let arena = at_least(&mut self.arena, Network::<L>::predict_arena(xs.len()));
         let y = self.net.predict(xs, arena)?;
         out[..y.len() * CLASSES].copy_from_slice(bytemuck::cast_slice(y));
@@ -158,19 +143,4 @@ pub fn predict_all(model: &mut dyn Model, images: &[f32]) -> Result<Vec<u8>, Err
         }
     }
     Ok(preds)
-}
-
-impl Preset {
-    /// A zeroed network of this shape (call [`Model::init`], or load a file into it). It holds
-    /// every parameter: what is known without one (signature, size) is [`Preset::shape`].
-    pub fn build(self) -> Box<dyn Model> {
-        struct Build;
-        impl WithNet for Build {
-            type Out = Box<dyn Model>;
-            fn with<L: Classifier>(self, preset: Preset) -> Box<dyn Model> {
-                Net::<L>::boxed(preset)
-            }
-        }
-        self.with_net(Build)
-    }
 }

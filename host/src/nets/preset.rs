@@ -1,12 +1,14 @@
 //! The networks the CLI knows by name, and the knobs that shape them.
 //!
-//! Everything here is known without building a network: names, layers, the blob signature
-//! and size come from the core's types. [`crate::nets::model`] builds one; the training
-//! recipe of each preset is in [`crate::train::recipe`].
+//! Everything here is known without building a network: names, layers, the blob signature,
+//! size and tensors come from the core's types ([`NetType`]). [`crate::nets::model`] builds
+//! one; the training recipe of each preset is in [`crate::train::recipe`].
 
 use clap::ValueEnum;
-use shinso::{zoo, Knobs, Memory, Network, Rule};
+use shinso::layer::SpecVisitor;
+use shinso::{zoo, Knobs, Layer, Memory, Network, Rule};
 
+use super::{Model, Net};
 use crate::data::CLASSES;
 
 /// A network shape the CLI knows by name.
@@ -132,58 +134,42 @@ impl Preset {
         }
     }
 
-    /// What `f` makes of this preset's network type: the one place that maps a preset to the
-    /// core's type, for building a network ([`Preset::build`]) as for reading its constants.
-    pub fn with_net<F: WithNet>(self, f: F) -> F::Out {
+    /// What this preset's network type tells without a network: the one place that maps a
+    /// preset to the core's type.
+    pub fn net(self) -> NetType {
         match self {
-            Preset::Mlp => f.with::<zoo::Mlp>(self),
-            Preset::DeepMlp => f.with::<zoo::DeepMlp>(self),
-            Preset::SimpleConvnet => f.with::<zoo::SimpleConvNet>(self),
-            Preset::DoubleConvnet => f.with::<zoo::DoubleConvNet>(self),
-            Preset::Lenet => f.with::<zoo::LeNet>(self),
-            Preset::AlexnetMini => f.with::<zoo::AlexNetMini>(self),
-            Preset::OnlineConvnet => f.with::<zoo::OnlineConvNet>(self),
-            Preset::OnlineMlp => f.with::<zoo::OnlineMlp>(self),
+            Preset::Mlp => NetType::of::<zoo::Mlp>(),
+            Preset::DeepMlp => NetType::of::<zoo::DeepMlp>(),
+            Preset::SimpleConvnet => NetType::of::<zoo::SimpleConvNet>(),
+            Preset::DoubleConvnet => NetType::of::<zoo::DoubleConvNet>(),
+            Preset::Lenet => NetType::of::<zoo::LeNet>(),
+            Preset::AlexnetMini => NetType::of::<zoo::AlexNetMini>(),
+            Preset::OnlineConvnet => NetType::of::<zoo::OnlineConvNet>(),
+            Preset::OnlineMlp => NetType::of::<zoo::OnlineMlp>(),
         }
     }
 
     /// The network's blob signature and the floats its model files hold (parameters and
-    /// saved state), without building it: what a file or a device may claim is checked
-    /// against these.
+    /// saved state): what a file or a device may claim is checked against these.
     pub fn shape(self) -> (u64, usize) {
-        struct Shape;
-        impl WithNet for Shape {
-            type Out = (u64, usize);
-            fn with<L: Classifier>(self, _: Preset) -> (u64, usize) {
-                (L::SIGNATURE, L::PARAMS + L::STATE)
-            }
-        }
-        self.with_net(Shape)
+        let n = self.net();
+        (n.signature, n.params + n.state)
     }
 
-    /// Trainable parameters, without building the network.
+    /// Trainable parameters.
     pub fn params(self) -> usize {
-        struct Params;
-        impl WithNet for Params {
-            type Out = usize;
-            fn with<L: Classifier>(self, _: Preset) -> usize {
-                L::PARAMS
-            }
-        }
-        self.with_net(Params)
+        self.net().params
     }
 
-    /// The memory plan of training with `rule` on batches of `batch`, without building the
-    /// network.
+    /// The memory plan of training with `rule` on batches of `batch`.
     pub fn memory(self, rule: &Rule, batch: usize) -> Memory {
-        struct Plan<'a>(&'a Rule, usize);
-        impl WithNet for Plan<'_> {
-            type Out = Memory;
-            fn with<L: Classifier>(self, _: Preset) -> Memory {
-                Network::<L>::memory(self.0, self.1)
-            }
-        }
-        self.with_net(Plan(rule, batch))
+        (self.net().memory)(rule, batch)
+    }
+
+    /// A zeroed network of this shape (call [`Model::init`], or load a file into it). It holds
+    /// every parameter: what is known without one is [`Preset::net`].
+    pub fn build(self) -> Box<dyn Model> {
+        (self.net().build)(self)
     }
 
     /// The preset whose networks carry blob signature `sig`.
@@ -196,25 +182,49 @@ impl Preset {
         matches!(self, Preset::DoubleConvnet | Preset::OnlineConvnet)
     }
 
-    /// Whether the network has layers batch norm or dropout can switch on.
+    /// Whether the network has dropout layers to switch on (those of its dense blocks).
     pub fn has_dropout(self) -> bool {
         !matches!(self, Preset::DoubleConvnet | Preset::OnlineConvnet)
     }
-    /// Batch norm sits in the dense blocks (after each hidden affine layer).
+
+    /// Whether the network has batch-norm layers (after each hidden affine layer).
     pub fn has_batch_norm(self) -> bool {
-        !matches!(self, Preset::DoubleConvnet | Preset::OnlineConvnet)
+        self.tensors()
+            .iter()
+            .any(|(name, _)| name.contains(".batchnorm."))
     }
 }
 
 /// What every preset's network is: 28×28 images in, ten scores out.
-pub trait Classifier: shinso::Layer<Out = [f32; CLASSES]> + Send + 'static {}
-impl<L: shinso::Layer<Out = [f32; CLASSES]> + Send + 'static> Classifier for L {}
+pub trait Classifier: Layer<Out = [f32; CLASSES]> + Send + 'static {}
+impl<L: Layer<Out = [f32; CLASSES]> + Send + 'static> Classifier for L {}
 
-/// A computation over a network type, run by [`Preset::with_net`] with the preset's type
-/// (a generic method cannot be a closure).
-pub trait WithNet {
-    type Out;
-    fn with<L: Classifier>(self, preset: Preset) -> Self::Out;
+/// A preset's network type as values: its constants, and the functions generic over it.
+#[derive(Clone, Copy)]
+pub struct NetType {
+    /// Blob signature (kind and sizes of every layer).
+    pub signature: u64,
+    /// Trainable parameters.
+    pub params: usize,
+    /// Non-trainable saved floats (batch-norm running statistics).
+    pub state: usize,
+    /// Every tensor of the type, in blob order ([`Layer::visit_specs`]).
+    pub visit_specs: fn(&mut dyn SpecVisitor),
+    memory: fn(&Rule, usize) -> Memory,
+    build: fn(Preset) -> Box<dyn Model>,
+}
+
+impl NetType {
+    fn of<L: Classifier>() -> Self {
+        Self {
+            signature: L::SIGNATURE,
+            params: L::PARAMS,
+            state: L::STATE,
+            visit_specs: L::visit_specs,
+            memory: Network::<L>::memory,
+            build: Net::<L>::boxed,
+        }
+    }
 }
 
 /// Knobs from their command-line values.

@@ -1,49 +1,43 @@
-//! Tensor names of a network's model files: `"{layer}.{kind}.{tensor}"`.
+//! Tensor names of a network's model files: `"{layer}.{kind}.{tensor}"`, `layer` counting the
+//! layers that have tensors, from 0, in forward order.
 
-use shinso::{Tensor, Visitor};
+use shinso::layer::{SpecVisitor, TensorSpec};
+use shinso::Tensor;
 
-use super::Model;
+use super::{Model, Preset};
 
-/// A [`Visitor`] adapter that names each tensor `"{layer}.{kind}.{tensor}"`.
+/// Names and shapes of the tensors a network type describes.
 #[derive(Default)]
-pub struct Namer {
-    next: usize,
+struct Namer {
+    layers: usize,
     kind: &'static str,
+    out: Vec<(String, Vec<usize>)>,
 }
 
-/// The adapter returned by [`Namer::with`].
-pub struct Named<'a, F> {
-    namer: &'a mut Namer,
-    f: F,
-}
-
-impl Namer {
-    /// Visit with `f(name, tensor)`.
-    pub fn with<F: FnMut(String, Tensor<'_>)>(&mut self, f: F) -> Named<'_, F> {
-        Named { namer: self, f }
-    }
-}
-
-impl<F: FnMut(String, Tensor<'_>)> Visitor for Named<'_, F> {
+impl SpecVisitor for Namer {
     fn layer(&mut self, kind: &'static str) {
-        self.namer.kind = kind;
-        self.namer.next += 1;
+        self.kind = kind;
+        self.layers += 1;
     }
-    fn tensor(&mut self, t: Tensor<'_>) {
-        let name = format!(
-            "{}.{}.{}",
-            self.namer.next.saturating_sub(1),
-            self.namer.kind,
-            t.kind.name()
-        );
-        (self.f)(name, t)
+    fn tensor(&mut self, t: TensorSpec) {
+        let name = format!("{}.{}.{}", self.layers - 1, self.kind, t.kind.name());
+        self.out.push((name, t.shape[..t.rank()].to_vec()));
     }
 }
 
-/// Tensor description for documentation and safetensors: `(name, shape)` in blob order.
-pub fn tensor_list(model: &mut dyn Model) -> Vec<(String, Vec<usize>)> {
-    let mut names = Namer::default();
-    let mut out = Vec::new();
-    model.visit(&mut names.with(|name, t| out.push((name, t.shape[..t.rank()].to_vec()))));
-    out
+impl Preset {
+    /// `(name, shape)` of every tensor of this preset's model files, in blob order, from the
+    /// network's type alone (no network is built).
+    pub fn tensors(self) -> Vec<(String, Vec<usize>)> {
+        let mut namer = Namer::default();
+        (self.net().visit_specs)(&mut namer);
+        namer.out
+    }
+}
+
+/// Show `f` every tensor of `model` with its name, in blob order.
+pub fn visit_named(model: &mut dyn Model, mut f: impl FnMut(&str, Tensor<'_>)) {
+    let names = model.preset().tensors();
+    let mut names = names.iter().map(|(name, _)| name.as_str());
+    model.visit(&mut |t: Tensor<'_>| f(names.next().expect("a name per tensor"), t));
 }
