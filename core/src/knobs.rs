@@ -25,8 +25,14 @@ impl Default for Knobs {
     }
 }
 
-/// Which function an [`crate::AnyActivation`] computes, once configured.
+/// Which function an [`crate::AnyActivation`] computes, once configured; by its name (as
+/// [`ActivationKind::name`] spells it) in the host's flags and files with the `clap` and `serde`
+/// features.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Zeroable)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[cfg_attr(feature = "clap", value(rename_all = "lowercase"))]
 #[repr(u8)]
 pub enum ActivationKind {
     /// `x`.
@@ -40,4 +46,31 @@ pub enum ActivationKind {
     Tanh,
     /// `1` for `x > 0`, else `0`.
     Step,
+}
+
+impl ActivationKind {
+    /// Every kind, in the order of their numbers.
+    pub const ALL: [ActivationKind; 5] = [
+        ActivationKind::Identity,
+        ActivationKind::Relu,
+        ActivationKind::Sigmoid,
+        ActivationKind::Tanh,
+        ActivationKind::Step,
+    ];
+
+    /// The kind's name: `relu`, `sigmoid`, ….
+    pub fn name(self) -> &'static str {
+        match self {
+            ActivationKind::Identity => "identity",
+            ActivationKind::Relu => "relu",
+            ActivationKind::Sigmoid => "sigmoid",
+            ActivationKind::Tanh => "tanh",
+            ActivationKind::Step => "step",
+        }
+    }
+
+    /// The kind named `name` (as [`ActivationKind::name`] spells it).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
 }

@@ -17,16 +17,26 @@ use crate::math;
 /// Guard added inside logarithms, as in the course.
 pub const LOG_EPS: f32 = 1e-7;
 
-/// Which loss to apply to a network's outputs.
+/// Which loss to apply to a network's outputs; by name in the host's flags and files with the
+/// `clap` and `serde` features (`mse`, `cross-entropy`, `softmax-ce`, `sigmoid-ce`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Loss {
-    /// Mean squared error on raw outputs.
+    /// Mean squared error on raw outputs (against one-hot targets).
     Mse,
     /// Cross-entropy on outputs that already are probabilities (after a `Softmax` layer).
+    #[cfg_attr(feature = "clap", value(skip))]
     CrossEntropy,
-    /// Softmax then cross-entropy, fused: the network outputs logits.
+    /// Softmax then cross-entropy, fused: the network outputs logits (the course's
+    /// SoftmaxWithLoss).
+    #[cfg_attr(feature = "serde", serde(rename = "softmax-ce"))]
+    #[cfg_attr(feature = "clap", value(name = "softmax-ce"))]
     SoftmaxCrossEntropy,
     /// Sigmoid then binary cross-entropy per output, fused: the network outputs logits.
+    #[cfg_attr(feature = "serde", serde(rename = "sigmoid-ce"))]
+    #[cfg_attr(feature = "clap", value(name = "sigmoid-ce"))]
     SigmoidCrossEntropy,
 }
 

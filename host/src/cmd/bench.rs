@@ -47,7 +47,7 @@ fn measure(preset: Preset, a: &BenchArgs, ds: &Dataset) -> Result<(usize, f64, f
         let x = &ds.images[i * b * INPUT..(i + 1) * b * INPUT];
         let y = &ds.labels[i * b..(i + 1) * b];
         // a rejected step (non-finite) still costs the same time; ignore its result
-        let _ = model.train_step(x, y, cfg.loss.core(), WeightDecay::default(), &mut opt);
+        let _ = model.train_step(x, y, cfg.loss, WeightDecay::default(), &mut opt);
     };
     (0..3).for_each(&mut step);
     let steps = a.steps.max(1);

@@ -8,10 +8,11 @@ use clap::Args;
 use super::PlotFormat;
 use crate::data::DataArgs;
 use crate::io::{self, create_out_dir, Loaded};
-use crate::nets::{ActKind, Preset, INPUT};
+use crate::nets::{Preset, INPUT};
 use crate::report::plot;
 use crate::train;
 use crate::ui::{say, write_json};
+use shinso::ActivationKind;
 
 #[derive(Args, Debug, Clone)]
 pub struct EvalArgs {
@@ -23,7 +24,7 @@ pub struct EvalArgs {
     pub preset: Option<Preset>,
     /// Hidden activation (default: from the file's metadata, else relu)
     #[arg(long, value_enum)]
-    pub activation: Option<ActKind>,
+    pub activation: Option<ActivationKind>,
     #[command(flatten)]
     pub data: DataArgs,
     /// Evaluate on the training set instead of the test set

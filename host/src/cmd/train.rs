@@ -8,10 +8,11 @@ use clap::{Args, ValueEnum};
 use super::PlotFormat;
 use crate::data::DataArgs;
 use crate::io::{create_out_dir, safetensors, Metadata};
-use crate::nets::{ActKind, InitKind, Preset};
+use crate::nets::{InitKind, Preset};
 use crate::report::{metrics, plot};
 use crate::train::{self, Schedule, TrainConfig, MAX_ITERATIONS};
 use crate::ui::{json_value, progress_bar, say, write_json};
+use shinso::ActivationKind;
 use shinso::OptimizerKind;
 
 /// Learning-rate schedule kinds for the command line.
@@ -37,7 +38,7 @@ pub struct TrainArgs {
     pub out: PathBuf,
     /// Hidden-layer activation
     #[arg(long, value_enum)]
-    pub activation: Option<ActKind>,
+    pub activation: Option<ActivationKind>,
     /// Weight initialisation
     #[arg(long, value_enum)]
     pub init: Option<InitKind>,

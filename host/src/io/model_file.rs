@@ -25,7 +25,8 @@ use shinso::{optim::limits, TensorKind};
 
 use super::fs::read_regular;
 use super::safetensors::{self, Metadata};
-use crate::nets::{knobs, visit_named, ActKind, Model, Preset};
+use crate::nets::{knobs, visit_named, Model, Preset};
+use shinso::ActivationKind;
 
 /// Room for a safetensors header (tensor names, shapes, metadata with the training config).
 const HEADER_ROOM: u64 = 1 << 20;
@@ -47,13 +48,17 @@ pub struct Loaded {
     pub model: Box<dyn Model>,
     /// The file's metadata, validated (empty for a blob).
     pub meta: Metadata,
-    pub activation: ActKind,
+    pub activation: ActivationKind,
 }
 
 /// Loads a model file (a device blob, recognised by its magic, or safetensors). The preset
 /// comes from `preset`, else the blob's signature or the file's metadata, else the tensor
 /// shapes; `activation` overrides the recorded one.
-pub fn load(path: &Path, preset: Option<Preset>, activation: Option<ActKind>) -> Result<Loaded> {
+pub fn load(
+    path: &Path,
+    preset: Option<Preset>,
+    activation: Option<ActivationKind>,
+) -> Result<Loaded> {
     let bytes = read(path)?;
     let at = |e: String| anyhow!("{}: {e}", path.display());
     let (mut model, meta) = if bytes.starts_with(&shinso::model::MAGIC) {
@@ -94,15 +99,15 @@ fn blob_preset(blob: &[u8]) -> Result<Preset, String> {
 fn knobs_of(
     meta: &Metadata,
     preset: Preset,
-    activation: Option<ActKind>,
-) -> Result<(ActKind, bool, f32), String> {
+    activation: Option<ActivationKind>,
+) -> Result<(ActivationKind, bool, f32), String> {
     let act = match (activation, meta.get("activation")) {
         (Some(a), _) => a,
-        (None, Some(s)) => ActKind::from_name(s)
+        (None, Some(s)) => ActivationKind::from_name(s)
             .ok_or_else(|| format!("unknown activation {s:?} in the model's metadata"))?,
-        (None, None) => ActKind::Relu, // every preset's default
+        (None, None) => ActivationKind::Relu, // every preset's default
     };
-    if preset.fixed_relu() && act != ActKind::Relu {
+    if preset.fixed_relu() && act != ActivationKind::Relu {
         let (p, a) = (preset.name(), act.name());
         return Err(format!("{p} is fixed to relu; the model asks for {a}"));
     }

@@ -6,5 +6,5 @@ mod preset;
 mod tensors;
 
 pub use model::{predict_all, Model, Net, BATCH, INPUT};
-pub use preset::{knobs, ActKind, Classifier, InitKind, NetType, Preset};
+pub use preset::{knobs, Classifier, InitKind, NetType, Preset};
 pub use tensors::visit_named;

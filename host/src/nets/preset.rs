@@ -6,7 +6,7 @@
 
 use clap::ValueEnum;
 use shinso::layer::SpecVisitor;
-use shinso::{zoo, Knobs, Layer, Memory, Network, Rule};
+use shinso::{zoo, ActivationKind, Knobs, Layer, Memory, Network, Rule};
 
 use super::{Model, Net};
 use crate::data::CLASSES;
@@ -51,42 +51,6 @@ impl InitKind {
             InitKind::Xavier => "Xavier",
             InitKind::He => "He",
         }
-    }
-}
-
-/// Hidden-layer activation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ActKind {
-    Relu,
-    Sigmoid,
-    Tanh,
-    Step,
-    Identity,
-}
-
-impl ActKind {
-    pub fn core(self) -> shinso::ActivationKind {
-        use shinso::ActivationKind as K;
-        match self {
-            ActKind::Relu => K::Relu,
-            ActKind::Sigmoid => K::Sigmoid,
-            ActKind::Tanh => K::Tanh,
-            ActKind::Step => K::Step,
-            ActKind::Identity => K::Identity,
-        }
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            ActKind::Relu => "relu",
-            ActKind::Sigmoid => "sigmoid",
-            ActKind::Tanh => "tanh",
-            ActKind::Step => "step",
-            ActKind::Identity => "identity",
-        }
-    }
-    pub fn from_name(s: &str) -> Option<Self> {
-        <Self as ValueEnum>::from_str(s, true).ok()
     }
 }
 
@@ -228,9 +192,9 @@ impl NetType {
 }
 
 /// Knobs from their command-line values.
-pub fn knobs(activation: ActKind, batch_norm: bool, dropout: f32) -> Knobs {
+pub fn knobs(activation: ActivationKind, batch_norm: bool, dropout: f32) -> Knobs {
     Knobs {
-        activation: activation.core(),
+        activation,
         batch_norm,
         dropout,
     }

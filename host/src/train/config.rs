@@ -3,36 +3,14 @@
 use anyhow::{anyhow, ensure, Result};
 use clap::{Args, FromArgMatches};
 use serde::{Deserialize, Serialize};
-use shinso::{optim::limits, Init, Loss, OptimizerKind, Rule};
+use shinso::{optim::limits, ActivationKind, Init, Loss, OptimizerKind, Rule};
 
-use crate::nets::{ActKind, InitKind, Preset, BATCH};
+use crate::nets::{InitKind, Preset, BATCH};
 
 /// The longest run accepted: about an hour for the fastest preset (mlp at batch 100, 0.41 ms
 /// a step, see BENCHMARKS.md) and days for the convnets. Beyond it `--epochs 1e12` or
 /// `--iterations 18446744073709551615` would start a run that never ends.
 pub const MAX_ITERATIONS: usize = 10_000_000;
-
-/// Loss applied to the network's outputs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum LossKind {
-    /// Softmax then cross-entropy, fused (the course's SoftmaxWithLoss).
-    SoftmaxCe,
-    /// Mean squared error against one-hot targets.
-    Mse,
-    /// Sigmoid then binary cross-entropy per class, fused.
-    SigmoidCe,
-}
-
-impl LossKind {
-    pub fn core(self) -> Loss {
-        match self {
-            LossKind::SoftmaxCe => Loss::SoftmaxCrossEntropy,
-            LossKind::Mse => Loss::Mse,
-            LossKind::SigmoidCe => Loss::SigmoidCrossEntropy,
-        }
-    }
-}
 
 /// Learning-rate schedule over epochs.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -59,8 +37,8 @@ pub enum Schedule {
 pub struct TrainConfig {
     #[arg(skip)]
     pub preset: String,
-    #[arg(skip = ActKind::Relu)]
-    pub activation: ActKind,
+    #[arg(skip = ActivationKind::Relu)]
+    pub activation: ActivationKind,
     #[arg(skip = InitKind::He)]
     pub init: InitKind,
     /// σ of the Gaussian initialisation
@@ -92,7 +70,7 @@ pub struct TrainConfig {
     pub schedule: Schedule,
     /// Loss function
     #[arg(long, value_enum, default_value = "softmax-ce")]
-    pub loss: LossKind,
+    pub loss: Loss,
     #[arg(skip = 100usize)]
     pub batch_size: usize,
     /// Optimizer steps in total.
@@ -272,7 +250,7 @@ impl TrainConfig {
             "preset {name} has no batch-norm layers"
         );
         ensure!(
-            !p.fixed_relu() || self.activation == ActKind::Relu,
+            !p.fixed_relu() || self.activation == ActivationKind::Relu,
             "preset {name} fuses convolution, ReLU and pooling: --activation must be relu"
         );
         ensure!(

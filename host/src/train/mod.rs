@@ -5,6 +5,6 @@ mod metrics;
 mod recipe;
 mod run;
 
-pub use config::{LossKind, Schedule, TrainConfig, MAX_ITERATIONS};
+pub use config::{Schedule, TrainConfig, MAX_ITERATIONS};
 pub use metrics::{Confusion, Record};
 pub use run::{evaluate, fresh, run, Progress, RunResult};

@@ -125,7 +125,7 @@ pub fn run(
         train.gather(&idx, &mut xb, &mut yb);
         augment.apply(&mut xb, train.rows, train.cols);
         let t0 = Instant::now();
-        let step = model.train_step(&xb, &yb, cfg.loss.core(), decay, &mut opt);
+        let step = model.train_step(&xb, &yb, cfg.loss, decay, &mut opt);
         step_time += t0.elapsed().as_secs_f64();
         match step {
             Ok(l) => {
