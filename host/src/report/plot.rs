@@ -53,12 +53,12 @@ fn text_width<'a>(names: impl IntoIterator<Item = &'a String>) -> u32 {
     8 * chars.unwrap_or(4)
 }
 
+/// What drawing on a backend `DB` ends in.
+type Drawn<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+
 /// Something that draws itself on any plotters backend.
 trait Figure {
-    fn draw<DB: DrawingBackend>(
-        &self,
-        root: &DrawingArea<DB, Shift>,
-    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>>;
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn<DB>;
 }
 
 /// Render a figure to `path`: SVG if the name ends in `.svg`, PNG otherwise.
@@ -91,17 +91,20 @@ fn paint<DB: DrawingBackend, F: Figure>(backend: DB, fig: &F) -> Result<()> {
         .map_err(|e| anyhow!("{e}"))
 }
 
+/// A point of a curve, `(x, y)`.
+pub type Point = (f64, f64);
+
 /// One curve of a line chart.
 #[derive(Clone, Debug)]
 pub struct Series {
     pub name: String,
-    pub points: Vec<(f64, f64)>,
+    pub points: Vec<Point>,
     pub color: RGBColor,
     pub dashed: bool,
 }
 
 impl Series {
-    pub fn new(name: impl Into<String>, points: Vec<(f64, f64)>, color: RGBColor) -> Self {
+    pub fn new(name: impl Into<String>, points: Vec<Point>, color: RGBColor) -> Self {
         let name = name.into();
         Self {
             name,
@@ -120,11 +123,7 @@ impl Series {
 
 /// The points `(x, y)` of the records whose `y` is there and finite; `x` is the epoch or the
 /// iteration.
-pub fn points(
-    records: &[Record],
-    by_epoch: bool,
-    y: impl Fn(&Record) -> Option<f64>,
-) -> Vec<(f64, f64)> {
+pub fn points(records: &[Record], by_epoch: bool, y: fn(&Record) -> Option<f64>) -> Vec<Point> {
     let x = |r: &Record| {
         if by_epoch {
             r.epoch
@@ -132,10 +131,8 @@ pub fn points(
             r.iteration as f64
         }
     };
-    let finite = records
-        .iter()
-        .filter_map(|r| y(r).filter(|y| y.is_finite()).map(|y| (x(r), y)));
-    finite.collect()
+    let finite = |r: &Record| y(r).filter(|y| y.is_finite()).map(|y| (x(r), y));
+    records.iter().filter_map(finite).collect()
 }
 
 /// The smallest and largest of `values`, if there are any.
@@ -198,10 +195,7 @@ impl LineChart {
 }
 
 impl Figure for LineChart {
-    fn draw<DB: DrawingBackend>(
-        &self,
-        root: &DrawingArea<DB, Shift>,
-    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn<DB> {
         let ((x0, x1), (y0, y1)) = self.ranges();
         let mut chart = ChartBuilder::on(root)
             .caption(&self.title, (FAMILY, 22))
@@ -315,10 +309,7 @@ fn shade(f: f64) -> RGBColor {
 }
 
 impl Figure for Heatmap<'_> {
-    fn draw<DB: DrawingBackend>(
-        &self,
-        root: &DrawingArea<DB, Shift>,
-    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn<DB> {
         let n = self.confusion.m.len() as i32;
         // the first class at the top: row `t` is drawn at y = n - 1 - t
         let name = |v: &SegmentValue<i32>, flip: bool| match *v {
@@ -386,10 +377,7 @@ impl Bars {
 }
 
 impl Figure for Bars {
-    fn draw<DB: DrawingBackend>(
-        &self,
-        root: &DrawingArea<DB, Shift>,
-    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn<DB> {
         let ng = self.groups.len().max(1) as f64;
         let ns = self.series.len().max(1) as u32;
         let values = self.series.iter().flat_map(|s| s.1.iter().flatten());
