@@ -105,9 +105,8 @@ pub struct Series {
 
 impl Series {
     pub fn new(name: impl Into<String>, points: Vec<Point>, color: RGBColor) -> Self {
-        let name = name.into();
         Self {
-            name,
+            name: name.into(),
             points,
             color,
             dashed: false,
