@@ -46,10 +46,11 @@ fn comparison(d: &RunReport) -> String {
         return "no course figure".into();
     };
     let diff = d.test_accuracy - course;
-    match diff {
-        _ if diff.abs() <= 0.02 => format!("within 0.02 of the course ({diff:+.4})"),
-        _ if diff > 0.0 => format!("{diff:+.4} above the course"),
-        _ => format!("{diff:+.4} below the course"),
+    if diff.abs() <= 0.02 {
+        format!("within 0.02 of the course ({diff:+.4})")
+    } else {
+        let side = if diff > 0.0 { "above" } else { "below" };
+        format!("{diff:+.4} {side} the course")
     }
 }
 
@@ -202,7 +203,8 @@ fn section(md: &mut String, out: &Path, g: &Group, members: &[(&Experiment, &Don
         let r = &d.report;
         writeln!(md, "- **{}** ({}): {}", r.name, comparison(r), e.note)?;
     }
-    Ok(writeln!(md)?)
+    writeln!(md)?;
+    Ok(())
 }
 
 /// A claim, whether the runs bear it out, and what they measured.
@@ -231,8 +233,10 @@ fn checks(done: &[Done]) -> Vec<Check> {
     let sgd = find("optimizers", "SGD").zip(find("sgd-run", "only the first 1,000"));
     let less_data = sgd.map(|(base, few)| {
         let (base, few) = (base.test_accuracy, few.test_accuracy);
-        let claim = "SGD 0.08: a tenth of the data gives the same accuracy (within 0.02): data is not the cause";
-        (claim, (few - base).abs() <= 0.02, format!("{few:.4} on 1,000 images, {base:.4} on 10,000"))
+        let claim = "SGD 0.08: a tenth of the data gives the same accuracy (within 0.02): \
+                     data is not the cause";
+        let measured = format!("{few:.4} on 1,000 images, {base:.4} on 10,000");
+        (claim, (few - base).abs() <= 0.02, measured)
     });
     // the training accuracy of each batch-norm run without it, and of its twin with it
     let twins: Vec<(f64, f64)> = reports()
