@@ -1,7 +1,7 @@
 //! `shinso reproduce`: the course's experiments trained in parallel, then reported.
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -179,6 +179,7 @@ pub fn run(a: &ReproduceArgs) -> Result<()> {
     Ok(())
 }
 
+/// A finished run's `metrics.csv` written, and its line of the report.
 fn finish(
     a: &ReproduceArgs,
     e: &Experiment,
@@ -187,35 +188,27 @@ fn finish(
     train_ds: &Dataset,
     test_ds: &Dataset,
 ) -> Result<Done> {
-    let dir = a
-        .out
-        .join("runs")
-        .join(format!("{}-{}", e.group, slug(&e.name)));
-    std::fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create", dir.display()))?;
-    write_csv(&dir.join("metrics.csv"), &r.records)?;
-    let rel = dir.strip_prefix(&a.out).unwrap_or(&dir).join("metrics.csv");
+    let dir = Path::new("runs").join(format!("{}-{}", e.group, slug(&e.name)));
+    let full = a.out.join(&dir);
+    std::fs::create_dir_all(&full).with_context(|| format!("{}: cannot create", full.display()))?;
+    write_csv(&full.join("metrics.csv"), &r.records)?;
+    let report = RunReport {
+        experiment: e.group.clone(),
+        name: e.name.clone(),
+        config: json_value(&e.cfg)?,
+        test_accuracy: r.test_accuracy,
+        train_accuracy: r.train_accuracy,
+        best_test_accuracy: r.best_test_accuracy,
+        course_accuracy: e.course,
+        train_samples: e.cfg.train_size.unwrap_or(usize::MAX).min(train_ds.len()),
+        test_samples: e.cfg.test_size.unwrap_or(usize::MAX).min(test_ds.len()),
+        wall_time_s: r.wall_time_s,
+        samples_per_s: r.samples_per_s,
+        metrics: dir.join("metrics.csv").display().to_string(),
+    };
     Ok(Done {
         index,
-        report: RunReport {
-            experiment: e.group.clone(),
-            name: e.name.clone(),
-            config: json_value(&e.cfg)?,
-            test_accuracy: r.test_accuracy,
-            train_accuracy: r.train_accuracy,
-            best_test_accuracy: r.best_test_accuracy,
-            course_accuracy: e.course,
-            train_samples: e
-                .cfg
-                .train_size
-                .map_or(train_ds.len(), |n| n.min(train_ds.len())),
-            test_samples: e
-                .cfg
-                .test_size
-                .map_or(test_ds.len(), |n| n.min(test_ds.len())),
-            wall_time_s: r.wall_time_s,
-            samples_per_s: r.samples_per_s,
-            metrics: rel.display().to_string(),
-        },
+        report,
         records: r.records,
     })
 }

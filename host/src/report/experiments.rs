@@ -24,13 +24,28 @@ pub const GROUPS: [&str; 7] = [
     "convnet",
 ];
 
-/// An experiment group of the course.
+/// An experiment group of the course (a section of the report), as the table writes it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Group {
     pub id: String,
     pub title: String,
     pub setup: String,
     /// What the group is about, and what differs from the course.
     pub intro: String,
+    /// The runs (by the start of their names) whose training accuracy the figures show too.
+    #[serde(default)]
+    pub show_train: Vec<String>,
+    /// The title of the figure of curves, where the usual one does not fit.
+    pub curves_title: Option<String>,
+    /// The curves' y axis fits the data instead of spanning 0–1.
+    #[serde(default)]
+    pub zoom: bool,
+    /// The preset and configuration of every run, below the run's own.
+    preset: Option<String>,
+    #[serde(default)]
+    config: serde_json::Map<String, Value>,
+    run: Vec<RunRow>,
 }
 
 /// One run of a group.
@@ -46,20 +61,7 @@ pub struct Experiment {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Table {
-    group: Vec<GroupRow>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct GroupRow {
-    id: String,
-    title: String,
-    setup: String,
-    intro: String,
-    preset: Option<String>,
-    #[serde(default)]
-    config: serde_json::Map<String, Value>,
-    run: Vec<RunRow>,
+    group: Vec<Group>,
 }
 
 #[derive(Deserialize)]
@@ -105,10 +107,9 @@ pub fn experiments(
     train_len: usize,
 ) -> Result<(Vec<Group>, Vec<Experiment>)> {
     let table: Table = toml::from_str(TABLE).context("the experiment table")?;
-    let mut groups = Vec::new();
     let mut exps = Vec::new();
-    for g in table.group {
-        for r in g.run {
+    for g in &table.group {
+        for r in &g.run {
             let name = r.preset.as_ref().or(g.preset.as_ref());
             let preset = name
                 .and_then(|n| Preset::from_name(n))
@@ -135,28 +136,23 @@ pub fn experiments(
                     .with_context(|| format!("experiment {}", r.name))?,
                 name: pick_text(&r.name, quick),
                 course: r.course,
-                note: r.note,
+                note: r.note.clone(),
             });
         }
-        groups.push(Group {
-            id: g.id,
-            title: g.title,
-            setup: pick_text(&g.setup, quick),
-            intro: g.intro,
-        });
+    }
+    let mut groups = table.group;
+    for g in &mut groups {
+        g.setup = pick_text(&g.setup, quick);
     }
     Ok((groups, exps))
 }
 
 /// A run's name as a directory name: `relu + He` is `relu-he`.
 pub fn slug(s: &str) -> String {
-    let mut out = String::new();
-    for c in s.chars() {
-        if c.is_ascii_alphanumeric() {
-            out.push(c.to_ascii_lowercase());
-        } else if !out.ends_with('-') && !out.is_empty() {
-            out.push('-');
-        }
-    }
-    out.trim_end_matches('-').to_string()
+    let lower = s.to_ascii_lowercase();
+    let words = lower.split(|c: char| !c.is_ascii_alphanumeric());
+    words
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join("-")
 }

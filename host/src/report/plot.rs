@@ -11,126 +11,137 @@ use anyhow::{anyhow, Context, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
+use SegmentValue::{CenterOf, Exact};
 
 use crate::train::{Confusion, Record};
 
 static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 const FAMILY: &str = "sans-serif";
 
-/// Register the bundled font with plotters (idempotent; done by every plotting function).
-pub fn init_font() {
+/// Register the bundled font with plotters (idempotent; done before every chart is drawn).
+fn init_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        for style in [
-            FontStyle::Normal,
-            FontStyle::Bold,
-            FontStyle::Italic,
-            FontStyle::Oblique,
-        ] {
+        use FontStyle::*;
+        for style in [Normal, Bold, Italic, Oblique] {
             // The font is compiled in and known valid (host/tests/plots.rs renders text with it).
             let _ = plotters::style::register_font(FAMILY, style, FONT);
         }
     });
 }
 
-/// Distinguishable colours (Okabe–Ito, then Tableau).
-pub const PALETTE: [RGBColor; 10] = [
-    RGBColor(0, 114, 178),
-    RGBColor(213, 94, 0),
-    RGBColor(0, 158, 115),
-    RGBColor(204, 121, 167),
-    RGBColor(230, 159, 0),
-    RGBColor(86, 180, 233),
-    RGBColor(120, 120, 120),
-    RGBColor(240, 200, 30),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
+/// Distinguishable colours (Okabe–Ito, then Tableau), as `0xRRGGBB`.
+const PALETTE: [u32; 10] = [
+    0x0072B2, 0xD55E00, 0x009E73, 0xCC79A7, 0xE69F00, 0x56B4E9, 0x787878, 0xF0C81E, 0x9467BD,
+    0x8C564B,
 ];
 
+/// The `i`-th colour of the palette (it repeats after ten).
 pub fn color(i: usize) -> RGBColor {
-    PALETTE[i % PALETTE.len()]
+    let [_, r, g, b] = PALETTE[i % PALETTE.len()].to_be_bytes();
+    RGBColor(r, g, b)
 }
+
+/// Text of `size` pixels in the bundled font, anchored at its vertical centre.
+fn text(size: u32, h: HPos) -> TextStyle<'static> {
+    TextStyle::from((FAMILY, size)).pos(Pos::new(h, VPos::Center))
+}
+
+/// Room for the longest of `names` in 13-pixel text: about 8 pixels a character.
+fn text_width<'a>(names: impl IntoIterator<Item = &'a String>) -> u32 {
+    let chars = names.into_iter().map(|s| s.chars().count() as u32).max();
+    8 * chars.unwrap_or(4)
+}
+
+/// What drawing on a backend `DB` ends in.
+type Drawn<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
 /// Something that draws itself on any plotters backend.
 trait Figure {
-    fn draw<DB: DrawingBackend>(
-        &self,
-        root: &DrawingArea<DB, Shift>,
-    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>>;
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn<DB>;
 }
 
 /// Render a figure to `path`: SVG if the name ends in `.svg`, PNG otherwise.
 fn render<F: Figure>(path: &Path, size: (u32, u32), fig: &F) -> Result<()> {
     init_font();
-    let is_svg = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("svg"));
     let ctx = || format!("{}: cannot draw plot", path.display());
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        if !parent.is_dir() {
-            return Err(anyhow!("{}: directory does not exist", parent.display()))
-                .with_context(ctx);
-        }
+    let missing = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty() && !p.is_dir());
+    if let Some(parent) = missing {
+        let e = anyhow!("{}: directory does not exist", parent.display());
+        return Err(e).with_context(ctx);
     }
-    let drawn = if is_svg {
-        paint(SVGBackend::new(path, size).into_drawing_area(), fig).map_err(|e| anyhow!("{e}"))
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("svg"))
+    {
+        paint(SVGBackend::new(path, size), fig).with_context(ctx)
     } else {
-        paint(BitMapBackend::new(path, size).into_drawing_area(), fig).map_err(|e| anyhow!("{e}"))
-    };
-    drawn.with_context(ctx)
+        paint(BitMapBackend::new(path, size), fig).with_context(ctx)
+    }
 }
 
-/// `fig` on a white `root`, written out.
-fn paint<DB: DrawingBackend, F: Figure>(
-    root: DrawingArea<DB, Shift>,
-    fig: &F,
-) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
-    root.fill(&WHITE)?;
-    fig.draw(&root)?;
-    root.present()
+/// `fig` on a white page of `backend`, written out.
+fn paint<DB: DrawingBackend, F: Figure>(backend: DB, fig: &F) -> Result<()> {
+    let root = backend.into_drawing_area();
+    let drawn = root.fill(&WHITE).and_then(|()| fig.draw(&root));
+    drawn
+        .and_then(|()| root.present())
+        .map_err(|e| anyhow!("{e}"))
 }
 
-/// How a series is stroked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Stroke {
-    Solid,
-    Dashed,
-}
+/// A point of a curve, `(x, y)`.
+pub type Point = (f64, f64);
 
-/// One curve.
+/// One curve of a line chart.
 #[derive(Clone, Debug)]
 pub struct Series {
     pub name: String,
-    pub points: Vec<(f64, f64)>,
+    pub points: Vec<Point>,
     pub color: RGBColor,
-    pub stroke: Stroke,
+    pub dashed: bool,
 }
 
 impl Series {
-    pub fn new(name: impl Into<String>, points: Vec<(f64, f64)>, color: RGBColor) -> Self {
+    pub fn new(name: impl Into<String>, points: Vec<Point>, color: RGBColor) -> Self {
         Self {
             name: name.into(),
             points,
             color,
-            stroke: Stroke::Solid,
+            dashed: false,
         }
     }
-    pub fn dashed(mut self) -> Self {
-        self.stroke = Stroke::Dashed;
-        self
+    pub fn dashed(self) -> Self {
+        Self {
+            dashed: true,
+            ..self
+        }
     }
 }
 
-/// Where the legend goes.
-#[derive(Clone, Copy, Debug)]
-pub enum Legend {
-    UpperRight,
-    LowerRight,
-    UpperLeft,
-    LowerLeft,
+/// The points `(x, y)` of the records whose `y` is there and finite; `x` is the epoch or the
+/// iteration.
+pub fn points(records: &[Record], by_epoch: bool, y: fn(&Record) -> Option<f64>) -> Vec<Point> {
+    let x = |r: &Record| {
+        if by_epoch {
+            r.epoch
+        } else {
+            r.iteration as f64
+        }
+    };
+    let finite = |r: &Record| y(r).filter(|y| y.is_finite()).map(|y| (x(r), y));
+    records.iter().filter_map(finite).collect()
 }
 
-/// A line chart of several series.
+/// The smallest and largest of `values`, if there are any.
+fn extent(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+    values.fold(None, |e, v| {
+        Some(e.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))))
+    })
+}
+
+/// A line chart of several series: the one routine behind every curve plot.
 #[derive(Clone, Debug)]
 pub struct LineChart {
     pub title: String,
@@ -139,7 +150,7 @@ pub struct LineChart {
     pub series: Vec<Series>,
     /// Fixed y range; otherwise the data's range with a margin.
     pub y_range: Option<(f64, f64)>,
-    pub legend: Legend,
+    pub legend: SeriesLabelPosition,
 }
 
 impl LineChart {
@@ -154,49 +165,26 @@ impl LineChart {
             y_label: y_label.into(),
             series: Vec::new(),
             y_range: None,
-            legend: Legend::UpperRight,
+            legend: SeriesLabelPosition::UpperRight,
         }
     }
 
+    /// The axes' ranges: the data's (0–1 when there is none), y padded by 5 % but not below 0
+    /// for data that is not.
     fn ranges(&self) -> ((f64, f64), (f64, f64)) {
-        let pts = self
-            .series
-            .iter()
-            .flat_map(|s| s.points.iter())
-            .filter(|p| p.0.is_finite() && p.1.is_finite());
-        let (mut x0, mut x1, mut y0, mut y1) = (
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-        );
-        for &(x, y) in pts {
-            x0 = x0.min(x);
-            x1 = x1.max(x);
-            y0 = y0.min(y);
-            y1 = y1.max(y);
-        }
-        if !x0.is_finite() {
-            (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
-        }
-        if x1 <= x0 {
-            x1 = x0 + 1.0;
-        }
-        let (y0, y1) = match self.y_range {
-            Some(r) => r,
-            None => {
-                let pad = ((y1 - y0) * 0.05).max(1e-3);
-                (
-                    if y0 >= 0.0 {
-                        (y0 - pad).max(0.0)
-                    } else {
-                        y0 - pad
-                    },
-                    y1 + pad,
-                )
-            }
-        };
-        ((x0, x1), (y0, y1))
+        let all = || self.series.iter().flat_map(|s| &s.points);
+        let (x0, x1) = extent(all().map(|p| p.0)).unwrap_or((0.0, 1.0));
+        let y = self.y_range.unwrap_or_else(|| {
+            let (y0, y1) = extent(all().map(|p| p.1)).unwrap_or((0.0, 1.0));
+            let pad = ((y1 - y0) * 0.05).max(1e-3);
+            let low = if y0 >= 0.0 {
+                (y0 - pad).max(0.0)
+            } else {
+                y0 - pad
+            };
+            (low, y1 + pad)
+        });
+        ((x0, if x1 <= x0 { x0 + 1.0 } else { x1 }), y)
     }
 
     /// Write the chart (PNG, or SVG by extension), 800×500 pixels.
@@ -206,10 +194,7 @@ impl LineChart {
 }
 
 impl Figure for LineChart {
-    fn draw<DB: DrawingBackend>(
-        &self,
-        root: &DrawingArea<DB, Shift>,
-    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn<DB> {
         let ((x0, x1), (y0, y1)) = self.ranges();
         let mut chart = ChartBuilder::on(root)
             .caption(&self.title, (FAMILY, 22))
@@ -230,43 +215,24 @@ impl Figure for LineChart {
             .draw()?;
         for s in &self.series {
             let style = ShapeStyle::from(&s.color).stroke_width(2);
-            let pts: Vec<(f64, f64)> = s
-                .points
-                .iter()
-                .copied()
-                .filter(|p| p.0.is_finite() && p.1.is_finite())
-                .collect();
-            let c = s.color;
-            match s.stroke {
-                Stroke::Solid => chart.draw_series(LineSeries::new(pts.clone(), style))?,
-                Stroke::Dashed => {
-                    chart.draw_series(DashedLineSeries::new(pts.clone(), 8, 5, style))?
-                }
-            }
-            .label(&s.name)
-            .legend(move |(x, y)| {
-                PathElement::new(
-                    vec![(x, y), (x + 24, y)],
-                    ShapeStyle::from(&c).stroke_width(2),
-                )
-            });
-            if pts.len() <= 40 {
-                chart.draw_series(
-                    pts.iter()
-                        .map(|&p| Circle::new(p, 3, ShapeStyle::from(&c).filled())),
-                )?;
+            let pts = s.points.iter().copied();
+            let drawn = if s.dashed {
+                chart.draw_series(DashedLineSeries::new(pts, 8, 5, style))?
+            } else {
+                chart.draw_series(LineSeries::new(pts, style))?
+            };
+            let legend = move |(x, y)| PathElement::new([(x, y), (x + 24, y)], style);
+            drawn.label(&s.name).legend(legend);
+            // dots only where they stay apart
+            if s.points.len() <= 40 {
+                let dot = ShapeStyle::from(&s.color).filled();
+                chart.draw_series(s.points.iter().map(|&p| Circle::new(p, 3, dot)))?;
             }
         }
         if !self.series.is_empty() {
-            let pos = match self.legend {
-                Legend::UpperRight => SeriesLabelPosition::UpperRight,
-                Legend::LowerRight => SeriesLabelPosition::LowerRight,
-                Legend::UpperLeft => SeriesLabelPosition::UpperLeft,
-                Legend::LowerLeft => SeriesLabelPosition::LowerLeft,
-            };
             chart
                 .configure_series_labels()
-                .position(pos)
+                .position(self.legend.clone())
                 .label_font((FAMILY, 14))
                 .background_style(WHITE.mix(0.85))
                 .border_style(RGBColor(160, 160, 160))
@@ -284,66 +250,38 @@ pub fn tick(v: f64, span: f64) -> String {
         3
     };
     let s = format!("{v:.d$}");
-    if s.contains('.') {
-        let t = s.trim_end_matches('0').trim_end_matches('.');
-        if t == "-0" {
-            "0".into()
-        } else {
-            t.into()
-        }
-    } else {
-        s
-    }
+    let t = match s.contains('.') {
+        true => s.trim_end_matches('0').trim_end_matches('.'),
+        false => &s,
+    };
+    if t == "-0" { "0" } else { t }.into()
 }
 
 /// `accuracy.png` as the course draws it: training and test accuracy against the x axis
 /// (iterations or epochs), y from 0 to 1 — unless every point is above 0.8 (a convnet), where
 /// the axis zooms in so the gap between training and test stays visible.
 pub fn accuracy_chart(records: &[Record], by_epoch: bool, title: &str) -> LineChart {
-    let x = |r: &Record| {
-        if by_epoch {
-            r.epoch
-        } else {
-            r.iteration as f64
-        }
-    };
-    let mut c = LineChart::new(
-        title,
-        if by_epoch { "epoch" } else { "iteration" },
-        "accuracy",
-    );
-    let train: Vec<_> = records
-        .iter()
-        .filter_map(|r| r.train_accuracy.map(|a| (x(r), a)))
-        .collect();
-    let test: Vec<_> = records
-        .iter()
-        .filter_map(|r| r.test_accuracy.map(|a| (x(r), a)))
-        .collect();
+    let train = points(records, by_epoch, |r| r.train_accuracy);
+    let test = points(records, by_epoch, |r| r.test_accuracy);
     let lowest = train.iter().chain(&test).map(|p| p.1).fold(1.0, f64::min);
-    c.series.push(Series::new("train", train, color(0)));
-    c.series.push(Series::new("test", test, color(1)).dashed());
-    c.y_range = (lowest <= 0.8).then_some((0.0, 1.0));
-    c.legend = Legend::LowerRight;
-    c
+    let x = if by_epoch { "epoch" } else { "iteration" };
+    LineChart {
+        series: vec![
+            Series::new("train", train, color(0)),
+            Series::new("test", test, color(1)).dashed(),
+        ],
+        y_range: (lowest <= 0.8).then_some((0.0, 1.0)),
+        legend: SeriesLabelPosition::LowerRight,
+        ..LineChart::new(title, x, "accuracy")
+    }
 }
 
 /// `loss.png`: training loss against the x axis.
 pub fn loss_chart(records: &[Record], by_epoch: bool, title: &str) -> LineChart {
-    let x = |r: &Record| {
-        if by_epoch {
-            r.epoch
-        } else {
-            r.iteration as f64
-        }
-    };
-    let mut c = LineChart::new(title, if by_epoch { "epoch" } else { "iteration" }, "loss");
-    let pts: Vec<_> = records
-        .iter()
-        .filter(|r| r.loss.is_finite())
-        .map(|r| (x(r), r.loss))
-        .collect();
-    c.series.push(Series::new("training loss", pts, color(0)));
+    let x = if by_epoch { "epoch" } else { "iteration" };
+    let mut c = LineChart::new(title, x, "loss");
+    let loss = points(records, by_epoch, |r| Some(r.loss));
+    c.series.push(Series::new("training loss", loss, color(0)));
     c
 }
 
@@ -362,27 +300,29 @@ impl Heatmap<'_> {
     }
 }
 
+/// White for 0 to deep blue for 1.
 fn shade(f: f64) -> RGBColor {
-    // white -> deep blue
     let f = f.clamp(0.0, 1.0);
     let lerp = |a: f64, b: f64| (a + (b - a) * f).round() as u8;
     RGBColor(lerp(255.0, 8.0), lerp(255.0, 48.0), lerp(255.0, 107.0))
 }
 
 impl Figure for Heatmap<'_> {
-    fn draw<DB: DrawingBackend>(
-        &self,
-        root: &DrawingArea<DB, Shift>,
-    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn<DB> {
         let n = self.confusion.m.len() as i32;
-        let names = self.names.clone();
-        let names2 = self.names.clone();
-        let label_w = 20 + 8 * names.iter().map(|s| s.chars().count()).max().unwrap_or(1) as u32;
+        // the first class at the top: row `t` is drawn at y = n - 1 - t
+        let name = |v: &SegmentValue<i32>, flip: bool| match *v {
+            CenterOf(i) => {
+                let i = if flip { n - 1 - i } else { i };
+                self.names.get(i as usize).cloned().unwrap_or_default()
+            }
+            _ => String::new(),
+        };
         let mut chart = ChartBuilder::on(root)
             .caption(&self.title, (FAMILY, 22))
             .margin(14)
             .x_label_area_size(48)
-            .y_label_area_size(label_w.max(48))
+            .y_label_area_size((20 + text_width(&self.names)).max(48))
             .build_cartesian_2d((0..n - 1).into_segmented(), (0..n - 1).into_segmented())?;
         chart
             .configure_mesh()
@@ -393,45 +333,20 @@ impl Figure for Heatmap<'_> {
             .axis_desc_style((FAMILY, 15))
             .x_labels(n as usize)
             .y_labels(n as usize)
-            .x_label_formatter(&move |v| match v {
-                SegmentValue::CenterOf(i) => names.get(*i as usize).cloned().unwrap_or_default(),
-                _ => String::new(),
-            })
-            .y_label_formatter(&move |v| match v {
-                SegmentValue::CenterOf(i) => names2
-                    .get((n - 1 - *i) as usize)
-                    .cloned()
-                    .unwrap_or_default(),
-                _ => String::new(),
-            })
+            .x_label_formatter(&|v| name(v, false))
+            .y_label_formatter(&|v| name(v, true))
             .draw()?;
-        let m = &self.confusion.m;
-        for (t, row) in m.iter().enumerate() {
-            let total: u64 = row.iter().map(|&c| c as u64).sum();
+        for (t, row) in self.confusion.m.iter().enumerate() {
+            let total = row.iter().map(|&c| c as f64).sum::<f64>().max(1.0);
             for (p, &c) in row.iter().enumerate() {
-                let f = if total == 0 {
-                    0.0
-                } else {
-                    c as f64 / total as f64
-                };
-                let y = n - 1 - t as i32;
-                let x = p as i32;
-                chart.draw_series(std::iter::once(Rectangle::new(
-                    [
-                        (SegmentValue::Exact(x), SegmentValue::Exact(y)),
-                        (SegmentValue::Exact(x + 1), SegmentValue::Exact(y + 1)),
-                    ],
-                    shade(f.sqrt()).filled(),
-                )))?;
-                let fg = if f.sqrt() > 0.5 { WHITE } else { BLACK };
-                let style = TextStyle::from((FAMILY, 13).into_font())
-                    .color(&fg)
-                    .pos(Pos::new(HPos::Center, VPos::Center));
-                chart.draw_series(std::iter::once(Text::new(
-                    c.to_string(),
-                    (SegmentValue::CenterOf(x), SegmentValue::CenterOf(y)),
-                    style,
-                )))?;
+                // the square root lets the few confusions show next to the many hits
+                let f = (c as f64 / total).sqrt();
+                let (x, y) = (p as i32, n - 1 - t as i32);
+                let cell = [(Exact(x), Exact(y)), (Exact(x + 1), Exact(y + 1))];
+                chart.draw_series([Rectangle::new(cell, shade(f).filled())])?;
+                let style = text(13, HPos::Center).color(if f > 0.5 { &WHITE } else { &BLACK });
+                let count = Text::new(c.to_string(), (CenterOf(x), CenterOf(y)), style);
+                chart.draw_series([count])?;
             }
         }
         Ok(())
@@ -452,44 +367,30 @@ pub struct Bars {
 }
 
 impl Bars {
+    /// Write the chart, 900 pixels wide and as tall as its bars need.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let h = 90
-            + 34 * self.groups.len().max(1) as u32 * (self.series.len().max(1) as u32 + 1) / 2
-            + 40;
+        let (g, s) = (self.groups.len().max(1), self.series.len().max(1));
+        let h = 130 + 34 * g as u32 * (s as u32 + 1) / 2;
         render(path, (900, h.clamp(260, 2000)), self)
     }
 }
 
 impl Figure for Bars {
-    fn draw<DB: DrawingBackend>(
-        &self,
-        root: &DrawingArea<DB, Shift>,
-    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn<DB> {
         let ng = self.groups.len().max(1) as f64;
-        let ns = self.series.len().max(1);
-        let vmax = self
-            .series
-            .iter()
-            .flat_map(|s| s.1.iter().flatten())
-            .fold(0.0f64, |a, &b| a.max(b));
+        let ns = self.series.len().max(1) as u32;
+        let values = self.series.iter().flat_map(|s| s.1.iter().flatten());
+        let vmax = values.fold(0.0f64, |a, &b| a.max(b));
         let (x0, x1) = self
             .range
             .unwrap_or((0.0, if vmax <= 1.0 { 1.0 } else { vmax * 1.1 }));
-        let label_w = 16
-            + 8 * self
-                .groups
-                .iter()
-                .map(|s| s.chars().count())
-                .max()
-                .unwrap_or(4) as u32;
-        let top = 14 + 18 * ns as u32;
         let mut chart = ChartBuilder::on(root)
             .caption(&self.title, (FAMILY, 20))
             .margin(12)
-            .margin_top(top.max(12))
+            .margin_top(14 + 18 * ns) // room for the legend
             .margin_right(48)
             .x_label_area_size(40)
-            .y_label_area_size(label_w.min(400))
+            .y_label_area_size((16 + text_width(&self.groups)).min(400))
             .build_cartesian_2d(x0..x1, 0.0..ng)?;
         chart
             .configure_mesh()
@@ -501,60 +402,33 @@ impl Figure for Bars {
             .light_line_style(RGBColor(240, 240, 240))
             .draw()?;
         let band = 0.8 / ns as f64;
-        for (si, (_, vals)) in self.series.iter().enumerate() {
+        let names = self.series.iter().map(|s| &s.0);
+        let legend_x = root.dim_in_pixel().0 as i32 - 42 - text_width(names) as i32;
+        for (si, (name, vals)) in self.series.iter().enumerate() {
             let c = color(si);
-            let rects: Vec<_> = vals
-                .iter()
-                .enumerate()
-                .filter_map(|(g, v)| v.map(|v| (g, v)))
-                .map(|(g, v)| {
-                    // group 0 at the top
-                    let top = ng - g as f64 - 0.1 - band * si as f64;
-                    Rectangle::new([(x0, top - band), (v.clamp(x0, x1), top)], c.filled())
-                })
-                .collect();
-            chart.draw_series(rects)?;
-            let style =
-                TextStyle::from((FAMILY, 11).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
             for (g, v) in vals.iter().enumerate() {
-                if let Some(v) = v {
-                    let mid = ng - g as f64 - 0.1 - band * si as f64 - band / 2.0;
-                    let (px, py) = chart.backend_coord(&(v.clamp(x0, x1), mid));
-                    let text = if v.abs() < 10.0 {
-                        format!("{v:.3}")
-                    } else {
-                        format!("{v:.0}")
-                    };
-                    root.draw_text(&text, &style, (px + 3, py))?;
-                }
+                let Some(v) = *v else { continue };
+                // group 0 at the top, its series one under the other
+                let top = ng - g as f64 - 0.1 - band * si as f64;
+                let end = v.clamp(x0, x1);
+                chart.draw_series([Rectangle::new([(x0, top - band), (end, top)], c.filled())])?;
+                let (px, py) = chart.backend_coord(&(end, top - band / 2.0));
+                let value = if v.abs() < 10.0 {
+                    format!("{v:.3}")
+                } else {
+                    format!("{v:.0}")
+                };
+                root.draw_text(&value, &text(11, HPos::Left), (px + 3, py))?;
             }
+            // the legend: top right, above the plot
+            let (x, y) = (legend_x, 12 + 18 * si as i32);
+            root.draw(&Rectangle::new([(x, y - 6), (x + 14, y + 6)], c.filled()))?;
+            root.draw_text(name, &text(13, HPos::Left), (x + 20, y))?;
         }
         // group labels, right-aligned left of the axis
-        let style =
-            TextStyle::from((FAMILY, 13).into_font()).pos(Pos::new(HPos::Right, VPos::Center));
         for (g, name) in self.groups.iter().enumerate() {
             let (px, py) = chart.backend_coord(&(x0, ng - g as f64 - 0.5));
-            root.draw_text(name, &style, (px - 8, py))?;
-        }
-        // legend: top right, above the plot
-        let (w, _) = root.dim_in_pixel();
-        let style =
-            TextStyle::from((FAMILY, 13).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
-        let lw = 30
-            + 8 * self
-                .series
-                .iter()
-                .map(|s| s.0.chars().count())
-                .max()
-                .unwrap_or(4) as i32;
-        for (si, (name, _)) in self.series.iter().enumerate() {
-            let x = w as i32 - lw - 12;
-            let y = 12 + 18 * si as i32;
-            root.draw(&Rectangle::new(
-                [(x, y - 6), (x + 14, y + 6)],
-                color(si).filled(),
-            ))?;
-            root.draw_text(name, &style, (x + 20, y))?;
+            root.draw_text(name, &text(13, HPos::Right), (px - 8, py))?;
         }
         Ok(())
     }
