@@ -268,6 +268,34 @@ pub(super) fn rows_of<const W: usize>(panel: &[f32]) -> impl Iterator<Item = [f3
     panel.chunks_exact(W).map(|r| r.try_into().unwrap())
 }
 
+/// What every product does before its tiles; returns whether that finished it. With nothing
+/// to sum (`k = 0`) `C` is its start (0, or as it is). On the host a big enough product goes to
+/// [`blocked::product`], which reads entry `(i, p)` of `A` at `i·along + p·step` for the
+/// `(along, step)` of `strides[0]`, and entry `(j, p)` of `B` by `strides[1]`.
+#[cfg_attr(target_arch = "arm", allow(unused_variables))]
+fn finished(
+    (m, k, n): (usize, usize, usize),
+    (a, b): (&[f32], &[f32]),
+    strides: [(usize, usize); 2],
+    c: &mut [f32],
+    accumulate: bool,
+) -> bool {
+    if k == 0 {
+        if !accumulate {
+            c.fill(0.0);
+        }
+        return true;
+    }
+    #[cfg(not(target_arch = "arm"))]
+    {
+        let [a, b] =
+            [(a, strides[0]), (b, strides[1])].map(|(x, (along, step))| View { x, along, step });
+        blocked::product((m, k, n), a, b, c, accumulate)
+    }
+    #[cfg(target_arch = "arm")]
+    false
+}
+
 /// `C (m×n) = A (m×k) · B (k×n)`, or `+=` when `accumulate`.
 pub fn gemm_nn(
     m: usize,
@@ -279,30 +307,9 @@ pub fn gemm_nn(
     accumulate: bool,
 ) {
     let (a, b, c) = (&a[..m * k], &b[..k * n], &mut c[..m * n]);
-    if k == 0 && !accumulate {
-        c.fill(0.0);
+    if !finished((m, k, n), (a, b), [(k, 1), (1, n)], c, accumulate) {
+        with_tile!(nn, m, n, m, k, n, a, b, c, accumulate);
     }
-    #[cfg(not(target_arch = "arm"))]
-    if k > 0
-        && blocked::product(
-            (m, k, n),
-            View {
-                x: a,
-                along: k,
-                step: 1,
-            },
-            View {
-                x: b,
-                along: 1,
-                step: n,
-            },
-            c,
-            accumulate,
-        )
-    {
-        return;
-    }
-    with_tile!(nn, m, n, m, k, n, a, b, c, accumulate);
 }
 
 /// [`gemm_nn`] with tiles of `R × W`, adding to `C`.
@@ -366,30 +373,9 @@ pub fn gemm_tn(
     accumulate: bool,
 ) {
     let (a, b, c) = (&a[..k * m], &b[..k * n], &mut c[..m * n]);
-    if k == 0 && !accumulate {
-        c.fill(0.0);
+    if !finished((m, k, n), (a, b), [(1, m), (1, n)], c, accumulate) {
+        with_tile!(tn, m, n, m, k, n, a, b, c, accumulate);
     }
-    #[cfg(not(target_arch = "arm"))]
-    if k > 0
-        && blocked::product(
-            (m, k, n),
-            View {
-                x: a,
-                along: 1,
-                step: m,
-            },
-            View {
-                x: b,
-                along: 1,
-                step: n,
-            },
-            c,
-            accumulate,
-        )
-    {
-        return;
-    }
-    with_tile!(tn, m, n, m, k, n, a, b, c, accumulate);
 }
 
 /// [`gemm_tn`] with tiles of `R × W`, adding to `C`. Column `p` of the tile's rows of `Aᵀ` is
@@ -421,30 +407,9 @@ pub fn gemm_nt(
     accumulate: bool,
 ) {
     let (a, b, c) = (&a[..m * k], &b[..n * k], &mut c[..m * n]);
-    if k == 0 && !accumulate {
-        c.fill(0.0);
+    if !finished((m, k, n), (a, b), [(k, 1), (k, 1)], c, accumulate) {
+        with_tile!(nt, m, n, m, k, n, a, b, c, accumulate);
     }
-    #[cfg(not(target_arch = "arm"))]
-    if k > 0
-        && blocked::product(
-            (m, k, n),
-            View {
-                x: a,
-                along: k,
-                step: 1,
-            },
-            View {
-                x: b,
-                along: k,
-                step: 1,
-            },
-            c,
-            accumulate,
-        )
-    {
-        return;
-    }
-    with_tile!(nt, m, n, m, k, n, a, b, c, accumulate);
 }
 
 /// [`gemm_nt`] with tiles of `R × W`, adding to `C`.
