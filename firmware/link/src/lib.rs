@@ -9,11 +9,14 @@
 //! * [`Qemu`]: builds the firmware (`--features qemu`) and boots it in `qemu-system-arm`, finding
 //!   the pseudo-terminal QEMU made for USART1;
 //! * [`elf_memory`]: the memory budget, read from the firmware's ELF;
+//! * [`answer`]: each request's answer taken out of its response and checked, and a refusal
+//!   in words;
 //! * [`scenario`]: the checks every backend must pass.
 //!
 //! Real ports go through the `serialport` crate (Linux, macOS, Windows); the pseudo-terminals
 //! of the emulation and of QEMU exist on unix only.
 
+pub mod answer;
 mod client;
 mod elf;
 #[cfg(unix)]
@@ -23,10 +26,11 @@ mod ram_flash;
 pub mod scenario;
 pub mod transfer;
 
+pub use answer::{Answer, AnswerError, Inferred, Learned};
 pub use client::{open_serial, Link, LinkError};
 pub use elf::{check_memory, elf_memory, elf_symbol, RAM_PLAN};
 #[cfg(unix)]
 pub use pty::{emulate_on_pty, scripted_on_pty, Emulator, HostPlatform, Script};
-pub use qemu::{build_firmware, firmware_dir, Qemu};
+pub use qemu::{build_firmware, firmware_dir, qemu_installed, Qemu};
 pub use ram_flash::RamFlash;
 pub use transfer::{Push, TransferError};

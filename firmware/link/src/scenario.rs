@@ -1,11 +1,11 @@
 //! The end-to-end checks every device backend (pty emulation, QEMU, a board) must pass.
 
-use crate::{Link, LinkError, Push, TransferError};
+use crate::{Answer, Inferred, Learned, Link, LinkError, Push, TransferError};
 use shinso::{model, optim::Kind, Init, Layer, Loss, Network, Rng as SplitMix64};
 use shinso_app::{augment::shifted, InferNet};
 use shinso_proto::{
-    self as proto, Counter, DeviceInfo, ErrorCode, Pixels, Request, Response, CLASSES, MAX_FRAME,
-    PIXELS,
+    self as proto, Counter, DeviceInfo, ErrorCode, LearnStats, Pixels, Request, Response, CLASSES,
+    MAX_FRAME, PIXELS,
 };
 use std::time::Duration;
 
@@ -29,11 +29,13 @@ fn ask(link: &mut Link, req: &Request, t: Duration) -> R<Response> {
         .map_err(|e: LinkError| format!("{req:?}: {e}"))
 }
 
+/// `req`'s answer of the kind `T`, checked ([`Answer`]).
+fn answer<T: Answer>(link: &mut Link, req: &Request, t: Duration) -> R<T> {
+    T::take(ask(link, req, t)?).map_err(|e| format!("{req:?}: {e}"))
+}
+
 fn expect_ok(link: &mut Link, req: &Request, t: Duration) -> R<()> {
-    match ask(link, req, t)? {
-        Response::Ok => Ok(()),
-        r => Err(format!("{req:?}: expected Ok, got {r:?}")),
-    }
+    answer(link, req, t)
 }
 
 fn expect_error(link: &mut Link, req: &Request, code: ErrorCode, t: Duration) -> R<()> {
@@ -136,13 +138,11 @@ pub fn learner_matches_the_core(
                 &mut arena,
             )
             .map_err(|e| format!("{optimizer:?} step {step} on the host: {e}"))?;
-        match ask(link, &Request::Learn { pixels, label }, t)? {
-            Response::Learned { loss, .. } if loss.to_bits() == want.to_bits() => {}
-            r => {
-                return Err(format!(
-                    "{optimizer:?} step {step}: device {r:?}, host loss {want}"
-                ))
-            }
+        let got: Learned = answer(link, &Request::Learn { pixels, label }, t)?;
+        if got.loss.to_bits() != want.to_bits() {
+            return Err(format!(
+                "{optimizer:?} step {step}: device {got:?}, host loss {want}"
+            ));
         }
     }
     let mut saved = vec![0u8; model::blob_len::<Net>()];
@@ -175,10 +175,7 @@ pub fn run(link: &mut Link, t: Duration, learn_steps: usize) -> R<Report> {
         .map_err(|e| format!("waiting for Ready: {e}"))?;
 
     // Info.
-    let info = match ask(link, &Request::Info, t)? {
-        Response::Info(i) => i,
-        r => return Err(format!("Info: got {r:?}")),
-    };
+    let info: DeviceInfo = answer(link, &Request::Info, t)?;
     if info.protocol != proto::PROTOCOL_VERSION || info.models.len() < 2 {
         return Err(format!("unexpected Info: {info:?}"));
     }
@@ -231,10 +228,7 @@ pub fn run(link: &mut Link, t: Duration, learn_steps: usize) -> R<Report> {
             ))
         }
     }
-    match ask(link, &Request::Info, t)? {
-        Response::Info(_) => {}
-        r => return Err(format!("Info after garbage: got {r:?}")),
-    }
+    answer::<DeviceInfo>(link, &Request::Info, t)?;
 
     // Weight transfer to model 0: a valid push, then refused ones that must not change it.
     // The weights are the core's own network, He-initialised on the host.
@@ -295,29 +289,20 @@ pub fn run(link: &mut Link, t: Duration, learn_steps: usize) -> R<Report> {
             .map_err(|e| e.to_string())?[0];
         let mut want = [0f32; CLASSES];
         Loss::SoftmaxCrossEntropy.output(&logits, &mut want);
-        match ask(
-            link,
-            &Request::Infer {
-                model: 0,
-                pixels: pixels.clone(),
-            },
-            t,
-        )? {
-            Response::Inferred {
-                class,
-                scores,
-                count,
-            } => {
-                // The same network computed by the same code: the same bits.
-                if Ok(class as usize) != shinso::class_of(&want)
-                    || scores.map(f32::to_bits) != want.map(f32::to_bits)
-                {
-                    return Err(format!("image {i}: device {scores:?} vs host {want:?}"));
-                }
-                infer_count = count;
-            }
-            r => return Err(format!("Infer: {r:?}")),
+        let req = Request::Infer {
+            model: 0,
+            pixels: pixels.clone(),
+        };
+        // Checked as every answer is (finite scores, the class theirs); then the same network
+        // computed by the same code: the same bits.
+        let got: Inferred = answer(link, &req, t)?;
+        if got.scores.map(f32::to_bits) != want.map(f32::to_bits) {
+            return Err(format!(
+                "image {i}: device {:?} vs host {want:?}",
+                got.scores
+            ));
         }
+        infer_count = got.count;
     }
     expect_error(
         link,
@@ -370,23 +355,12 @@ pub fn run(link: &mut Link, t: Duration, learn_steps: usize) -> R<Report> {
     let mut learn_count = 0;
     for step in 0..learn_steps {
         let (pixels, label) = synthetic(&mut rng, &protos);
-        match ask(link, &Request::Learn { pixels, label }, t)? {
-            Response::Learned {
-                loss,
-                predicted_before,
-                samples_seen,
-                count,
-            } => {
-                if !loss.is_finite() || samples_seen as usize != step + 1 {
-                    return Err(format!(
-                        "step {step}: loss {loss}, samples_seen {samples_seen}"
-                    ));
-                }
-                correct.push(predicted_before == label);
-                learn_count = count;
-            }
-            r => return Err(format!("Learn: {r:?}")),
+        let got: Learned = answer(link, &Request::Learn { pixels, label }, t)?;
+        if !got.loss.is_finite() || got.samples_seen as usize != step + 1 {
+            return Err(format!("step {step}: {got:?}"));
         }
+        correct.push(got.predicted_before == label);
+        learn_count = got.count;
         // Garbage in the middle of the stream changes nothing.
         if step == learn_steps / 2 {
             inject(
@@ -401,17 +375,14 @@ pub fn run(link: &mut Link, t: Duration, learn_steps: usize) -> R<Report> {
     let q = learn_steps / 4;
     let frac = |s: &[bool]| s.iter().filter(|&&c| c).count() as f32 / s.len().max(1) as f32;
     let prequential = (frac(&correct[..q]), frac(&correct[learn_steps - q..]));
-    match ask(link, &Request::Stats, t)? {
-        Response::Stats(s) if s.samples_seen as usize == learn_steps => {
-            let want = frac(&correct);
-            if (s.prequential_accuracy - want).abs() > 1e-4 {
-                return Err(format!(
-                    "Stats accuracy {} but the host counted {want}",
-                    s.prequential_accuracy
-                ));
-            }
-        }
-        r => return Err(format!("Stats: {r:?}")),
+    let stats: LearnStats = answer(link, &Request::Stats, t)?;
+    let want = frac(&correct);
+    if stats.samples_seen as usize != learn_steps
+        || (stats.prequential_accuracy - want).abs() > 1e-4
+    {
+        return Err(format!(
+            "Stats {stats:?}, but the host counted {learn_steps} samples at {want}"
+        ));
     }
     if prequential.1 <= prequential.0 || prequential.1 < 0.6 {
         return Err(format!(

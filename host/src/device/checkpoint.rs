@@ -19,20 +19,21 @@ use clap::Subcommand;
 use shinso::optim::Kind;
 use shinso_app::schedule::Schedule;
 use shinso_app::slot::state::{self, Header};
-use shinso_proto::{CheckpointStatus, Request, Response};
+use shinso_proto::{CheckpointStatus, Request};
 
+use super::requests::load_payload;
 use super::session::{Session, TIMEOUT};
 use crate::io::safetensors::{self, Metadata, EXTRA};
 use crate::io::{self as model_file, write_atomic};
 use crate::nets::Preset;
-use crate::ui::{progress_bar, say};
+use crate::ui::say;
 
 /// The optimizer state's tensor in a learner file.
 const OPT_TENSOR: &str = "optimizer.state";
-/// The update rules by their header tag, as files and the command line name them.
-fn rule_name(tag: u32) -> String {
+
+/// An update rule as files and the command line name it (`adagrad`).
+fn rule_name(kind: Kind) -> String {
     use clap::ValueEnum;
-    let kind = Kind::ALL.get(tag as usize).copied().unwrap_or(Kind::Sgd);
     kind.to_possible_value()
         .map_or_else(String::new, |v| v.get_name().to_string())
 }
@@ -62,14 +63,6 @@ pub enum CheckpointCommand {
     },
 }
 
-/// Why a save failed, as `ErrorCode::Flash`'s detail says.
-pub(super) fn flash_failed(detail: u32) -> String {
-    match detail {
-        1 => "the flash took the save without an error but does not read it back (QEMU's flash is a ROM); the previous checkpoint stays".to_string(),
-        _ => "the flash reported an error while saving; the previous checkpoint stays".to_string(),
-    }
-}
-
 pub(super) fn run(s: &mut Session, cmd: &CheckpointCommand) -> Result<()> {
     match cmd {
         CheckpointCommand::Checkpoint { out } => {
@@ -77,58 +70,33 @@ pub(super) fn run(s: &mut Session, cmd: &CheckpointCommand) -> Result<()> {
             let state = pull_state(s, preset)?;
             let (file, h) = to_file(&state, preset)?;
             write_atomic(out, &file)?;
+            let (rule, len) = (rule_name(h.rule.kind()), state.len());
             say(&format!(
-                "wrote {}: the {} learner after {} steps, {} ({} bytes of state)",
+                "wrote {}: the {} learner after {} steps, {rule} ({len} bytes of state)",
                 out.display(),
                 preset.name(),
                 h.steps,
-                rule_name(state::rule_words(h.rule).0),
-                state.len()
             ));
-            Ok(())
         }
         CheckpointCommand::Restore { file } => {
-            let preset = learner_preset(s)?;
-            let bytes = from_file(file, preset)?;
-            let begin = Request::RestoreBegin {
-                len: bytes.len() as u32,
-                crc: shinso::model::crc32(&bytes),
-            };
-            let pb = progress_bar(bytes.len() as u64, "restore", false);
-            let sent = s
-                .link
-                .send(&begin, &bytes, TIMEOUT, |n| pb.set_position(n as u64));
-            pb.finish_and_clear();
-            sent.map_err(|e| s.transfer_failed(e))?;
-            say(&format!(
-                "restored the learner from {} ({} bytes)",
-                file.display(),
-                bytes.len()
-            ));
-            Ok(())
+            let bytes = from_file(file, learner_preset(s)?)?;
+            let (len, crc) = (bytes.len() as u32, shinso::model::crc32(&bytes));
+            let begin = Request::RestoreBegin { len, crc };
+            s.transfer("restore", bytes.len(), |link, progress| {
+                link.send(&begin, &bytes, TIMEOUT, progress)
+            })?;
+            let (file, len) = (file.display(), bytes.len());
+            say(&format!("restored the learner from {file} ({len} bytes)"));
         }
-        CheckpointCommand::Save { every } => {
-            let status = match every {
-                Some(n) => {
-                    s.ask("save", &Request::CheckpointEvery { steps: *n })?;
-                    status(s)?
-                }
-                None => match s.ask("save", &Request::SaveCheckpoint)? {
-                    Response::Checkpoints(c) => c,
-                    r => bail!("save: unexpected answer {r:?}"),
-                },
-            };
-            say(&describe(&status));
-            Ok(())
+        CheckpointCommand::Save { every: Some(steps) } => {
+            s.ask::<()>("save", &Request::CheckpointEvery { steps: *steps })?;
+            say(&describe(&s.ask("save", &Request::CheckpointStatus)?));
+        }
+        CheckpointCommand::Save { every: None } => {
+            say(&describe(&s.ask("save", &Request::SaveCheckpoint)?));
         }
     }
-}
-
-fn status(s: &mut Session) -> Result<CheckpointStatus> {
-    match s.ask("checkpoint status", &Request::CheckpointStatus)? {
-        Response::Checkpoints(c) => Ok(c),
-        r => bail!("checkpoint status: unexpected answer {r:?}"),
-    }
+    Ok(())
 }
 
 fn describe(c: &CheckpointStatus) -> String {
@@ -167,7 +135,8 @@ fn learner_preset(s: &Session) -> Result<Preset> {
 /// The learner's state, its length bounded by what the host knows of the network (the
 /// hungriest rule keeps two floats per parameter) rather than taken on the device's word.
 fn pull_state(s: &mut Session, preset: Preset) -> Result<Vec<u8>> {
-    let len = status(s)?.state_len as usize;
+    let status: CheckpointStatus = s.ask("checkpoint status", &Request::CheckpointStatus)?;
+    let len = status.state_len as usize;
     let (_, floats) = preset.shape();
     let most = state::HEADER + 4 * (floats + 2 * preset.build().params());
     if !(state::HEADER..=most).contains(&len) {
@@ -176,19 +145,15 @@ fn pull_state(s: &mut Session, preset: Preset) -> Result<Vec<u8>> {
             preset.name()
         );
     }
-    let pb = progress_bar(len as u64, "checkpoint", false);
     let request = |offset, len| Request::PullState { offset, len };
-    let pulled = s
-        .link
-        .fetch(len, request, TIMEOUT, |n| pb.set_position(n as u64));
-    pb.finish_and_clear();
-    pulled.map_err(|e| s.transfer_failed(e))
+    s.transfer("checkpoint", len, |link, progress| {
+        link.fetch(len, request, TIMEOUT, progress)
+    })
 }
 
 /// The learner file for `state` (checked: header, lengths, finite weights), and its header.
 pub fn to_file(state: &[u8], preset: Preset) -> Result<(Vec<u8>, Header)> {
-    let mut model = preset.build();
-    let h = Header::parse(state, model.params())
+    let h = Header::parse(state, preset.build().params())
         .map_err(|e| anyhow!("the learner's state has a bad header ({e:?})"))?;
     let (sig, floats) = preset.shape();
     if h.signature != sig || h.net_floats as usize != floats || state.len() != h.state_len() {
@@ -200,29 +165,30 @@ pub fn to_file(state: &[u8], preset: Preset) -> Result<(Vec<u8>, Header)> {
         );
     }
     let (net, opt) = state[state::HEADER..].split_at(4 * floats);
-    let mut blob = shinso::model::header(sig, floats, shinso::model::crc32(net)).to_vec();
-    blob.extend_from_slice(net);
-    model
-        .load_blob(&blob)
-        .map_err(|e| anyhow!("the learner's weights: {e}"))?;
-    let (tag, hyper) = state::rule_words(h.rule);
-    let mut meta = Metadata::new();
-    meta.insert("learner_state".into(), state::VERSION.to_string());
-    meta.insert("steps".into(), h.steps.to_string());
-    meta.insert("optimizer".into(), rule_name(tag));
-    let hyper: Vec<String> = hyper.iter().map(|v| format!("{v:?}")).collect();
-    meta.insert("hyperparameters".into(), hyper.join(" "));
+    let (mut model, _) =
+        load_payload(preset, net).map_err(|e| anyhow!("the learner's weights: {e}"))?;
+    let hyper = state::rule_words(h.rule)
+        .1
+        .map(|v| format!("{v:?}"))
+        .join(" ");
     let sch = h.schedule;
-    meta.insert(
-        "schedule".into(),
-        format!("{:?} {} {}", sch.lr, sch.decay_steps, sch.step),
-    );
-    let extra = vec![(
-        OPT_TENSOR.to_string(),
-        vec![h.opt_floats as usize],
-        opt.to_vec(),
-    )];
-    Ok((safetensors::encode_model(&mut *model, &meta, extra), h))
+    let meta: Metadata = [
+        ("learner_state", state::VERSION.to_string()),
+        ("steps", h.steps.to_string()),
+        ("optimizer", rule_name(h.rule.kind())),
+        ("hyperparameters", hyper),
+        (
+            "schedule",
+            format!("{:?} {} {}", sch.lr, sch.decay_steps, sch.step),
+        ),
+    ]
+    .map(|(k, v)| (k.to_string(), v))
+    .into();
+    let opt_tensor = (OPT_TENSOR.into(), vec![h.opt_floats as usize], opt.to_vec());
+    Ok((
+        safetensors::encode_model(&mut *model, &meta, vec![opt_tensor]),
+        h,
+    ))
 }
 
 /// The learner's state bytes from a file [`to_file`] wrote: the model as every model command
@@ -246,8 +212,7 @@ pub fn from_file(path: &std::path::Path, preset: Preset) -> Result<Vec<u8>> {
         .parse()
         .map_err(|_| at("steps must be a whole number".into()))?;
     let name = key("optimizer")?;
-    let tag = (0..Kind::ALL.len() as u32)
-        .find(|&t| rule_name(t) == *name)
+    let tag = (Kind::ALL.iter().position(|&k| rule_name(k) == *name))
         .ok_or_else(|| at(format!("unknown optimizer {name:?}")))?;
     let hyper: Vec<f32> = key("hyperparameters")?
         .split(' ')
@@ -257,7 +222,7 @@ pub fn from_file(path: &std::path::Path, preset: Preset) -> Result<Vec<u8>> {
     let hyper: [f32; 4] = hyper
         .try_into()
         .map_err(|_| at("hyperparameters must be four numbers".into()))?;
-    let rule = state::rule_of(tag, hyper)
+    let rule = state::rule_of(tag as u32, hyper)
         .ok_or_else(|| at(format!("hyperparameters {hyper:?} do not fit {name}")))?;
     let schedule = parse_schedule(key("schedule")?)
         .ok_or_else(|| at("schedule must be a rate and two whole numbers".into()))?;
