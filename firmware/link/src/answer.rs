@@ -3,7 +3,9 @@
 //! does not exist), and puts a device's refusal in words. The host CLI and the end-to-end
 //! scenario both go through it, so neither trusts a device more than the other.
 
-use shinso_proto::{CheckpointStatus, DeviceInfo, ErrorCode, LearnStats, Response, CLASSES};
+use shinso_proto::{
+    CheckpointStatus, DeviceInfo, ErrorCode, LearnStats, ModelInfo, Response, CLASSES,
+};
 
 /// Why an answer is not the one a request wants.
 #[derive(Debug)]
@@ -70,6 +72,39 @@ plain_answer! {
     DeviceInfo => Response::Info(i) => i,
     LearnStats => Response::Stats(s) => s,
     CheckpointStatus => Response::Checkpoints(c) => c,
+}
+
+/// Model `id` of those `info` lists, or why there is none.
+pub fn listed(info: &DeviceInfo, id: u8) -> Result<&ModelInfo, String> {
+    let models = &info.models;
+    models.iter().find(|m| m.id == id).ok_or_else(|| {
+        let ids: Vec<String> = models.iter().map(|m| m.id.to_string()).collect();
+        let ids = if ids.is_empty() { "none".into() } else { ids.join(", ") };
+        format!("the device has no model {id} (it lists {ids})")
+    })
+}
+
+/// The model that takes the parameters of network `name` (its `signature` and `floats`): model
+/// `id`, or without one the model of that signature. It must be of that network, or the
+/// device would refuse the push.
+pub fn target<'a>(
+    info: &'a DeviceInfo,
+    id: Option<u8>,
+    (name, signature, floats): (&str, u64, usize),
+) -> Result<&'a ModelInfo, String> {
+    let m = match id {
+        Some(id) => listed(info, id)?,
+        None => (info.models.iter().find(|m| m.signature == signature)).ok_or_else(|| {
+            format!("no model on the device is a {name} (signature {signature:#018x})")
+        })?,
+    };
+    if m.signature != signature || m.params as usize != floats {
+        return Err(format!(
+            "device model {} is {} ({} parameters, signature {:#018x}); the file is a {name} ({floats}, {signature:#018x})",
+            m.id, m.name, m.params, m.signature
+        ));
+    }
+    Ok(m)
 }
 
 /// An inference ([`Response::Inferred`]) whose scores are finite and whose class is theirs by

@@ -6,6 +6,7 @@
 //! * [`transfer`]: weights to and from a device ([`Link::push`], [`Link::pull`]);
 //! * [`emulate_on_pty`]: the device's application logic running in a thread behind a
 //!   pseudo-terminal pair, for hosts without QEMU;
+//! * [`Backend`]: what the device runs on (a board, the emulation, QEMU);
 //! * [`Qemu`]: builds the firmware (`--features qemu`) and boots it in `qemu-system-arm`, finding
 //!   the pseudo-terminal QEMU made for USART1;
 //! * [`elf_memory`]: the memory budget, read from the firmware's ELF;
@@ -17,6 +18,7 @@
 //! of the emulation and of QEMU exist on unix only.
 
 pub mod answer;
+mod backend;
 mod client;
 mod elf;
 #[cfg(unix)]
@@ -26,7 +28,8 @@ mod ram_flash;
 pub mod scenario;
 pub mod transfer;
 
-pub use answer::{Answer, AnswerError, Inferred, Learned};
+pub use answer::{listed, target, Answer, AnswerError, Inferred, Learned};
+pub use backend::Backend;
 pub use client::{open_serial, Link, LinkError};
 pub use elf::{check_memory, elf_memory, elf_symbol, RAM_PLAN};
 #[cfg(unix)]

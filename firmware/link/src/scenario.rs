@@ -179,8 +179,6 @@ pub fn run(link: &mut Link, t: Duration, learn_steps: usize) -> R<Report> {
     if info.protocol != proto::PROTOCOL_VERSION || info.models.len() < 2 {
         return Err(format!("unexpected Info: {info:?}"));
     }
-    let m0 = info.models[0].clone();
-    let blob_len = m0.params as usize * 4;
 
     // Hostile input between valid requests: each gets an error, and the link recovers.
     let mut buf = [0u8; MAX_FRAME];
@@ -241,9 +239,9 @@ pub fn run(link: &mut Link, t: Duration, learn_steps: usize) -> R<Report> {
     host_model.save(&mut saved).map_err(|e| e.to_string())?;
     let blob = saved[model::HEADER..].to_vec();
     let mut rng = SplitMix64::new(99);
-    if blob.len() != blob_len || m0.signature != <InferNet as Layer>::SIGNATURE {
-        return Err(format!("model 0 is not the host's double-convnet: {m0:?}"));
-    }
+    let net = ("double-convnet", <InferNet as Layer>::SIGNATURE, blob.len() / 4);
+    let m0 = crate::target(&info, Some(0), net)?.clone();
+    let blob_len = blob.len();
     link.push(&Push::new(0, m0.signature, &blob), t, |_| {})
         .map_err(|e| format!("push: {e}"))?;
     let mut other = blob.clone();

@@ -197,7 +197,7 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
     let mut s = Session::emulated(a.elf.as_deref(), a.no_qemu)?;
     note(&format!(
         "2. device up ({}): {}",
-        s.backend(),
+        s.backend.name(),
         s.info.firmware
     ));
 
@@ -228,7 +228,7 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
     let fine_tuning = fine_tune_story(&mut s, &data, eval_n, ev.accuracy, &note, !a.json)?;
     let m = s.ask::<DeviceInfo>("info", &Request::Info)?.memory;
     let summary = DemoSummary {
-        backend: s.backend().to_string(),
+        backend: s.backend.name().to_string(),
         host_test_accuracy: host_acc,
         host_test_images: test_n,
         device_test_accuracy: ev.accuracy,

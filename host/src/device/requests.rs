@@ -4,7 +4,7 @@
 use std::ops::Range;
 
 use anyhow::{anyhow, bail, Result};
-use shinso_link::{AnswerError, Inferred, Learned, Push};
+use shinso_link::{target, AnswerError, Inferred, Learned, Push};
 use shinso_proto::{self as proto, ErrorCode, Pixels, Request};
 
 use super::session::{Session, TIMEOUT};
@@ -45,24 +45,15 @@ fn payload(blob: &[u8]) -> &[u8] {
 /// of the same network (signature and size); it checks length, CRC and finiteness again
 /// before it swaps the weights in.
 pub fn push(s: &mut Session, model: &mut dyn Model, model_id: Option<u8>) -> Result<u8> {
-    let ((sig, floats), name) = (model.preset().shape(), model.preset().name());
-    let target = match model_id {
-        Some(id) => s.model_info(id)?,
-        None => (s.info.models.iter().find(|m| m.signature == sig).cloned())
-            .ok_or_else(|| anyhow!("no model on the device is a {name} (signature {sig:#018x})"))?,
-    };
-    if target.signature != sig || target.params as usize != floats {
-        bail!(
-            "device model {} is {} ({} parameters, signature {:#018x}); the file is a {name} ({floats}, {sig:#018x})",
-            target.id, target.name, target.params, target.signature
-        );
-    }
+    let (sig, floats) = model.preset().shape();
+    let net = (model.preset().name(), sig, floats);
+    let id = target(&s.info, model_id, net).map_err(|e| anyhow!(e))?.id;
     let blob = model.save_blob();
-    let push = Push::new(target.id, sig, payload(&blob));
+    let push = Push::new(id, sig, payload(&blob));
     s.transfer("push", push.payload.len(), |link, progress| {
         link.push(&push, TIMEOUT, progress)
     })?;
-    Ok(target.id)
+    Ok(id)
 }
 
 /// A model's parameters as a device blob (with the core's header). Its size comes from the

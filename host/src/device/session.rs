@@ -5,8 +5,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
-use shinso_link::{build_firmware, emulate_on_pty, qemu_installed, Answer, AnswerError, Emulator};
-use shinso_link::{Link, LinkError, Qemu, TransferError};
+use shinso_link::{build_firmware, emulate_on_pty, listed, qemu_installed, Answer, AnswerError};
+use shinso_link::{Backend, Link, LinkError, Qemu, TransferError};
 use shinso_proto::{self as proto, DeviceInfo, Request};
 
 use crate::ui::progress_bar;
@@ -18,18 +18,7 @@ pub const TIMEOUT: Duration = Duration::from_secs(20);
 pub struct Session {
     pub link: Link,
     pub info: DeviceInfo,
-    backend: Backend,
-}
-
-/// What the device runs on.
-enum Backend {
-    Serial,
-    /// The emulation thread, which ends when this is dropped.
-    Pty {
-        _thread: Emulator,
-    },
-    /// QEMU, whose exit explains a link that fails.
-    Qemu(Qemu),
+    pub backend: Backend,
 }
 
 /// A link failure in words, with what to check when the device says nothing.
@@ -67,7 +56,7 @@ impl Session {
                 eprintln!("qemu-system-arm not found: running the device's application logic on the host over a pseudo-terminal pair");
             }
             let emu = emulate_on_pty().context("cannot create a pseudo-terminal pair")?;
-            return Self::connect(Link::open(&emu.path)?, Backend::Pty { _thread: emu });
+            return Self::connect(Link::open(&emu.path)?, Backend::Pty(emu));
         }
         let elf = match elf {
             Some(e) => e.to_path_buf(),
@@ -91,23 +80,11 @@ impl Session {
         })
     }
 
-    /// What the device runs on, in words.
-    pub fn backend(&self) -> &'static str {
-        match self.backend {
-            Backend::Serial => "serial",
-            Backend::Pty { .. } => "pty emulation",
-            Backend::Qemu(_) => "QEMU",
-        }
-    }
-
     /// A link failure, with QEMU's own word when it is QEMU that went away.
     fn link_failed(&mut self, e: LinkError) -> anyhow::Error {
-        match &mut self.backend {
-            Backend::Qemu(qemu) => qemu
-                .exited()
-                .map_or_else(|| link_err(e), |why| anyhow!(why)),
-            _ => link_err(e),
-        }
+        self.backend
+            .exited()
+            .map_or_else(|| link_err(e), |why| anyhow!(why))
     }
 
     /// `req`'s answer of the kind `T`, or why the device gave none: the link's failure is the
@@ -143,16 +120,7 @@ impl Session {
 
     /// What the device said about model `id`: it must have listed one.
     pub fn model_info(&self, id: u8) -> Result<proto::ModelInfo> {
-        let models = &self.info.models;
-        models.iter().find(|m| m.id == id).cloned().ok_or_else(|| {
-            let ids: Vec<String> = models.iter().map(|m| m.id.to_string()).collect();
-            let ids = if ids.is_empty() {
-                "none".to_string()
-            } else {
-                ids.join(", ")
-            };
-            anyhow!("the device has no model {id} (it lists {ids})")
-        })
+        listed(&self.info, id).cloned().map_err(|e| anyhow!(e))
     }
 
     pub fn counter_unit(&self) -> &'static str {
