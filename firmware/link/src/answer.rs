@@ -79,7 +79,11 @@ pub fn listed(info: &DeviceInfo, id: u8) -> Result<&ModelInfo, String> {
     let models = &info.models;
     models.iter().find(|m| m.id == id).ok_or_else(|| {
         let ids: Vec<String> = models.iter().map(|m| m.id.to_string()).collect();
-        let ids = if ids.is_empty() { "none".into() } else { ids.join(", ") };
+        let ids = if ids.is_empty() {
+            "none".into()
+        } else {
+            ids.join(", ")
+        };
         format!("the device has no model {id} (it lists {ids})")
     })
 }

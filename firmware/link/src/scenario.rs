@@ -239,7 +239,11 @@ pub fn run(link: &mut Link, t: Duration, learn_steps: usize) -> R<Report> {
     host_model.save(&mut saved).map_err(|e| e.to_string())?;
     let blob = saved[model::HEADER..].to_vec();
     let mut rng = SplitMix64::new(99);
-    let net = ("double-convnet", <InferNet as Layer>::SIGNATURE, blob.len() / 4);
+    let net = (
+        "double-convnet",
+        <InferNet as Layer>::SIGNATURE,
+        blob.len() / 4,
+    );
     let m0 = crate::target(&info, Some(0), net)?.clone();
     let blob_len = blob.len();
     link.push(&Push::new(0, m0.signature, &blob), t, |_| {})

@@ -59,39 +59,9 @@ pub enum DeviceCommand {
     /// Learner statistics: samples seen, prequential accuracy, last loss
     Stats,
     /// Classify test images on the device
-    Infer {
-        /// Device model id (0 = double-convnet, 1 = online-convnet)
-        #[arg(long, default_value_t = 0)]
-        model_id: u8,
-        /// First test image
-        #[arg(long, default_value_t = 0)]
-        index: usize,
-        /// Number of images
-        #[arg(long, default_value_t = 1)]
-        count: usize,
-        #[command(flatten)]
-        data: DataArgs,
-    },
+    Infer(InferArgs),
     /// Stream training images to the device's online learner
-    Learn {
-        /// Number of samples (default: the whole training set)
-        #[arg(long)]
-        count: Option<usize>,
-        /// First training image
-        #[arg(long, default_value_t = 0)]
-        offset: usize,
-        /// Choose the update rule first
-        #[arg(long, value_enum)]
-        optimizer: Option<OptimizerKind>,
-        /// Learning rate for --optimizer (default: Adam 0.001, Momentum 0.01, SGD 0.1, ...)
-        #[arg(long)]
-        lr: Option<f32>,
-        /// Re-initialise the learner from this seed first
-        #[arg(long)]
-        reset: Option<u64>,
-        #[command(flatten)]
-        data: DataArgs,
-    },
+    Learn(LearnArgs),
     /// Send a model file (safetensors or device blob) to the device
     Push {
         /// Model file (a double-convnet or online-convnet from `shinso train`/`export`)
@@ -110,20 +80,59 @@ pub enum DeviceCommand {
     /// Fine-tune a pushed model's last layer on training images (SGD, linear decay)
     Finetune(finetune::FineTuneArgs),
     /// Accuracy of a device model on the test set, and its cost per inference
-    Eval {
-        #[arg(long, default_value_t = 0)]
-        model_id: u8,
-        /// Number of test images (default: all)
-        #[arg(long)]
-        count: Option<usize>,
-        /// Also run this model file on the host and report how often the two agree
-        #[arg(long, value_name = "FILE")]
-        compare: Option<PathBuf>,
-        #[command(flatten)]
-        data: DataArgs,
-    },
+    Eval(EvalArgs),
     #[command(flatten)]
     Checkpoint(checkpoint::CheckpointCommand),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct InferArgs {
+    /// Device model id (0 = double-convnet, 1 = online-convnet)
+    #[arg(long, default_value_t = 0)]
+    model_id: u8,
+    /// First test image
+    #[arg(long, default_value_t = 0)]
+    index: usize,
+    /// Number of images
+    #[arg(long, default_value_t = 1)]
+    count: usize,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct LearnArgs {
+    /// Number of samples (default: the whole training set)
+    #[arg(long)]
+    count: Option<usize>,
+    /// First training image
+    #[arg(long, default_value_t = 0)]
+    offset: usize,
+    /// Choose the update rule first
+    #[arg(long, value_enum)]
+    optimizer: Option<OptimizerKind>,
+    /// Learning rate for --optimizer (default: Adam 0.001, Momentum 0.01, SGD 0.1, ...)
+    #[arg(long)]
+    lr: Option<f32>,
+    /// Re-initialise the learner from this seed first
+    #[arg(long)]
+    reset: Option<u64>,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct EvalArgs {
+    #[arg(long, default_value_t = 0)]
+    model_id: u8,
+    /// Number of test images (default: all)
+    #[arg(long)]
+    count: Option<usize>,
+    /// Also run this model file on the host and report how often the two agree
+    #[arg(long, value_name = "FILE")]
+    compare: Option<PathBuf>,
+    #[command(flatten)]
+    data: DataArgs,
 }
 
 /// `shinso device`.
@@ -178,17 +187,12 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
                 st.samples_seen, st.prequential_accuracy, st.prequential_correct, st.last_loss, st.rolled_back, st.rx_dropped
             ));
         }
-        DeviceCommand::Infer {
-            model_id,
-            index,
-            count,
-            data,
-        } => {
-            let test = data.load()?.test;
+        DeviceCommand::Infer(a) => {
+            let test = a.data.load()?.test;
             check_images(&test)?;
-            s.model_info(*model_id)?;
-            for i in span(("--index", "--count"), *index, *count, test.len(), "test")? {
-                let r = infer(s, *model_id, &test, i)?;
+            s.model_info(a.model_id)?;
+            for i in span(("--index", "--count"), a.index, a.count, test.len(), "test")? {
+                let r = infer(s, a.model_id, &test, i)?;
                 let (p, label) = (r.scores[r.class as usize], test.labels[i]);
                 say(&format!(
                     "image {i}: class {} (p {p:.3}), label {label}, {} {unit}",
@@ -196,29 +200,17 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
                 ));
             }
         }
-        DeviceCommand::Learn {
-            count,
-            offset,
-            optimizer,
-            lr,
-            reset,
-            data,
-        } => {
-            let train = data.load()?.train;
-            let count = count.unwrap_or(train.len().saturating_sub(*offset).max(1));
-            let range = span(
-                ("--offset", "--count"),
-                *offset,
-                count,
-                train.len(),
-                "training",
-            )?;
-            match (optimizer, lr) {
-                (Some(o), lr) => configure(s, *o, *lr)?,
+        DeviceCommand::Learn(a) => {
+            let train = a.data.load()?.train;
+            let count = (a.count).unwrap_or(train.len().saturating_sub(a.offset).max(1));
+            let flags = ("--offset", "--count");
+            let range = span(flags, a.offset, count, train.len(), "training")?;
+            match (a.optimizer, a.lr) {
+                (Some(o), lr) => configure(s, o, lr)?,
                 (None, Some(_)) => bail!("--lr needs --optimizer"),
                 (None, None) => {}
             }
-            if let Some(seed) = *reset {
+            if let Some(seed) = a.reset {
                 s.ask::<()>("reset", &Request::Reset { seed })?;
             }
             let r = learn(s, Student::Learner, &train, range, true)?;
@@ -246,21 +238,15 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
             let (out, len) = (out.display(), blob.len());
             say(&format!("wrote {out} ({len} bytes, model {model_id})"));
         }
-        DeviceCommand::Eval {
-            model_id,
-            count,
-            compare,
-            data,
-        } => {
-            let test = data.load()?.test;
-            let n = count.unwrap_or(test.len());
+        DeviceCommand::Eval(a) => {
+            let (test, model_id) = (a.data.load()?.test, a.model_id);
+            let n = a.count.unwrap_or(test.len());
             span(("--index", "--count"), 0, n, test.len(), "test")?;
-            let mut host = compare
-                .as_ref()
+            let mut host = (a.compare.as_ref())
                 .map(|f| io::load(f, None, None))
                 .transpose()?;
             let host = host.as_mut().map(|l| &mut *l.model as &mut dyn Model);
-            let r = eval(s, *model_id, &test, n, host, true)?;
+            let r = eval(s, model_id, &test, n, host, true)?;
             let agrees = match (r.agreement, r.identical) {
                 (Some(a), Some(b)) => {
                     format!(", agrees with the host on {a:.4} (scores bit-identical on {b:.4})")

@@ -5,8 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
-use shinso_link::{build_firmware, emulate_on_pty, listed, qemu_installed, Answer, AnswerError};
-use shinso_link::{Backend, Link, LinkError, Qemu, TransferError};
+use shinso_link::{listed, Answer, AnswerError, Backend, Link, LinkError, TransferError};
 use shinso_proto::{self as proto, DeviceInfo, Request};
 
 use crate::ui::progress_bar;
@@ -51,28 +50,9 @@ impl Session {
     /// QEMU when available (building the firmware unless `elf` is given), else the pty
     /// emulation; says which on stderr.
     pub fn emulated(elf: Option<&Path>, no_qemu: bool) -> Result<Session> {
-        if no_qemu || !qemu_installed() {
-            if !no_qemu {
-                eprintln!("qemu-system-arm not found: running the device's application logic on the host over a pseudo-terminal pair");
-            }
-            let emu = emulate_on_pty().context("cannot create a pseudo-terminal pair")?;
-            return Self::connect(Link::open(&emu.path)?, Backend::Pty(emu));
-        }
-        let elf = match elf {
-            Some(e) => e.to_path_buf(),
-            None => {
-                eprintln!("building the firmware (cargo build --release --features qemu in firmware/) ...");
-                build_firmware().map_err(|e| {
-                    anyhow!("{}", e.lines().next().unwrap_or("firmware build failed"))
-                })?
-            }
-        };
-        let mut qemu = Qemu::boot(&elf).map_err(|e| anyhow!(e))?;
-        eprintln!("QEMU: USART1 on {}", qemu.pty.display());
-        let (link, info) = qemu
-            .connect(Duration::from_secs(60))
-            .map_err(|e| anyhow!(e))?;
-        let backend = Backend::Qemu(qemu);
+        let note = |m: &str| eprintln!("{m}");
+        let (backend, link, info) =
+            Backend::start(elf, no_qemu, note, TIMEOUT).map_err(|e| anyhow!(e))?;
         Ok(Session {
             link,
             info,
