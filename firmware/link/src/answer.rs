@@ -88,9 +88,9 @@ pub fn listed(info: &DeviceInfo, id: u8) -> Result<&ModelInfo, String> {
     })
 }
 
-/// The model that takes the parameters of network `name` (its `signature` and `floats`): model
-/// `id`, or without one the model of that signature. It must be of that network, or the
-/// device would refuse the push.
+/// The model that holds the parameters of network `name` (its `signature` and `floats`): model
+/// `id`, or without one the model of that signature. It must be of that network: the device
+/// would refuse a push of another's, and a pull must know how much to read.
 pub fn target<'a>(
     info: &'a DeviceInfo,
     id: Option<u8>,
@@ -104,7 +104,7 @@ pub fn target<'a>(
     };
     if m.signature != signature || m.params as usize != floats {
         return Err(format!(
-            "device model {} is {} ({} parameters, signature {:#018x}); the file is a {name} ({floats}, {signature:#018x})",
+            "device model {} is {} ({} parameters, signature {:#018x}); a {name} has {floats} (signature {signature:#018x})",
             m.id, m.name, m.params, m.signature
         ));
     }

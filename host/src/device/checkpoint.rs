@@ -12,7 +12,8 @@
 //! them; [`shinso_app::slot::state`]). Floats are stored as they are, so a backup restored
 //! and pulled again is the same, bit for bit.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use anyhow::{anyhow, bail, Result};
 use clap::Subcommand;
@@ -21,7 +22,7 @@ use shinso_app::schedule::Schedule;
 use shinso_app::slot::state::{self, Header};
 use shinso_proto::{CheckpointStatus, Request};
 
-use super::requests::load_payload;
+use super::requests::{load_payload, preset_of};
 use super::session::{Session, TIMEOUT};
 use crate::io::safetensors::{self, Metadata, EXTRA};
 use crate::io::{self as model_file, write_atomic};
@@ -117,19 +118,9 @@ fn describe(c: &CheckpointStatus) -> String {
 
 /// The network of the device's learner (its trainable model), which this host must know.
 fn learner_preset(s: &Session) -> Result<Preset> {
-    let m = s
-        .info
-        .models
-        .iter()
-        .find(|m| m.trainable)
-        .ok_or_else(|| anyhow!("the device has no learner"))?;
-    Preset::by_signature(m.signature).ok_or_else(|| {
-        anyhow!(
-            "the device's learner {} has signature {:#018x}, no network this host knows",
-            m.name,
-            m.signature
-        )
-    })
+    let models = &s.info.models;
+    let learner = models.iter().find(|m| m.trainable);
+    preset_of(learner.ok_or_else(|| anyhow!("the device has no learner"))?)
 }
 
 /// The learner's state, its length bounded by what the host knows of the network (the
@@ -193,53 +184,37 @@ pub fn to_file(state: &[u8], preset: Preset) -> Result<(Vec<u8>, Header)> {
 
 /// The learner's state bytes from a file [`to_file`] wrote: the model as every model command
 /// loads it, then the optimizer's tensor and the metadata, checked as the device will.
-pub fn from_file(path: &std::path::Path, preset: Preset) -> Result<Vec<u8>> {
+pub fn from_file(path: &Path, preset: Preset) -> Result<Vec<u8>> {
     let at = |e: String| anyhow!("{}: {e}", path.display());
-    let mut loaded = model_file::load(path, Some(preset), None)?;
-    let meta = &loaded.meta;
+    let loaded = model_file::load(path, Some(preset), None)?;
     let key = |k: &str| {
-        meta.get(k)
+        loaded.meta.get(k).map(String::as_str)
             .ok_or_else(|| at(format!("no {k:?} in the metadata: not a learner checkpoint (shinso device checkpoint writes them)")))
     };
-    if key("learner_state")? != &state::VERSION.to_string() {
+    let version = key("learner_state")?;
+    if version != state::VERSION.to_string() {
+        let want = state::VERSION;
         return Err(at(format!(
-            "learner_state {:?}: this build reads version {}",
-            key("learner_state")?,
-            state::VERSION
+            "learner_state {version:?}: this build reads version {want}"
         )));
     }
-    let steps: u32 = key("steps")?
-        .parse()
-        .map_err(|_| at("steps must be a whole number".into()))?;
+    let steps = (key("steps")?.parse()).map_err(|_| at("steps must be a whole number".into()))?;
     let name = key("optimizer")?;
-    let tag = (Kind::ALL.iter().position(|&k| rule_name(k) == *name))
+    let tag = (Kind::ALL.iter().position(|&k| rule_name(k) == name))
         .ok_or_else(|| at(format!("unknown optimizer {name:?}")))?;
-    let hyper: Vec<f32> = key("hyperparameters")?
-        .split(' ')
-        .map(str::parse)
-        .collect::<Result<_, _>>()
-        .map_err(|_| at("hyperparameters must be four numbers".into()))?;
-    let hyper: [f32; 4] = hyper
-        .try_into()
-        .map_err(|_| at("hyperparameters must be four numbers".into()))?;
+    let hyper: [f32; 4] = words(key("hyperparameters")?)
+        .ok_or_else(|| at("hyperparameters must be four numbers".into()))?;
     let rule = state::rule_of(tag as u32, hyper)
         .ok_or_else(|| at(format!("hyperparameters {hyper:?} do not fit {name}")))?;
     let schedule = parse_schedule(key("schedule")?)
         .ok_or_else(|| at("schedule must be a rate and two whole numbers".into()))?;
     let file = safetensors::parse(&model_file::read(path)?).map_err(at)?;
-    if let Some(stray) = file
-        .tensors
-        .keys()
-        .find(|k| k.starts_with(EXTRA) && *k != OPT_TENSOR)
-    {
-        return Err(at(format!("unexpected tensor {stray}")));
+    let stray = |k: &&String| k.starts_with(EXTRA) && *k != OPT_TENSOR;
+    if let Some(k) = file.tensors.keys().find(stray) {
+        return Err(at(format!("unexpected tensor {k}")));
     }
-    let opt = file
-        .tensors
-        .get(OPT_TENSOR)
-        .map_or(&[][..], |(_, v)| &v[..]);
+    let opt = file.tensors.get(OPT_TENSOR).map_or(&[][..], |(_, v)| v);
     let (sig, floats) = preset.shape();
-    let model = &mut *loaded.model;
     let h = Header {
         signature: sig,
         rule,
@@ -249,18 +224,28 @@ pub fn from_file(path: &std::path::Path, preset: Preset) -> Result<Vec<u8>> {
         opt_floats: opt.len() as u32,
     };
     let mut bytes = h.to_bytes().to_vec();
-    Header::parse(&bytes, model.params()).map_err(|e| {
+    Header::parse(&bytes, preset.build().params()).map_err(|e| {
+        let n = opt.len();
         at(format!(
-            "{name} with hyperparameters {hyper:?} and {} optimizer floats: refused ({e:?})",
-            opt.len()
+            "{name} with hyperparameters {hyper:?} and {n} optimizer floats: refused ({e:?})"
         ))
     })?;
     if !opt.iter().all(|v| v.is_finite()) {
         return Err(at(format!("tensor {OPT_TENSOR} holds a non-finite value")));
     }
+    let mut model = loaded.model;
     bytes.extend_from_slice(&model.save_blob()[shinso::model::HEADER..]);
     bytes.extend(opt.iter().flat_map(|v| v.to_le_bytes()));
     Ok(bytes)
+}
+
+/// `text` as `N` values separated by single spaces.
+fn words<T: FromStr, const N: usize>(text: &str) -> Option<[T; N]> {
+    let values: Vec<T> = text
+        .split(' ')
+        .map(|w| w.parse().ok())
+        .collect::<Option<_>>()?;
+    values.try_into().ok()
 }
 
 /// The `schedule` metadata [`to_file`] writes: `lr decay_steps step`.

@@ -3,9 +3,10 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use serde::Serialize;
+use serde_json::json;
 use shinso_proto::{DeviceInfo, Request};
 
 use super::finetune::{one_pass_learner, schedule, DEMO_SAMPLES, LR};
@@ -15,7 +16,7 @@ use super::span;
 use crate::data::rotate::{rotate, DEMO_DEGREES};
 use crate::data::{DataArgs, Mnist};
 use crate::io;
-use crate::nets::{predict_all, Model, Preset};
+use crate::nets::{Model, Preset};
 use crate::train::{self, TrainConfig};
 use crate::ui::{progress_bar, say};
 
@@ -52,35 +53,6 @@ pub struct DemoArgs {
     pub no_qemu: bool,
     #[command(flatten)]
     pub data: DataArgs,
-}
-
-/// What `shinso demo` found.
-#[derive(Serialize, Debug)]
-struct DemoSummary {
-    backend: String,
-    host_test_accuracy: f64,
-    host_test_images: usize,
-    device_test_accuracy: f64,
-    device_test_images: usize,
-    agreement: f64,
-    /// Fraction of the device's test images whose scores are the host's, bit for bit.
-    identical_scores: f64,
-    online_samples: usize,
-    online_prequential_accuracy: f64,
-    online_last_quarter_accuracy: f64,
-    online_test_accuracy: Option<f64>,
-    online_test_images: usize,
-    counter: String,
-    per_inference: u64,
-    per_learning_step: u64,
-    flash_bytes: u32,
-    ram_bytes: u32,
-    stack_bytes: u32,
-    stack_used_bytes: u32,
-    heap_bytes: u32,
-    heap_used_bytes: u32,
-    fine_tuning: FineTuneSummary,
-    seconds: f64,
 }
 
 /// What fine-tuning achieved under the demo's domain shift (accuracies on the device, over the
@@ -182,13 +154,9 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
         let name = host.preset().name();
         bail!("--model must be a double-convnet (the device's inference net), not {name}");
     }
-    let host_preds =
-        predict_all(&mut *host, &data.test.images).map_err(|e| anyhow!("host model: {e}"))?;
-    let right = host_preds
-        .iter()
-        .zip(&data.test.labels)
-        .filter(|(p, l)| p == l);
-    let host_acc = right.count() as f64 / test_n as f64;
+    let host_acc = (train::evaluate(&mut *host, &data.test, test_n))
+        .context("host model")?
+        .accuracy();
     note(&format!(
         "   host test accuracy {host_acc:.4} on {test_n} images"
     ));
@@ -225,37 +193,78 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
     };
 
     // 5. Fine-tune under a domain shift.
-    let fine_tuning = fine_tune_story(&mut s, &data, eval_n, ev.accuracy, &note, !a.json)?;
+    let ft = fine_tune_story(&mut s, &data, eval_n, ev.accuracy, &note, !a.json)?;
     let m = s.ask::<DeviceInfo>("info", &Request::Info)?.memory;
-    let summary = DemoSummary {
-        backend: s.backend.name().to_string(),
-        host_test_accuracy: host_acc,
-        host_test_images: test_n,
-        device_test_accuracy: ev.accuracy,
-        device_test_images: ev.n,
-        agreement: ev.agreement.unwrap_or(0.0),
-        identical_scores: ev.identical.unwrap_or(0.0),
-        online_samples: lr.learned,
-        online_prequential_accuracy: lr.prequential,
-        online_last_quarter_accuracy: lr.last_quarter,
-        online_test_accuracy: online_test,
-        online_test_images: learner_n,
-        counter: s.counter_unit().to_string(),
-        per_inference: ev.count,
-        per_learning_step: lr.count,
-        flash_bytes: m.flash,
-        ram_bytes: m.ram,
-        stack_bytes: m.stack,
-        stack_used_bytes: m.stack_used,
-        heap_bytes: m.heap,
-        heap_used_bytes: m.heap_used,
-        fine_tuning,
-        seconds: t0.elapsed().as_secs_f64(),
-    };
-    match a.json {
-        true => say(&serde_json::to_string_pretty(&summary)?),
-        false => say(&describe(&summary)),
+    let (backend, unit, seconds) = (
+        s.backend.name(),
+        s.counter_unit(),
+        t0.elapsed().as_secs_f64(),
+    );
+    if a.json {
+        // `identical_scores`: the fraction of the device's test images whose scores are the
+        // host's, bit for bit.
+        let summary = json!({
+            "backend": backend,
+            "host_test_accuracy": host_acc,
+            "host_test_images": test_n,
+            "device_test_accuracy": ev.accuracy,
+            "device_test_images": ev.n,
+            "agreement": ev.agreement.unwrap_or(0.0),
+            "identical_scores": ev.identical.unwrap_or(0.0),
+            "online_samples": lr.learned,
+            "online_prequential_accuracy": lr.prequential,
+            "online_last_quarter_accuracy": lr.last_quarter,
+            "online_test_accuracy": online_test,
+            "online_test_images": learner_n,
+            "counter": unit,
+            "per_inference": ev.count,
+            "per_learning_step": lr.count,
+            "flash_bytes": m.flash,
+            "ram_bytes": m.ram,
+            "stack_bytes": m.stack,
+            "stack_used_bytes": m.stack_used,
+            "heap_bytes": m.heap,
+            "heap_used_bytes": m.heap_used,
+            "fine_tuning": ft,
+            "seconds": seconds,
+        });
+        say(&serde_json::to_string_pretty(&summary)?);
+        return Ok(());
     }
+    let online = online_test.map_or(String::new(), |a| {
+        format!(", test accuracy {a:.4} ({learner_n} images)")
+    });
+    let memory = match m.ram {
+        0 => "not measured (the application logic ran on the host)".to_string(),
+        ram => format!(
+            "flash {} B, RAM {ram} B static + {} B stack + {} B heap ({} used) = {} B",
+            m.flash,
+            m.stack,
+            m.heap,
+            m.heap_used,
+            ram + m.stack + m.heap
+        ),
+    };
+    let (agree, identical) = (ev.agreement.unwrap_or(0.0), ev.identical.unwrap_or(0.0));
+    say(&[
+        format!("shinso demo ({backend}):"),
+        format!("  host:   test accuracy {host_acc:.4} ({test_n} images)"),
+        format!(
+            "  device: test accuracy {:.4} ({} images), agrees with the host on {agree:.4} (scores bit-identical on {identical:.4}), {} {unit} per inference",
+            ev.accuracy, ev.n, ev.count
+        ),
+        format!(
+            "  online: {} samples, prequential accuracy {:.4} (last quarter {:.4}){online}, {} {unit} per step",
+            lr.learned, lr.prequential, lr.last_quarter, lr.count
+        ),
+        format!(
+            "  fine-tuning ({}): rotated test {:.4} → {:.4} after {} device samples ({:.0}% of the gap won back; the learner from scratch on them {:.4}), original test {:.4} → {:.4} ({} images), {} {unit} per step",
+            ft.shift, ft.shifted_before, ft.shifted_after, ft.samples, 100.0 * ft.gap_recovered, ft.from_scratch_shifted, ft.original_before, ft.original_after, ft.test_images, ft.per_step
+        ),
+        format!("  memory: {memory}"),
+        format!("  {seconds:.1} s"),
+    ]
+    .join("\n"));
     Ok(())
 }
 
@@ -301,42 +310,4 @@ fn fine_tune_story(
         gap_recovered: if gap > 0.0 { (after - before.accuracy) / gap } else { 0.0 },
         per_step: tuned.count,
     })
-}
-
-/// The summary as the demo prints it without --json.
-fn describe(s: &DemoSummary) -> String {
-    let (unit, f) = (&s.counter, &s.fine_tuning);
-    let online = s.online_test_accuracy.map_or(String::new(), |a| {
-        format!(", test accuracy {a:.4} ({} images)", s.online_test_images)
-    });
-    let memory = match s.ram_bytes {
-        0 => "not measured (the application logic ran on the host)".to_string(),
-        ram => format!(
-            "flash {} B, RAM {ram} B static + {} B stack + {} B heap ({} used) = {} B",
-            s.flash_bytes,
-            s.stack_bytes,
-            s.heap_bytes,
-            s.heap_used_bytes,
-            ram + s.stack_bytes + s.heap_bytes
-        ),
-    };
-    [
-        format!("shinso demo ({}):", s.backend),
-        format!("  host:   test accuracy {:.4} ({} images)", s.host_test_accuracy, s.host_test_images),
-        format!(
-            "  device: test accuracy {:.4} ({} images), agrees with the host on {:.4} (scores bit-identical on {:.4}), {} {unit} per inference",
-            s.device_test_accuracy, s.device_test_images, s.agreement, s.identical_scores, s.per_inference
-        ),
-        format!(
-            "  online: {} samples, prequential accuracy {:.4} (last quarter {:.4}){online}, {} {unit} per step",
-            s.online_samples, s.online_prequential_accuracy, s.online_last_quarter_accuracy, s.per_learning_step
-        ),
-        format!(
-            "  fine-tuning ({}): rotated test {:.4} → {:.4} after {} device samples ({:.0}% of the gap won back; the learner from scratch on them {:.4}), original test {:.4} → {:.4} ({} images), {} {unit} per step",
-            f.shift, f.shifted_before, f.shifted_after, f.samples, 100.0 * f.gap_recovered, f.from_scratch_shifted, f.original_before, f.original_after, f.test_images, f.per_step
-        ),
-        format!("  memory: {memory}"),
-        format!("  {:.1} s", s.seconds),
-    ]
-    .join("\n")
 }

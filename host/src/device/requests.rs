@@ -5,7 +5,7 @@ use std::ops::Range;
 
 use anyhow::{anyhow, bail, Result};
 use shinso_link::{target, AnswerError, Inferred, Learned, Push};
-use shinso_proto::{self as proto, ErrorCode, Pixels, Request};
+use shinso_proto::{self as proto, ErrorCode, ModelInfo, Pixels, Request};
 
 use super::session::{Session, TIMEOUT};
 use crate::data::Dataset;
@@ -61,20 +61,9 @@ pub fn push(s: &mut Session, model: &mut dyn Model, model_id: Option<u8>) -> Res
 /// word; every chunk must be the next one and no longer than asked; the blob is checked whole
 /// (CRC, finiteness) before it is returned.
 pub fn pull(s: &mut Session, model_id: u8) -> Result<Vec<u8>> {
-    let m = s.model_info(model_id)?;
-    let preset = Preset::by_signature(m.signature).ok_or_else(|| {
-        anyhow!(
-            "device model {model_id} ({}) has signature {:#018x}, no network this host knows: its size cannot be checked",
-            m.name, m.signature
-        )
-    })?;
-    let floats = preset.shape().1;
-    if m.params as usize != floats {
-        bail!(
-            "the device says model {model_id} has {} parameters, but its signature is {}'s, which has {floats}",
-            m.params, preset.name()
-        );
-    }
+    let preset = preset_of(&s.model_info(model_id)?)?;
+    let (sig, floats) = preset.shape();
+    target(&s.info, Some(model_id), (preset.name(), sig, floats)).map_err(|e| anyhow!(e))?;
     let payload = s.transfer("pull", 4 * floats, |link, progress| {
         link.pull(model_id, 4 * floats, TIMEOUT, progress)
     })?;
@@ -82,6 +71,16 @@ pub fn pull(s: &mut Session, model_id: u8) -> Result<Vec<u8>> {
     Ok(loaded
         .map_err(|e| anyhow!("pull: the device's weights: {e}"))?
         .1)
+}
+
+/// The network of a device model, which this host must know to check its size.
+pub fn preset_of(m: &ModelInfo) -> Result<Preset> {
+    Preset::by_signature(m.signature).ok_or_else(|| {
+        anyhow!(
+            "device model {} ({}) has signature {:#018x}, no network this host knows: its size cannot be checked",
+            m.id, m.name, m.signature
+        )
+    })
 }
 
 /// `payload` (a device blob) as a blob of `preset`'s network with the core's header, checked
