@@ -36,4 +36,5 @@ pub use elf::{check_memory, elf_memory, elf_symbol, RAM_PLAN};
 pub use pty::{emulate_on_pty, scripted_on_pty, Emulator, HostPlatform, Script};
 pub use qemu::{build_firmware, firmware_dir, qemu_installed, Qemu};
 pub use ram_flash::RamFlash;
+pub use scenario::pixels;
 pub use transfer::{Push, TransferError};

@@ -86,6 +86,16 @@ pub fn prototypes(seed: u64) -> [[u8; PIXELS]; CLASSES] {
     protos
 }
 
+/// An image of 784 floats in `[0, 1]` (as the host's data loader gives it to the core) as the
+/// device takes it: [`input`] undone (`p · (1/255) · 255` rounds back to `p` for every byte).
+pub fn pixels(image: &[f32]) -> Pixels {
+    let mut p = [0u8; PIXELS];
+    for (o, v) in p.iter_mut().zip(image) {
+        *o = (v * 255.0).round().clamp(0.0, 255.0) as u8;
+    }
+    Pixels(p)
+}
+
 /// An image as the host's data loader gives it to the core (784 floats of `p · (1/255)`, in the array shape
 /// `T`), computed here rather than with the device's code.
 pub fn input<T: bytemuck::Pod>(pixels: &Pixels) -> T {

@@ -4,23 +4,13 @@
 use std::ops::Range;
 
 use anyhow::{anyhow, bail, Result};
-use shinso_link::{target, AnswerError, Inferred, Learned, Push};
+use shinso_link::{pixels, target, AnswerError, Inferred, Learned, Push};
 use shinso_proto::{self as proto, ErrorCode, ModelInfo, Pixels, Request};
 
 use super::session::{Session, TIMEOUT};
 use crate::data::Dataset;
 use crate::nets::{Model, Preset, BATCH};
 use crate::ui::progress_bar;
-
-/// An image of the data set as the device takes it: the loader's [`crate::data::pixel`] undone
-/// (`p · (1/255) · 255` rounds back to `p` for every byte).
-pub fn pixels(ds: &Dataset, i: usize) -> Pixels {
-    let mut p = [0u8; proto::PIXELS];
-    for (o, v) in p.iter_mut().zip(ds.image(i)) {
-        *o = (v * 255.0).round().clamp(0.0, 255.0) as u8;
-    }
-    Pixels(p)
-}
 
 pub fn check_images(ds: &Dataset) -> Result<()> {
     if ds.pixels() != proto::PIXELS {
@@ -32,13 +22,8 @@ pub fn check_images(ds: &Dataset) -> Result<()> {
 
 /// Image `i` of `ds` classified by device model `model` (its answer checked).
 pub fn infer(s: &mut Session, model: u8, ds: &Dataset, i: usize) -> Result<Inferred> {
-    let pixels = pixels(ds, i);
+    let pixels = pixels(ds.image(i));
     s.ask("infer", &Request::Infer { model, pixels })
-}
-
-/// The device's blob of a model's parameters: the core's blob without its header.
-fn payload(blob: &[u8]) -> &[u8] {
-    &blob[shinso::model::HEADER..]
 }
 
 /// Pushes a checked model's parameters; returns the model id. The device must list a model
@@ -49,7 +34,8 @@ pub fn push(s: &mut Session, model: &mut dyn Model, model_id: Option<u8>) -> Res
     let net = (model.preset().name(), sig, floats);
     let id = target(&s.info, model_id, net).map_err(|e| anyhow!(e))?.id;
     let blob = model.save_blob();
-    let push = Push::new(id, sig, payload(&blob));
+    // The device takes the core's blob without its header.
+    let push = Push::new(id, sig, &blob[shinso::model::HEADER..]);
     s.transfer("push", push.payload.len(), |link, progress| {
         link.push(&push, TIMEOUT, progress)
     })?;
@@ -67,10 +53,9 @@ pub fn pull(s: &mut Session, model_id: u8) -> Result<Vec<u8>> {
     let payload = s.transfer("pull", 4 * floats, |link, progress| {
         link.pull(model_id, 4 * floats, TIMEOUT, progress)
     })?;
-    let loaded = load_payload(preset, &payload);
-    Ok(loaded
-        .map_err(|e| anyhow!("pull: the device's weights: {e}"))?
-        .1)
+    let (_, blob) =
+        load_payload(preset, &payload).map_err(|e| anyhow!("pull: the device's weights: {e}"))?;
+    Ok(blob)
 }
 
 /// The network of a device model, which this host must know to check its size.
@@ -211,7 +196,7 @@ pub fn learn(
     let rate = |h: &[bool]| h.iter().filter(|&&x| x).count() as f64 / h.len().max(1) as f64;
     for i in range {
         let label = train.labels[i];
-        match s.answer::<Learned>(&student.request(pixels(train, i), label))? {
+        match s.answer::<Learned>(&student.request(pixels(train.image(i)), label))? {
             Ok(l) => {
                 hits.push(l.predicted_before == label);
                 total_count += l.count;
