@@ -213,3 +213,66 @@ pub fn refusal(code: ErrorCode, detail: u32) -> String {
     };
     why.to_string()
 }
+
+/// What a stream of learning steps did, counted by the host from the device's answers.
+#[derive(Debug, Default)]
+pub struct Tally {
+    /// For each step the device took: whether it predicted the sample's label right before
+    /// learning it (prequential evaluation).
+    pub hits: Vec<bool>,
+    /// Steps it refused as not finite and undid.
+    pub rolled_back: usize,
+    /// Total cost of the steps taken, in the device's counter units.
+    pub count: u64,
+    /// The device's count of samples learned, after the last step taken.
+    pub samples_seen: u32,
+}
+
+impl Tally {
+    /// Counts a step taken on a sample labelled `label`.
+    pub fn add(&mut self, label: u8, step: &Learned) {
+        self.hits.push(step.predicted_before == label);
+        self.count += step.count;
+        self.samples_seen = step.samples_seen;
+    }
+
+    /// Counts the answer to a step on a sample labelled `label`. A rolled-back step is the
+    /// device protecting its model: counted, and the stream goes on; any other refusal or
+    /// answer is the error.
+    pub fn record(
+        &mut self,
+        label: u8,
+        answer: Result<Learned, AnswerError>,
+    ) -> Result<(), AnswerError> {
+        match answer {
+            Ok(step) => self.add(label, &step),
+            Err(AnswerError::Refused {
+                code: ErrorCode::RolledBack,
+                ..
+            }) => self.rolled_back += 1,
+            Err(e) => return Err(e),
+        }
+        Ok(())
+    }
+
+    /// Steps the device took.
+    pub fn learned(&self) -> usize {
+        self.hits.len()
+    }
+
+    /// Prequential accuracy over the steps `range` of those taken (0 over none).
+    pub fn accuracy(&self, range: impl std::slice::SliceIndex<[bool], Output = [bool]>) -> f64 {
+        let hits = &self.hits[range];
+        hits.iter().filter(|&&h| h).count() as f64 / hits.len().max(1) as f64
+    }
+
+    /// Prequential accuracy over the last quarter of the steps taken.
+    pub fn last_quarter(&self) -> f64 {
+        self.accuracy(self.hits.len() - self.hits.len() / 4..)
+    }
+
+    /// Average cost of a step taken.
+    pub fn per_step(&self) -> u64 {
+        self.count / self.hits.len().max(1) as u64
+    }
+}

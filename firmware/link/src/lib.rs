@@ -28,7 +28,7 @@ mod ram_flash;
 pub mod scenario;
 pub mod transfer;
 
-pub use answer::{listed, target, Answer, AnswerError, Inferred, Learned};
+pub use answer::{listed, target, Answer, AnswerError, Inferred, Learned, Tally};
 pub use backend::Backend;
 pub use client::{open_serial, Link, LinkError};
 pub use elf::{check_memory, elf_memory, elf_symbol, RAM_PLAN};

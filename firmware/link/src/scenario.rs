@@ -1,6 +1,6 @@
 //! The end-to-end checks every device backend (pty emulation, QEMU, a board) must pass.
 
-use crate::{Answer, Inferred, Learned, Link, LinkError, Push, TransferError};
+use crate::{Answer, Inferred, Learned, Link, LinkError, Push, Tally, TransferError};
 use shinso::{model, optim::Kind, Init, Layer, Loss, Network, Rng as SplitMix64};
 use shinso_app::{augment::shifted, InferNet};
 use shinso_proto::{
@@ -16,7 +16,7 @@ pub struct Report {
     pub info: DeviceInfo,
     /// Cost of one inference (model 0).
     pub infer_count: u64,
-    /// Cost of one learning step.
+    /// Cost of one learning step (the average over the stream).
     pub learn_count: u64,
     /// Prequential accuracy over the first and the last quarter of the learning stream.
     pub prequential: (f32, f32),
@@ -363,16 +363,14 @@ pub fn run(link: &mut Link, t: Duration, learn_steps: usize) -> R<Report> {
         t,
     )?;
     expect_ok(link, &Request::Reset { seed: 1 }, t)?;
-    let mut correct = Vec::with_capacity(learn_steps);
-    let mut learn_count = 0;
+    let mut tally = Tally::default();
     for step in 0..learn_steps {
         let (pixels, label) = synthetic(&mut rng, &protos);
         let got: Learned = answer(link, &Request::Learn { pixels, label }, t)?;
         if !got.loss.is_finite() || got.samples_seen as usize != step + 1 {
             return Err(format!("step {step}: {got:?}"));
         }
-        correct.push(got.predicted_before == label);
-        learn_count = got.count;
+        tally.add(label, &got);
         // Garbage in the middle of the stream changes nothing.
         if step == learn_steps / 2 {
             inject(
@@ -385,12 +383,11 @@ pub fn run(link: &mut Link, t: Duration, learn_steps: usize) -> R<Report> {
         }
     }
     let q = learn_steps / 4;
-    let frac = |s: &[bool]| s.iter().filter(|&&c| c).count() as f32 / s.len().max(1) as f32;
-    let prequential = (frac(&correct[..q]), frac(&correct[learn_steps - q..]));
-    let stats: LearnStats = answer(link, &Request::Stats, t)?;
-    let want = frac(&correct);
+    let quarter = |r: std::ops::Range<usize>| tally.accuracy(r) as f32;
+    let prequential = (quarter(0..q), quarter(learn_steps - q..learn_steps));
+    let (stats, want): (LearnStats, _) = (answer(link, &Request::Stats, t)?, tally.accuracy(..));
     if stats.samples_seen as usize != learn_steps
-        || (stats.prequential_accuracy - want).abs() > 1e-4
+        || (stats.prequential_accuracy as f64 - want).abs() > 1e-4
     {
         return Err(format!(
             "Stats {stats:?}, but the host counted {learn_steps} samples at {want}"
@@ -401,6 +398,7 @@ pub fn run(link: &mut Link, t: Duration, learn_steps: usize) -> R<Report> {
             "prequential accuracy did not rise: {prequential:?}"
         ));
     }
+    let learn_count = tally.per_step();
     if info.counter != Counter::None && (infer_count == 0 || learn_count == 0) {
         return Err(format!("{:?} counter reported 0", info.counter));
     }

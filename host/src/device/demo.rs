@@ -211,14 +211,14 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
             "device_test_images": ev.n,
             "agreement": ev.agreement.unwrap_or(0.0),
             "identical_scores": ev.identical.unwrap_or(0.0),
-            "online_samples": lr.learned,
-            "online_prequential_accuracy": lr.prequential,
-            "online_last_quarter_accuracy": lr.last_quarter,
+            "online_samples": lr.learned(),
+            "online_prequential_accuracy": lr.accuracy(..),
+            "online_last_quarter_accuracy": lr.last_quarter(),
             "online_test_accuracy": online_test,
             "online_test_images": learner_n,
             "counter": unit,
             "per_inference": ev.count,
-            "per_learning_step": lr.count,
+            "per_learning_step": lr.per_step(),
             "flash_bytes": m.flash,
             "ram_bytes": m.ram,
             "stack_bytes": m.stack,
@@ -255,7 +255,7 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
         ),
         format!(
             "  online: {} samples, prequential accuracy {:.4} (last quarter {:.4}){online}, {} {unit} per step",
-            lr.learned, lr.prequential, lr.last_quarter, lr.count
+            lr.learned(), lr.accuracy(..), lr.last_quarter(), lr.per_step()
         ),
         format!(
             "  fine-tuning ({}): rotated test {:.4} → {:.4} after {} device samples ({:.0}% of the gap won back; the learner from scratch on them {:.4}), original test {:.4} → {:.4} ({} images), {} {unit} per step",
@@ -300,7 +300,7 @@ fn fine_tune_story(
     let gap = original_before - before.accuracy;
     Ok(FineTuneSummary {
         shift: format!("test and training images rotated by {deg}° about the centre (bilinear, background fill)"),
-        samples: tuned.learned,
+        samples: tuned.learned(),
         test_images: before.n,
         shifted_before: before.accuracy,
         shifted_after: after,
@@ -308,6 +308,6 @@ fn fine_tune_story(
         original_before,
         original_after,
         gap_recovered: if gap > 0.0 { (after - before.accuracy) / gap } else { 0.0 },
-        per_step: tuned.count,
+        per_step: tuned.per_step(),
     })
 }

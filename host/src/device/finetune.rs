@@ -86,7 +86,7 @@ pub(super) fn command(s: &mut Session, a: &FineTuneArgs) -> Result<()> {
     let r = learn(s, Student::LastLayer(a.model_id), &train, range, true)?;
     say(&format!(
         "fine-tuned model {}'s last layer on {} samples ({} rolled back): it predicted {:.4} of them right before learning each ({:.4} over the last quarter), {} {} per step",
-        a.model_id, r.learned, r.rolled_back, r.prequential, r.last_quarter, r.count, s.counter_unit()
+        a.model_id, r.learned(), r.rolled_back, r.accuracy(..), r.last_quarter(), r.per_step(), s.counter_unit()
     ));
     Ok(())
 }

@@ -220,7 +220,7 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
             };
             say(&format!(
                 "learned {} of {} samples{rolled}: prequential accuracy {:.4} over them ({:.4} over the last quarter), {} {unit} per step, device total {} samples",
-                r.learned, r.learned + r.rolled_back, r.prequential, r.last_quarter, r.count, r.samples_seen
+                r.learned(), r.learned() + r.rolled_back, r.accuracy(..), r.last_quarter(), r.per_step(), r.samples_seen
             ));
         }
         DeviceCommand::Push { file, model_id } => {

@@ -4,8 +4,8 @@
 use std::ops::Range;
 
 use anyhow::{anyhow, bail, Result};
-use shinso_link::{pixels, target, AnswerError, Inferred, Learned, Push};
-use shinso_proto::{self as proto, ErrorCode, ModelInfo, Pixels, Request};
+use shinso_link::{pixels, target, Inferred, Push, Tally};
+use shinso_proto::{self as proto, ModelInfo, Pixels, Request};
 
 use super::session::{Session, TIMEOUT};
 use crate::data::Dataset;
@@ -168,64 +168,37 @@ impl Student {
     }
 }
 
-pub struct LearnResult {
-    /// Steps the device took.
-    pub learned: usize,
-    /// Steps it refused as not finite and undid.
-    pub rolled_back: usize,
-    /// Prequential accuracy over the learned steps, and over their last quarter.
-    pub prequential: f64,
-    pub last_quarter: f64,
-    pub count: u64,
-    pub samples_seen: u32,
-}
-
-/// Streams the training images `range` to `student`, counting what the device says it did.
-/// A rolled-back step is the device protecting its model: counted, and the stream goes on; if
-/// it rolls back every one, the learner is stuck and that is an error.
+/// Streams the training images `range` to `student`, counting what the device says it did
+/// ([`Tally::record`]); if it rolls back every step, the learner is stuck and that is an error.
 pub fn learn(
     s: &mut Session,
     student: Student,
     train: &Dataset,
     range: Range<usize>,
     progress: bool,
-) -> Result<LearnResult> {
+) -> Result<Tally> {
     check_images(train)?;
     let pb = progress_bar(range.len() as u64, "learn", !progress);
-    let (mut hits, mut rolled_back, mut total_count, mut seen) = (vec![], 0usize, 0u64, 0u32);
-    let rate = |h: &[bool]| h.iter().filter(|&&x| x).count() as f64 / h.len().max(1) as f64;
+    let mut tally = Tally::default();
     for i in range {
         let label = train.labels[i];
-        match s.answer::<Learned>(&student.request(pixels(train.image(i)), label))? {
-            Ok(l) => {
-                hits.push(l.predicted_before == label);
-                total_count += l.count;
-                seen = l.samples_seen;
-            }
-            Err(AnswerError::Refused {
-                code: ErrorCode::RolledBack,
-                ..
-            }) => rolled_back += 1,
-            Err(e) => bail!("learn: {e}"),
-        }
+        let answer = s.answer(&student.request(pixels(train.image(i)), label))?;
+        tally
+            .record(label, answer)
+            .map_err(|e| anyhow!("learn: {e}"))?;
         pb.inc(1);
-        if hits.len() % 50 == 0 && !hits.is_empty() {
-            let last = rate(&hits[hits.len().saturating_sub(500)..]);
-            pb.set_message(format!("prequential {last:.3}"));
+        let n = tally.learned();
+        if n % 50 == 0 && n > 0 {
+            let recent = tally.accuracy(n.saturating_sub(500)..);
+            pb.set_message(format!("prequential {recent:.3}"));
         }
     }
     pb.finish_and_clear();
-    if hits.is_empty() {
+    if tally.learned() == 0 {
         bail!(
-            "learn: the device rolled back all {rolled_back} steps (not finite): the learner is stuck; reset it, or configure a smaller rate"
+            "learn: the device rolled back all {} steps (not finite): the learner is stuck; reset it, or configure a smaller rate",
+            tally.rolled_back
         );
     }
-    Ok(LearnResult {
-        learned: hits.len(),
-        rolled_back,
-        prequential: rate(&hits),
-        last_quarter: rate(&hits[hits.len() - hits.len() / 4..]),
-        count: total_count / hits.len() as u64,
-        samples_seen: seen,
-    })
+    Ok(tally)
 }
