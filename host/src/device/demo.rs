@@ -163,11 +163,8 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
 
     // 2. The emulated device.
     let mut s = Session::emulated(a.elf.as_deref(), a.no_qemu)?;
-    note(&format!(
-        "2. device up ({}): {}",
-        s.backend.name(),
-        s.info.firmware
-    ));
+    let (backend, firmware) = (s.backend.name(), &s.info.firmware);
+    note(&format!("2. device up ({backend}): {firmware}"));
 
     // 3. Push and evaluate there.
     push(&mut s, &mut *host, Some(0))?;
@@ -195,11 +192,7 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
     // 5. Fine-tune under a domain shift.
     let ft = fine_tune_story(&mut s, &data, eval_n, ev.accuracy, &note, !a.json)?;
     let m = s.ask::<DeviceInfo>("info", &Request::Info)?.memory;
-    let (backend, unit, seconds) = (
-        s.backend.name(),
-        s.counter_unit(),
-        t0.elapsed().as_secs_f64(),
-    );
+    let (unit, seconds) = (s.counter_unit(), t0.elapsed().as_secs_f64());
     if a.json {
         // `identical_scores`: the fraction of the device's test images whose scores are the
         // host's, bit for bit.

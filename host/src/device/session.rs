@@ -34,12 +34,10 @@ fn link_err(e: LinkError) -> anyhow::Error {
 impl Session {
     /// The device on serial port `port`.
     pub fn open(port: &Path) -> Result<Session> {
-        let link = Link::open(port).with_context(|| format!("{}: cannot open", port.display()))?;
-        Self::connect(link, Backend::Serial)
-    }
-
-    fn connect(mut link: Link, backend: Backend) -> Result<Session> {
+        let mut link =
+            Link::open(port).with_context(|| format!("{}: cannot open", port.display()))?;
         let info = link.connect(TIMEOUT).map_err(link_err)?;
+        let backend = Backend::Serial;
         Ok(Session {
             link,
             info,
