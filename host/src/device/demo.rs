@@ -193,6 +193,7 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
     let ft = fine_tune_story(&mut s, &data, eval_n, ev.accuracy, &note, !a.json)?;
     let m = s.ask::<DeviceInfo>("info", &Request::Info)?.memory;
     let (unit, seconds) = (s.counter_unit(), t0.elapsed().as_secs_f64());
+    let (agree, identical) = ev.agreement.unwrap_or_default();
     if a.json {
         // `identical_scores`: the fraction of the device's test images whose scores are the
         // host's, bit for bit.
@@ -202,8 +203,8 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
             "host_test_images": test_n,
             "device_test_accuracy": ev.accuracy,
             "device_test_images": ev.n,
-            "agreement": ev.agreement.unwrap_or(0.0),
-            "identical_scores": ev.identical.unwrap_or(0.0),
+            "agreement": agree,
+            "identical_scores": identical,
             "online_samples": lr.learned(),
             "online_prequential_accuracy": lr.accuracy(..),
             "online_last_quarter_accuracy": lr.last_quarter(),
@@ -238,7 +239,6 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
             ram + m.stack + m.heap
         ),
     };
-    let (agree, identical) = (ev.agreement.unwrap_or(0.0), ev.identical.unwrap_or(0.0));
     say(&[
         format!("shinso demo ({backend}):"),
         format!("  host:   test accuracy {host_acc:.4} ({test_n} images)"),

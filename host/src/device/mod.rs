@@ -247,12 +247,9 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
                 .transpose()?;
             let host = host.as_mut().map(|l| &mut *l.model as &mut dyn Model);
             let r = eval(s, model_id, &test, n, host, true)?;
-            let agrees = match (r.agreement, r.identical) {
-                (Some(a), Some(b)) => {
-                    format!(", agrees with the host on {a:.4} (scores bit-identical on {b:.4})")
-                }
-                _ => String::new(),
-            };
+            let agrees = r.agreement.map_or(String::new(), |(a, b)| {
+                format!(", agrees with the host on {a:.4} (scores bit-identical on {b:.4})")
+            });
             say(&format!(
                 "model {model_id}: accuracy {:.4} on {} test images, {} {unit} per inference{agrees}",
                 r.accuracy, r.n, r.count

@@ -82,9 +82,9 @@ pub fn load_payload(preset: Preset, payload: &[u8]) -> Result<(Box<dyn Model>, V
 pub struct EvalResult {
     pub n: usize,
     pub accuracy: f64,
-    pub agreement: Option<f64>,
-    /// Fraction of images whose ten scores are the host's, bit for bit.
-    pub identical: Option<f64>,
+    /// With a host model: the fraction of images it classifies as the device does, and the
+    /// fraction whose ten scores are its, bit for bit.
+    pub agreement: Option<(f64, f64)>,
     pub count: u64,
 }
 
@@ -124,8 +124,7 @@ pub fn eval(
     Ok(EvalResult {
         n,
         accuracy: rate(correct),
-        agreement: host_scores.as_ref().map(|_| rate(agree)),
-        identical: host_scores.map(|_| rate(identical)),
+        agreement: host_scores.map(|_| (rate(agree), rate(identical))),
         count: total_count / n.max(1) as u64,
     })
 }
