@@ -36,7 +36,10 @@ impl std::fmt::Display for LinkError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             LinkError::Timeout => write!(f, "the device did not answer in time"),
-            LinkError::HungUp => write!(f, "the device hung up (the port closed)"),
+            LinkError::HungUp => write!(
+                f,
+                "the device hung up: its port closed mid-request (did it reset, or exit?)"
+            ),
             LinkError::Io(e) => write!(f, "serial port: {e}"),
         }
     }

@@ -4,7 +4,18 @@
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use crate::{Link, LinkError};
+use shinso_proto::DeviceInfo;
+
+/// Whether `qemu-system-arm` runs on this host.
+pub fn qemu_installed() -> bool {
+    Command::new("qemu-system-arm")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
 
 /// The firmware workspace (this crate's parent directory).
 pub fn firmware_dir() -> PathBuf {
@@ -127,6 +138,27 @@ impl Qemu {
             pty,
             log,
         })
+    }
+
+    /// A link to the booted firmware, and its `Info`. Booting takes a while: it asks in short
+    /// rounds until `timeout`, so that a QEMU that died says why at once.
+    pub fn connect(&mut self, timeout: Duration) -> Result<(Link, DeviceInfo), String> {
+        let mut link = Link::open(&self.pty)
+            .map_err(|e| self.exited().unwrap_or_else(|| format!("QEMU's port: {e}")))?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            match link.connect(Duration::from_secs(1)) {
+                Ok(info) => return Ok((link, info)),
+                Err(e) => {
+                    if let Some(why) = self.exited() {
+                        return Err(why);
+                    }
+                    if !matches!(e, LinkError::Timeout) || Instant::now() > deadline {
+                        return Err(e.to_string());
+                    }
+                }
+            }
+        }
     }
 
     /// If QEMU has exited: how, and the first line it wrote on stderr (e.g. `qemu: fatal:

@@ -1,11 +1,11 @@
 //! The end-to-end checks every device backend (pty emulation, QEMU, a board) must pass.
 
-use crate::{Link, LinkError, Push, TransferError};
+use crate::{Answer, Inferred, Learned, Link, LinkError, Push, Tally, TransferError};
 use shinso::{model, optim::Kind, Init, Layer, Loss, Network, Rng as SplitMix64};
 use shinso_app::{augment::shifted, InferNet};
 use shinso_proto::{
-    self as proto, Counter, DeviceInfo, ErrorCode, Pixels, Request, Response, CLASSES, MAX_FRAME,
-    PIXELS,
+    self as proto, Counter, DeviceInfo, ErrorCode, LearnStats, Pixels, Request, Response, CLASSES,
+    MAX_FRAME, PIXELS,
 };
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ pub struct Report {
     pub info: DeviceInfo,
     /// Cost of one inference (model 0).
     pub infer_count: u64,
-    /// Cost of one learning step.
+    /// Cost of one learning step (the average over the stream).
     pub learn_count: u64,
     /// Prequential accuracy over the first and the last quarter of the learning stream.
     pub prequential: (f32, f32),
@@ -29,11 +29,13 @@ fn ask(link: &mut Link, req: &Request, t: Duration) -> R<Response> {
         .map_err(|e: LinkError| format!("{req:?}: {e}"))
 }
 
+/// `req`'s answer of the kind `T`, checked ([`Answer`]).
+fn answer<T: Answer>(link: &mut Link, req: &Request, t: Duration) -> R<T> {
+    T::take(ask(link, req, t)?).map_err(|e| format!("{req:?}: {e}"))
+}
+
 fn expect_ok(link: &mut Link, req: &Request, t: Duration) -> R<()> {
-    match ask(link, req, t)? {
-        Response::Ok => Ok(()),
-        r => Err(format!("{req:?}: expected Ok, got {r:?}")),
-    }
+    answer(link, req, t)
 }
 
 fn expect_error(link: &mut Link, req: &Request, code: ErrorCode, t: Duration) -> R<()> {
@@ -82,6 +84,16 @@ pub fn prototypes(seed: u64) -> [[u8; PIXELS]; CLASSES] {
         }
     }
     protos
+}
+
+/// An image of 784 floats in `[0, 1]` (as the host's data loader gives it to the core) as the
+/// device takes it: [`input`] undone (`p · (1/255) · 255` rounds back to `p` for every byte).
+pub fn pixels(image: &[f32]) -> Pixels {
+    let mut p = [0u8; PIXELS];
+    for (o, v) in p.iter_mut().zip(image) {
+        *o = (v * 255.0).round().clamp(0.0, 255.0) as u8;
+    }
+    Pixels(p)
 }
 
 /// An image as the host's data loader gives it to the core (784 floats of `p · (1/255)`, in the array shape
@@ -136,13 +148,11 @@ pub fn learner_matches_the_core(
                 &mut arena,
             )
             .map_err(|e| format!("{optimizer:?} step {step} on the host: {e}"))?;
-        match ask(link, &Request::Learn { pixels, label }, t)? {
-            Response::Learned { loss, .. } if loss.to_bits() == want.to_bits() => {}
-            r => {
-                return Err(format!(
-                    "{optimizer:?} step {step}: device {r:?}, host loss {want}"
-                ))
-            }
+        let got: Learned = answer(link, &Request::Learn { pixels, label }, t)?;
+        if got.loss.to_bits() != want.to_bits() {
+            return Err(format!(
+                "{optimizer:?} step {step}: device {got:?}, host loss {want}"
+            ));
         }
     }
     let mut saved = vec![0u8; model::blob_len::<Net>()];
@@ -175,15 +185,10 @@ pub fn run(link: &mut Link, t: Duration, learn_steps: usize) -> R<Report> {
         .map_err(|e| format!("waiting for Ready: {e}"))?;
 
     // Info.
-    let info = match ask(link, &Request::Info, t)? {
-        Response::Info(i) => i,
-        r => return Err(format!("Info: got {r:?}")),
-    };
+    let info: DeviceInfo = answer(link, &Request::Info, t)?;
     if info.protocol != proto::PROTOCOL_VERSION || info.models.len() < 2 {
         return Err(format!("unexpected Info: {info:?}"));
     }
-    let m0 = info.models[0].clone();
-    let blob_len = m0.params as usize * 4;
 
     // Hostile input between valid requests: each gets an error, and the link recovers.
     let mut buf = [0u8; MAX_FRAME];
@@ -231,10 +236,7 @@ pub fn run(link: &mut Link, t: Duration, learn_steps: usize) -> R<Report> {
             ))
         }
     }
-    match ask(link, &Request::Info, t)? {
-        Response::Info(_) => {}
-        r => return Err(format!("Info after garbage: got {r:?}")),
-    }
+    answer::<DeviceInfo>(link, &Request::Info, t)?;
 
     // Weight transfer to model 0: a valid push, then refused ones that must not change it.
     // The weights are the core's own network, He-initialised on the host.
@@ -247,9 +249,13 @@ pub fn run(link: &mut Link, t: Duration, learn_steps: usize) -> R<Report> {
     host_model.save(&mut saved).map_err(|e| e.to_string())?;
     let blob = saved[model::HEADER..].to_vec();
     let mut rng = SplitMix64::new(99);
-    if blob.len() != blob_len || m0.signature != <InferNet as Layer>::SIGNATURE {
-        return Err(format!("model 0 is not the host's double-convnet: {m0:?}"));
-    }
+    let net = (
+        "double-convnet",
+        <InferNet as Layer>::SIGNATURE,
+        blob.len() / 4,
+    );
+    let m0 = crate::target(&info, Some(0), net)?.clone();
+    let blob_len = blob.len();
     link.push(&Push::new(0, m0.signature, &blob), t, |_| {})
         .map_err(|e| format!("push: {e}"))?;
     let mut other = blob.clone();
@@ -295,29 +301,20 @@ pub fn run(link: &mut Link, t: Duration, learn_steps: usize) -> R<Report> {
             .map_err(|e| e.to_string())?[0];
         let mut want = [0f32; CLASSES];
         Loss::SoftmaxCrossEntropy.output(&logits, &mut want);
-        match ask(
-            link,
-            &Request::Infer {
-                model: 0,
-                pixels: pixels.clone(),
-            },
-            t,
-        )? {
-            Response::Inferred {
-                class,
-                scores,
-                count,
-            } => {
-                // The same network computed by the same code: the same bits.
-                if Ok(class as usize) != shinso::class_of(&want)
-                    || scores.map(f32::to_bits) != want.map(f32::to_bits)
-                {
-                    return Err(format!("image {i}: device {scores:?} vs host {want:?}"));
-                }
-                infer_count = count;
-            }
-            r => return Err(format!("Infer: {r:?}")),
+        let req = Request::Infer {
+            model: 0,
+            pixels: pixels.clone(),
+        };
+        // Checked as every answer is (finite scores, the class theirs); then the same network
+        // computed by the same code: the same bits.
+        let got: Inferred = answer(link, &req, t)?;
+        if got.scores.map(f32::to_bits) != want.map(f32::to_bits) {
+            return Err(format!(
+                "image {i}: device {:?} vs host {want:?}",
+                got.scores
+            ));
         }
+        infer_count = got.count;
     }
     expect_error(
         link,
@@ -366,27 +363,14 @@ pub fn run(link: &mut Link, t: Duration, learn_steps: usize) -> R<Report> {
         t,
     )?;
     expect_ok(link, &Request::Reset { seed: 1 }, t)?;
-    let mut correct = Vec::with_capacity(learn_steps);
-    let mut learn_count = 0;
+    let mut tally = Tally::default();
     for step in 0..learn_steps {
         let (pixels, label) = synthetic(&mut rng, &protos);
-        match ask(link, &Request::Learn { pixels, label }, t)? {
-            Response::Learned {
-                loss,
-                predicted_before,
-                samples_seen,
-                count,
-            } => {
-                if !loss.is_finite() || samples_seen as usize != step + 1 {
-                    return Err(format!(
-                        "step {step}: loss {loss}, samples_seen {samples_seen}"
-                    ));
-                }
-                correct.push(predicted_before == label);
-                learn_count = count;
-            }
-            r => return Err(format!("Learn: {r:?}")),
+        let got: Learned = answer(link, &Request::Learn { pixels, label }, t)?;
+        if !got.loss.is_finite() || got.samples_seen as usize != step + 1 {
+            return Err(format!("step {step}: {got:?}"));
         }
+        tally.add(label, &got);
         // Garbage in the middle of the stream changes nothing.
         if step == learn_steps / 2 {
             inject(
@@ -399,25 +383,22 @@ pub fn run(link: &mut Link, t: Duration, learn_steps: usize) -> R<Report> {
         }
     }
     let q = learn_steps / 4;
-    let frac = |s: &[bool]| s.iter().filter(|&&c| c).count() as f32 / s.len().max(1) as f32;
-    let prequential = (frac(&correct[..q]), frac(&correct[learn_steps - q..]));
-    match ask(link, &Request::Stats, t)? {
-        Response::Stats(s) if s.samples_seen as usize == learn_steps => {
-            let want = frac(&correct);
-            if (s.prequential_accuracy - want).abs() > 1e-4 {
-                return Err(format!(
-                    "Stats accuracy {} but the host counted {want}",
-                    s.prequential_accuracy
-                ));
-            }
-        }
-        r => return Err(format!("Stats: {r:?}")),
+    let quarter = |r: std::ops::Range<usize>| tally.accuracy(r) as f32;
+    let prequential = (quarter(0..q), quarter(learn_steps - q..learn_steps));
+    let (stats, want): (LearnStats, _) = (answer(link, &Request::Stats, t)?, tally.accuracy(..));
+    if stats.samples_seen as usize != learn_steps
+        || (stats.prequential_accuracy as f64 - want).abs() > 1e-4
+    {
+        return Err(format!(
+            "Stats {stats:?}, but the host counted {learn_steps} samples at {want}"
+        ));
     }
     if prequential.1 <= prequential.0 || prequential.1 < 0.6 {
         return Err(format!(
             "prequential accuracy did not rise: {prequential:?}"
         ));
     }
+    let learn_count = tally.per_step();
     if info.counter != Counter::None && (infer_count == 0 || learn_count == 0) {
         return Err(format!("{:?} counter reported 0", info.counter));
     }

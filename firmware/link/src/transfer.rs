@@ -8,6 +8,7 @@
 //!
 //! [`Link`]: crate::Link
 
+use crate::answer::refusal;
 use shinso_proto::{ErrorCode, ModelId, Request, Response, CHUNK};
 
 /// A blob to send: `payload` is the parameters as little-endian `f32`s (a model blob without
@@ -68,9 +69,9 @@ impl<E: std::fmt::Display> std::fmt::Display for TransferError<E> {
                 transfer,
                 code,
                 detail,
-            } => write!(f, "{transfer}: the device refused with {code:?} ({detail})"),
+            } => write!(f, "{transfer}: device refused: {}", refusal(*code, *detail)),
             TransferError::Unexpected { asked, answer } => {
-                write!(f, "{asked}: the device answered {answer:?}")
+                write!(f, "{asked}: unexpected answer {answer:?}")
             }
         }
     }

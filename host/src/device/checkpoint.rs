@@ -12,27 +12,29 @@
 //! them; [`shinso_app::slot::state`]). Floats are stored as they are, so a backup restored
 //! and pulled again is the same, bit for bit.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use anyhow::{anyhow, bail, Result};
 use clap::Subcommand;
 use shinso::optim::Kind;
 use shinso_app::schedule::Schedule;
 use shinso_app::slot::state::{self, Header};
-use shinso_proto::{CheckpointStatus, Request, Response};
+use shinso_proto::{CheckpointStatus, Request};
 
+use super::requests::{load_payload, preset_of};
 use super::session::{Session, TIMEOUT};
 use crate::io::safetensors::{self, Metadata, EXTRA};
 use crate::io::{self as model_file, write_atomic};
 use crate::nets::Preset;
-use crate::ui::{progress_bar, say};
+use crate::ui::say;
 
 /// The optimizer state's tensor in a learner file.
 const OPT_TENSOR: &str = "optimizer.state";
-/// The update rules by their header tag, as files and the command line name them.
-fn rule_name(tag: u32) -> String {
+
+/// An update rule as files and the command line name it (`adagrad`).
+fn rule_name(kind: Kind) -> String {
     use clap::ValueEnum;
-    let kind = Kind::ALL.get(tag as usize).copied().unwrap_or(Kind::Sgd);
     kind.to_possible_value()
         .map_or_else(String::new, |v| v.get_name().to_string())
 }
@@ -62,14 +64,6 @@ pub enum CheckpointCommand {
     },
 }
 
-/// Why a save failed, as `ErrorCode::Flash`'s detail says.
-pub(super) fn flash_failed(detail: u32) -> String {
-    match detail {
-        1 => "the flash took the save without an error but does not read it back (QEMU's flash is a ROM); the previous checkpoint stays".to_string(),
-        _ => "the flash reported an error while saving; the previous checkpoint stays".to_string(),
-    }
-}
-
 pub(super) fn run(s: &mut Session, cmd: &CheckpointCommand) -> Result<()> {
     match cmd {
         CheckpointCommand::Checkpoint { out } => {
@@ -77,58 +71,33 @@ pub(super) fn run(s: &mut Session, cmd: &CheckpointCommand) -> Result<()> {
             let state = pull_state(s, preset)?;
             let (file, h) = to_file(&state, preset)?;
             write_atomic(out, &file)?;
+            let (rule, len) = (rule_name(h.rule.kind()), state.len());
             say(&format!(
-                "wrote {}: the {} learner after {} steps, {} ({} bytes of state)",
+                "wrote {}: the {} learner after {} steps, {rule} ({len} bytes of state)",
                 out.display(),
                 preset.name(),
                 h.steps,
-                rule_name(state::rule_words(h.rule).0),
-                state.len()
             ));
-            Ok(())
         }
         CheckpointCommand::Restore { file } => {
-            let preset = learner_preset(s)?;
-            let bytes = from_file(file, preset)?;
-            let begin = Request::RestoreBegin {
-                len: bytes.len() as u32,
-                crc: shinso::model::crc32(&bytes),
-            };
-            let pb = progress_bar(bytes.len() as u64, "restore", false);
-            let sent = s
-                .link
-                .send(&begin, &bytes, TIMEOUT, |n| pb.set_position(n as u64));
-            pb.finish_and_clear();
-            sent.map_err(|e| s.transfer_failed(e))?;
-            say(&format!(
-                "restored the learner from {} ({} bytes)",
-                file.display(),
-                bytes.len()
-            ));
-            Ok(())
+            let bytes = from_file(file, learner_preset(s)?)?;
+            let (len, crc) = (bytes.len() as u32, shinso::model::crc32(&bytes));
+            let begin = Request::RestoreBegin { len, crc };
+            s.transfer("restore", bytes.len(), |link, progress| {
+                link.send(&begin, &bytes, TIMEOUT, progress)
+            })?;
+            let (file, len) = (file.display(), bytes.len());
+            say(&format!("restored the learner from {file} ({len} bytes)"));
         }
-        CheckpointCommand::Save { every } => {
-            let status = match every {
-                Some(n) => {
-                    s.ask("save", &Request::CheckpointEvery { steps: *n })?;
-                    status(s)?
-                }
-                None => match s.ask("save", &Request::SaveCheckpoint)? {
-                    Response::Checkpoints(c) => c,
-                    r => bail!("save: unexpected answer {r:?}"),
-                },
-            };
-            say(&describe(&status));
-            Ok(())
+        CheckpointCommand::Save { every: Some(steps) } => {
+            s.ask::<()>("save", &Request::CheckpointEvery { steps: *steps })?;
+            say(&describe(&s.ask("save", &Request::CheckpointStatus)?));
+        }
+        CheckpointCommand::Save { every: None } => {
+            say(&describe(&s.ask("save", &Request::SaveCheckpoint)?));
         }
     }
-}
-
-fn status(s: &mut Session) -> Result<CheckpointStatus> {
-    match s.ask("checkpoint status", &Request::CheckpointStatus)? {
-        Response::Checkpoints(c) => Ok(c),
-        r => bail!("checkpoint status: unexpected answer {r:?}"),
-    }
+    Ok(())
 }
 
 fn describe(c: &CheckpointStatus) -> String {
@@ -149,46 +118,33 @@ fn describe(c: &CheckpointStatus) -> String {
 
 /// The network of the device's learner (its trainable model), which this host must know.
 fn learner_preset(s: &Session) -> Result<Preset> {
-    let m = s
-        .info
-        .models
-        .iter()
-        .find(|m| m.trainable)
-        .ok_or_else(|| anyhow!("the device has no learner"))?;
-    Preset::by_signature(m.signature).ok_or_else(|| {
-        anyhow!(
-            "the device's learner {} has signature {:#018x}, no network this host knows",
-            m.name,
-            m.signature
-        )
-    })
+    let models = &s.info.models;
+    let learner = models.iter().find(|m| m.trainable);
+    preset_of(learner.ok_or_else(|| anyhow!("the device has no learner"))?)
 }
 
 /// The learner's state, its length bounded by what the host knows of the network (the
 /// hungriest rule keeps two floats per parameter) rather than taken on the device's word.
 fn pull_state(s: &mut Session, preset: Preset) -> Result<Vec<u8>> {
-    let len = status(s)?.state_len as usize;
+    let status: CheckpointStatus = s.ask("checkpoint status", &Request::CheckpointStatus)?;
+    let len = status.state_len as usize;
     let (_, floats) = preset.shape();
-    let most = state::HEADER + 4 * (floats + 2 * preset.build().params());
+    let most = state::HEADER + 4 * (floats + 2 * preset.params());
     if !(state::HEADER..=most).contains(&len) {
         bail!(
             "the device's learner state is {len} bytes; a {} learner's is at most {most}",
             preset.name()
         );
     }
-    let pb = progress_bar(len as u64, "checkpoint", false);
     let request = |offset, len| Request::PullState { offset, len };
-    let pulled = s
-        .link
-        .fetch(len, request, TIMEOUT, |n| pb.set_position(n as u64));
-    pb.finish_and_clear();
-    pulled.map_err(|e| s.transfer_failed(e))
+    s.transfer("checkpoint", len, |link, progress| {
+        link.fetch(len, request, TIMEOUT, progress)
+    })
 }
 
 /// The learner file for `state` (checked: header, lengths, finite weights), and its header.
 pub fn to_file(state: &[u8], preset: Preset) -> Result<(Vec<u8>, Header)> {
-    let mut model = preset.build();
-    let h = Header::parse(state, model.params())
+    let h = Header::parse(state, preset.params())
         .map_err(|e| anyhow!("the learner's state has a bad header ({e:?})"))?;
     let (sig, floats) = preset.shape();
     if h.signature != sig || h.net_floats as usize != floats || state.len() != h.state_len() {
@@ -200,81 +156,65 @@ pub fn to_file(state: &[u8], preset: Preset) -> Result<(Vec<u8>, Header)> {
         );
     }
     let (net, opt) = state[state::HEADER..].split_at(4 * floats);
-    let mut blob = shinso::model::header(sig, floats, shinso::model::crc32(net)).to_vec();
-    blob.extend_from_slice(net);
-    model
-        .load_blob(&blob)
-        .map_err(|e| anyhow!("the learner's weights: {e}"))?;
-    let (tag, hyper) = state::rule_words(h.rule);
-    let mut meta = Metadata::new();
-    meta.insert("learner_state".into(), state::VERSION.to_string());
-    meta.insert("steps".into(), h.steps.to_string());
-    meta.insert("optimizer".into(), rule_name(tag));
-    let hyper: Vec<String> = hyper.iter().map(|v| format!("{v:?}")).collect();
-    meta.insert("hyperparameters".into(), hyper.join(" "));
+    let (mut model, _) =
+        load_payload(preset, net).map_err(|e| anyhow!("the learner's weights: {e}"))?;
+    let hyper = state::rule_words(h.rule)
+        .1
+        .map(|v| format!("{v:?}"))
+        .join(" ");
     let sch = h.schedule;
-    meta.insert(
-        "schedule".into(),
-        format!("{:?} {} {}", sch.lr, sch.decay_steps, sch.step),
-    );
-    let extra = vec![(
-        OPT_TENSOR.to_string(),
-        vec![h.opt_floats as usize],
-        opt.to_vec(),
-    )];
-    Ok((safetensors::encode_model(&mut *model, &meta, extra)?, h))
+    let meta: Metadata = [
+        ("learner_state", state::VERSION.to_string()),
+        ("steps", h.steps.to_string()),
+        ("optimizer", rule_name(h.rule.kind())),
+        ("hyperparameters", hyper),
+        (
+            "schedule",
+            format!("{:?} {} {}", sch.lr, sch.decay_steps, sch.step),
+        ),
+    ]
+    .map(|(k, v)| (k.to_string(), v))
+    .into();
+    let opt_tensor = (OPT_TENSOR.into(), vec![h.opt_floats as usize], opt.to_vec());
+    Ok((
+        safetensors::encode_model(&mut *model, &meta, vec![opt_tensor])?,
+        h,
+    ))
 }
 
 /// The learner's state bytes from a file [`to_file`] wrote: the model as every model command
 /// loads it, then the optimizer's tensor and the metadata, checked as the device will.
-pub fn from_file(path: &std::path::Path, preset: Preset) -> Result<Vec<u8>> {
+pub fn from_file(path: &Path, preset: Preset) -> Result<Vec<u8>> {
     let at = |e: String| anyhow!("{}: {e}", path.display());
-    let mut loaded = model_file::load(path, Some(preset), None)?;
-    let meta = &loaded.meta;
+    let loaded = model_file::load(path, Some(preset), None)?;
     let key = |k: &str| {
-        meta.get(k)
+        loaded.meta.get(k).map(String::as_str)
             .ok_or_else(|| at(format!("no {k:?} in the metadata: not a learner checkpoint (shinso device checkpoint writes them)")))
     };
-    if key("learner_state")? != &state::VERSION.to_string() {
+    let version = key("learner_state")?;
+    if version != state::VERSION.to_string() {
+        let want = state::VERSION;
         return Err(at(format!(
-            "learner_state {:?}: this build reads version {}",
-            key("learner_state")?,
-            state::VERSION
+            "learner_state {version:?}: this build reads version {want}"
         )));
     }
-    let steps: u32 = key("steps")?
-        .parse()
-        .map_err(|_| at("steps must be a whole number".into()))?;
+    let steps = (key("steps")?.parse()).map_err(|_| at("steps must be a whole number".into()))?;
     let name = key("optimizer")?;
-    let tag = (0..Kind::ALL.len() as u32)
-        .find(|&t| rule_name(t) == *name)
+    let tag = (Kind::ALL.iter().position(|&k| rule_name(k) == name))
         .ok_or_else(|| at(format!("unknown optimizer {name:?}")))?;
-    let hyper: Vec<f32> = key("hyperparameters")?
-        .split(' ')
-        .map(str::parse)
-        .collect::<Result<_, _>>()
-        .map_err(|_| at("hyperparameters must be four numbers".into()))?;
-    let hyper: [f32; 4] = hyper
-        .try_into()
-        .map_err(|_| at("hyperparameters must be four numbers".into()))?;
-    let rule = state::rule_of(tag, hyper)
+    let hyper: [f32; 4] = words(key("hyperparameters")?)
+        .ok_or_else(|| at("hyperparameters must be four numbers".into()))?;
+    let rule = state::rule_of(tag as u32, hyper)
         .ok_or_else(|| at(format!("hyperparameters {hyper:?} do not fit {name}")))?;
     let schedule = parse_schedule(key("schedule")?)
         .ok_or_else(|| at("schedule must be a rate and two whole numbers".into()))?;
     let file = safetensors::parse(&model_file::read(path)?).map_err(at)?;
-    if let Some(stray) = file
-        .tensors
-        .keys()
-        .find(|k| k.starts_with(EXTRA) && *k != OPT_TENSOR)
-    {
-        return Err(at(format!("unexpected tensor {stray}")));
+    let stray = |k: &&String| k.starts_with(EXTRA) && *k != OPT_TENSOR;
+    if let Some(k) = file.tensors.keys().find(stray) {
+        return Err(at(format!("unexpected tensor {k}")));
     }
-    let opt = file
-        .tensors
-        .get(OPT_TENSOR)
-        .map_or(&[][..], |(_, v)| &v[..]);
+    let opt = file.tensors.get(OPT_TENSOR).map_or(&[][..], |(_, v)| v);
     let (sig, floats) = preset.shape();
-    let model = &mut *loaded.model;
     let h = Header {
         signature: sig,
         rule,
@@ -284,18 +224,28 @@ pub fn from_file(path: &std::path::Path, preset: Preset) -> Result<Vec<u8>> {
         opt_floats: opt.len() as u32,
     };
     let mut bytes = h.to_bytes().to_vec();
-    Header::parse(&bytes, model.params()).map_err(|e| {
+    Header::parse(&bytes, preset.params()).map_err(|e| {
+        let n = opt.len();
         at(format!(
-            "{name} with hyperparameters {hyper:?} and {} optimizer floats: refused ({e:?})",
-            opt.len()
+            "{name} with hyperparameters {hyper:?} and {n} optimizer floats: refused ({e:?})"
         ))
     })?;
     if !opt.iter().all(|v| v.is_finite()) {
         return Err(at(format!("tensor {OPT_TENSOR} holds a non-finite value")));
     }
+    let mut model = loaded.model;
     bytes.extend_from_slice(&model.save_blob()[shinso::model::HEADER..]);
     bytes.extend(opt.iter().flat_map(|v| v.to_le_bytes()));
     Ok(bytes)
+}
+
+/// `text` as `N` values separated by single spaces.
+fn words<T: FromStr, const N: usize>(text: &str) -> Option<[T; N]> {
+    let values: Vec<T> = text
+        .split(' ')
+        .map(|w| w.parse().ok())
+        .collect::<Option<_>>()?;
+    values.try_into().ok()
 }
 
 /// The `schedule` metadata [`to_file`] writes: `lr decay_steps step`.

@@ -3,17 +3,20 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use serde::Serialize;
-use shinso_proto::{Request, Response};
+use serde_json::json;
+use shinso_proto::{DeviceInfo, Request};
 
-use super::requests::{check_images, eval, learn, push};
+use super::finetune::{one_pass_learner, schedule, DEMO_SAMPLES, LR};
+use super::requests::{check_images, eval, learn, push, Student};
 use super::session::Session;
 use super::span;
+use crate::data::rotate::{rotate, DEMO_DEGREES};
 use crate::data::{DataArgs, Mnist};
 use crate::io;
-use crate::nets::{predict_all, Model, Preset};
+use crate::nets::{Model, Preset};
 use crate::train::{self, TrainConfig};
 use crate::ui::{progress_bar, say};
 
@@ -52,33 +55,30 @@ pub struct DemoArgs {
     pub data: DataArgs,
 }
 
-/// What `shinso demo` found.
+/// What fine-tuning achieved under the demo's domain shift (accuracies on the device, over the
+/// same test images rotated or not).
 #[derive(Serialize, Debug)]
-pub struct DemoSummary {
-    pub backend: String,
-    pub host_test_accuracy: f64,
-    pub host_test_images: usize,
-    pub device_test_accuracy: f64,
-    pub device_test_images: usize,
-    pub agreement: f64,
-    /// Fraction of the device's test images whose scores are the host's, bit for bit.
-    pub identical_scores: f64,
-    pub online_samples: usize,
-    pub online_prequential_accuracy: f64,
-    pub online_last_quarter_accuracy: f64,
-    pub online_test_accuracy: Option<f64>,
-    pub online_test_images: usize,
-    pub counter: String,
-    pub per_inference: u64,
-    pub per_learning_step: u64,
-    pub flash_bytes: u32,
-    pub ram_bytes: u32,
-    pub stack_bytes: u32,
-    pub stack_used_bytes: u32,
-    pub heap_bytes: u32,
-    pub heap_used_bytes: u32,
-    pub fine_tuning: super::finetune::FineTuneSummary,
-    pub seconds: f64,
+struct FineTuneSummary {
+    /// How the shifted data is made.
+    shift: String,
+    /// Rotated training images the device learned from.
+    samples: usize,
+    /// Test images each accuracy is measured on.
+    test_images: usize,
+    /// The pushed model on the rotated test images, before fine-tuning.
+    shifted_before: f64,
+    /// The same, after fine-tuning on `samples` rotated training images.
+    shifted_after: f64,
+    /// The online learner trained from scratch on the same samples, on the rotated test images.
+    from_scratch_shifted: f64,
+    /// The pushed model on the original test images before fine-tuning …
+    original_before: f64,
+    /// … and after (what fine-tuning made it forget).
+    original_after: f64,
+    /// Fraction of the gap between `shifted_before` and `original_before` won back.
+    gap_recovered: f64,
+    /// Cost of one fine-tuning step on the device.
+    per_step: u64,
 }
 
 /// The host training the demo does: the `double-convnet` preset's recipe (Adam, batch 50,
@@ -86,26 +86,21 @@ pub struct DemoSummary {
 fn demo_training(data: &Mnist, epochs: Option<usize>) -> Result<TrainConfig> {
     let mut cfg = TrainConfig::for_preset(Preset::DoubleConvnet, data.train.len());
     if let Some(e) = epochs {
-        cfg.iterations = e
-            .checked_mul(data.train.len().div_ceil(cfg.batch_size))
-            .filter(|&n| n <= train::MAX_ITERATIONS)
-            .ok_or_else(|| {
-                anyhow!(
-                    "--epochs {e} is more than {} iterations",
-                    train::MAX_ITERATIONS
-                )
-            })?
+        let max = train::MAX_ITERATIONS;
+        cfg.iterations = (e.checked_mul(data.train.len().div_ceil(cfg.batch_size)))
+            .filter(|&n| n <= max)
+            .ok_or_else(|| anyhow!("--epochs {e} is more than {max} iterations"))?
             .max(1);
     }
+    // The demo measures the model itself afterwards: evaluate only once, at the end.
+    cfg.eval_every = cfg.iterations;
     Ok(cfg)
 }
 
 /// Train the device's inference net on the host as `cfg` says.
-fn train_on_host(data: &Mnist, mut cfg: TrainConfig, quiet: bool) -> Result<Box<dyn Model>> {
-    // The demo measures the model itself afterwards: evaluate only once, at the end.
-    cfg.eval_every = cfg.iterations;
+fn train_on_host(data: &Mnist, cfg: &TrainConfig, quiet: bool) -> Result<Box<dyn Model>> {
     let pb = progress_bar(cfg.iterations as u64, "train", quiet);
-    let run = train::run(&cfg, &data.train, &data.test, &mut |p| {
+    let run = train::run(cfg, &data.train, &data.test, &mut |p| {
         pb.set_position(p.iteration as u64);
         pb.set_message(format!("epoch {:.1}, loss {:.4}", p.epoch, p.loss));
     })?;
@@ -118,21 +113,24 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
     let t0 = Instant::now();
     let data = a.data.load()?;
     check_images(&data.test)?;
-    let eval_n = if a.full {
-        data.test.len()
-    } else {
-        a.eval_count
-    };
-    let learn_n = if a.full {
-        data.train.len()
-    } else {
-        a.learn_count
+    let (test_n, train_n) = (data.test.len(), data.train.len());
+    let (eval_n, learn_n, learner_n) = match a.full {
+        true => (test_n, train_n, test_n),
+        false => (
+            a.eval_count,
+            a.learn_count,
+            a.learner_eval_count.min(test_n),
+        ),
     };
     let training = demo_training(&data, a.epochs)?;
-    let flags = ("(start)", "--eval-count");
-    span(flags, 0, eval_n, data.test.len(), "test")?;
-    let flags = ("(start)", "--learn-count");
-    let learn_range = span(flags, 0, learn_n, data.train.len(), "training")?;
+    span(("(start)", "--eval-count"), 0, eval_n, test_n, "test")?;
+    let learn_range = span(
+        ("(start)", "--learn-count"),
+        0,
+        learn_n,
+        train_n,
+        "training",
+    )?;
     let note = |s: &str| {
         if !a.json {
             eprintln!("{s}");
@@ -145,40 +143,28 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
             io::load(f, None, None)?.model
         }
         None => {
-            let epochs = a
-                .epochs
-                .map_or("the preset's 30".to_string(), |e| e.to_string());
+            let epochs = a.epochs.map_or("the preset's 30".into(), |e| e.to_string());
             note(&format!(
                 "1. training the device's inference net (double-convnet) on the host, {epochs} epochs ..."
             ));
-            train_on_host(&data, training, a.json)?
+            train_on_host(&data, &training, a.json)?
         }
     };
     if host.preset() != Preset::DoubleConvnet {
-        bail!(
-            "--model must be a double-convnet (the device's inference net), not {}",
-            host.preset().name()
-        );
+        let name = host.preset().name();
+        bail!("--model must be a double-convnet (the device's inference net), not {name}");
     }
-    let host_preds =
-        predict_all(&mut *host, &data.test.images).map_err(|e| anyhow!("host model: {e}"))?;
-    let host_acc = host_preds
-        .iter()
-        .zip(&data.test.labels)
-        .filter(|(p, l)| p == l)
-        .count() as f64
-        / data.test.len() as f64;
+    let host_acc = (train::evaluate(&mut *host, &data.test, test_n))
+        .context("host model")?
+        .accuracy();
     note(&format!(
-        "   host test accuracy {host_acc:.4} on {} images",
-        data.test.len()
+        "   host test accuracy {host_acc:.4} on {test_n} images"
     ));
 
     // 2. The emulated device.
     let mut s = Session::emulated(a.elf.as_deref(), a.no_qemu)?;
-    note(&format!(
-        "2. device up ({}): {}",
-        s.backend, s.info.firmware
-    ));
+    let (backend, firmware) = (s.backend.name(), &s.info.firmware);
+    note(&format!("2. device up ({backend}): {firmware}"));
 
     // 3. Push and evaluate there.
     push(&mut s, &mut *host, Some(0))?;
@@ -192,19 +178,8 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
     note(&format!(
         "4. streaming {learn_n} training images to the device's learner (Adam, from scratch, rate decaying over the stream) ..."
     ));
-    super::finetune::one_pass_learner(&mut s, learn_range.len())?;
-    let lr = learn(
-        &mut s,
-        &data.train,
-        learn_range,
-        !a.json,
-        &|pixels, label| Request::Learn { pixels, label },
-    )?;
-    let learner_n = if a.full {
-        data.test.len()
-    } else {
-        a.learner_eval_count.min(data.test.len())
-    };
+    one_pass_learner(&mut s, learn_range.len())?;
+    let lr = learn(&mut s, Student::Learner, &data.train, learn_range, !a.json)?;
     let online_test = if learner_n > 0 {
         note(&format!(
             "   evaluating the learner on {learner_n} test images ..."
@@ -213,74 +188,119 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
     } else {
         None
     };
-    let fine_tuning = super::finetune::demo(&mut s, &data, eval_n, ev.accuracy, !a.json)?;
-    let m = match s.ask("info", &Request::Info)? {
-        Response::Info(i) => i.memory,
-        _ => s.info.memory,
-    };
-    let summary = DemoSummary {
-        backend: s.backend.to_string(),
-        host_test_accuracy: host_acc,
-        host_test_images: data.test.len(),
-        device_test_accuracy: ev.accuracy,
-        device_test_images: ev.n,
-        agreement: ev.agreement.unwrap_or(0.0),
-        identical_scores: ev.identical.unwrap_or(0.0),
-        online_samples: lr.learned,
-        online_prequential_accuracy: lr.prequential,
-        online_last_quarter_accuracy: lr.last_quarter,
-        online_test_accuracy: online_test,
-        online_test_images: learner_n,
-        counter: s.counter_unit().to_string(),
-        per_inference: ev.count,
-        per_learning_step: lr.count,
-        flash_bytes: m.flash,
-        ram_bytes: m.ram,
-        stack_bytes: m.stack,
-        stack_used_bytes: m.stack_used,
-        heap_bytes: m.heap,
-        heap_used_bytes: m.heap_used,
-        fine_tuning,
-        seconds: t0.elapsed().as_secs_f64(),
-    };
+
+    // 5. Fine-tune under a domain shift.
+    let ft = fine_tune_story(&mut s, &data, eval_n, ev.accuracy, &note, !a.json)?;
+    let m = s.ask::<DeviceInfo>("info", &Request::Info)?.memory;
+    let (unit, seconds) = (s.counter_unit(), t0.elapsed().as_secs_f64());
+    let (agree, identical) = ev.agreement.unwrap_or_default();
     if a.json {
-        say(&serde_json::to_string_pretty(&summary)?);
-    } else {
-        let unit = &summary.counter;
-        say(&format!("shinso demo ({}):", summary.backend));
-        say(&format!(
-            "  host:   test accuracy {:.4} ({} images)",
-            summary.host_test_accuracy, summary.host_test_images
-        ));
-        say(&format!(
-            "  device: test accuracy {:.4} ({} images), agrees with the host on {:.4} (scores bit-identical on {:.4}), {} {unit} per inference",
-            summary.device_test_accuracy, summary.device_test_images, summary.agreement, summary.identical_scores, summary.per_inference
-        ));
-        let online = summary.online_test_accuracy.map_or(String::new(), |a| {
-            format!(
-                ", test accuracy {a:.4} ({} images)",
-                summary.online_test_images
-            )
+        // `identical_scores`: the fraction of the device's test images whose scores are the
+        // host's, bit for bit.
+        let summary = json!({
+            "backend": backend,
+            "host_test_accuracy": host_acc,
+            "host_test_images": test_n,
+            "device_test_accuracy": ev.accuracy,
+            "device_test_images": ev.n,
+            "agreement": agree,
+            "identical_scores": identical,
+            "online_samples": lr.learned(),
+            "online_prequential_accuracy": lr.accuracy(..),
+            "online_last_quarter_accuracy": lr.last_quarter(),
+            "online_test_accuracy": online_test,
+            "online_test_images": learner_n,
+            "counter": unit,
+            "per_inference": ev.count,
+            "per_learning_step": lr.per_step(),
+            "flash_bytes": m.flash,
+            "ram_bytes": m.ram,
+            "stack_bytes": m.stack,
+            "stack_used_bytes": m.stack_used,
+            "heap_bytes": m.heap,
+            "heap_used_bytes": m.heap_used,
+            "fine_tuning": ft,
+            "seconds": seconds,
         });
-        say(&format!(
-            "  online: {} samples, prequential accuracy {:.4} (last quarter {:.4}){online}, {} {unit} per step",
-            summary.online_samples, summary.online_prequential_accuracy, summary.online_last_quarter_accuracy, summary.per_learning_step
-        ));
-        say(&super::finetune::describe(&summary.fine_tuning, unit));
-        if summary.ram_bytes == 0 {
-            say("  memory: not measured (the application logic ran on the host)");
-        } else {
-            say(&format!(
-                "  memory: flash {} B, RAM {} B static + {} B stack + {} B heap ({} used) = {} B",
-                summary.flash_bytes,
-                summary.ram_bytes,
-                summary.stack_bytes,
-                summary.heap_bytes,
-                summary.heap_used_bytes,
-                summary.ram_bytes + summary.stack_bytes + summary.heap_bytes
-            ));
-        }
-        say(&format!("  {:.1} s", summary.seconds));
+        say(&serde_json::to_string_pretty(&summary)?);
+        return Ok(());
     }
+    let online = online_test.map_or(String::new(), |a| {
+        format!(", test accuracy {a:.4} ({learner_n} images)")
+    });
+    let memory = match m.ram {
+        0 => "not measured (the application logic ran on the host)".to_string(),
+        ram => format!(
+            "flash {} B, RAM {ram} B static + {} B stack + {} B heap ({} used) = {} B",
+            m.flash,
+            m.stack,
+            m.heap,
+            m.heap_used,
+            ram + m.stack + m.heap
+        ),
+    };
+    say(&[
+        format!("shinso demo ({backend}):"),
+        format!("  host:   test accuracy {host_acc:.4} ({test_n} images)"),
+        format!(
+            "  device: test accuracy {:.4} ({} images), agrees with the host on {agree:.4} (scores bit-identical on {identical:.4}), {} {unit} per inference",
+            ev.accuracy, ev.n, ev.count
+        ),
+        format!(
+            "  online: {} samples, prequential accuracy {:.4} (last quarter {:.4}){online}, {} {unit} per step",
+            lr.learned(), lr.accuracy(..), lr.last_quarter(), lr.per_step()
+        ),
+        format!(
+            "  fine-tuning ({}): rotated test {:.4} → {:.4} after {} device samples ({:.0}% of the gap won back; the learner from scratch on them {:.4}), original test {:.4} → {:.4} ({} images), {} {unit} per step",
+            ft.shift, ft.shifted_before, ft.shifted_after, ft.samples, 100.0 * ft.gap_recovered, ft.from_scratch_shifted, ft.original_before, ft.original_after, ft.test_images, ft.per_step
+        ),
+        format!("  memory: {memory}"),
+        format!("  {seconds:.1} s"),
+    ]
+    .join("\n"));
     Ok(())
+}
+
+/// The pushed model (model 0, scoring `original_before` on the first `eval_n` test images)
+/// meets digits rotated by [`DEMO_DEGREES`], learns its last layer from [`DEMO_SAMPLES`] of
+/// them, and is measured again on both; the online learner learns the same samples from
+/// scratch for comparison.
+fn fine_tune_story(
+    s: &mut Session,
+    data: &Mnist,
+    eval_n: usize,
+    original_before: f64,
+    note: &dyn Fn(&str),
+    progress: bool,
+) -> Result<FineTuneSummary> {
+    let deg = DEMO_DEGREES;
+    let (test, train) = (rotate(&data.test, deg), rotate(&data.train, deg));
+    let n = DEMO_SAMPLES.min(data.train.len());
+    note(&format!(
+        "5. fine-tuning under a domain shift (digits rotated by {deg}°): {eval_n} rotated test images before, {n} rotated training images to the last layer, then both test sets ..."
+    ));
+    let before = eval(s, 0, &test, eval_n, None, progress)?;
+    schedule(s, 0, LR, u32::try_from(n)?)?;
+    let tuned = learn(s, Student::LastLayer(0), &train, 0..n, progress)?;
+    let after = eval(s, 0, &test, eval_n, None, progress)?.accuracy;
+    let original_after = eval(s, 0, &data.test, eval_n, None, progress)?.accuracy;
+    note(&format!(
+        "   the learner from scratch on the same {n} rotated images ..."
+    ));
+    one_pass_learner(s, n)?;
+    learn(s, Student::Learner, &train, 0..n, progress)?;
+    let scratch = eval(s, 1, &test, eval_n, None, progress)?.accuracy;
+    let gap = original_before - before.accuracy;
+    Ok(FineTuneSummary {
+        shift: format!("test and training images rotated by {deg}° about the centre (bilinear, background fill)"),
+        samples: tuned.learned(),
+        test_images: before.n,
+        shifted_before: before.accuracy,
+        shifted_after: after,
+        from_scratch_shifted: scratch,
+        original_before,
+        original_after,
+        gap_recovered: if gap > 0.0 { (after - before.accuracy) / gap } else { 0.0 },
+        per_step: tuned.per_step(),
+    })
 }

@@ -16,14 +16,14 @@ use std::path::PathBuf;
 use anyhow::{anyhow, bail, Result};
 use clap::{Args, Subcommand};
 use shinso::optim::limits;
-use shinso_proto::{Request, Response};
+use shinso_proto::{LearnStats, Request};
 
 use crate::data::DataArgs;
 use crate::io;
 use crate::nets::Model;
 use crate::ui::say;
-pub use demo::{demo, DemoArgs, DemoSummary};
-use requests::{check_images, eval, infer, learn, pixels, pull, push};
+pub use demo::{demo, DemoArgs};
+use requests::{check_images, eval, infer, learn, pull, push, Student};
 pub use session::Session;
 use shinso::OptimizerKind;
 
@@ -59,39 +59,9 @@ pub enum DeviceCommand {
     /// Learner statistics: samples seen, prequential accuracy, last loss
     Stats,
     /// Classify test images on the device
-    Infer {
-        /// Device model id (0 = double-convnet, 1 = online-convnet)
-        #[arg(long, default_value_t = 0)]
-        model_id: u8,
-        /// First test image
-        #[arg(long, default_value_t = 0)]
-        index: usize,
-        /// Number of images
-        #[arg(long, default_value_t = 1)]
-        count: usize,
-        #[command(flatten)]
-        data: DataArgs,
-    },
+    Infer(InferArgs),
     /// Stream training images to the device's online learner
-    Learn {
-        /// Number of samples (default: the whole training set)
-        #[arg(long)]
-        count: Option<usize>,
-        /// First training image
-        #[arg(long, default_value_t = 0)]
-        offset: usize,
-        /// Choose the update rule first
-        #[arg(long, value_enum)]
-        optimizer: Option<OptimizerKind>,
-        /// Learning rate for --optimizer (default: Adam 0.001, Momentum 0.01, SGD 0.1, ...)
-        #[arg(long)]
-        lr: Option<f32>,
-        /// Re-initialise the learner from this seed first
-        #[arg(long)]
-        reset: Option<u64>,
-        #[command(flatten)]
-        data: DataArgs,
-    },
+    Learn(LearnArgs),
     /// Send a model file (safetensors or device blob) to the device
     Push {
         /// Model file (a double-convnet or online-convnet from `shinso train`/`export`)
@@ -110,20 +80,59 @@ pub enum DeviceCommand {
     /// Fine-tune a pushed model's last layer on training images (SGD, linear decay)
     Finetune(finetune::FineTuneArgs),
     /// Accuracy of a device model on the test set, and its cost per inference
-    Eval {
-        #[arg(long, default_value_t = 0)]
-        model_id: u8,
-        /// Number of test images (default: all)
-        #[arg(long)]
-        count: Option<usize>,
-        /// Also run this model file on the host and report how often the two agree
-        #[arg(long, value_name = "FILE")]
-        compare: Option<PathBuf>,
-        #[command(flatten)]
-        data: DataArgs,
-    },
+    Eval(EvalArgs),
     #[command(flatten)]
     Checkpoint(checkpoint::CheckpointCommand),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct InferArgs {
+    /// Device model id (0 = double-convnet, 1 = online-convnet)
+    #[arg(long, default_value_t = 0)]
+    model_id: u8,
+    /// First test image
+    #[arg(long, default_value_t = 0)]
+    index: usize,
+    /// Number of images
+    #[arg(long, default_value_t = 1)]
+    count: usize,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct LearnArgs {
+    /// Number of samples (default: the whole training set)
+    #[arg(long)]
+    count: Option<usize>,
+    /// First training image
+    #[arg(long, default_value_t = 0)]
+    offset: usize,
+    /// Choose the update rule first
+    #[arg(long, value_enum)]
+    optimizer: Option<OptimizerKind>,
+    /// Learning rate for --optimizer (default: Adam 0.001, Momentum 0.01, SGD 0.1, ...)
+    #[arg(long)]
+    lr: Option<f32>,
+    /// Re-initialise the learner from this seed first
+    #[arg(long)]
+    reset: Option<u64>,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct EvalArgs {
+    #[arg(long, default_value_t = 0)]
+    model_id: u8,
+    /// Number of test images (default: all)
+    #[arg(long)]
+    count: Option<usize>,
+    /// Also run this model file on the host and report how often the two agree
+    #[arg(long, value_name = "FILE")]
+    compare: Option<PathBuf>,
+    #[command(flatten)]
+    data: DataArgs,
 }
 
 /// `shinso device`.
@@ -166,135 +175,88 @@ pub(crate) fn span(
 }
 
 fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
+    let unit = s.counter_unit();
     match cmd {
         DeviceCommand::Info => print_info(s),
-        DeviceCommand::Finetune(a) => finetune::command(s, a),
+        DeviceCommand::Finetune(a) => finetune::command(s, a)?,
+        DeviceCommand::Checkpoint(c) => checkpoint::run(s, c)?,
         DeviceCommand::Stats => {
-            let Response::Stats(st) = s.ask("stats", &Request::Stats)? else {
-                bail!("stats: unexpected answer")
-            };
+            let st: LearnStats = s.ask("stats", &Request::Stats)?;
             say(&format!(
                 "samples seen {}, prequential accuracy {:.4} ({} right), last loss {:.4}, rolled back {}, bytes dropped by the receiver {}",
                 st.samples_seen, st.prequential_accuracy, st.prequential_correct, st.last_loss, st.rolled_back, st.rx_dropped
             ));
-            Ok(())
         }
-        DeviceCommand::Infer {
-            model_id,
-            index,
-            count,
-            data,
-        } => {
-            let data = data.load()?;
-            check_images(&data.test)?;
-            s.model_info(*model_id)?;
-            for i in span(
-                ("--index", "--count"),
-                *index,
-                *count,
-                data.test.len(),
-                "test",
-            )? {
-                let (class, scores, cost) = infer(s, *model_id, &pixels(&data.test, i))?;
-                let top = scores[class as usize];
+        DeviceCommand::Infer(a) => {
+            let test = a.data.load()?.test;
+            check_images(&test)?;
+            s.model_info(a.model_id)?;
+            for i in span(("--index", "--count"), a.index, a.count, test.len(), "test")? {
+                let r = infer(s, a.model_id, &test, i)?;
+                let (p, label) = (r.scores[r.class as usize], test.labels[i]);
                 say(&format!(
-                    "image {i}: class {class} (p {top:.3}), label {}, {cost} {}",
-                    data.test.labels[i],
-                    s.counter_unit()
+                    "image {i}: class {} (p {p:.3}), label {label}, {} {unit}",
+                    r.class, r.count
                 ));
             }
-            Ok(())
         }
-        DeviceCommand::Learn {
-            count,
-            offset,
-            optimizer,
-            lr,
-            reset,
-            data,
-        } => {
-            let data = data.load()?;
-            let range = span(
-                ("--offset", "--count"),
-                *offset,
-                count.unwrap_or(data.train.len().saturating_sub(*offset).max(1)),
-                data.train.len(),
-                "training",
-            )?;
-            if let Some(o) = optimizer {
-                configure(s, *o, *lr)?;
-            } else if lr.is_some() {
-                bail!("--lr needs --optimizer");
+        DeviceCommand::Learn(a) => {
+            let train = a.data.load()?.train;
+            let count = (a.count).unwrap_or(train.len().saturating_sub(a.offset).max(1));
+            let flags = ("--offset", "--count");
+            let range = span(flags, a.offset, count, train.len(), "training")?;
+            match (a.optimizer, a.lr) {
+                (Some(o), lr) => configure(s, o, lr)?,
+                (None, Some(_)) => bail!("--lr needs --optimizer"),
+                (None, None) => {}
             }
-            if let Some(seed) = reset {
-                s.ask("reset", &Request::Reset { seed: *seed })?;
+            if let Some(seed) = a.reset {
+                s.ask::<()>("reset", &Request::Reset { seed })?;
             }
-            let r = learn(s, &data.train, range, true, &|pixels, label| {
-                Request::Learn { pixels, label }
-            })?;
-            let rolled = if r.rolled_back > 0 {
-                format!(" ({} rolled back by the device: not finite)", r.rolled_back)
-            } else {
-                String::new()
+            let r = learn(s, Student::Learner, &train, range, true)?;
+            let rolled = match r.rolled_back {
+                0 => String::new(),
+                n => format!(" ({n} rolled back by the device: not finite)"),
             };
             say(&format!(
-                "learned {} of {} samples{rolled}: prequential accuracy {:.4} over them ({:.4} over the last quarter), {} {} per step, device total {} samples",
-                r.learned, r.learned + r.rolled_back, r.prequential, r.last_quarter, r.count, s.counter_unit(), r.samples_seen
+                "learned {} of {} samples{rolled}: prequential accuracy {:.4} over them ({:.4} over the last quarter), {} {unit} per step, device total {} samples",
+                r.learned(), r.learned() + r.rolled_back, r.accuracy(..), r.last_quarter(), r.per_step(), r.samples_seen
             ));
-            Ok(())
         }
         DeviceCommand::Push { file, model_id } => {
             let mut model = io::load(file, None, None)?.model;
             let id = push(s, &mut *model, *model_id)?;
+            let (n, name) = (model.params() + model.state(), model.preset().name());
             say(&format!(
-                "pushed {} ({} parameters of {}) to model {id}",
-                file.display(),
-                model.params() + model.state(),
-                model.preset().name(),
+                "pushed {} ({n} parameters of {name}) to model {id}",
+                file.display()
             ));
-            Ok(())
         }
         DeviceCommand::Pull { out, model_id } => {
             let blob = pull(s, *model_id)?;
             io::write_atomic(out, &blob)?;
-            say(&format!(
-                "wrote {} ({} bytes, model {model_id})",
-                out.display(),
-                blob.len()
-            ));
-            Ok(())
+            let (out, len) = (out.display(), blob.len());
+            say(&format!("wrote {out} ({len} bytes, model {model_id})"));
         }
-        DeviceCommand::Eval {
-            model_id,
-            count,
-            compare,
-            data,
-        } => {
-            let data = data.load()?;
-            let n = count.unwrap_or(data.test.len());
-            span(("--index", "--count"), 0, n, data.test.len(), "test")?;
-            let mut host = compare
-                .as_ref()
-                .map(|f| io::load(f, None, None).map(|l| l.model))
+        DeviceCommand::Eval(a) => {
+            let (test, model_id) = (a.data.load()?.test, a.model_id);
+            let n = a.count.unwrap_or(test.len());
+            span(("--index", "--count"), 0, n, test.len(), "test")?;
+            let mut host = (a.compare.as_ref())
+                .map(|f| io::load(f, None, None))
                 .transpose()?;
-            let host = host.as_mut().map(|m| &mut **m as &mut dyn Model);
-            let r = eval(s, *model_id, &data.test, n, host, true)?;
-            let mut line = format!(
-                "model {model_id}: accuracy {:.4} on {} test images, {} {} per inference",
-                r.accuracy,
-                r.n,
-                r.count,
-                s.counter_unit()
-            );
-            if let (Some(a), Some(b)) = (r.agreement, r.identical) {
-                line +=
-                    &format!(", agrees with the host on {a:.4} (scores bit-identical on {b:.4})");
-            }
-            say(&line);
-            Ok(())
+            let host = host.as_mut().map(|l| &mut *l.model as &mut dyn Model);
+            let r = eval(s, model_id, &test, n, host, true)?;
+            let agrees = r.agreement.map_or(String::new(), |(a, b)| {
+                format!(", agrees with the host on {a:.4} (scores bit-identical on {b:.4})")
+            });
+            say(&format!(
+                "model {model_id}: accuracy {:.4} on {} test images, {} {unit} per inference{agrees}",
+                r.accuracy, r.n, r.count
+            ));
         }
-        DeviceCommand::Checkpoint(c) => checkpoint::run(s, c),
     }
+    Ok(())
 }
 
 /// Chooses the learner's rule, checking the rate against the core's ranges first (the device
@@ -304,56 +266,37 @@ fn configure(s: &mut Session, o: OptimizerKind, lr: Option<f32>) -> Result<()> {
     limits::lr_range(&o.rule(lr))
         .check("--lr", lr)
         .map_err(|e| anyhow!("{e} (for {o:?})"))?;
-    s.ask("configure", &Request::Configure { optimizer: o, lr })?;
-    Ok(())
+    s.ask("configure", &Request::Configure { optimizer: o, lr })
 }
 
-fn print_info(s: &Session) -> Result<()> {
+fn print_info(s: &Session) {
     let i = &s.info;
+    let (firmware, protocol, hz) = (&i.firmware, i.protocol, i.clock_hz);
     say(&format!(
-        "{} (protocol {}), {} Hz, counts {}",
-        i.firmware,
-        i.protocol,
-        i.clock_hz,
+        "{firmware} (protocol {protocol}), {hz} Hz, counts {}",
         s.counter_unit()
     ));
     for m in &i.models {
+        let learns = if m.trainable { ", learns" } else { "" };
+        let heap = match m.heap {
+            0 => String::new(),
+            h => format!(", optimizer state {h} B on the heap"),
+        };
         say(&format!(
-            "  model {}: {} ({} parameters, signature {:#018x}{}), RAM {} B{}, arena share {} B (in all {} B)",
-            m.id,
-            m.name,
-            m.params,
-            m.signature,
-            if m.trainable { ", learns" } else { "" },
-            m.ram,
-            if m.heap > 0 {
-                format!(", optimizer state {} B on the heap", m.heap)
-            } else {
-                String::new()
-            },
-            m.arena,
-            m.ram + m.heap + m.arena
+            "  model {}: {} ({} parameters, signature {:#018x}{learns}), RAM {} B{heap}, arena share {} B (in all {} B)",
+            m.id, m.name, m.params, m.signature, m.ram, m.arena, m.ram + m.heap + m.arena
         ));
     }
     let b = i.memory;
-    if b.flash == 0 {
-        say(&format!(
+    say(&if b.flash == 0 {
+        format!(
             "  memory: arena {} B; the rest not measured (the application logic runs on the host)",
             b.arena
-        ));
-        return Ok(());
-    }
-    say(&format!(
-        "  memory: flash {} B, static RAM {} B (arena {} B), stack {} B ({} B used so far), heap {} B ({} B used); RAM in all {} of {} B",
-        b.flash,
-        b.ram,
-        b.arena,
-        b.stack,
-        b.stack_used,
-        b.heap,
-        b.heap_used,
-        b.ram + b.stack + b.heap,
-        192 * 1024
-    ));
-    Ok(())
+        )
+    } else {
+        format!(
+            "  memory: flash {} B, static RAM {} B (arena {} B), stack {} B ({} B used so far), heap {} B ({} B used); RAM in all {} of {} B",
+            b.flash, b.ram, b.arena, b.stack, b.stack_used, b.heap, b.heap_used, b.ram + b.stack + b.heap, 192 * 1024
+        )
+    });
 }
