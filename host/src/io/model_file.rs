@@ -21,7 +21,7 @@
 use std::path::Path;
 
 use anyhow::{anyhow, Result};
-use shinso::{optim::limits, TensorKind};
+use shinso::{optim::limits, Knobs, TensorKind};
 
 use super::fs::read_regular;
 use super::safetensors::{self, Metadata};
@@ -48,7 +48,8 @@ pub struct Loaded {
     pub model: Box<dyn Model>,
     /// The file's metadata, validated (empty for a blob).
     pub meta: Metadata,
-    pub activation: ActivationKind,
+    /// The knobs it is configured with (from the metadata, or the defaults).
+    pub knobs: Knobs,
 }
 
 /// Loads a model file (a device blob, recognised by its magic, or safetensors). The preset
@@ -73,14 +74,10 @@ pub fn load(
         let file = safetensors::parse(&bytes).map_err(at)?;
         safetensors::load_model(file, preset).map_err(at)?
     };
-    let (act, bn, dropout) = knobs_of(&meta, model.preset(), activation).map_err(at)?;
+    let knobs = knobs_of(&meta, model.preset(), activation).map_err(at)?;
     check_state(&mut *model).map_err(at)?;
-    model.configure(&knobs(act, bn, dropout));
-    Ok(Loaded {
-        model,
-        meta,
-        activation: act,
-    })
+    model.configure(&knobs);
+    Ok(Loaded { model, meta, knobs })
 }
 
 /// The preset a blob's header names by its signature.
@@ -100,7 +97,7 @@ fn knobs_of(
     meta: &Metadata,
     preset: Preset,
     activation: Option<ActivationKind>,
-) -> Result<(ActivationKind, bool, f32), String> {
+) -> Result<Knobs, String> {
     let act = match (activation, meta.get("activation")) {
         (Some(a), _) => a,
         (None, Some(s)) => ActivationKind::from_name(s)
@@ -129,7 +126,7 @@ fn knobs_of(
             v
         }
     };
-    Ok((act, bn, dropout))
+    Ok(knobs(act, bn, dropout))
 }
 
 /// Saved state a network can run with: every running variance at least 0 (the values are
