@@ -75,10 +75,8 @@ pub fn run(a: &EvalArgs) -> Result<()> {
     let beside = a.model.parent().filter(|p| !p.as_os_str().is_empty());
     let out = (a.out.as_deref().or(beside)).unwrap_or(Path::new("."));
     create_out_dir(out)?;
-    let (plot, json) = (
-        out.join(format!("confusion.{}", a.plot_format.ext())),
-        out.join("eval.json"),
-    );
+    let plot = out.join(format!("confusion.{}", a.plot_format.ext()));
+    let json = out.join("eval.json");
     plot::Heatmap {
         title: format!("confusion ({set}): {preset}"),
         confusion: &conf,

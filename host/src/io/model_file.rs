@@ -2,21 +2,11 @@
 //!
 //! Every command that takes a model file (`eval`, `export`, `device push`, `device eval
 //! --compare`, `demo --model`) loads it through [`load`], so all of them refuse the same
-//! things with the same words:
-//!
-//! - anything that is not a regular file (a FIFO would block for ever, `/dev/zero` never ends),
-//!   and files larger than the largest model any preset has ([`max_bytes`]): the size is known
-//!   before a byte is read;
-//! - a device blob whose signature names no preset, or whose header, length, CRC or values are
-//!   wrong (the core's [`shinso::model::check`] says which);
-//! - a safetensors file whose tensors do not match the preset, hold NaN or infinity, or whose
-//!   metadata is not what `shinso train` writes: `activation` one of the known names,
-//!   `batch_norm` exactly `true` or `false`, `dropout` a number in the range that can train
-//!   ([`shinso::optim::limits::DROPOUT`]);
-//! - batch-norm running variances below zero (they are square roots' arguments).
-//!
-//! Files are written through [`super::write_atomic`], so a refused or failed command never leaves half
-//! a file behind.
+//! things with the same words: anything but a regular file of at most [`max_bytes`] (a FIFO
+//! would block for ever, `/dev/zero` never ends; the size is known before a byte is read); a
+//! blob the core's [`shinso::model::check`] refuses or whose signature names no preset; a
+//! safetensors file whose tensors do not match the preset or are not finite, or whose metadata
+//! is not what `shinso train` writes; a negative batch-norm running variance.
 
 use std::path::Path;
 
