@@ -12,8 +12,7 @@ use crate::nets::{InitKind, Preset};
 use crate::report::{metrics, plot};
 use crate::train::{self, Schedule, TrainConfig, MAX_ITERATIONS};
 use crate::ui::{json_value, progress_bar, say, write_json};
-use shinso::ActivationKind;
-use shinso::OptimizerKind;
+use shinso::{ActivationKind, OptimizerKind};
 
 /// Learning-rate schedule kinds for the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

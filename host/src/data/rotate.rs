@@ -6,8 +6,7 @@
 //! kind of change a camera mounted askew makes; 1,000 labelled samples of it win three
 //! quarters of them back by training the last layer alone (0.944).
 
-use super::augment::resample;
-use super::Dataset;
+use super::{augment::resample, Dataset};
 
 /// The angle `shinso demo` rotates by.
 pub const DEMO_DEGREES: f64 = 30.0;

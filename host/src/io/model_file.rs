@@ -11,12 +11,11 @@
 use std::path::Path;
 
 use anyhow::{anyhow, Result};
-use shinso::{optim::limits, Knobs, TensorKind};
+use shinso::{optim::limits, ActivationKind, Knobs, TensorKind};
 
 use super::fs::read_regular;
 use super::safetensors::{self, Metadata};
 use crate::nets::{knobs, visit_named, Model, Preset};
-use shinso::ActivationKind;
 
 /// Room for a safetensors header (tensor names, shapes, metadata with the training config).
 const HEADER_ROOM: u64 = 1 << 20;
@@ -106,16 +105,11 @@ fn knobs_of(
     let dropout = match meta.get("dropout") {
         None => 0.0,
         Some(s) => {
-            let v: f32 = s
-                .trim()
-                .parse()
-                .map_err(|_| format!("dropout must be a number, got {s:?}"))?;
-            limits::DROPOUT
-                .check("dropout", v)
-                .map_err(|e| format!("{e} in the model's metadata"))?;
-            v
+            (s.trim().parse::<f32>()).map_err(|_| format!("dropout must be a number, got {s:?}"))?
         }
     };
+    let in_range = limits::DROPOUT.check("dropout", dropout);
+    in_range.map_err(|e| format!("{e} in the model's metadata"))?;
     Ok(knobs(act, bn, dropout))
 }
 
