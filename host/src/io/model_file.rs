@@ -102,14 +102,16 @@ fn knobs_of(
         Some("true") => true,
         Some(s) => return Err(format!("batch_norm must be true or false, got {s:?}")),
     };
-    let dropout = match meta.get("dropout") {
+    let dropout: f32 = match meta.get("dropout") {
         None => 0.0,
-        Some(s) => {
-            (s.trim().parse::<f32>()).map_err(|_| format!("dropout must be a number, got {s:?}"))?
-        }
+        Some(s) => s
+            .trim()
+            .parse()
+            .map_err(|_| format!("dropout must be a number, got {s:?}"))?,
     };
-    let in_range = limits::DROPOUT.check("dropout", dropout);
-    in_range.map_err(|e| format!("{e} in the model's metadata"))?;
+    limits::DROPOUT
+        .check("dropout", dropout)
+        .map_err(|e| format!("{e} in the model's metadata"))?;
     Ok(knobs(act, bn, dropout))
 }
 
