@@ -39,10 +39,9 @@ pub fn run(a: &ExportArgs) -> Result<()> {
     let loaded = io::load(&a.model, a.preset, None)?;
     let (mut model, meta) = (loaded.model, loaded.meta);
     let preset = model.preset().name();
-    let by_name = if a.out.extension() == Some("safetensors".as_ref()) {
-        ModelFormat::Safetensors
-    } else {
-        ModelFormat::Blob
+    let by_name = match a.out.extension() {
+        Some(e) if e == "safetensors" => ModelFormat::Safetensors,
+        _ => ModelFormat::Blob,
     };
     match a.format.unwrap_or(by_name) {
         ModelFormat::Blob => {
