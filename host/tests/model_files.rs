@@ -82,3 +82,12 @@ fn the_same_model_and_metadata_give_the_same_bytes() {
     assert_eq!(back.meta["preset"], "online-mlp");
     assert_eq!(back.tensors.len(), Preset::OnlineMlp.tensors().len());
 }
+
+#[test]
+fn every_preset_is_found_by_the_name_it_writes() {
+    // `Preset::name` reads a table in the order of the variants; the command line's names
+    // come from clap. The two must agree, or files would name presets no flag knows.
+    for &preset in Preset::all() {
+        assert_eq!(Preset::from_name(preset.name()), Some(preset), "{preset:?}");
+    }
+}

@@ -7,7 +7,7 @@ use clap::Args;
 
 use super::PlotFormat;
 use crate::data::DataArgs;
-use crate::io::{self, create_out_dir, Loaded};
+use crate::io::{self, create_out_dir};
 use crate::nets::{Preset, INPUT};
 use crate::report::plot;
 use crate::train;
@@ -42,11 +42,8 @@ pub struct EvalArgs {
 }
 
 pub fn run(a: &EvalArgs) -> Result<()> {
-    let Loaded {
-        mut model,
-        activation,
-        ..
-    } = io::load(&a.model, a.preset, a.activation)?;
+    let loaded = io::load(&a.model, a.preset, a.activation)?;
+    let mut model = loaded.model;
     let data = a.data.load()?;
     let (set, ds) = if a.on_train {
         ("training", &data.train)
@@ -62,7 +59,7 @@ pub fn run(a: &EvalArgs) -> Result<()> {
     );
     ensure!(a.limit != Some(0), "--limit must be at least 1");
     let conf = train::evaluate(&mut *model, ds, a.limit.unwrap_or(usize::MAX))?;
-    let (preset, activation) = (model.preset().name(), activation.name());
+    let (preset, activation) = (model.preset().name(), loaded.knobs.activation.name());
     say(&format!(
         "{} ({preset}, {activation}, {} parameters) on the {set} set of {}: accuracy {:.4} ({} of {})",
         a.model.display(),
@@ -78,10 +75,8 @@ pub fn run(a: &EvalArgs) -> Result<()> {
     let beside = a.model.parent().filter(|p| !p.as_os_str().is_empty());
     let out = (a.out.as_deref().or(beside)).unwrap_or(Path::new("."));
     create_out_dir(out)?;
-    let (plot, json) = (
-        out.join(format!("confusion.{}", a.plot_format.ext())),
-        out.join("eval.json"),
-    );
+    let plot = out.join(format!("confusion.{}", a.plot_format.ext()));
+    let json = out.join("eval.json");
     plot::Heatmap {
         title: format!("confusion ({set}): {preset}"),
         confusion: &conf,

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 
-use crate::io::{self, safetensors, Loaded};
+use crate::io::{self, safetensors};
 use crate::nets::Preset;
 use crate::ui::say;
 
@@ -36,14 +36,12 @@ pub struct ExportArgs {
 }
 
 pub fn run(a: &ExportArgs) -> Result<()> {
-    let Loaded {
-        mut model, meta, ..
-    } = io::load(&a.model, a.preset, None)?;
+    let loaded = io::load(&a.model, a.preset, None)?;
+    let (mut model, meta) = (loaded.model, loaded.meta);
     let preset = model.preset().name();
-    let by_name = if a.out.extension() == Some("safetensors".as_ref()) {
-        ModelFormat::Safetensors
-    } else {
-        ModelFormat::Blob
+    let by_name = match a.out.extension() {
+        Some(e) if e == "safetensors" => ModelFormat::Safetensors,
+        _ => ModelFormat::Blob,
     };
     match a.format.unwrap_or(by_name) {
         ModelFormat::Blob => {

@@ -54,10 +54,7 @@ pub enum PlotFormat {
 
 impl PlotFormat {
     pub fn ext(self) -> &'static str {
-        match self {
-            PlotFormat::Png => "png",
-            PlotFormat::Svg => "svg",
-        }
+        ["png", "svg"][self as usize]
     }
 }
 

@@ -12,8 +12,7 @@ use crate::nets::{InitKind, Preset};
 use crate::report::{metrics, plot};
 use crate::train::{self, Schedule, TrainConfig, MAX_ITERATIONS};
 use crate::ui::{json_value, progress_bar, say, write_json};
-use shinso::ActivationKind;
-use shinso::OptimizerKind;
+use shinso::{ActivationKind, OptimizerKind};
 
 /// Learning-rate schedule kinds for the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -172,20 +171,13 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         );
     }
     let pb = progress_bar(cfg.iterations as u64, "train", a.quiet);
-    let mut last_draw = 0usize;
     let result = train::run(&cfg, &data.train, &data.test, &mut |p| {
-        if p.iteration - last_draw >= 10
-            || p.iteration == p.iterations
-            || p.test_accuracy.is_some() && last_draw == 0
-        {
-            last_draw = p.iteration;
-            let acc = match (p.train_accuracy, p.test_accuracy) {
-                (Some(tr), Some(te)) => format!(" train {tr:.3} test {te:.3}"),
-                _ => String::new(),
-            };
-            pb.set_position(p.iteration as u64);
-            pb.set_message(format!("epoch {:.1} loss {:.3}{acc}", p.epoch, p.loss));
-        }
+        let acc = match (p.train_accuracy, p.test_accuracy) {
+            (Some(tr), Some(te)) => format!(" train {tr:.3} test {te:.3}"),
+            _ => String::new(),
+        };
+        pb.set_position(p.iteration as u64);
+        pb.set_message(format!("epoch {:.1} loss {:.3}{acc}", p.epoch, p.loss));
     });
     pb.finish_and_clear();
     let mut r = result?;

@@ -39,10 +39,7 @@ fn find_file(dir: &Path, (what, bases): (&'static str, &str)) -> Result<PathBuf,
         .split(' ')
         .flat_map(|base| [format!("{base}.gz"), base.to_string()])
         .collect();
-    let found = tried
-        .iter()
-        .map(|name| dir.join(name))
-        .find(|p| p.is_file());
+    let found = tried.iter().map(|n| dir.join(n)).find(|p| p.is_file());
     found.ok_or_else(|| DataError::Missing {
         dir: dir.to_owned(),
         what,
@@ -52,14 +49,13 @@ fn find_file(dir: &Path, (what, bases): (&'static str, &str)) -> Result<PathBuf,
 
 /// Load the four MNIST files from `dir` (MNIST, the bundled subset, or Fashion-MNIST).
 pub fn load_dir(dir: &Path) -> Result<Mnist, DataError> {
+    let dir = dir.to_owned();
     if !dir.is_dir() {
-        return Err(DataError::NoDir {
-            dir: dir.to_owned(),
-        });
+        return Err(DataError::NoDir { dir });
     }
     let files = NAMES
         .iter()
-        .map(|&role| find_file(dir, role))
+        .map(|&role| find_file(&dir, role))
         .collect::<Result<Vec<_>, _>>()?;
     let train = load_pair(&files[0], &files[1])?;
     let test = load_pair(&files[2], &files[3])?;
@@ -71,7 +67,6 @@ pub fn load_dir(dir: &Path) -> Result<Mnist, DataError> {
             test_shape: (test.rows, test.cols),
         });
     }
-    let dir = dir.to_owned();
     Ok(Mnist { dir, train, test })
 }
 

@@ -3,20 +3,17 @@
 
 use std::path::PathBuf;
 
-/// What went wrong while loading data. `Display` is a single line.
+/// What went wrong while loading data, each variant's message in its `#[error]`.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    /// A directory lacks one of the four files.
     #[error("{}: no {what} file (looked for {})", .dir.display(), .tried.join(", "))]
     Missing {
         dir: PathBuf,
         what: &'static str,
         tried: Vec<String>,
     },
-    /// The data directory itself does not exist or is not a directory.
     #[error("{}: data directory not found", .dir.display())]
     NoDir { dir: PathBuf },
-    /// An explicitly named file does not exist.
     #[error("{}: file not found", .path.display())]
     NotFound { path: PathBuf },
     /// Any other I/O error.
@@ -25,7 +22,6 @@ pub enum DataError {
     /// The file starts with the gzip magic but does not decompress.
     #[error("{}: corrupt gzip data ({msg})", .path.display())]
     Gzip { path: PathBuf, msg: String },
-    /// The first bytes are not an IDX magic of unsigned bytes.
     #[error("{}: not an IDX file of unsigned bytes (magic {})", .path.display(), hex(.found))]
     BadMagic { path: PathBuf, found: Vec<u8> },
     /// Valid IDX, but not the kind expected (e.g. labels where images belong).
@@ -35,20 +31,17 @@ pub enum DataError {
         expected: &'static str,
         found: String,
     },
-    /// Shorter than its header says.
     #[error("{}: truncated: header promises {expected} bytes, file holds {actual}", .path.display())]
     Truncated {
         path: PathBuf,
         expected: u64,
         actual: u64,
     },
-    /// Longer than its header says.
     #[error("{}: {extra} unexpected bytes after the data the header describes", .path.display())]
     TrailingBytes { path: PathBuf, extra: u64 },
     /// Decompresses to more than its header says (read no further: it may be a gzip bomb).
     #[error("{}: decompresses to more than the {expected} bytes its header declares", .path.display())]
     Overlong { path: PathBuf, expected: u64 },
-    /// Images and labels disagree on the number of samples.
     #[error("{} holds {n_images} images but {} holds {n_labels} labels", .images.display(), .labels.display())]
     CountMismatch {
         images: PathBuf,
@@ -56,14 +49,12 @@ pub enum DataError {
         labels: PathBuf,
         n_labels: usize,
     },
-    /// A label outside 0..=9.
     #[error("{}: label {value} at index {index} is outside 0..=9", .path.display())]
     BadLabel {
         path: PathBuf,
         index: usize,
         value: u8,
     },
-    /// Training and test images have different sizes.
     #[error("{} holds {}x{} images but {} holds {}x{}", .train.display(), .train_shape.0, .train_shape.1, .test.display(), .test_shape.0, .test_shape.1)]
     ShapeMismatch {
         train: PathBuf,

@@ -2,31 +2,20 @@
 //!
 //! Every command that takes a model file (`eval`, `export`, `device push`, `device eval
 //! --compare`, `demo --model`) loads it through [`load`], so all of them refuse the same
-//! things with the same words:
-//!
-//! - anything that is not a regular file (a FIFO would block for ever, `/dev/zero` never ends),
-//!   and files larger than the largest model any preset has ([`max_bytes`]): the size is known
-//!   before a byte is read;
-//! - a device blob whose signature names no preset, or whose header, length, CRC or values are
-//!   wrong (the core's [`shinso::model::check`] says which);
-//! - a safetensors file whose tensors do not match the preset, hold NaN or infinity, or whose
-//!   metadata is not what `shinso train` writes: `activation` one of the known names,
-//!   `batch_norm` exactly `true` or `false`, `dropout` a number in the range that can train
-//!   ([`shinso::optim::limits::DROPOUT`]);
-//! - batch-norm running variances below zero (they are square roots' arguments).
-//!
-//! Files are written through [`super::write_atomic`], so a refused or failed command never leaves half
-//! a file behind.
+//! things with the same words: anything but a regular file of at most [`max_bytes`] (a FIFO
+//! would block for ever, `/dev/zero` never ends; the size is known before a byte is read); a
+//! blob the core's [`shinso::model::check`] refuses or whose signature names no preset; a
+//! safetensors file whose tensors do not match the preset or are not finite, or whose metadata
+//! is not what `shinso train` writes; a negative batch-norm running variance.
 
 use std::path::Path;
 
 use anyhow::{anyhow, Result};
-use shinso::{optim::limits, TensorKind};
+use shinso::{optim::limits, ActivationKind, Knobs, TensorKind};
 
 use super::fs::read_regular;
 use super::safetensors::{self, Metadata};
 use crate::nets::{knobs, visit_named, Model, Preset};
-use shinso::ActivationKind;
 
 /// Room for a safetensors header (tensor names, shapes, metadata with the training config).
 const HEADER_ROOM: u64 = 1 << 20;
@@ -48,7 +37,8 @@ pub struct Loaded {
     pub model: Box<dyn Model>,
     /// The file's metadata, validated (empty for a blob).
     pub meta: Metadata,
-    pub activation: ActivationKind,
+    /// The knobs it is configured with (from the metadata, or the defaults).
+    pub knobs: Knobs,
 }
 
 /// Loads a model file (a device blob, recognised by its magic, or safetensors). The preset
@@ -73,14 +63,10 @@ pub fn load(
         let file = safetensors::parse(&bytes).map_err(at)?;
         safetensors::load_model(file, preset).map_err(at)?
     };
-    let (act, bn, dropout) = knobs_of(&meta, model.preset(), activation).map_err(at)?;
+    let knobs = knobs_of(&meta, model.preset(), activation).map_err(at)?;
     check_state(&mut *model).map_err(at)?;
-    model.configure(&knobs(act, bn, dropout));
-    Ok(Loaded {
-        model,
-        meta,
-        activation: act,
-    })
+    model.configure(&knobs);
+    Ok(Loaded { model, meta, knobs })
 }
 
 /// The preset a blob's header names by its signature.
@@ -100,7 +86,7 @@ fn knobs_of(
     meta: &Metadata,
     preset: Preset,
     activation: Option<ActivationKind>,
-) -> Result<(ActivationKind, bool, f32), String> {
+) -> Result<Knobs, String> {
     let act = match (activation, meta.get("activation")) {
         (Some(a), _) => a,
         (None, Some(s)) => ActivationKind::from_name(s)
@@ -116,20 +102,17 @@ fn knobs_of(
         Some("true") => true,
         Some(s) => return Err(format!("batch_norm must be true or false, got {s:?}")),
     };
-    let dropout = match meta.get("dropout") {
+    let dropout: f32 = match meta.get("dropout") {
         None => 0.0,
-        Some(s) => {
-            let v: f32 = s
-                .trim()
-                .parse()
-                .map_err(|_| format!("dropout must be a number, got {s:?}"))?;
-            limits::DROPOUT
-                .check("dropout", v)
-                .map_err(|e| format!("{e} in the model's metadata"))?;
-            v
-        }
+        Some(s) => s
+            .trim()
+            .parse()
+            .map_err(|_| format!("dropout must be a number, got {s:?}"))?,
     };
-    Ok((act, bn, dropout))
+    limits::DROPOUT
+        .check("dropout", dropout)
+        .map_err(|e| format!("{e} in the model's metadata"))?;
+    Ok(knobs(act, bn, dropout))
 }
 
 /// Saved state a network can run with: every running variance at least 0 (the values are

@@ -1,18 +1,8 @@
-//! Models as safetensors files.
-//!
-//! Tensor names are `"{layer}.{kind}.{tensor}"`: `layer` counts the layers that have tensors,
-//! from 0, in forward order; `kind` is `affine`, `conv` or `batchnorm`; `tensor` is `weight`,
-//! `bias`, `gamma`, `beta`, `running_mean` or `running_var`. All tensors are little-endian F32
-//! (F64 is accepted on load and converted), row-major, shaped as in the course:
-//!
-//! - affine `weight`: `(inputs, outputs)` — the transpose of PyTorch's `nn.Linear.weight`;
-//! - conv `weight`: `(filters, channels, height, width)` — the same as PyTorch's `nn.Conv2d`;
-//! - biases and batch-norm tensors: `(features)` or `(channels)`.
-//!
-//! The file's metadata (`__metadata__`) records `format = "shinso"`, the `preset`, the run-time
-//! knobs (`activation`, `batch_norm`, `dropout`) and the core's network `signature`; a file
-//! without metadata (written by NumPy or PyTorch) loads when its names and shapes match a
-//! preset, and the knobs default to the preset's.
+//! Models as safetensors files, in the layout `host/README.md` documents ("Model files"):
+//! tensors named by [`visit_named`], little-endian F32 (F64 is accepted on load and converted),
+//! shaped as in the course; `__metadata__` records `format = "shinso"`, the `preset`, the
+//! run-time knobs and the core's network `signature`. A file without metadata (written by
+//! NumPy or PyTorch) loads when its names and shapes match a preset.
 //!
 //! Files are written by the `safetensors` crate (tensors in the data section by name). The
 //! crate takes the metadata as a `HashMap`, whose order changes from process to process, and
@@ -29,7 +19,7 @@ use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use shinso::TensorKind;
 
 use super::fs::write_atomic;
-use crate::nets::{visit_named, Model, Preset};
+use crate::nets::{is_batchnorm, visit_named, Model, Preset};
 
 /// Knobs and provenance stored next to the tensors.
 pub type Metadata = BTreeMap<String, String>;
@@ -126,12 +116,6 @@ fn shape_str(s: &[usize]) -> String {
     } else {
         dims.join("x")
     }
-}
-
-/// Whether a tensor belongs to a batch-norm layer (those may be absent from a file: a model
-/// trained without batch norm elsewhere has none).
-fn is_batchnorm(name: &str) -> bool {
-    name.contains(".batchnorm.")
 }
 
 /// Check the file's tensors against the preset's: each present with the right shape and

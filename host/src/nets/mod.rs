@@ -7,4 +7,4 @@ mod tensors;
 
 pub use model::{predict_all, Model, Net, BATCH, INPUT};
 pub use preset::{knobs, Classifier, InitKind, NetType, Preset};
-pub use tensors::visit_named;
+pub use tensors::{is_batchnorm, visit_named};

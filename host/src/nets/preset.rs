@@ -8,7 +8,7 @@ use clap::ValueEnum;
 use shinso::layer::SpecVisitor;
 use shinso::{zoo, ActivationKind, Knobs, Layer, Memory, Network, Rule};
 
-use super::{Model, Net};
+use super::{is_batchnorm, Model, Net};
 use crate::data::CLASSES;
 
 /// A network shape the CLI knows by name.
@@ -33,6 +33,30 @@ pub enum Preset {
     OnlineMlp,
 }
 
+/// Each preset's name and layers, in the order of the variants.
+const PRESETS: [(&str, &str); 8] = [
+    ("mlp", "affine 784-40, act, affine 40-20, act, affine 20-10"),
+    ("deep-mlp", "affine 784-100, act, 5 × (affine 100-100, act), affine 100-10"),
+    ("simple-convnet", "conv 30x5x5, act, maxpool 2, affine 4320-100, act, affine 100-10"),
+    (
+        "double-convnet",
+        "conv 16x3x3, act, maxpool 2, conv 32x3x3, act, maxpool 2, affine 800-10 (the device's inference net)",
+    ),
+    (
+        "lenet",
+        "conv 6x5x5 pad 2, act, maxpool 2, conv 16x5x5, act, maxpool 2, affine 400-120, act, affine 120-84, act, affine 84-10",
+    ),
+    (
+        "alexnet-mini",
+        "conv 16, act, maxpool, conv 32, act, maxpool, conv 48, act, conv 48, act, conv 32, act, maxpool (all 3x3 pad 1), affine 288-128, act, dropout, affine 128-128, act, dropout, affine 128-10",
+    ),
+    (
+        "online-convnet",
+        "conv 8x3x3, act, maxpool 2, conv 16x3x3, act, maxpool 2, affine 400-10 (the device's online learner)",
+    ),
+    ("online-mlp", "affine 784-32, act, affine 32-10 (the device's online learner)"),
+];
+
 /// Initialisation scheme.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -44,13 +68,9 @@ pub enum InitKind {
 }
 
 impl InitKind {
+    /// As the course writes it, for titles and reports.
     pub fn name(self) -> &'static str {
-        match self {
-            InitKind::Zeros => "zeros",
-            InitKind::Gaussian => "Gaussian",
-            InitKind::Xavier => "Xavier",
-            InitKind::He => "He",
-        }
+        ["zeros", "Gaussian", "Xavier", "He"][self as usize]
     }
 }
 
@@ -59,43 +79,18 @@ impl Preset {
         <Self as ValueEnum>::value_variants()
     }
 
+    /// The name the command line and the model files use.
     pub fn name(self) -> &'static str {
-        match self {
-            Preset::Mlp => "mlp",
-            Preset::DeepMlp => "deep-mlp",
-            Preset::SimpleConvnet => "simple-convnet",
-            Preset::DoubleConvnet => "double-convnet",
-            Preset::Lenet => "lenet",
-            Preset::AlexnetMini => "alexnet-mini",
-            Preset::OnlineConvnet => "online-convnet",
-            Preset::OnlineMlp => "online-mlp",
-        }
+        PRESETS[self as usize].0
     }
 
     pub fn from_name(s: &str) -> Option<Self> {
         <Self as ValueEnum>::from_str(s, true).ok()
     }
 
-    /// Layers, for `--help` and reports.
+    /// Layers, for `shinso info` and reports.
     pub fn describe(self) -> &'static str {
-        match self {
-            Preset::Mlp => "affine 784-40, act, affine 40-20, act, affine 20-10",
-            Preset::DeepMlp => "affine 784-100, act, 5 × (affine 100-100, act), affine 100-10",
-            Preset::SimpleConvnet => "conv 30x5x5, act, maxpool 2, affine 4320-100, act, affine 100-10",
-            Preset::DoubleConvnet => {
-                "conv 16x3x3, act, maxpool 2, conv 32x3x3, act, maxpool 2, affine 800-10 (the device's inference net)"
-            }
-            Preset::Lenet => {
-                "conv 6x5x5 pad 2, act, maxpool 2, conv 16x5x5, act, maxpool 2, affine 400-120, act, affine 120-84, act, affine 84-10"
-            }
-            Preset::AlexnetMini => {
-                "conv 16, act, maxpool, conv 32, act, maxpool, conv 48, act, conv 48, act, conv 32, act, maxpool (all 3x3 pad 1), affine 288-128, act, dropout, affine 128-128, act, dropout, affine 128-10"
-            }
-            Preset::OnlineConvnet => {
-                "conv 8x3x3, act, maxpool 2, conv 16x3x3, act, maxpool 2, affine 400-10 (the device's online learner)"
-            }
-            Preset::OnlineMlp => "affine 784-32, act, affine 32-10 (the device's online learner)",
-        }
+        PRESETS[self as usize].1
     }
 
     /// What this preset's network type tells without a network: the one place that maps a
@@ -146,16 +141,15 @@ impl Preset {
         matches!(self, Preset::DoubleConvnet | Preset::OnlineConvnet)
     }
 
-    /// Whether the network has dropout layers to switch on (those of its dense blocks).
+    /// Whether the network has dropout layers to switch on (those of its dense blocks): all
+    /// but the fused ones have.
     pub fn has_dropout(self) -> bool {
-        !matches!(self, Preset::DoubleConvnet | Preset::OnlineConvnet)
+        !self.fixed_relu()
     }
 
     /// Whether the network has batch-norm layers (after each hidden affine layer).
     pub fn has_batch_norm(self) -> bool {
-        self.tensors()
-            .iter()
-            .any(|(name, _)| name.contains(".batchnorm."))
+        self.tensors().iter().any(|(name, _)| is_batchnorm(name))
     }
 }
 

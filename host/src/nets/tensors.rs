@@ -41,3 +41,9 @@ pub fn visit_named(model: &mut dyn Model, mut f: impl FnMut(&str, Tensor<'_>)) {
     let mut names = names.iter().map(|(name, _)| name.as_str());
     model.visit(&mut |t: Tensor<'_>| f(names.next().expect("a name per tensor"), t));
 }
+
+/// Whether a tensor belongs to a batch-norm layer (those may be absent from a file: a model
+/// trained without batch norm elsewhere has none).
+pub fn is_batchnorm(name: &str) -> bool {
+    name.contains(".batchnorm.")
+}

@@ -123,27 +123,17 @@ impl TrainConfig {
     }
 
     pub fn rule(&self) -> Rule {
-        let (lr, delta) = (self.lr, self.delta);
+        let (lr, delta, momentum, rho) = (self.lr, self.delta, self.momentum, self.rho);
+        let (h0, beta1, beta2) = (self.adagrad_h0, self.beta1, self.beta2);
         match self.optimizer {
             OptimizerKind::Sgd => Rule::Sgd { lr },
-            OptimizerKind::Momentum => Rule::Momentum {
-                lr,
-                momentum: self.momentum,
-            },
-            OptimizerKind::AdaGrad => Rule::AdaGrad {
-                lr,
-                h0: self.adagrad_h0,
-                delta,
-            },
-            OptimizerKind::RmsProp => Rule::RmsProp {
-                lr,
-                rho: self.rho,
-                delta,
-            },
+            OptimizerKind::Momentum => Rule::Momentum { lr, momentum },
+            OptimizerKind::AdaGrad => Rule::AdaGrad { lr, h0, delta },
+            OptimizerKind::RmsProp => Rule::RmsProp { lr, rho, delta },
             OptimizerKind::Adam => Rule::Adam {
                 lr,
-                beta1: self.beta1,
-                beta2: self.beta2,
+                beta1,
+                beta2,
                 delta,
             },
         }
@@ -158,20 +148,14 @@ impl TrainConfig {
         }
     }
 
-    /// Learning rate at fractional epoch `epoch` of a run lasting `total_epochs`.
+    /// Learning rate at fractional epoch `epoch` of a run lasting `total_epochs` (both
+    /// positive in a [`validate`](Self::validate)d run).
     pub fn lr_at(&self, epoch: f64, total_epochs: f64) -> f32 {
         match self.schedule {
             Schedule::Constant => self.lr,
-            Schedule::Step { every, gamma } => {
-                let k = if every > 0.0 { epoch / every } else { 0.0 };
-                self.lr * gamma.powi(k.floor() as i32)
-            }
+            Schedule::Step { every, gamma } => self.lr * gamma.powi((epoch / every).floor() as i32),
             Schedule::Cosine { min } => {
-                let t = if total_epochs > 0.0 {
-                    (epoch / total_epochs).clamp(0.0, 1.0)
-                } else {
-                    1.0
-                };
+                let t = (epoch / total_epochs).clamp(0.0, 1.0);
                 min + (self.lr - min) * 0.5 * (1.0 + (std::f64::consts::PI * t).cos()) as f32
             }
         }
@@ -218,21 +202,18 @@ impl TrainConfig {
             "--iterations must be at most {MAX_ITERATIONS}, got {}",
             self.iterations
         );
-        match self.schedule {
-            Schedule::Step { every, gamma } => {
-                ensure!(
-                    every.is_finite() && every > 0.0,
-                    "--lr-step must be a positive number of epochs, got {every}"
-                );
-                positive(gamma, "--lr-gamma")?;
-            }
-            Schedule::Cosine { min } => {
-                ensure!(
-                    min.is_finite() && min >= 0.0,
-                    "--lr-min must be ≥ 0, got {min}"
-                );
-            }
-            Schedule::Constant => {}
+        if let Schedule::Step { every, gamma } = self.schedule {
+            ensure!(
+                every.is_finite() && every > 0.0,
+                "--lr-step must be a positive number of epochs, got {every}"
+            );
+            positive(gamma, "--lr-gamma")?;
+        }
+        if let Schedule::Cosine { min } = self.schedule {
+            ensure!(
+                min.is_finite() && min >= 0.0,
+                "--lr-min must be ≥ 0, got {min}"
+            );
         }
         ensure!(
             self.train_size != Some(0) && self.test_size != Some(0),

@@ -93,11 +93,7 @@ pub fn run(
     let start = Instant::now();
     let (train, test) = (first(train, cfg.train_size), first(test, cfg.test_size));
     let (mut model, mut opt) = fresh(cfg)?;
-    let decay = WeightDecay {
-        l1: cfg.l1,
-        l2: cfg.l2,
-    };
-    let b = cfg.batch_size;
+    let (b, l1, l2) = (cfg.batch_size, cfg.l1, cfg.l2);
     let per_epoch = train.len() as f64 / b as f64;
     let total_epochs = cfg.iterations as f64 / per_epoch;
     let eval_every = match cfg.eval_every {
@@ -125,7 +121,7 @@ pub fn run(
         train.gather(&idx, &mut xb, &mut yb);
         augment.apply(&mut xb, train.rows, train.cols);
         let t0 = Instant::now();
-        let step = model.train_step(&xb, &yb, cfg.loss, decay, &mut opt);
+        let step = model.train_step(&xb, &yb, cfg.loss, WeightDecay { l1, l2 }, &mut opt);
         step_time += t0.elapsed().as_secs_f64();
         match step {
             Ok(l) => {
@@ -150,11 +146,7 @@ pub fn run(
             let train_accuracy = evaluate(&mut *model, &train, cfg.eval_train_samples)?.accuracy();
             confusion = evaluate(&mut *model, &test, usize::MAX)?;
             best = best.max(confusion.accuracy());
-            let loss = if loss_n > 0 {
-                loss_sum / loss_n as f64
-            } else {
-                f64::NAN
-            };
+            let loss = loss_sum / loss_n as f64; // NaN (0 / 0) if every step was rolled back
             (loss_sum, loss_n) = (0.0, 0);
             state.train_accuracy = Some(train_accuracy);
             state.test_accuracy = Some(confusion.accuracy());
