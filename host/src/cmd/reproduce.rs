@@ -10,7 +10,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget};
 
 use crate::data::{DataArgs, Mnist};
 use crate::report::experiments::{experiments, slug, Experiment};
-use crate::report::markdown::{write_outputs, Done, Reproduction, RunReport};
+use crate::report::markdown::{write_outputs, Reproduction, RunReport};
 use crate::report::metrics::write_csv;
 use crate::train::{self, TrainConfig};
 use crate::ui::{json_value, progress_bar, say};
@@ -66,11 +66,6 @@ pub fn run(a: &ReproduceArgs) -> Result<()> {
             "--only {only:?} matches no experiment group ({ids})"
         );
     }
-    for e in &exps {
-        e.cfg
-            .validate()
-            .with_context(|| format!("experiment {}", e.name))?;
-    }
     std::fs::create_dir_all(a.out.join("runs"))
         .with_context(|| format!("{}: cannot create output directory", a.out.display()))?;
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
@@ -94,20 +89,20 @@ pub fn run(a: &ReproduceArgs) -> Result<()> {
     let mut order: Vec<usize> = (0..exps.len()).collect();
     order.sort_by(|&x, &y| cost(&exps[y].cfg).total_cmp(&cost(&exps[x].cfg)));
     let (next, failed) = (AtomicUsize::new(0), AtomicBool::new(false));
-    let work = || -> Result<Vec<Done>> {
+    let work = || -> Result<Vec<(usize, RunReport)>> {
         let mut mine = Vec::new();
         while let Some(&i) = order.get(next.fetch_add(1, Relaxed)) {
             if failed.load(Relaxed) {
                 break;
             }
             let e = &exps[i];
-            let done = train_one(a, e, i, &data, &mp, &overall)
+            let done = train_one(a, e, &data, &mp, &overall)
                 .with_context(|| format!("experiment {}", e.name))
                 .inspect_err(|_| failed.store(true, Relaxed))?;
-            let acc = done.report.test_accuracy;
+            let acc = done.test_accuracy;
             overall.set_message(format!("last: {} {acc:.4}", e.name));
             overall.inc(1);
-            mine.push(done);
+            mine.push((i, done));
         }
         Ok(mine)
     };
@@ -119,8 +114,9 @@ pub fn run(a: &ReproduceArgs) -> Result<()> {
             .collect::<Result<Vec<_>>>()
     });
     overall.finish_and_clear();
-    let mut done: Vec<Done> = finished?.into_iter().flatten().collect();
-    done.sort_by_key(|d| d.index);
+    let mut done: Vec<_> = finished?.into_iter().flatten().collect();
+    done.sort_by_key(|d| d.0);
+    let done: Vec<RunReport> = done.into_iter().map(|d| d.1).collect();
     let wall = started.elapsed().as_secs_f64();
     let run = Reproduction {
         out: &a.out,
@@ -129,7 +125,7 @@ pub fn run(a: &ReproduceArgs) -> Result<()> {
         wall,
         data_dir: &data.dir,
     };
-    write_outputs(&run, &groups, &exps, &done)?;
+    write_outputs(&run, &groups, &done)?;
     say(&format!(
         "reproduce: {} runs in {:.0} s; wrote {}",
         done.len(),
@@ -139,16 +135,15 @@ pub fn run(a: &ReproduceArgs) -> Result<()> {
     Ok(())
 }
 
-/// Experiment `e` trained under its own progress bar, its `metrics.csv` written, and its line
-/// of the report.
+/// Experiment `e` trained under its own progress bar, its `metrics.csv` written, and what the
+/// report says of it.
 fn train_one(
     a: &ReproduceArgs,
     e: &Experiment,
-    index: usize,
     data: &Mnist,
     mp: &MultiProgress,
     overall: &ProgressBar,
-) -> Result<Done> {
+) -> Result<RunReport> {
     let pb = mp.insert_before(
         overall,
         progress_bar(e.cfg.iterations as u64, &e.group, false),
@@ -171,7 +166,7 @@ fn train_one(
     let full = a.out.join(&dir);
     std::fs::create_dir_all(&full).with_context(|| format!("{}: cannot create", full.display()))?;
     write_csv(&full.join("metrics.csv"), &r.records)?;
-    let report = RunReport {
+    Ok(RunReport {
         experiment: e.group.clone(),
         name: e.name.clone(),
         config: json_value(&e.cfg)?,
@@ -184,10 +179,7 @@ fn train_one(
         wall_time_s: r.wall_time_s,
         samples_per_s: r.samples_per_s,
         metrics: dir.join("metrics.csv").display().to_string(),
-    };
-    Ok(Done {
-        index,
-        report,
         records: r.records,
+        note: e.note.clone(),
     })
 }

@@ -120,7 +120,8 @@ fn pick(v: &Value, quick: bool) -> Value {
     }
 }
 
-/// The experiment list (full or quick) for a training set of `train_len` images.
+/// The experiment list (full or quick) for a training set of `train_len` images, each run's
+/// configuration checked.
 pub fn experiments(
     quick: bool,
     seed: u64,
@@ -150,11 +151,14 @@ pub fn experiments(
             if let Some(e) = r.eval_every_epochs {
                 cfg["eval_every"] = (e[quick as usize] as u64 * per_epoch).into();
             }
+            let name = pick_text(&r.name, quick);
+            let ctx = || format!("experiment {name}");
+            let cfg: TrainConfig = serde_json::from_value(cfg).with_context(ctx)?;
+            cfg.validate().with_context(ctx)?;
             exps.push(Experiment {
                 group: g.id.clone(),
-                cfg: serde_json::from_value(cfg)
-                    .with_context(|| format!("experiment {}", r.name))?,
-                name: pick_text(&r.name, quick),
+                name,
+                cfg,
                 course: r.course,
                 note: r.note.clone(),
             });

@@ -8,13 +8,13 @@ use anyhow::{Context, Result};
 use plotters::chart::SeriesLabelPosition;
 use serde::Serialize;
 
-use super::experiments::{Claim, Experiment, Group, Kind};
+use super::experiments::{Claim, Group, Kind};
 use super::plot::{color, points, Bars, LineChart, Series};
 use crate::train::Record;
 use crate::ui::write_json;
 
-/// One line of `report.json`.
-#[derive(Serialize, Clone)]
+/// What a run made: its line of `report.json` and, not in it, its curves and the table's note.
+#[derive(Serialize)]
 pub struct RunReport {
     pub experiment: String,
     pub name: String,
@@ -28,12 +28,10 @@ pub struct RunReport {
     pub wall_time_s: f64,
     pub samples_per_s: f64,
     pub metrics: String,
-}
-
-pub struct Done {
-    pub index: usize,
-    pub report: RunReport,
+    #[serde(skip)]
     pub records: Vec<Record>,
+    #[serde(skip)]
+    pub note: String,
 }
 
 /// The sentence on how a run compares with the course.
@@ -61,17 +59,11 @@ pub struct Reproduction<'a> {
 }
 
 /// Writes `report.json` and `REPORT.md` (with its plots) into `r.out`.
-pub fn write_outputs(
-    r: &Reproduction,
-    groups: &[Group],
-    exps: &[Experiment],
-    done: &[Done],
-) -> Result<()> {
+pub fn write_outputs(r: &Reproduction, groups: &[Group], runs: &[RunReport]) -> Result<()> {
     // the data directory relative to where we run, when it is below it (no machine paths in
     // a report meant to be committed)
     let cwd = std::env::current_dir().unwrap_or_default();
     let data_dir = r.data_dir.strip_prefix(cwd).unwrap_or(r.data_dir).display();
-    let runs: Vec<&RunReport> = done.iter().map(|d| &d.report).collect();
     let json = serde_json::json!({
         "quick": r.quick,
         "data": data_dir.to_string(),
@@ -90,7 +82,7 @@ pub fn write_outputs(
          is in `runs/*/metrics.csv`.\n\n",
         if r.quick { " --quick" } else { "" },
         r.wall,
-        done.len(),
+        runs.len(),
     );
     if r.quick {
         md.push_str(
@@ -101,15 +93,12 @@ pub fn write_outputs(
     }
     let mut checks = String::new();
     for g in groups {
-        let members: Vec<&Done> = done
-            .iter()
-            .filter(|d| d.report.experiment == g.id)
-            .collect();
+        let members: Vec<&RunReport> = runs.iter().filter(|d| d.experiment == g.id).collect();
         if !members.is_empty() {
-            section(&mut md, r.out, g, exps, &members)?;
+            section(&mut md, r.out, g, &members)?;
         }
         for c in &g.check {
-            let Some((ok, measured)) = verdict(c, &g.id, &runs) else {
+            let Some((ok, measured)) = verdict(c, &g.id, runs) else {
                 continue;
             };
             let verdict = match ok {
@@ -130,18 +119,11 @@ pub fn write_outputs(
 
 /// A group's section of `REPORT.md`: what it is, a table of its runs, a bar chart of their
 /// accuracies next to the course's, their curves, and a note on each.
-fn section(
-    md: &mut String,
-    out: &Path,
-    g: &Group,
-    exps: &[Experiment],
-    members: &[&Done],
-) -> Result<()> {
+fn section(md: &mut String, out: &Path, g: &Group, reports: &[&RunReport]) -> Result<()> {
     writeln!(md, "## {}\n\nSetup: {}.\n\n{}\n", g.title, g.setup, g.intro)?;
     md.push_str("| run | train accuracy | test accuracy | course | difference |\n");
     md.push_str("|---|---:|---:|---:|---|\n");
-    let reports: Vec<&RunReport> = members.iter().map(|d| &d.report).collect();
-    for r in &reports {
+    for r in reports {
         let (name, train, test) = (&r.name, r.train_accuracy, r.test_accuracy);
         let course = r.course_accuracy.map_or("—".into(), |v| format!("{v:.4}"));
         let diff = comparison(r);
@@ -170,8 +152,8 @@ fn section(
 
     // every run's test curve, then the training curves asked for, dashed in the same colours
     let (mut curves, mut train_curves) = (Vec::new(), Vec::new());
-    for (k, d) in members.iter().enumerate() {
-        let (name, records) = (&d.report.name, &d.records);
+    for (k, r) in reports.iter().enumerate() {
+        let (name, records) = (&r.name, &r.records);
         let test = points(records, false, |r| r.test_accuracy);
         curves.push(Series::new(name, test, color(k), false));
         if g.show_train.iter().any(|s| name.starts_with(s.as_str())) {
@@ -201,9 +183,8 @@ fn section(
         md,
         "\n![{id} accuracy]({bars})\n\n![{id} curves]({figure})\n\nNotes:\n"
     )?;
-    for d in members {
-        let (r, note) = (&d.report, &exps[d.index].note);
-        writeln!(md, "- **{}** ({}): {note}", r.name, comparison(r))?;
+    for r in reports {
+        writeln!(md, "- **{}** ({}): {}", r.name, comparison(r), r.note)?;
     }
     writeln!(md)?;
     Ok(())
@@ -211,12 +192,12 @@ fn section(
 
 /// Whether the runs made bear out a claim of group `group`, and what they measured; `None`
 /// when its runs were not made.
-fn verdict(c: &Claim, group: &str, runs: &[&RunReport]) -> Option<(bool, String)> {
+fn verdict(c: &Claim, group: &str, runs: &[RunReport]) -> Option<(bool, String)> {
     let find = |g: &str, name: &str| {
-        let mut all = runs.iter().copied();
+        let mut all = runs.iter();
         all.find(|r| r.experiment == g && r.name.starts_with(name))
     };
-    let in_group = || runs.iter().copied().filter(|r| r.experiment == group);
+    let in_group = || runs.iter().filter(|r| r.experiment == group);
     let gap = |r: &RunReport| r.train_accuracy - r.test_accuracy;
     match c.kind {
         Kind::Test => {

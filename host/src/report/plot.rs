@@ -163,20 +163,16 @@ impl LineChart {
         }
     }
 
-    /// The axes' ranges: the data's (0–1 when there is none), y padded by 5 % but not below 0
-    /// for data that is not.
+    /// The axes' ranges: the data's (0–1 when there is none), y padded by 5 %.
     fn ranges(&self) -> ((f64, f64), (f64, f64)) {
         let all = || self.series.iter().flat_map(|s| &s.points);
         let (x0, x1) = extent(all().map(|p| p.0)).unwrap_or((0.0, 1.0));
         let y = self.y_range.unwrap_or_else(|| {
             let (y0, y1) = extent(all().map(|p| p.1)).unwrap_or((0.0, 1.0));
             let pad = ((y1 - y0) * 0.05).max(1e-3);
-            let low = if y0 >= 0.0 {
-                (y0 - pad).max(0.0)
-            } else {
-                y0 - pad
-            };
-            (low, y1 + pad)
+            // not below 0 for data that is not
+            let low = if y0 >= 0.0 { 0.0 } else { f64::MIN };
+            ((y0 - pad).max(low), y1 + pad)
         });
         ((x0, if x1 <= x0 { x0 + 1.0 } else { x1 }), y)
     }
