@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use anyhow::{anyhow, ensure, Context, Result};
@@ -89,8 +90,8 @@ pub fn run(a: &ReproduceArgs) -> Result<()> {
     let mut order: Vec<usize> = (0..exps.len()).collect();
     order.sort_by(|&x, &y| cost(&exps[y].cfg).total_cmp(&cost(&exps[x].cfg)));
     let (next, failed) = (AtomicUsize::new(0), AtomicBool::new(false));
-    let work = || -> Result<Vec<(usize, RunReport)>> {
-        let mut mine = Vec::new();
+    let slots: Vec<OnceLock<RunReport>> = exps.iter().map(|_| OnceLock::new()).collect();
+    let work = || -> Result<()> {
         while let Some(&i) = order.get(next.fetch_add(1, Relaxed)) {
             if failed.load(Relaxed) {
                 break;
@@ -99,24 +100,22 @@ pub fn run(a: &ReproduceArgs) -> Result<()> {
             let done = train_one(a, e, &data, &mp, &overall)
                 .with_context(|| format!("experiment {}", e.name))
                 .inspect_err(|_| failed.store(true, Relaxed))?;
-            let acc = done.test_accuracy;
-            overall.set_message(format!("last: {} {acc:.4}", e.name));
+            overall.set_message(format!("last: {} {:.4}", e.name, done.test_accuracy));
             overall.inc(1);
-            mine.push((i, done));
+            let _ = slots[i].set(done);
         }
-        Ok(mine)
+        Ok(())
     };
     let finished = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..jobs.min(exps.len())).map(|_| s.spawn(&work)).collect();
-        let joined = workers.into_iter().map(|w| w.join());
-        joined
-            .map(|r| r.unwrap_or_else(|_| Err(anyhow!("a training thread failed"))))
-            .collect::<Result<Vec<_>>>()
+        let workers: Vec<_> = (0..jobs.min(exps.len())).map(|_| s.spawn(work)).collect();
+        let failed_thread = |_| Err(anyhow!("a training thread failed"));
+        workers
+            .into_iter()
+            .try_for_each(|w| w.join().unwrap_or_else(failed_thread))
     });
     overall.finish_and_clear();
-    let mut done: Vec<_> = finished?.into_iter().flatten().collect();
-    done.sort_by_key(|d| d.0);
-    let done: Vec<RunReport> = done.into_iter().map(|d| d.1).collect();
+    finished?;
+    let done: Vec<RunReport> = slots.into_iter().filter_map(OnceLock::into_inner).collect();
     let wall = started.elapsed().as_secs_f64();
     let run = Reproduction {
         out: &a.out,

@@ -271,8 +271,7 @@ pub fn loss_chart(records: &[Record], by_epoch: bool, title: &str) -> LineChart 
     let x = if by_epoch { "epoch" } else { "iteration" };
     let mut c = LineChart::new(title, x, "loss");
     let loss = points(records, by_epoch, |r| Some(r.loss));
-    c.series
-        .push(Series::new("training loss", loss, color(0), false));
+    c.series = vec![Series::new("training loss", loss, color(0), false)];
     c
 }
 
