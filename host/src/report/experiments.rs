@@ -1,6 +1,6 @@
 //! The course's experiments as a table (`experiments.toml`, data rather than code): each
 //! group's setup and what it shows, each run's configuration, the course's figure and the
-//! note on how ours compares.
+//! note on how ours compares, and the course's claims the group's runs check.
 
 use anyhow::{anyhow, Context, Result};
 use serde::Deserialize;
