@@ -600,6 +600,10 @@ fn reproduce_quick_subset_writes_report() {
     let md = std::fs::read_to_string(out.join("REPORT.md")).unwrap();
     assert!(md.contains("| relu + He |"), "{md}");
     assert!(md.contains("init-accuracy.png"));
+    // the group's claims are checked, the other groups' left out
+    let chance = "| sigmoid + Gaussian(0.01) stays near chance (≤ 0.2) | pass | 0.1135 |";
+    assert!(md.contains(chance), "{md}");
+    assert!(!md.contains("convnet"), "{md}");
     assert!(out.join("init-accuracy.png").is_file());
     assert!(out.join("init-curves.png").is_file());
     let rep: serde_json::Value =

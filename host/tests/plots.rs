@@ -75,7 +75,6 @@ fn draws_all_charts() {
             ("shinso".into(), vec![Some(0.11), Some(0.95)]),
             ("course".into(), vec![Some(0.1135), None]),
         ],
-        range: None,
     }
     .save(&dir.join("b.png"))
     .unwrap();

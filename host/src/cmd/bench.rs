@@ -30,17 +30,16 @@ pub struct BenchArgs {
     pub data: DataArgs,
 }
 
-/// The parameters of `preset` (its recipe at batch `a.batch_size`) and the wall-clock and
-/// CPU seconds of its training step on batches of `ds`, each the best of `a.repeat` runs of
-/// `a.steps` steps after 3 untimed ones. CPU time of this thread, unlike wall time, hardly
-/// changes when other processes share the CPU.
-fn measure(preset: Preset, a: &BenchArgs, ds: &Dataset) -> Result<(usize, f64, f64)> {
+/// The wall-clock and CPU seconds of the training step of `preset` (its recipe at batch
+/// `a.batch_size`) on batches of `ds`, each the best of `a.repeat` runs of `a.steps` steps
+/// after 3 untimed ones. CPU time of this thread, unlike wall time, hardly changes when other
+/// processes share the CPU.
+fn measure(preset: Preset, a: &BenchArgs, ds: &Dataset) -> Result<(f64, f64)> {
     let b = a.batch_size;
     let mut cfg = TrainConfig::for_preset(preset, ds.len());
     cfg.batch_size = b;
     cfg.validate()?;
     let (mut model, mut opt) = train::fresh(&cfg)?;
-    let params = model.params();
     let n_batches = (ds.len() / b).max(1);
     let mut step = |k: usize| {
         let i = k % n_batches;
@@ -58,7 +57,7 @@ fn measure(preset: Preset, a: &BenchArgs, ds: &Dataset) -> Result<(usize, f64, f
         cpu = cpu.min(c.elapsed().as_secs_f64() / steps as f64);
         wall = wall.min(t.elapsed().as_secs_f64() / steps as f64);
     }
-    Ok((params, wall, cpu))
+    Ok((wall, cpu))
 }
 
 pub fn run(a: &BenchArgs) -> Result<()> {
@@ -77,14 +76,12 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     say("| preset | parameters | batch | ms / step | samples / s | CPU ms / step | samples / CPU s |");
     say("|---|---:|---:|---:|---:|---:|---:|");
     for &p in presets {
-        let (params, wall, cpu) = measure(p, a, &data.train)?;
+        let (wall, cpu) = measure(p, a, &data.train)?;
+        let (name, params) = (p.name(), p.params());
+        let (ms, rate, cpu_ms) = (wall * 1e3, b as f64 / wall, cpu * 1e3);
         let cpu_rate = if cpu > 0.0 { b as f64 / cpu } else { 0.0 };
         say(&format!(
-            "| {} | {params} | {b} | {:.3} | {:.0} | {:.3} | {cpu_rate:.0} |",
-            p.name(),
-            wall * 1e3,
-            b as f64 / wall,
-            cpu * 1e3
+            "| {name} | {params} | {b} | {ms:.3} | {rate:.0} | {cpu_ms:.3} | {cpu_rate:.0} |"
         ));
     }
     Ok(())

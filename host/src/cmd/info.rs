@@ -22,23 +22,10 @@ pub fn run(a: &InfoArgs) -> Result<()> {
     };
     for &p in presets {
         let (d, epochs) = TrainConfig::recipe(p);
-        let mem = p.memory(&d.rule(), BATCH);
         let (signature, floats) = p.shape();
-        say(&format!("{}: {}", p.name(), p.describe()));
-        say(&format!(
-            "  {} parameters, {} saved state floats, signature {signature:#018x}, device blob {} bytes",
-            p.params(),
-            floats - p.params(),
-            shinso::model::HEADER + 4 * floats
-        ));
-        say(&format!(
-            "  memory at batch {BATCH} with {}: parameters {} B, state {} B, optimizer {} B, training arena {} B (gradients, activations, caches)",
-            d.optimizer.name(),
-            mem.params,
-            mem.state,
-            mem.optimizer,
-            mem.arena
-        ));
+        let (params, optimizer) = (p.params(), d.optimizer.name());
+        let (state, blob) = (floats - params, shinso::model::HEADER + 4 * floats);
+        let mem = p.memory(&d.rule(), BATCH);
         let mut extras = String::new();
         if d.augment_shift > 0 {
             extras += &format!(", shifts ±{}", d.augment_shift);
@@ -46,18 +33,21 @@ pub fn run(a: &InfoArgs) -> Result<()> {
         if d.dropout > 0.0 {
             extras += &format!(", dropout {}", d.dropout);
         }
-        match d.schedule {
-            Schedule::Constant => {}
-            Schedule::Step { every, gamma } => {
-                extras += &format!(", lr ×{gamma} every {every} epochs")
-            }
-            Schedule::Cosine { min } => extras += &format!(", cosine decay to {min}"),
-        }
+        extras += &match d.schedule {
+            Schedule::Constant => String::new(),
+            Schedule::Step { every, gamma } => format!(", lr ×{gamma} every {every} epochs"),
+            Schedule::Cosine { min } => format!(", cosine decay to {min}"),
+        };
+        say(&format!("{}: {}", p.name(), p.describe()));
+        say(&format!("  {params} parameters, {state} saved state floats, signature {signature:#018x}, device blob {blob} bytes"));
         say(&format!(
-            "  defaults: {}, {}, {} lr {}, batch {}, {epochs} epochs{extras}",
+            "  memory at batch {BATCH} with {optimizer}: parameters {} B, state {} B, optimizer {} B, training arena {} B (gradients, activations, caches)",
+            mem.params, mem.state, mem.optimizer, mem.arena
+        ));
+        say(&format!(
+            "  defaults: {}, {}, {optimizer} lr {}, batch {}, {epochs} epochs{extras}",
             d.activation.name(),
             d.init.name(),
-            d.optimizer.name(),
             d.lr,
             d.batch_size
         ));

@@ -1,17 +1,17 @@
 //! `shinso reproduce`: the course's experiments trained in parallel, then reported.
 
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::OnceLock;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, ensure, Context, Result};
 use clap::Args;
-use indicatif::MultiProgress;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget};
 
-use crate::data::{DataArgs, Dataset};
-use crate::report::experiments::{experiments, slug, Experiment, GROUPS};
-use crate::report::markdown::{write_outputs, Done, Reproduction, RunReport};
+use crate::data::{DataArgs, Mnist};
+use crate::report::experiments::{experiments, slug, Experiment};
+use crate::report::markdown::{write_outputs, Reproduction, RunReport};
 use crate::report::metrics::write_csv;
 use crate::train::{self, TrainConfig};
 use crate::ui::{json_value, progress_bar, say};
@@ -60,40 +60,22 @@ pub fn run(a: &ReproduceArgs) -> Result<()> {
     let (groups, mut exps) = experiments(a.quick, a.seed, data.train.len())?;
     if let Some(only) = &a.only {
         exps.retain(|e| e.group.contains(only.as_str()));
-        if exps.is_empty() {
-            anyhow::bail!(
-                "--only {only:?} matches no experiment group ({})",
-                GROUPS.join(", ")
-            );
-        }
-    }
-    for e in &exps {
-        e.cfg
-            .validate()
-            .with_context(|| format!("experiment {}", e.name))?;
+        let ids: Vec<&str> = groups.iter().map(|g| g.id.as_str()).collect();
+        let ids = ids.join(", ");
+        ensure!(
+            !exps.is_empty(),
+            "--only {only:?} matches no experiment group ({ids})"
+        );
     }
     std::fs::create_dir_all(a.out.join("runs"))
         .with_context(|| format!("{}: cannot create output directory", a.out.display()))?;
-    let jobs = a
-        .jobs
-        .unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map_or(1, |n| n.get())
-                .min(4)
-        })
-        .clamp(1, 16);
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let jobs = a.jobs.unwrap_or(cpus).clamp(1, 16);
 
-    let mut order: Vec<usize> = (0..exps.len()).collect();
-    order.sort_by(|&x, &y| cost(&exps[y].cfg).total_cmp(&cost(&exps[x].cfg)));
-    let queue = Mutex::new(order.into_iter().collect::<VecDeque<usize>>());
-    let results: Mutex<Vec<Done>> = Mutex::new(Vec::new());
-    let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
-
-    let mp = if a.quiet {
-        MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden())
-    } else {
-        MultiProgress::new()
-    };
+    let mp = MultiProgress::new();
+    if a.quiet {
+        mp.set_draw_target(ProgressDrawTarget::hidden());
+    }
     let overall = mp.add(progress_bar(exps.len() as u64, "reproduce", false));
     if !a.quiet {
         eprintln!(
@@ -104,63 +86,36 @@ pub fn run(a: &ReproduceArgs) -> Result<()> {
             data.dir.display()
         );
     }
-
-    std::thread::scope(|s| {
-        for _ in 0..jobs.min(exps.len()) {
-            s.spawn(|| loop {
-                if failure.lock().map(|f| f.is_some()).unwrap_or(true) {
-                    return;
-                }
-                let Some(i) = queue.lock().ok().and_then(|mut q| q.pop_front()) else {
-                    return;
-                };
-                let e = &exps[i];
-                let bar = progress_bar(e.cfg.iterations as u64, &e.group, false);
-                let pb = mp.insert_before(&overall, bar);
-                let label: String = e.name.chars().take(40).collect();
-                let mut last = 0usize;
-                let r = train::run(&e.cfg, &data.train, &data.test, &mut |p| {
-                    if p.iteration - last >= 20 || p.iteration == p.iterations {
-                        last = p.iteration;
-                        pb.set_position(p.iteration as u64);
-                        let acc = p
-                            .test_accuracy
-                            .map(|t| format!(" test {t:.3}"))
-                            .unwrap_or_default();
-                        pb.set_message(format!("{label}: loss {:.3}{acc}", p.loss));
-                    }
-                });
-                pb.finish_and_clear();
-                mp.remove(&pb);
-                match r.and_then(|r| finish(a, e, i, r, &data.train, &data.test)) {
-                    Ok(done) => {
-                        overall.set_message(format!(
-                            "last: {} {:.4}",
-                            e.name, done.report.test_accuracy
-                        ));
-                        overall.inc(1);
-                        if let Ok(mut v) = results.lock() {
-                            v.push(done);
-                        }
-                    }
-                    Err(err) => {
-                        if let Ok(mut f) = failure.lock() {
-                            *f = Some(err.context(format!("experiment {}", e.name)));
-                        }
-                        return;
-                    }
-                }
-            });
+    // every worker takes the costliest run left until none is, or one has failed
+    let mut order: Vec<usize> = (0..exps.len()).collect();
+    order.sort_by(|&x, &y| cost(&exps[y].cfg).total_cmp(&cost(&exps[x].cfg)));
+    let (next, failed) = (AtomicUsize::new(0), AtomicBool::new(false));
+    let slots: Vec<OnceLock<RunReport>> = exps.iter().map(|_| OnceLock::new()).collect();
+    let work = || -> Result<()> {
+        while let Some(&i) = order.get(next.fetch_add(1, Relaxed)) {
+            if failed.load(Relaxed) {
+                break;
+            }
+            let e = &exps[i];
+            let done = train_one(a, e, &data, &mp, &overall)
+                .with_context(|| format!("experiment {}", e.name))
+                .inspect_err(|_| failed.store(true, Relaxed))?;
+            overall.set_message(format!("last: {} {:.4}", e.name, done.test_accuracy));
+            overall.inc(1);
+            let _ = slots[i].set(done);
         }
+        Ok(())
+    };
+    let finished = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..jobs.min(exps.len())).map(|_| s.spawn(work)).collect();
+        let failed_thread = |_| Err(anyhow!("a training thread failed"));
+        workers
+            .into_iter()
+            .try_for_each(|w| w.join().unwrap_or_else(failed_thread))
     });
     overall.finish_and_clear();
-    if let Some(e) = failure.into_inner().ok().flatten() {
-        return Err(e);
-    }
-    let mut done = results
-        .into_inner()
-        .map_err(|_| anyhow::anyhow!("a training thread failed"))?;
-    done.sort_by_key(|d| d.index);
+    finished?;
+    let done: Vec<RunReport> = slots.into_iter().filter_map(OnceLock::into_inner).collect();
     let wall = started.elapsed().as_secs_f64();
     let run = Reproduction {
         out: &a.out,
@@ -169,7 +124,7 @@ pub fn run(a: &ReproduceArgs) -> Result<()> {
         wall,
         data_dir: &data.dir,
     };
-    write_outputs(&run, &groups, &exps, &done)?;
+    write_outputs(&run, &groups, &done)?;
     say(&format!(
         "reproduce: {} runs in {:.0} s; wrote {}",
         done.len(),
@@ -179,20 +134,38 @@ pub fn run(a: &ReproduceArgs) -> Result<()> {
     Ok(())
 }
 
-/// A finished run's `metrics.csv` written, and its line of the report.
-fn finish(
+/// Experiment `e` trained under its own progress bar, its `metrics.csv` written, and what the
+/// report says of it.
+fn train_one(
     a: &ReproduceArgs,
     e: &Experiment,
-    index: usize,
-    r: train::RunResult,
-    train_ds: &Dataset,
-    test_ds: &Dataset,
-) -> Result<Done> {
+    data: &Mnist,
+    mp: &MultiProgress,
+    overall: &ProgressBar,
+) -> Result<RunReport> {
+    let pb = mp.insert_before(
+        overall,
+        progress_bar(e.cfg.iterations as u64, &e.group, false),
+    );
+    let label: String = e.name.chars().take(40).collect();
+    let mut last = 0usize;
+    let r = train::run(&e.cfg, &data.train, &data.test, &mut |p| {
+        if p.iteration - last >= 20 || p.iteration == p.iterations {
+            last = p.iteration;
+            pb.set_position(p.iteration as u64);
+            let acc = p.test_accuracy.map(|t| format!(" test {t:.3}"));
+            let acc = acc.unwrap_or_default();
+            pb.set_message(format!("{label}: loss {:.3}{acc}", p.loss));
+        }
+    });
+    pb.finish_and_clear();
+    mp.remove(&pb);
+    let r = r?;
     let dir = Path::new("runs").join(format!("{}-{}", e.group, slug(&e.name)));
     let full = a.out.join(&dir);
     std::fs::create_dir_all(&full).with_context(|| format!("{}: cannot create", full.display()))?;
     write_csv(&full.join("metrics.csv"), &r.records)?;
-    let report = RunReport {
+    Ok(RunReport {
         experiment: e.group.clone(),
         name: e.name.clone(),
         config: json_value(&e.cfg)?,
@@ -200,15 +173,12 @@ fn finish(
         train_accuracy: r.train_accuracy,
         best_test_accuracy: r.best_test_accuracy,
         course_accuracy: e.course,
-        train_samples: e.cfg.train_size.unwrap_or(usize::MAX).min(train_ds.len()),
-        test_samples: e.cfg.test_size.unwrap_or(usize::MAX).min(test_ds.len()),
+        train_samples: e.cfg.train_size.unwrap_or(usize::MAX).min(data.train.len()),
+        test_samples: e.cfg.test_size.unwrap_or(usize::MAX).min(data.test.len()),
         wall_time_s: r.wall_time_s,
         samples_per_s: r.samples_per_s,
         metrics: dir.join("metrics.csv").display().to_string(),
-    };
-    Ok(Done {
-        index,
-        report,
         records: r.records,
+        note: e.note.clone(),
     })
 }

@@ -1,6 +1,6 @@
 //! The course's experiments as a table (`experiments.toml`, data rather than code): each
 //! group's setup and what it shows, each run's configuration, the course's figure and the
-//! note on how ours compares.
+//! note on how ours compares, and the course's claims the group's runs check.
 
 use anyhow::{anyhow, Context, Result};
 use serde::Deserialize;
@@ -12,17 +12,6 @@ use crate::ui::json_value;
 
 /// The table; its format is described at its top.
 const TABLE: &str = include_str!("experiments.toml");
-
-/// The ids of the experiment groups, in report order.
-pub const GROUPS: [&str; 7] = [
-    "init",
-    "optimizers",
-    "sgd-run",
-    "descent",
-    "batchnorm",
-    "overfitting",
-    "convnet",
-];
 
 /// An experiment group of the course (a section of the report), as the table writes it.
 #[derive(Deserialize)]
@@ -41,11 +30,42 @@ pub struct Group {
     /// The curves' y axis fits the data instead of spanning 0–1.
     #[serde(default)]
     pub zoom: bool,
+    /// The claims of the course its runs check.
+    #[serde(default)]
+    pub check: Vec<Claim>,
     /// The preset and configuration of every run, below the run's own.
     preset: Option<String>,
     #[serde(default)]
     config: serde_json::Map<String, Value>,
     run: Vec<RunRow>,
+}
+
+/// A claim of the course that the runs check.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Claim {
+    pub claim: String,
+    /// The group's runs (by the start of their names) and the range of their test accuracy.
+    #[serde(default)]
+    pub test: Vec<(String, f64, f64)>,
+    #[serde(default)]
+    pub kind: Kind,
+}
+
+/// How a claim is checked: on the test accuracies listed, or by its own rule.
+#[derive(Deserialize, Default, Clone, Copy)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    #[default]
+    Test,
+    /// The SGD run on a tenth of the data is as accurate as on all of it.
+    LessData,
+    /// Each batch-norm run reaches a higher training accuracy than its twin without.
+    BatchNormTwins,
+    /// The unregularised run learns its training set and tests far lower.
+    Overfits,
+    /// Some regularised run has a narrower train–test gap than the unregularised one.
+    Narrows,
 }
 
 /// One run of a group.
@@ -100,7 +120,8 @@ fn pick(v: &Value, quick: bool) -> Value {
     }
 }
 
-/// The experiment list (full or quick) for a training set of `train_len` images.
+/// The experiment list (full or quick) for a training set of `train_len` images, each run's
+/// configuration checked.
 pub fn experiments(
     quick: bool,
     seed: u64,
@@ -130,11 +151,14 @@ pub fn experiments(
             if let Some(e) = r.eval_every_epochs {
                 cfg["eval_every"] = (e[quick as usize] as u64 * per_epoch).into();
             }
+            let name = pick_text(&r.name, quick);
+            let ctx = || format!("experiment {name}");
+            let cfg: TrainConfig = serde_json::from_value(cfg).with_context(ctx)?;
+            cfg.validate().with_context(ctx)?;
             exps.push(Experiment {
                 group: g.id.clone(),
-                cfg: serde_json::from_value(cfg)
-                    .with_context(|| format!("experiment {}", r.name))?,
-                name: pick_text(&r.name, quick),
+                name,
+                cfg,
                 course: r.course,
                 note: r.note.clone(),
             });

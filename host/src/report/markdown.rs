@@ -8,13 +8,13 @@ use anyhow::{Context, Result};
 use plotters::chart::SeriesLabelPosition;
 use serde::Serialize;
 
-use super::experiments::{Experiment, Group};
+use super::experiments::{Claim, Group, Kind};
 use super::plot::{color, points, Bars, LineChart, Series};
 use crate::train::Record;
 use crate::ui::write_json;
 
-/// One line of `report.json`.
-#[derive(Serialize, Clone)]
+/// What a run made: its line of `report.json` and, not in it, its curves and the table's note.
+#[derive(Serialize)]
 pub struct RunReport {
     pub experiment: String,
     pub name: String,
@@ -28,16 +28,10 @@ pub struct RunReport {
     pub wall_time_s: f64,
     pub samples_per_s: f64,
     pub metrics: String,
-}
-
-pub struct Done {
-    pub index: usize,
-    pub report: RunReport,
+    #[serde(skip)]
     pub records: Vec<Record>,
-}
-
-fn fmt_acc(v: Option<f64>) -> String {
-    v.map_or("—".into(), |v| format!("{v:.4}"))
+    #[serde(skip)]
+    pub note: String,
 }
 
 /// The sentence on how a run compares with the course.
@@ -65,17 +59,11 @@ pub struct Reproduction<'a> {
 }
 
 /// Writes `report.json` and `REPORT.md` (with its plots) into `r.out`.
-pub fn write_outputs(
-    r: &Reproduction,
-    groups: &[Group],
-    exps: &[Experiment],
-    done: &[Done],
-) -> Result<()> {
+pub fn write_outputs(r: &Reproduction, groups: &[Group], runs: &[RunReport]) -> Result<()> {
     // the data directory relative to where we run, when it is below it (no machine paths in
     // a report meant to be committed)
     let cwd = std::env::current_dir().unwrap_or_default();
     let data_dir = r.data_dir.strip_prefix(cwd).unwrap_or(r.data_dir).display();
-    let runs: Vec<&RunReport> = done.iter().map(|d| &d.report).collect();
     let json = serde_json::json!({
         "quick": r.quick,
         "data": data_dir.to_string(),
@@ -94,7 +82,7 @@ pub fn write_outputs(
          is in `runs/*/metrics.csv`.\n\n",
         if r.quick { " --quick" } else { "" },
         r.wall,
-        done.len(),
+        runs.len(),
     );
     if r.quick {
         md.push_str(
@@ -103,28 +91,27 @@ pub fn write_outputs(
              `shinso reproduce` without `--quick` for the real comparison.\n\n",
         );
     }
+    let mut checks = String::new();
     for g in groups {
-        let members: Vec<(&Experiment, &Done)> = done
-            .iter()
-            .filter_map(|d| exps.get(d.index).map(|e| (e, d)))
-            .filter(|(e, _)| e.group == g.id)
-            .collect();
+        let members: Vec<&RunReport> = runs.iter().filter(|d| d.experiment == g.id).collect();
         if !members.is_empty() {
             section(&mut md, r.out, g, &members)?;
         }
-    }
-    let checks = checks(done);
-    if !checks.is_empty() {
-        md.push_str("## Checks\n\n| claim | result | measured |\n|---|---|---|\n");
-        for (claim, ok, measured) in checks {
+        for c in &g.check {
+            let Some((ok, measured)) = verdict(c, &g.id, runs) else {
+                continue;
+            };
             let verdict = match ok {
                 true => "pass",
                 false if r.quick => "not reached (--quick)",
                 false => "**fail**",
             };
-            writeln!(md, "| {claim} | {verdict} | {measured} |")?;
+            writeln!(checks, "| {} | {verdict} | {measured} |", c.claim)?;
         }
-        writeln!(md)?;
+    }
+    if !checks.is_empty() {
+        let head = "## Checks\n\n| claim | result | measured |\n|---|---|---|";
+        writeln!(md, "{head}\n{checks}")?;
     }
     let path = r.out.join("REPORT.md");
     std::fs::write(&path, md).with_context(|| format!("{}: cannot write", path.display()))
@@ -132,22 +119,19 @@ pub fn write_outputs(
 
 /// A group's section of `REPORT.md`: what it is, a table of its runs, a bar chart of their
 /// accuracies next to the course's, their curves, and a note on each.
-fn section(md: &mut String, out: &Path, g: &Group, members: &[(&Experiment, &Done)]) -> Result<()> {
-    let intro = g.intro.split_whitespace().collect::<Vec<_>>().join(" ");
-    writeln!(md, "## {}\n\nSetup: {}.\n\n{intro}\n", g.title, g.setup)?;
-    let reports: Vec<&RunReport> = members.iter().map(|(_, d)| &d.report).collect();
+fn section(md: &mut String, out: &Path, g: &Group, reports: &[&RunReport]) -> Result<()> {
+    writeln!(md, "## {}\n\nSetup: {}.\n\n{}\n", g.title, g.setup, g.intro)?;
     md.push_str("| run | train accuracy | test accuracy | course | difference |\n");
     md.push_str("|---|---:|---:|---:|---|\n");
-    for r in &reports {
-        let (train, test) = (r.train_accuracy, r.test_accuracy);
-        let (course, diff) = (fmt_acc(r.course_accuracy), comparison(r));
+    for r in reports {
+        let (name, train, test) = (&r.name, r.train_accuracy, r.test_accuracy);
+        let course = r.course_accuracy.map_or("—".into(), |v| format!("{v:.4}"));
+        let diff = comparison(r);
         writeln!(
             md,
-            "| {} | {train:.4} | {test:.4} | {course} | {diff} |",
-            r.name
+            "| {name} | {train:.4} | {test:.4} | {course} | {diff} |"
         )?;
     }
-    writeln!(md)?;
 
     let column = |f: fn(&RunReport) -> Option<f64>| reports.iter().map(|r| f(r)).collect();
     let mut series = vec![("shinso test".into(), column(|r| Some(r.test_accuracy)))];
@@ -163,27 +147,27 @@ fn section(md: &mut String, out: &Path, g: &Group, members: &[(&Experiment, &Don
         x_label: "accuracy".into(),
         groups: reports.iter().map(|r| r.name.clone()).collect(),
         series,
-        range: Some((0.0, 1.0)),
     }
     .save(&out.join(&bars))?;
 
+    // every run's test curve, then the training curves asked for, dashed in the same colours
     let (mut curves, mut train_curves) = (Vec::new(), Vec::new());
-    for (k, (_, d)) in members.iter().enumerate() {
-        let (name, records) = (&d.report.name, &d.records);
+    for (k, r) in reports.iter().enumerate() {
+        let (name, records) = (&r.name, &r.records);
         let test = points(records, false, |r| r.test_accuracy);
-        curves.push(Series::new(name, test, color(k)));
+        curves.push(Series::new(name, test, color(k), false));
         if g.show_train.iter().any(|s| name.starts_with(s.as_str())) {
             let train = points(records, false, |r| r.train_accuracy);
-            train_curves.push(Series::new(format!("{name} (train)"), train, color(k)).dashed());
+            let label = format!("{name} (train)");
+            train_curves.push(Series::new(label, train, color(k), true));
         }
     }
     curves.append(&mut train_curves);
     let title = (g.curves_title.clone())
         .unwrap_or_else(|| format!("{}: test accuracy during training", g.title));
-    let y = if g.show_train.is_empty() {
-        "test accuracy"
-    } else {
-        "accuracy"
+    let y = match g.show_train.is_empty() {
+        true => "test accuracy",
+        false => "accuracy",
     };
     let figure = format!("{}-curves.png", g.id);
     LineChart {
@@ -197,139 +181,78 @@ fn section(md: &mut String, out: &Path, g: &Group, members: &[(&Experiment, &Don
     let id = &g.id;
     writeln!(
         md,
-        "![{id} accuracy]({bars})\n\n![{id} curves]({figure})\n\nNotes:\n"
+        "\n![{id} accuracy]({bars})\n\n![{id} curves]({figure})\n\nNotes:\n"
     )?;
-    for (e, d) in members {
-        let r = &d.report;
-        writeln!(md, "- **{}** ({}): {}", r.name, comparison(r), e.note)?;
+    for r in reports {
+        writeln!(md, "- **{}** ({}): {}", r.name, comparison(r), r.note)?;
     }
     writeln!(md)?;
     Ok(())
 }
 
-/// A claim, whether the runs bear it out, and what they measured.
-type Check = (&'static str, bool, String);
-
-/// A run (by the start of its name) and what its test accuracy must be.
-type Need = (&'static str, fn(f64) -> bool);
-
-/// The claims of the course that the runs made can check, in report order.
-fn checks(done: &[Done]) -> Vec<Check> {
-    let reports = || done.iter().map(|d| &d.report);
-    let find =
-        |g: &str, name: &str| reports().find(|r| r.experiment == g && r.name.starts_with(name));
-    // a claim on test accuracies: the runs of group `g` (by the start of their names) each
-    // meet their need
-    let on_test = |claim, g, needs: &[Need]| {
-        let found: Option<Vec<f64>> = needs
-            .iter()
-            .map(|n| Some(find(g, n.0)?.test_accuracy))
-            .collect();
-        let accs = found?;
-        let ok = needs.iter().zip(&accs).all(|(n, &a)| n.1(a));
-        let measured: Vec<String> = accs.iter().map(|a| format!("{a:.4}")).collect();
-        Some((claim, ok, measured.join(" / ")))
+/// Whether the runs made bear out a claim of group `group`, and what they measured; `None`
+/// when its runs were not made.
+fn verdict(c: &Claim, group: &str, runs: &[RunReport]) -> Option<(bool, String)> {
+    let find = |g: &str, name: &str| {
+        let mut all = runs.iter();
+        all.find(|r| r.experiment == g && r.name.starts_with(name))
     };
-    let sgd = find("optimizers", "SGD").zip(find("sgd-run", "only the first 1,000"));
-    let less_data = sgd.map(|(base, few)| {
-        let (base, few) = (base.test_accuracy, few.test_accuracy);
-        let claim = "SGD 0.08: a tenth of the data gives the same accuracy (within 0.02): \
-                     data is not the cause";
-        let measured = format!("{few:.4} on 1,000 images, {base:.4} on 10,000");
-        (claim, (few - base).abs() <= 0.02, measured)
-    });
-    // the training accuracy of each batch-norm run without it, and of its twin with it
-    let twins: Vec<(f64, f64)> = reports()
-        .filter(|r| r.experiment == "batchnorm" && r.name.ends_with("without batch norm"))
-        .filter_map(|off| {
-            let on = find("batchnorm", &off.name.replace("without", "with"))?;
-            Some((off.train_accuracy, on.train_accuracy))
-        })
-        .collect();
-    let faster = (!twins.is_empty()).then(|| {
-        let ok = twins.iter().all(|(off, on)| on > off);
-        let measured: Vec<String> = twins
-            .iter()
-            .map(|(off, on)| format!("{off:.3} → {on:.3}"))
-            .collect();
-        (
-            "batch norm raises the training accuracy reached at every scale",
-            ok,
-            measured.join(", "),
-        )
-    });
-    let none = find("overfitting", "none");
+    let in_group = || runs.iter().filter(|r| r.experiment == group);
     let gap = |r: &RunReport| r.train_accuracy - r.test_accuracy;
-    let overfits = none.map(|r| {
-        let claim = "the 300-image run overfits (train ≥ 0.99, test ≥ 0.15 lower)";
-        let measured = format!("train {:.4}, test {:.4}", r.train_accuracy, r.test_accuracy);
-        (claim, r.train_accuracy >= 0.99 && gap(r) >= 0.15, measured)
-    });
-    let narrows = none.map(|none| {
-        let narrower: Vec<&str> = reports()
-            .filter(|r| r.experiment == "overfitting" && r.name != "none" && gap(r) < gap(none))
-            .map(|r| r.name.as_str())
-            .collect();
-        let with = if narrower.is_empty() {
-            "none".to_string()
-        } else {
-            narrower.join(", ")
-        };
-        let measured = format!("gap {:.3} without; narrower with: {with}", gap(none));
-        (
-            "regularisation narrows the train–test gap",
-            !narrower.is_empty(),
-            measured,
-        )
-    });
-    [
-        on_test(
-            "ReLU + He reaches ≥ 0.93 test accuracy",
-            "init",
-            &[("relu + He", |a| a >= 0.93)],
-        ),
-        on_test(
-            "sigmoid + Gaussian(0.01) stays near chance (≤ 0.2)",
-            "init",
-            &[("sigmoid + Gaussian", |a| a <= 0.2)],
-        ),
-        less_data,
-        on_test(
-            "SGD: lr 0.3, or 3,600 steps at 0.08, reaches the course's 0.8975 (within 0.02)",
-            "sgd-run",
-            &[
-                ("lr 0.3", |a| (a - 0.8975).abs() <= 0.02),
-                ("3,600", |a| (a - 0.8975).abs() <= 0.02),
-            ],
-        ),
-        on_test(
-            "one online pass (batch 1, each image once) reaches ≥ 0.85; mini-batch 100 ≥ 0.9",
-            "descent",
-            &[("online", |a| a >= 0.85), ("mini-batch", |a| a >= 0.9)],
-        ),
-        on_test(
-            "σ 0.01: at chance without batch norm (≤ 0.2), learning with it (≥ 0.8)",
-            "batchnorm",
-            &[
-                ("Gaussian σ 0.01, without", |a| a <= 0.2),
-                ("Gaussian σ 0.01, with ", |a| a >= 0.8),
-            ],
-        ),
-        faster,
-        overfits,
-        narrows,
-        on_test(
-            "simple-convnet on all 10,000 images reaches ≥ 0.97",
-            "convnet",
-            &[("simple-convnet, all", |a| a >= 0.97)],
-        ),
-        on_test(
-            "the best convnet reaches ≥ 0.985",
-            "convnet",
-            &[("double-convnet", |a| a >= 0.985)],
-        ),
-    ]
-    .into_iter()
-    .flatten()
-    .collect()
+    match c.kind {
+        Kind::Test => {
+            let found = c
+                .test
+                .iter()
+                .map(|t| Some(find(group, &t.0)?.test_accuracy));
+            let accs: Vec<f64> = found.collect::<Option<_>>()?;
+            let ok = c
+                .test
+                .iter()
+                .zip(&accs)
+                .all(|(t, a)| (t.1..=t.2).contains(a));
+            let measured: Vec<String> = accs.iter().map(|a| format!("{a:.4}")).collect();
+            Some((ok, measured.join(" / ")))
+        }
+        Kind::LessData => {
+            let base = find("optimizers", "SGD")?.test_accuracy;
+            let few = find(group, "only the first 1,000")?.test_accuracy;
+            let measured = format!("{few:.4} on 1,000 images, {base:.4} on 10,000");
+            Some(((few - base).abs() <= 0.02, measured))
+        }
+        Kind::BatchNormTwins => {
+            // the training accuracy of each run without batch norm, and of its twin with it
+            let twins: Vec<(f64, f64)> = in_group()
+                .filter(|r| r.name.ends_with("without batch norm"))
+                .filter_map(|off| {
+                    let on = find(group, &off.name.replace("without", "with"))?;
+                    Some((off.train_accuracy, on.train_accuracy))
+                })
+                .collect();
+            let measured: Vec<String> = twins
+                .iter()
+                .map(|(off, on)| format!("{off:.3} → {on:.3}"))
+                .collect();
+            let ok = twins.iter().all(|(off, on)| on > off);
+            (!twins.is_empty()).then(|| (ok, measured.join(", ")))
+        }
+        Kind::Overfits => {
+            let r = find(group, "none")?;
+            let measured = format!("train {:.4}, test {:.4}", r.train_accuracy, r.test_accuracy);
+            Some((r.train_accuracy >= 0.99 && gap(r) >= 0.15, measured))
+        }
+        Kind::Narrows => {
+            let none = find(group, "none")?;
+            let narrower: Vec<&str> = in_group()
+                .filter(|r| r.name != "none" && gap(r) < gap(none))
+                .map(|r| r.name.as_str())
+                .collect();
+            let with = match narrower.is_empty() {
+                true => "none".to_string(),
+                false => narrower.join(", "),
+            };
+            let measured = format!("gap {:.3} without; narrower with: {with}", gap(none));
+            Some((!narrower.is_empty(), measured))
+        }
+    }
 }

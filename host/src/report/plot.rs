@@ -104,18 +104,12 @@ pub struct Series {
 }
 
 impl Series {
-    pub fn new(name: impl Into<String>, points: Vec<Point>, color: RGBColor) -> Self {
+    pub fn new(name: impl Into<String>, points: Vec<Point>, color: RGBColor, dashed: bool) -> Self {
         Self {
             name: name.into(),
             points,
             color,
-            dashed: false,
-        }
-    }
-    pub fn dashed(self) -> Self {
-        Self {
-            dashed: true,
-            ..self
+            dashed,
         }
     }
 }
@@ -169,20 +163,16 @@ impl LineChart {
         }
     }
 
-    /// The axes' ranges: the data's (0–1 when there is none), y padded by 5 % but not below 0
-    /// for data that is not.
+    /// The axes' ranges: the data's (0–1 when there is none), y padded by 5 %.
     fn ranges(&self) -> ((f64, f64), (f64, f64)) {
         let all = || self.series.iter().flat_map(|s| &s.points);
         let (x0, x1) = extent(all().map(|p| p.0)).unwrap_or((0.0, 1.0));
         let y = self.y_range.unwrap_or_else(|| {
             let (y0, y1) = extent(all().map(|p| p.1)).unwrap_or((0.0, 1.0));
             let pad = ((y1 - y0) * 0.05).max(1e-3);
-            let low = if y0 >= 0.0 {
-                (y0 - pad).max(0.0)
-            } else {
-                y0 - pad
-            };
-            (low, y1 + pad)
+            // not below 0 for data that is not
+            let low = if y0 >= 0.0 { 0.0 } else { f64::MIN };
+            ((y0 - pad).max(low), y1 + pad)
         });
         ((x0, if x1 <= x0 { x0 + 1.0 } else { x1 }), y)
     }
@@ -267,8 +257,8 @@ pub fn accuracy_chart(records: &[Record], by_epoch: bool, title: &str) -> LineCh
     let x = if by_epoch { "epoch" } else { "iteration" };
     LineChart {
         series: vec![
-            Series::new("train", train, color(0)),
-            Series::new("test", test, color(1)).dashed(),
+            Series::new("train", train, color(0), false),
+            Series::new("test", test, color(1), true),
         ],
         y_range: (lowest <= 0.8).then_some((0.0, 1.0)),
         legend: SeriesLabelPosition::LowerRight,
@@ -281,7 +271,7 @@ pub fn loss_chart(records: &[Record], by_epoch: bool, title: &str) -> LineChart 
     let x = if by_epoch { "epoch" } else { "iteration" };
     let mut c = LineChart::new(title, x, "loss");
     let loss = points(records, by_epoch, |r| Some(r.loss));
-    c.series.push(Series::new("training loss", loss, color(0)));
+    c.series = vec![Series::new("training loss", loss, color(0), false)];
     c
 }
 
@@ -353,8 +343,8 @@ impl Figure for Heatmap<'_> {
     }
 }
 
-/// Horizontal grouped bars: one row per group (e.g. a configuration), one bar per series
-/// (e.g. "shinso" and "course"). Missing values leave a gap.
+/// Horizontal grouped bars of values from 0 to 1 (accuracies): one row per group (e.g. a
+/// configuration), one bar per series (e.g. "shinso" and "course"). Missing values leave a gap.
 #[derive(Clone, Debug)]
 pub struct Bars {
     pub title: String,
@@ -362,8 +352,6 @@ pub struct Bars {
     pub groups: Vec<String>,
     /// (series name, one value per group)
     pub series: Vec<(String, Vec<Option<f64>>)>,
-    /// Fixed value range; default 0..max(1, data).
-    pub range: Option<(f64, f64)>,
 }
 
 impl Bars {
@@ -379,11 +367,6 @@ impl Figure for Bars {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn<DB> {
         let ng = self.groups.len().max(1) as f64;
         let ns = self.series.len().max(1) as u32;
-        let values = self.series.iter().flat_map(|s| s.1.iter().flatten());
-        let vmax = values.fold(0.0f64, |a, &b| a.max(b));
-        let (x0, x1) = self
-            .range
-            .unwrap_or((0.0, if vmax <= 1.0 { 1.0 } else { vmax * 1.1 }));
         let mut chart = ChartBuilder::on(root)
             .caption(&self.title, (FAMILY, 20))
             .margin(12)
@@ -391,7 +374,7 @@ impl Figure for Bars {
             .margin_right(48)
             .x_label_area_size(40)
             .y_label_area_size((16 + text_width(&self.groups)).min(400))
-            .build_cartesian_2d(x0..x1, 0.0..ng)?;
+            .build_cartesian_2d(0.0..1.0, 0.0..ng)?;
         chart
             .configure_mesh()
             .disable_y_mesh()
@@ -410,15 +393,10 @@ impl Figure for Bars {
                 let Some(v) = *v else { continue };
                 // group 0 at the top, its series one under the other
                 let top = ng - g as f64 - 0.1 - band * si as f64;
-                let end = v.clamp(x0, x1);
-                chart.draw_series([Rectangle::new([(x0, top - band), (end, top)], c.filled())])?;
+                let end = v.clamp(0.0, 1.0);
+                chart.draw_series([Rectangle::new([(0.0, top - band), (end, top)], c.filled())])?;
                 let (px, py) = chart.backend_coord(&(end, top - band / 2.0));
-                let value = if v.abs() < 10.0 {
-                    format!("{v:.3}")
-                } else {
-                    format!("{v:.0}")
-                };
-                root.draw_text(&value, &text(11, HPos::Left), (px + 3, py))?;
+                root.draw_text(&format!("{v:.3}"), &text(11, HPos::Left), (px + 3, py))?;
             }
             // the legend: top right, above the plot
             let (x, y) = (legend_x, 12 + 18 * si as i32);
@@ -427,7 +405,7 @@ impl Figure for Bars {
         }
         // group labels, right-aligned left of the axis
         for (g, name) in self.groups.iter().enumerate() {
-            let (px, py) = chart.backend_coord(&(x0, ng - g as f64 - 0.5));
+            let (px, py) = chart.backend_coord(&(0.0, ng - g as f64 - 0.5));
             root.draw_text(name, &text(13, HPos::Right), (px - 8, py))?;
         }
         Ok(())
