@@ -625,3 +625,28 @@ fn reproduce_quick_subset_writes_report() {
         "vanishing gradient expected"
     );
 }
+
+/// The schedule flags alone pick their schedule, and keep the preset's other parameters:
+/// `--lr-min` turns the mlp's constant rate into a cosine decay, and sets the floor of
+/// double-convnet's own cosine.
+#[test]
+fn schedule_flags_alone_pick_their_schedule() {
+    let d = tmp();
+    let schedule = |preset: &str, flags: &[&str]| {
+        let out = d.path().join(preset);
+        let mut args = vec!["train", "--preset", preset, "-n", "2", "--test-size", "50"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["--out", p(&out), "-q"]);
+        ok(&args);
+        let text = std::fs::read_to_string(out.join("summary.json")).unwrap();
+        let summary: serde_json::Value = serde_json::from_str(&text).unwrap();
+        summary["config"]["schedule"].to_string()
+    };
+    let cosine = r#"{"kind":"cosine","min":0.001}"#;
+    assert_eq!(schedule("mlp", &["--lr-min", "0.001"]), cosine);
+    assert_eq!(schedule("double-convnet", &["--lr-min", "0.001"]), cosine);
+    assert_eq!(
+        schedule("mlp", &["--lr-gamma", "0.5"]),
+        r#"{"kind":"step","every":10.0,"gamma":0.5}"#
+    );
+}

@@ -455,6 +455,12 @@ fn model_metadata_and_state_are_checked_on_every_load() {
     }
     edited(&model, &bad, set("batch_norm", "maybe"));
     refused(&["eval", "--model", p(&bad)], &["batch_norm", "maybe"]);
+    // the same model without its batch-norm tensors: the bad value is still refused
+    edited(&model, &bad, |f| {
+        f.tensors.retain(|n, _| !n.contains(".batchnorm."));
+        f.meta.insert("batch_norm".into(), "maybe".into());
+    });
+    refused(&["eval", "--model", p(&bad)], &["batch_norm", "maybe"]);
     edited(&model, &bad, set("activation", "bogus"));
     refused(&["eval", "--model", p(&bad)], &["activation", "bogus"]);
     refused(

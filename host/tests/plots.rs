@@ -59,11 +59,9 @@ fn draws_all_charts() {
             }
         }
     }
-    let names = (0..10).map(|i| i.to_string()).collect();
     Heatmap {
         title: "confusion".into(),
         confusion: &c,
-        names,
     }
     .save(&dir.join("c.png"))
     .unwrap();

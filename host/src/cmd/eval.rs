@@ -80,7 +80,6 @@ pub fn run(a: &EvalArgs) -> Result<()> {
     plot::Heatmap {
         title: format!("confusion ({set}): {preset}"),
         confusion: &conf,
-        names: (0..10).map(|i| i.to_string()).collect(),
     }
     .save(&plot)?;
     let report = serde_json::json!({

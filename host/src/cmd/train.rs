@@ -56,9 +56,9 @@ pub struct TrainArgs {
     /// Factor applied at each step (step schedule)
     #[arg(long, value_name = "FACTOR")]
     pub lr_gamma: Option<f32>,
-    /// Final learning rate (cosine schedule)
-    #[arg(long, default_value_t = 0.0)]
-    pub lr_min: f32,
+    /// Final learning rate (cosine schedule; default 0)
+    #[arg(long)]
+    pub lr_min: Option<f32>,
     /// Samples per step (at most 128)
     #[arg(long, short = 'b')]
     pub batch_size: Option<usize>,
@@ -131,21 +131,28 @@ impl TrainArgs {
     }
 
     /// The schedule the flags ask for: a kind picks a schedule, `--lr-step` or `--lr-gamma`
-    /// alone picks a step schedule, and the preset's own is kept otherwise.
+    /// alone picks a step schedule, `--lr-min` alone a cosine one, and the preset's own is
+    /// kept otherwise. Parameters not given are the preset's (if it has that kind) or the
+    /// defaults.
     fn schedule(&self, recipe: Schedule) -> Schedule {
-        let (every, gamma) = match recipe {
-            Schedule::Step { every, gamma } => (every, gamma),
-            _ => (10.0, 0.5),
+        let ((every, gamma), min) = match recipe {
+            Schedule::Step { every, gamma } => ((every, gamma), 0.0),
+            Schedule::Cosine { min } => ((10.0, 0.5), min),
+            Schedule::Constant => ((10.0, 0.5), 0.0),
         };
         let step = Schedule::Step {
             every: self.lr_step.unwrap_or(every),
             gamma: self.lr_gamma.unwrap_or(gamma),
         };
+        let cosine = Schedule::Cosine {
+            min: self.lr_min.unwrap_or(min),
+        };
         match self.lr_schedule {
             Some(ScheduleKind::Constant) => Schedule::Constant,
             Some(ScheduleKind::Step) => step,
-            Some(ScheduleKind::Cosine) => Schedule::Cosine { min: self.lr_min },
+            Some(ScheduleKind::Cosine) => cosine,
             None if self.lr_step.is_some() || self.lr_gamma.is_some() => step,
+            None if self.lr_min.is_some() => cosine,
             None => recipe,
         }
     }
@@ -198,7 +205,6 @@ pub fn run(a: &TrainArgs) -> Result<()> {
     plot::Heatmap {
         title: format!("confusion (test): {}", cfg.preset),
         confusion: &r.confusion,
-        names: (0..10).map(|i| i.to_string()).collect(),
     }
     .save(&a.out.join(&confusion))?;
     // the knobs inference needs, and provenance

@@ -180,7 +180,8 @@ pub fn load_model(
                 "metadata says batch_norm = true but the file has no batch-norm tensors".into(),
             );
         }
-        meta.insert("batch_norm".into(), "false".into());
+        // absent means off; any other value is left for the knobs' check to refuse
+        meta.entry("batch_norm".into()).or_insert("false".into());
     }
     let mut model = preset.build();
     visit_named(&mut *model, |name, t| match file.tensors.get(name) {

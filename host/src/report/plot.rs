@@ -275,13 +275,12 @@ pub fn loss_chart(records: &[Record], by_epoch: bool, title: &str) -> LineChart 
     c
 }
 
-/// A confusion-matrix heatmap: rows true classes, columns predictions, cells shaded by the
-/// fraction of the row, with counts written in.
+/// A confusion-matrix heatmap: rows true classes, columns predictions (both labelled by the
+/// class's digit), cells shaded by the fraction of the row, with counts written in.
 #[derive(Clone, Debug)]
 pub struct Heatmap<'a> {
     pub title: String,
     pub confusion: &'a Confusion,
-    pub names: Vec<String>,
 }
 
 impl Heatmap<'_> {
@@ -302,17 +301,14 @@ impl Figure for Heatmap<'_> {
         let n = self.confusion.m.len() as i32;
         // the first class at the top: row `t` is drawn at y = n - 1 - t
         let name = |v: &SegmentValue<i32>, flip: bool| match *v {
-            CenterOf(i) => {
-                let i = if flip { n - 1 - i } else { i };
-                self.names.get(i as usize).cloned().unwrap_or_default()
-            }
+            CenterOf(i) => (if flip { n - 1 - i } else { i }).to_string(),
             _ => String::new(),
         };
         let mut chart = ChartBuilder::on(root)
             .caption(&self.title, (FAMILY, 22))
             .margin(14)
             .x_label_area_size(48)
-            .y_label_area_size((20 + text_width(&self.names)).max(48))
+            .y_label_area_size(48)
             .build_cartesian_2d((0..n - 1).into_segmented(), (0..n - 1).into_segmented())?;
         chart
             .configure_mesh()
