@@ -22,8 +22,7 @@ use shinso_app::schedule::Schedule;
 use shinso_app::slot::state::{self, Header};
 use shinso_proto::{CheckpointStatus, Request};
 
-use super::requests::{load_payload, preset_of};
-use super::session::{Session, TIMEOUT};
+use super::session::{load_payload, preset_of, Session, TIMEOUT};
 use crate::io::safetensors::{self, Metadata, EXTRA};
 use crate::io::{self as model_file, write_atomic};
 use crate::nets::Preset;

@@ -4,28 +4,33 @@
 //! emulation of the device come from `shinso-link` (in `firmware/link`). The device holds two
 //! models: 0 = `double-convnet` (inference; weights pushed from here), 1 = `online-convnet`
 //! (learns on the device).
+//!
+//! Fine-tuning trains only the pushed `double-convnet`'s last layer (affine 800 → 10 and its
+//! bias) by SGD on what its frozen convolutions compute: no optimizer state, and its gradients
+//! fit in the arena an inference or a push already takes. Trained whole with Adam it would need
+//! 102 KiB of optimizer state and a 94 KiB arena, more than the device has (firmware README).
 
 mod checkpoint;
 mod demo;
-mod finetune;
-mod requests;
 mod session;
 
+use std::ops::Range;
 use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, Result};
 use clap::{Args, Subcommand};
 use shinso::optim::limits;
-use shinso_proto::{LearnStats, Request};
+use shinso::{OptimizerKind, Rule};
+use shinso_proto::{self as proto, LearnStats, Request};
 
-use crate::data::DataArgs;
+use crate::data::rotate::rotate;
+use crate::data::{DataArgs, Dataset, Mnist};
 use crate::io;
 use crate::nets::Model;
 use crate::ui::say;
 pub use demo::{demo, DemoArgs};
-use requests::{check_images, eval, infer, learn, pull, push, Student};
 pub use session::Session;
-use shinso::OptimizerKind;
+use session::Student;
 
 /// `shinso device --port PATH <command>`.
 #[derive(Args, Debug, Clone)]
@@ -78,7 +83,7 @@ pub enum DeviceCommand {
         model_id: u8,
     },
     /// Fine-tune a pushed model's last layer on training images (SGD, linear decay)
-    Finetune(finetune::FineTuneArgs),
+    Finetune(FineTuneArgs),
     /// Accuracy of a device model on the test set, and its cost per inference
     Eval(EvalArgs),
     #[command(flatten)]
@@ -121,6 +126,31 @@ pub struct LearnArgs {
     data: DataArgs,
 }
 
+/// `shinso device finetune`: stream labelled training images to a pushed model's last layer.
+#[derive(Args, Debug, Clone)]
+pub struct FineTuneArgs {
+    /// Number of samples (default: 1,000)
+    #[arg(long, default_value_t = demo::FINETUNE_SAMPLES)]
+    count: usize,
+    /// First training image
+    #[arg(long, default_value_t = 0)]
+    offset: usize,
+    /// Device model id (the pushed double-convnet is 0)
+    #[arg(long, default_value_t = 0)]
+    model_id: u8,
+    /// SGD rate of the first step
+    #[arg(long, default_value_t = demo::FINETUNE_LR)]
+    lr: f32,
+    /// Steps over which the rate decays linearly to 0 (default: --count; 0 keeps it constant)
+    #[arg(long)]
+    decay_steps: Option<u32>,
+    /// Rotate the training images by this many degrees first (the demo's domain shift is 30)
+    #[arg(long, value_name = "DEGREES")]
+    rotate: Option<f64>,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct EvalArgs {
     #[arg(long, default_value_t = 0)]
@@ -137,37 +167,49 @@ pub struct EvalArgs {
 
 /// `shinso device`.
 pub fn device(a: &DeviceArgs) -> Result<()> {
-    let mut s = Session::open(&a.port)?;
-    run(&mut s, &a.command)
+    run(&mut Session::open(&a.port)?, &a.command)
 }
 
 /// `shinso emulate`.
 pub fn emulate(a: &EmulateArgs) -> Result<()> {
-    let mut s = Session::emulated(a.elf.as_deref(), a.no_qemu)?;
-    run(&mut s, &a.command)
+    run(
+        &mut Session::emulated(a.elf.as_deref(), a.no_qemu)?,
+        &a.command,
+    )
 }
 
-/// The images `start .. start + count` of a set of `len`, or why not: a request past the end
-/// is refused, not cut short.
-pub(crate) fn span(
-    (start_flag, count_flag): (&str, &str),
-    start: usize,
-    count: usize,
-    len: usize,
-    set: &str,
-) -> Result<std::ops::Range<usize>> {
+/// The data set `--data` names, if its images are the device's 28×28 (training and test
+/// images are one size, or it does not load).
+fn images(data: &DataArgs) -> Result<Mnist> {
+    let data = data.load()?;
+    if data.test.pixels() != proto::PIXELS {
+        let (rows, cols) = (data.test.rows, data.test.cols);
+        bail!("the device takes 28×28 images; this data set has {rows}×{cols}");
+    }
+    Ok(data)
+}
+
+/// The images `start .. start + count` of `set` (the `what` set), or why not: a request past
+/// the end is refused, not cut short. The flags name the numbers in the messages.
+fn span(
+    set: &Dataset,
+    what: &str,
+    (start_flag, start): (&str, usize),
+    (count_flag, count): (&str, usize),
+) -> Result<Range<usize>> {
+    let len = set.len();
     if count == 0 {
         bail!("{count_flag} must be at least 1");
     }
     if start >= len {
         bail!(
-            "{start_flag} {start} is past the end of the {set} set ({len} images, 0 to {})",
+            "{start_flag} {start} is past the end of the {what} set ({len} images, 0 to {})",
             len.saturating_sub(1)
         );
     }
     if count > len - start {
         bail!(
-            "{count_flag} {count} from image {start} runs past the end of the {set} set ({len} images: at most {} from there)",
+            "{count_flag} {count} from image {start} runs past the end of the {what} set ({len} images: at most {} from there)",
             len - start
         );
     }
@@ -178,7 +220,6 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
     let unit = s.counter_unit();
     match cmd {
         DeviceCommand::Info => print_info(s),
-        DeviceCommand::Finetune(a) => finetune::command(s, a)?,
         DeviceCommand::Checkpoint(c) => checkpoint::run(s, c)?,
         DeviceCommand::Stats => {
             let st: LearnStats = s.ask("stats", &Request::Stats)?;
@@ -188,11 +229,10 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
             ));
         }
         DeviceCommand::Infer(a) => {
-            let test = a.data.load()?.test;
-            check_images(&test)?;
+            let test = images(&a.data)?.test;
             s.model_info(a.model_id)?;
-            for i in span(("--index", "--count"), a.index, a.count, test.len(), "test")? {
-                let r = infer(s, a.model_id, &test, i)?;
+            for i in span(&test, "test", ("--index", a.index), ("--count", a.count))? {
+                let r = s.infer(a.model_id, &test, i)?;
                 let (p, label) = (r.scores[r.class as usize], test.labels[i]);
                 say(&format!(
                     "image {i}: class {} (p {p:.3}), label {label}, {} {unit}",
@@ -201,10 +241,14 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
             }
         }
         DeviceCommand::Learn(a) => {
-            let train = a.data.load()?.train;
+            let train = images(&a.data)?.train;
             let count = (a.count).unwrap_or(train.len().saturating_sub(a.offset).max(1));
-            let flags = ("--offset", "--count");
-            let range = span(flags, a.offset, count, train.len(), "training")?;
+            let range = span(
+                &train,
+                "training",
+                ("--offset", a.offset),
+                ("--count", count),
+            )?;
             match (a.optimizer, a.lr) {
                 (Some(o), lr) => configure(s, o, lr)?,
                 (None, Some(_)) => bail!("--lr needs --optimizer"),
@@ -213,7 +257,7 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
             if let Some(seed) = a.reset {
                 s.ask::<()>("reset", &Request::Reset { seed })?;
             }
-            let r = learn(s, Student::Learner, &train, range, true)?;
+            let r = s.learn(Student::Learner, &train, range, true)?;
             let rolled = match r.rolled_back {
                 0 => String::new(),
                 n => format!(" ({n} rolled back by the device: not finite)"),
@@ -223,9 +267,30 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
                 r.learned(), r.learned() + r.rolled_back, r.accuracy(..), r.last_quarter(), r.per_step(), r.samples_seen
             ));
         }
+        DeviceCommand::Finetune(a) => {
+            limits::lr_range(&Rule::sgd(a.lr)).check("--lr", a.lr)?;
+            let train = images(&a.data)?.train;
+            let range = span(
+                &train,
+                "training",
+                ("--offset", a.offset),
+                ("--count", a.count),
+            )?;
+            let train = match a.rotate {
+                Some(deg) => rotate(&train, deg),
+                None => train,
+            };
+            let decay = a.decay_steps.unwrap_or(u32::try_from(range.len())?);
+            s.schedule(a.model_id, a.lr, decay)?;
+            let r = s.learn(Student::LastLayer(a.model_id), &train, range, true)?;
+            say(&format!(
+                "fine-tuned model {}'s last layer on {} samples ({} rolled back): it predicted {:.4} of them right before learning each ({:.4} over the last quarter), {} {unit} per step",
+                a.model_id, r.learned(), r.rolled_back, r.accuracy(..), r.last_quarter(), r.per_step()
+            ));
+        }
         DeviceCommand::Push { file, model_id } => {
             let mut model = io::load(file, None, None)?.model;
-            let id = push(s, &mut *model, *model_id)?;
+            let id = s.push(&mut *model, *model_id)?;
             let (n, name) = (model.params() + model.state(), model.preset().name());
             say(&format!(
                 "pushed {} ({n} parameters of {name}) to model {id}",
@@ -233,20 +298,20 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
             ));
         }
         DeviceCommand::Pull { out, model_id } => {
-            let blob = pull(s, *model_id)?;
+            let blob = s.pull(*model_id)?;
             io::write_atomic(out, &blob)?;
             let (out, len) = (out.display(), blob.len());
             say(&format!("wrote {out} ({len} bytes, model {model_id})"));
         }
         DeviceCommand::Eval(a) => {
-            let (test, model_id) = (a.data.load()?.test, a.model_id);
+            let (test, model_id) = (images(&a.data)?.test, a.model_id);
             let n = a.count.unwrap_or(test.len());
-            span(("--index", "--count"), 0, n, test.len(), "test")?;
+            span(&test, "test", ("--index", 0), ("--count", n))?;
             let mut host = (a.compare.as_ref())
                 .map(|f| io::load(f, None, None))
                 .transpose()?;
             let host = host.as_mut().map(|l| &mut *l.model as &mut dyn Model);
-            let r = eval(s, model_id, &test, n, host, true)?;
+            let r = s.eval(model_id, &test, n, host, true)?;
             let agrees = r.agreement.map_or(String::new(), |(a, b)| {
                 format!(", agrees with the host on {a:.4} (scores bit-identical on {b:.4})")
             });
