@@ -127,10 +127,9 @@ fn one_pass(
     range: Range<usize>,
     progress: bool,
 ) -> Result<Tally> {
-    let (optimizer, lr) = (OptimizerKind::Adam, LEARNER_LR);
-    s.ask::<()>("configure", &Request::Configure { optimizer, lr })?;
+    s.configure(OptimizerKind::Adam, Some(LEARNER_LR))?;
     s.ask::<()>("reset", &Request::Reset { seed: 42 })?;
-    s.schedule(1, lr, u32::try_from(range.len())?)?;
+    s.schedule(1, LEARNER_LR, u32::try_from(range.len())?)?;
     s.learn(Student::Learner, train, range, progress)
 }
 

@@ -17,7 +17,7 @@ mod session;
 use std::ops::Range;
 use std::path::PathBuf;
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use shinso::optim::limits;
 use shinso::{OptimizerKind, Rule};
@@ -30,7 +30,7 @@ use crate::nets::Model;
 use crate::ui::say;
 pub use demo::{demo, DemoArgs};
 pub use session::Session;
-use session::Student;
+use session::{Student, TIMEOUT};
 
 /// `shinso device --port PATH <command>`.
 #[derive(Args, Debug, Clone)]
@@ -86,8 +86,26 @@ pub enum DeviceCommand {
     Finetune(FineTuneArgs),
     /// Accuracy of a device model on the test set, and its cost per inference
     Eval(EvalArgs),
-    #[command(flatten)]
-    Checkpoint(checkpoint::CheckpointCommand),
+    /// Pull the learner's whole state (weights, optimizer state, step count) into a model
+    /// file that `shinso eval` also reads
+    Checkpoint {
+        /// Output file (safetensors)
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Push a file from `checkpoint` back into the learner (checked whole first, on the host
+    /// and again on the device, before anything changes)
+    Restore {
+        /// A file written by `shinso device checkpoint`
+        file: PathBuf,
+    },
+    /// Save the learner's state to the device's flash now, or with --every set when it saves
+    /// by itself; then show its checkpoints
+    Save {
+        /// Save after every N-th learning step from now on (0: never)
+        #[arg(long, value_name = "N")]
+        every: Option<u32>,
+    },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -220,7 +238,6 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
     let unit = s.counter_unit();
     match cmd {
         DeviceCommand::Info => print_info(s),
-        DeviceCommand::Checkpoint(c) => checkpoint::run(s, c)?,
         DeviceCommand::Stats => {
             let st: LearnStats = s.ask("stats", &Request::Stats)?;
             say(&format!(
@@ -250,7 +267,7 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
                 ("--count", count),
             )?;
             match (a.optimizer, a.lr) {
-                (Some(o), lr) => configure(s, o, lr)?,
+                (Some(o), lr) => s.configure(o, lr)?,
                 (None, Some(_)) => bail!("--lr needs --optimizer"),
                 (None, None) => {}
             }
@@ -307,10 +324,9 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
             let (test, model_id) = (images(&a.data)?.test, a.model_id);
             let n = a.count.unwrap_or(test.len());
             span(&test, "test", ("--index", 0), ("--count", n))?;
-            let mut host = (a.compare.as_ref())
-                .map(|f| io::load(f, None, None))
-                .transpose()?;
-            let host = host.as_mut().map(|l| &mut *l.model as &mut dyn Model);
+            let compare = a.compare.as_ref().map(|f| io::load(f, None, None));
+            let mut host = compare.transpose()?.map(|l| l.model);
+            let host = host.as_mut().map(|m| &mut **m as &mut dyn Model);
             let r = s.eval(model_id, &test, n, host, true)?;
             let agrees = r.agreement.map_or(String::new(), |(a, b)| {
                 format!(", agrees with the host on {a:.4} (scores bit-identical on {b:.4})")
@@ -320,18 +336,42 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
                 r.accuracy, r.n, r.count
             ));
         }
+        DeviceCommand::Checkpoint { out } => {
+            let preset = checkpoint::learner_preset(s)?;
+            let state = checkpoint::pull_state(s, preset)?;
+            let (file, h) = checkpoint::to_file(&state, preset)?;
+            io::write_atomic(out, &file)?;
+            let (rule, len) = (checkpoint::rule_name(h.rule.kind()), state.len());
+            say(&format!(
+                "wrote {}: the {} learner after {} steps, {rule} ({len} bytes of state)",
+                out.display(),
+                preset.name(),
+                h.steps,
+            ));
+        }
+        DeviceCommand::Restore { file } => {
+            let bytes = checkpoint::from_file(file, checkpoint::learner_preset(s)?)?;
+            let (len, crc) = (bytes.len() as u32, shinso::model::crc32(&bytes));
+            let begin = Request::RestoreBegin { len, crc };
+            s.transfer("restore", bytes.len(), |link, progress| {
+                link.send(&begin, &bytes, TIMEOUT, progress)
+            })?;
+            let (file, len) = (file.display(), bytes.len());
+            say(&format!("restored the learner from {file} ({len} bytes)"));
+        }
+        DeviceCommand::Save { every: Some(steps) } => {
+            s.ask::<()>("save", &Request::CheckpointEvery { steps: *steps })?;
+            say(&checkpoint::describe(
+                &s.ask("save", &Request::CheckpointStatus)?,
+            ));
+        }
+        DeviceCommand::Save { every: None } => {
+            say(&checkpoint::describe(
+                &s.ask("save", &Request::SaveCheckpoint)?,
+            ));
+        }
     }
     Ok(())
-}
-
-/// Chooses the learner's rule, checking the rate against the core's ranges first (the device
-/// checks the same, and would refuse it too).
-fn configure(s: &mut Session, o: OptimizerKind, lr: Option<f32>) -> Result<()> {
-    let lr = lr.unwrap_or(o.default_lr());
-    limits::lr_range(&o.rule(lr))
-        .check("--lr", lr)
-        .map_err(|e| anyhow!("{e} (for {o:?})"))?;
-    s.ask("configure", &Request::Configure { optimizer: o, lr })
 }
 
 fn print_info(s: &Session) {

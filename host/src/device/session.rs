@@ -7,6 +7,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
+use shinso::optim::limits;
+use shinso::OptimizerKind;
 use shinso_link::{listed, pixels, target, Answer, AnswerError, Backend, Inferred, Link};
 use shinso_link::{LinkError, Push, Tally, TransferError};
 use shinso_proto::{self as proto, DeviceInfo, ModelInfo, Pixels, Request};
@@ -106,14 +108,6 @@ impl Session {
         listed(&self.info, id).map_err(|e| anyhow!(e))
     }
 
-    /// The model that holds `preset`'s parameters: model `id`, or without one the model of
-    /// that network; it must be of that network ([`target`]).
-    fn target(&self, id: Option<u8>, preset: Preset) -> Result<u8> {
-        let (sig, floats) = preset.shape();
-        let m = target(&self.info, id, (preset.name(), sig, floats)).map_err(|e| anyhow!(e))?;
-        Ok(m.id)
-    }
-
     pub fn counter_unit(&self) -> &'static str {
         match self.info.counter {
             proto::Counter::Instructions => "instructions",
@@ -132,10 +126,14 @@ impl Session {
     /// model of the same network (signature and size); it checks length, CRC and finiteness
     /// again before it swaps the weights in.
     pub fn push(&mut self, model: &mut dyn Model, model_id: Option<u8>) -> Result<u8> {
-        let id = self.target(model_id, model.preset())?;
+        let (sig, floats) = model.preset().shape();
+        let net = (model.preset().name(), sig, floats);
+        let id = target(&self.info, model_id, net)
+            .map_err(|e| anyhow!(e))?
+            .id;
         let blob = model.save_blob();
         // The device takes the core's blob without its header.
-        let push = Push::new(id, model.signature(), &blob[shinso::model::HEADER..]);
+        let push = Push::new(id, sig, &blob[shinso::model::HEADER..]);
         self.transfer("push", push.payload.len(), |link, progress| {
             link.push(&push, TIMEOUT, progress)
         })?;
@@ -148,14 +146,25 @@ impl Session {
     /// checked whole (CRC, finiteness) before it is returned.
     pub fn pull(&mut self, model_id: u8) -> Result<Vec<u8>> {
         let preset = preset_of(self.model_info(model_id)?)?;
-        self.target(Some(model_id), preset)?;
-        let len = 4 * preset.shape().1;
+        let (sig, floats) = preset.shape();
+        target(&self.info, Some(model_id), (preset.name(), sig, floats)).map_err(|e| anyhow!(e))?;
+        let len = 4 * floats;
         let payload = self.transfer("pull", len, |link, progress| {
             link.pull(model_id, len, TIMEOUT, progress)
         })?;
         let (_, blob) = load_payload(preset, &payload)
             .map_err(|e| anyhow!("pull: the device's weights: {e}"))?;
         Ok(blob)
+    }
+
+    /// Chooses the learner's rule, checking the rate against the core's ranges first (the
+    /// device checks the same, and would refuse it too).
+    pub fn configure(&mut self, o: OptimizerKind, lr: Option<f32>) -> Result<()> {
+        let lr = lr.unwrap_or(o.default_lr());
+        limits::lr_range(&o.rule(lr))
+            .check("--lr", lr)
+            .map_err(|e| anyhow!("{e} (for {o:?})"))?;
+        self.ask("configure", &Request::Configure { optimizer: o, lr })
     }
 
     /// Sets `model`'s rate: `lr`, decaying linearly to 0 over `decay_steps` steps (0:
