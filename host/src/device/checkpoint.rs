@@ -45,11 +45,7 @@ pub(super) fn describe(c: &CheckpointStatus) -> String {
     };
     format!(
         "learner at step {} ({} bytes of state); newest checkpoint in flash {}, resumed at boot from {}; saves {every}, {} failed since boot",
-        c.steps,
-        c.state_len,
-        seq(c.latest),
-        seq(c.resumed),
-        c.failed
+        c.steps, c.state_len, seq(c.latest), seq(c.resumed), c.failed
     )
 }
 
@@ -85,38 +81,27 @@ pub fn to_file(state: &[u8], preset: Preset) -> Result<(Vec<u8>, Header)> {
         .map_err(|e| anyhow!("the learner's state has a bad header ({e:?})"))?;
     let (sig, floats) = preset.shape();
     if h.signature != sig || h.net_floats as usize != floats || state.len() != h.state_len() {
-        bail!(
-            "the learner's state is not a {}'s ({} bytes, signature {:#018x})",
-            preset.name(),
-            state.len(),
-            h.signature
-        );
+        let (name, len, theirs) = (preset.name(), state.len(), h.signature);
+        bail!("the learner's state is not a {name}'s ({len} bytes, signature {theirs:#018x})");
     }
     let (net, opt) = state[state::HEADER..].split_at(4 * floats);
     let (mut model, _) =
         load_payload(preset, net).map_err(|e| anyhow!("the learner's weights: {e}"))?;
-    let hyper = state::rule_words(h.rule)
-        .1
-        .map(|v| format!("{v:?}"))
-        .join(" ");
+    let (_, hyper) = state::rule_words(h.rule);
     let sch = h.schedule;
+    let schedule = format!("{:?} {} {}", sch.lr, sch.decay_steps, sch.step);
     let meta: Metadata = [
         ("learner_state", state::VERSION.to_string()),
         ("steps", h.steps.to_string()),
         ("optimizer", rule_name(h.rule.kind())),
-        ("hyperparameters", hyper),
-        (
-            "schedule",
-            format!("{:?} {} {}", sch.lr, sch.decay_steps, sch.step),
-        ),
+        ("hyperparameters", hyper.map(|v| format!("{v:?}")).join(" ")),
+        ("schedule", schedule),
     ]
     .map(|(k, v)| (k.to_string(), v))
     .into();
     let opt_tensor = (OPT_TENSOR.into(), vec![h.opt_floats as usize], opt.to_vec());
-    Ok((
-        safetensors::encode_model(&mut *model, &meta, vec![opt_tensor])?,
-        h,
-    ))
+    let file = safetensors::encode_model(&mut *model, &meta, vec![opt_tensor])?;
+    Ok((file, h))
 }
 
 /// The learner's state bytes from a file [`to_file`] wrote: the model as every model command
@@ -128,9 +113,8 @@ pub fn from_file(path: &Path, preset: Preset) -> Result<Vec<u8>> {
         loaded.meta.get(k).map(String::as_str)
             .ok_or_else(|| at(format!("no {k:?} in the metadata: not a learner checkpoint (shinso device checkpoint writes them)")))
     };
-    let version = key("learner_state")?;
-    if version != state::VERSION.to_string() {
-        let want = state::VERSION;
+    let (version, want) = (key("learner_state")?, state::VERSION);
+    if version != want.to_string() {
         return Err(at(format!(
             "learner_state {version:?}: this build reads version {want}"
         )));

@@ -147,13 +147,9 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
         ),
     };
     let training = demo_training(&data, a.epochs)?;
-    span(&data.test, "test", ("(start)", 0), ("--eval-count", eval_n))?;
-    let learn_range = span(
-        &data.train,
-        "training",
-        ("(start)", 0),
-        ("--learn-count", learn_n),
-    )?;
+    span(("test", "(start)", "--eval-count"), 0, eval_n, &data.test)?;
+    let flags = ("training", "(start)", "--learn-count");
+    let learn_range = span(flags, 0, learn_n, &data.train)?;
     let note = |s: &str| {
         if !a.json {
             eprintln!("{s}");
@@ -250,15 +246,12 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
     let online = online_test.map_or(String::new(), |a| {
         format!(", test accuracy {a:.4} ({learner_n} images)")
     });
+    let (flash, stack, heap, used) = (m.flash, m.stack, m.heap, m.heap_used);
     let memory = match m.ram {
         0 => "not measured (the application logic ran on the host)".to_string(),
         ram => format!(
-            "flash {} B, RAM {ram} B static + {} B stack + {} B heap ({} used) = {} B",
-            m.flash,
-            m.stack,
-            m.heap,
-            m.heap_used,
-            ram + m.stack + m.heap
+            "flash {flash} B, RAM {ram} B static + {stack} B stack + {heap} B heap ({used} used) = {} B",
+            ram + stack + heap
         ),
     };
     say(&[

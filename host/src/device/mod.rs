@@ -207,13 +207,19 @@ fn images(data: &DataArgs) -> Result<Mnist> {
     Ok(data)
 }
 
-/// The images `start .. start + count` of `set` (the `what` set), or why not: a request past
-/// the end is refused, not cut short. The flags name the numbers in the messages.
+/// What [`span`] names in its messages: the set, the flag that picks the first image, the one
+/// that says how many.
+type Flags<'a> = (&'a str, &'a str, &'a str);
+const TRAINING: Flags = ("training", "--offset", "--count");
+const TEST: Flags = ("test", "--index", "--count");
+
+/// The images `start .. start + count` of `set`, or why not: a request past the end is
+/// refused, not cut short.
 fn span(
+    (what, start_flag, count_flag): Flags,
+    start: usize,
+    count: usize,
     set: &Dataset,
-    what: &str,
-    (start_flag, start): (&str, usize),
-    (count_flag, count): (&str, usize),
 ) -> Result<Range<usize>> {
     let len = set.len();
     if count == 0 {
@@ -248,7 +254,7 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
         DeviceCommand::Infer(a) => {
             let test = images(&a.data)?.test;
             s.model_info(a.model_id)?;
-            for i in span(&test, "test", ("--index", a.index), ("--count", a.count))? {
+            for i in span(TEST, a.index, a.count, &test)? {
                 let r = s.infer(a.model_id, &test, i)?;
                 let (p, label) = (r.scores[r.class as usize], test.labels[i]);
                 say(&format!(
@@ -260,12 +266,7 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
         DeviceCommand::Learn(a) => {
             let train = images(&a.data)?.train;
             let count = (a.count).unwrap_or(train.len().saturating_sub(a.offset).max(1));
-            let range = span(
-                &train,
-                "training",
-                ("--offset", a.offset),
-                ("--count", count),
-            )?;
+            let range = span(TRAINING, a.offset, count, &train)?;
             match (a.optimizer, a.lr) {
                 (Some(o), lr) => s.configure(o, lr)?,
                 (None, Some(_)) => bail!("--lr needs --optimizer"),
@@ -286,17 +287,11 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
         }
         DeviceCommand::Finetune(a) => {
             limits::lr_range(&Rule::sgd(a.lr)).check("--lr", a.lr)?;
-            let train = images(&a.data)?.train;
-            let range = span(
-                &train,
-                "training",
-                ("--offset", a.offset),
-                ("--count", a.count),
-            )?;
-            let train = match a.rotate {
-                Some(deg) => rotate(&train, deg),
-                None => train,
-            };
+            let mut train = images(&a.data)?.train;
+            let range = span(TRAINING, a.offset, a.count, &train)?;
+            if let Some(deg) = a.rotate {
+                train = rotate(&train, deg);
+            }
             let decay = a.decay_steps.unwrap_or(u32::try_from(range.len())?);
             s.schedule(a.model_id, a.lr, decay)?;
             let r = s.learn(Student::LastLayer(a.model_id), &train, range, true)?;
@@ -323,7 +318,7 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
         DeviceCommand::Eval(a) => {
             let (test, model_id) = (images(&a.data)?.test, a.model_id);
             let n = a.count.unwrap_or(test.len());
-            span(&test, "test", ("--index", 0), ("--count", n))?;
+            span(TEST, 0, n, &test)?;
             let compare = a.compare.as_ref().map(|f| io::load(f, None, None));
             let mut host = compare.transpose()?.map(|l| l.model);
             let host = host.as_mut().map(|m| &mut **m as &mut dyn Model);
