@@ -128,9 +128,7 @@ impl Session {
     pub fn push(&mut self, model: &mut dyn Model, model_id: Option<u8>) -> Result<u8> {
         let (sig, floats) = model.preset().shape();
         let net = (model.preset().name(), sig, floats);
-        let id = target(&self.info, model_id, net)
-            .map_err(|e| anyhow!(e))?
-            .id;
+        let id = (target(&self.info, model_id, net).map_err(|e| anyhow!(e))?).id;
         let blob = model.save_blob();
         // The device takes the core's blob without its header.
         let push = Push::new(id, sig, &blob[shinso::model::HEADER..]);
