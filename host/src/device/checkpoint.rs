@@ -1,106 +1,43 @@
-//! `shinso device checkpoint`, `restore` and `save`: the learner's whole state (weights,
-//! update rule, optimizer state, step count) out of the device into a file, back in, and into
-//! the device's own flash.
+//! The learner's whole state (weights, update rule, optimizer state, step count) out of the
+//! device into a file and back (`shinso device checkpoint`, `restore`; `save` puts it into the
+//! device's own flash).
 //!
 //! The file is a safetensors model file of the learner's network, as `shinso train` writes it
 //! (so `shinso eval` and every other model command load it), with the optimizer's state as one
 //! more tensor, `optimizer.state` (F32, flat, [`Optimizer::state`](shinso::Optimizer::state)'s
 //! order), which model loaders skip ([`safetensors::EXTRA`]), and in the metadata
-//! `learner_state` (the layout's version), `steps`, `optimizer` (`sgd` … `adam`) and
-//! `schedule` (the rate's schedule: its first rate, the steps it decays over, the steps it has
-//! counted) and `hyperparameters` (the rule's four numbers, lr first, as the device's state header holds
+//! `learner_state` (the layout's version), `steps`, `optimizer` (`sgd` … `adam`), `schedule`
+//! (the rate's first value, the steps it decays over, the steps it has counted) and
+//! `hyperparameters` (the rule's four numbers, lr first, as the device's state header holds
 //! them; [`shinso_app::slot::state`]). Floats are stored as they are, so a backup restored
 //! and pulled again is the same, bit for bit.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
 
 use anyhow::{anyhow, bail, Result};
-use clap::Subcommand;
 use shinso::optim::Kind;
 use shinso_app::schedule::Schedule;
 use shinso_app::slot::state::{self, Header};
 use shinso_proto::{CheckpointStatus, Request};
 
-use super::requests::{load_payload, preset_of};
-use super::session::{Session, TIMEOUT};
+use super::session::{load_payload, preset_of, Session, TIMEOUT};
+use crate::io as model_file;
 use crate::io::safetensors::{self, Metadata, EXTRA};
-use crate::io::{self as model_file, write_atomic};
 use crate::nets::Preset;
-use crate::ui::say;
 
 /// The optimizer state's tensor in a learner file.
 const OPT_TENSOR: &str = "optimizer.state";
 
 /// An update rule as files and the command line name it (`adagrad`).
-fn rule_name(kind: Kind) -> String {
+pub(super) fn rule_name(kind: Kind) -> String {
     use clap::ValueEnum;
     kind.to_possible_value()
         .map_or_else(String::new, |v| v.get_name().to_string())
 }
 
-/// The learner's state: backup, restore, flash.
-#[derive(Subcommand, Debug, Clone)]
-pub enum CheckpointCommand {
-    /// Pull the learner's whole state (weights, optimizer state, step count) into a model
-    /// file that `shinso eval` also reads
-    Checkpoint {
-        /// Output file (safetensors)
-        #[arg(long)]
-        out: PathBuf,
-    },
-    /// Push a file from `checkpoint` back into the learner (checked whole first, on the host
-    /// and again on the device, before anything changes)
-    Restore {
-        /// A file written by `shinso device checkpoint`
-        file: PathBuf,
-    },
-    /// Save the learner's state to the device's flash now, or with --every set when it saves
-    /// by itself; then show its checkpoints
-    Save {
-        /// Save after every N-th learning step from now on (0: never)
-        #[arg(long, value_name = "N")]
-        every: Option<u32>,
-    },
-}
-
-pub(super) fn run(s: &mut Session, cmd: &CheckpointCommand) -> Result<()> {
-    match cmd {
-        CheckpointCommand::Checkpoint { out } => {
-            let preset = learner_preset(s)?;
-            let state = pull_state(s, preset)?;
-            let (file, h) = to_file(&state, preset)?;
-            write_atomic(out, &file)?;
-            let (rule, len) = (rule_name(h.rule.kind()), state.len());
-            say(&format!(
-                "wrote {}: the {} learner after {} steps, {rule} ({len} bytes of state)",
-                out.display(),
-                preset.name(),
-                h.steps,
-            ));
-        }
-        CheckpointCommand::Restore { file } => {
-            let bytes = from_file(file, learner_preset(s)?)?;
-            let (len, crc) = (bytes.len() as u32, shinso::model::crc32(&bytes));
-            let begin = Request::RestoreBegin { len, crc };
-            s.transfer("restore", bytes.len(), |link, progress| {
-                link.send(&begin, &bytes, TIMEOUT, progress)
-            })?;
-            let (file, len) = (file.display(), bytes.len());
-            say(&format!("restored the learner from {file} ({len} bytes)"));
-        }
-        CheckpointCommand::Save { every: Some(steps) } => {
-            s.ask::<()>("save", &Request::CheckpointEvery { steps: *steps })?;
-            say(&describe(&s.ask("save", &Request::CheckpointStatus)?));
-        }
-        CheckpointCommand::Save { every: None } => {
-            say(&describe(&s.ask("save", &Request::SaveCheckpoint)?));
-        }
-    }
-    Ok(())
-}
-
-fn describe(c: &CheckpointStatus) -> String {
+/// What the device says of its checkpoints, in a line.
+pub(super) fn describe(c: &CheckpointStatus) -> String {
     let seq = |s: Option<u32>| s.map_or("none".to_string(), |n| n.to_string());
     let every = match c.every {
         0 => "only on request".to_string(),
@@ -108,16 +45,12 @@ fn describe(c: &CheckpointStatus) -> String {
     };
     format!(
         "learner at step {} ({} bytes of state); newest checkpoint in flash {}, resumed at boot from {}; saves {every}, {} failed since boot",
-        c.steps,
-        c.state_len,
-        seq(c.latest),
-        seq(c.resumed),
-        c.failed
+        c.steps, c.state_len, seq(c.latest), seq(c.resumed), c.failed
     )
 }
 
 /// The network of the device's learner (its trainable model), which this host must know.
-fn learner_preset(s: &Session) -> Result<Preset> {
+pub(super) fn learner_preset(s: &Session) -> Result<Preset> {
     let models = &s.info.models;
     let learner = models.iter().find(|m| m.trainable);
     preset_of(learner.ok_or_else(|| anyhow!("the device has no learner"))?)
@@ -125,7 +58,7 @@ fn learner_preset(s: &Session) -> Result<Preset> {
 
 /// The learner's state, its length bounded by what the host knows of the network (the
 /// hungriest rule keeps two floats per parameter) rather than taken on the device's word.
-fn pull_state(s: &mut Session, preset: Preset) -> Result<Vec<u8>> {
+pub(super) fn pull_state(s: &mut Session, preset: Preset) -> Result<Vec<u8>> {
     let status: CheckpointStatus = s.ask("checkpoint status", &Request::CheckpointStatus)?;
     let len = status.state_len as usize;
     let (_, floats) = preset.shape();
@@ -148,38 +81,27 @@ pub fn to_file(state: &[u8], preset: Preset) -> Result<(Vec<u8>, Header)> {
         .map_err(|e| anyhow!("the learner's state has a bad header ({e:?})"))?;
     let (sig, floats) = preset.shape();
     if h.signature != sig || h.net_floats as usize != floats || state.len() != h.state_len() {
-        bail!(
-            "the learner's state is not a {}'s ({} bytes, signature {:#018x})",
-            preset.name(),
-            state.len(),
-            h.signature
-        );
+        let (name, len, theirs) = (preset.name(), state.len(), h.signature);
+        bail!("the learner's state is not a {name}'s ({len} bytes, signature {theirs:#018x})");
     }
     let (net, opt) = state[state::HEADER..].split_at(4 * floats);
     let (mut model, _) =
         load_payload(preset, net).map_err(|e| anyhow!("the learner's weights: {e}"))?;
-    let hyper = state::rule_words(h.rule)
-        .1
-        .map(|v| format!("{v:?}"))
-        .join(" ");
+    let (_, hyper) = state::rule_words(h.rule);
     let sch = h.schedule;
+    let schedule = format!("{:?} {} {}", sch.lr, sch.decay_steps, sch.step);
     let meta: Metadata = [
         ("learner_state", state::VERSION.to_string()),
         ("steps", h.steps.to_string()),
         ("optimizer", rule_name(h.rule.kind())),
-        ("hyperparameters", hyper),
-        (
-            "schedule",
-            format!("{:?} {} {}", sch.lr, sch.decay_steps, sch.step),
-        ),
+        ("hyperparameters", hyper.map(|v| format!("{v:?}")).join(" ")),
+        ("schedule", schedule),
     ]
     .map(|(k, v)| (k.to_string(), v))
     .into();
     let opt_tensor = (OPT_TENSOR.into(), vec![h.opt_floats as usize], opt.to_vec());
-    Ok((
-        safetensors::encode_model(&mut *model, &meta, vec![opt_tensor])?,
-        h,
-    ))
+    let file = safetensors::encode_model(&mut *model, &meta, vec![opt_tensor])?;
+    Ok((file, h))
 }
 
 /// The learner's state bytes from a file [`to_file`] wrote: the model as every model command
@@ -191,9 +113,8 @@ pub fn from_file(path: &Path, preset: Preset) -> Result<Vec<u8>> {
         loaded.meta.get(k).map(String::as_str)
             .ok_or_else(|| at(format!("no {k:?} in the metadata: not a learner checkpoint (shinso device checkpoint writes them)")))
     };
-    let version = key("learner_state")?;
-    if version != state::VERSION.to_string() {
-        let want = state::VERSION;
+    let (version, want) = (key("learner_state")?, state::VERSION);
+    if version != want.to_string() {
         return Err(at(format!(
             "learner_state {version:?}: this build reads version {want}"
         )));

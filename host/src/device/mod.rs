@@ -4,28 +4,33 @@
 //! emulation of the device come from `shinso-link` (in `firmware/link`). The device holds two
 //! models: 0 = `double-convnet` (inference; weights pushed from here), 1 = `online-convnet`
 //! (learns on the device).
+//!
+//! Fine-tuning trains only the pushed `double-convnet`'s last layer (affine 800 → 10 and its
+//! bias) by SGD on what its frozen convolutions compute: no optimizer state, and its gradients
+//! fit in the arena an inference or a push already takes. Trained whole with Adam it would need
+//! 102 KiB of optimizer state and a 94 KiB arena, more than the device has (firmware README).
 
 mod checkpoint;
 mod demo;
-mod finetune;
-mod requests;
 mod session;
 
+use std::ops::Range;
 use std::path::PathBuf;
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use shinso::optim::limits;
-use shinso_proto::{LearnStats, Request};
+use shinso::{OptimizerKind, Rule};
+use shinso_proto::{self as proto, LearnStats, Request};
 
-use crate::data::DataArgs;
+use crate::data::rotate::rotate;
+use crate::data::{DataArgs, Dataset, Mnist};
 use crate::io;
 use crate::nets::Model;
 use crate::ui::say;
 pub use demo::{demo, DemoArgs};
-use requests::{check_images, eval, infer, learn, pull, push, Student};
 pub use session::Session;
-use shinso::OptimizerKind;
+use session::{Student, TIMEOUT};
 
 /// `shinso device --port PATH <command>`.
 #[derive(Args, Debug, Clone)]
@@ -78,11 +83,29 @@ pub enum DeviceCommand {
         model_id: u8,
     },
     /// Fine-tune a pushed model's last layer on training images (SGD, linear decay)
-    Finetune(finetune::FineTuneArgs),
+    Finetune(FineTuneArgs),
     /// Accuracy of a device model on the test set, and its cost per inference
     Eval(EvalArgs),
-    #[command(flatten)]
-    Checkpoint(checkpoint::CheckpointCommand),
+    /// Pull the learner's whole state (weights, optimizer state, step count) into a model
+    /// file that `shinso eval` also reads
+    Checkpoint {
+        /// Output file (safetensors)
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Push a file from `checkpoint` back into the learner (checked whole first, on the host
+    /// and again on the device, before anything changes)
+    Restore {
+        /// A file written by `shinso device checkpoint`
+        file: PathBuf,
+    },
+    /// Save the learner's state to the device's flash now, or with --every set when it saves
+    /// by itself; then show its checkpoints
+    Save {
+        /// Save after every N-th learning step from now on (0: never)
+        #[arg(long, value_name = "N")]
+        every: Option<u32>,
+    },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -121,6 +144,31 @@ pub struct LearnArgs {
     data: DataArgs,
 }
 
+/// `shinso device finetune`: stream labelled training images to a pushed model's last layer.
+#[derive(Args, Debug, Clone)]
+pub struct FineTuneArgs {
+    /// Number of samples (default: 1,000)
+    #[arg(long, default_value_t = demo::FINETUNE_SAMPLES)]
+    count: usize,
+    /// First training image
+    #[arg(long, default_value_t = 0)]
+    offset: usize,
+    /// Device model id (the pushed double-convnet is 0)
+    #[arg(long, default_value_t = 0)]
+    model_id: u8,
+    /// SGD rate of the first step
+    #[arg(long, default_value_t = demo::FINETUNE_LR)]
+    lr: f32,
+    /// Steps over which the rate decays linearly to 0 (default: --count; 0 keeps it constant)
+    #[arg(long)]
+    decay_steps: Option<u32>,
+    /// Rotate the training images by this many degrees first (the demo's domain shift is 30)
+    #[arg(long, value_name = "DEGREES")]
+    rotate: Option<f64>,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct EvalArgs {
     #[arg(long, default_value_t = 0)]
@@ -137,37 +185,55 @@ pub struct EvalArgs {
 
 /// `shinso device`.
 pub fn device(a: &DeviceArgs) -> Result<()> {
-    let mut s = Session::open(&a.port)?;
-    run(&mut s, &a.command)
+    run(&mut Session::open(&a.port)?, &a.command)
 }
 
 /// `shinso emulate`.
 pub fn emulate(a: &EmulateArgs) -> Result<()> {
-    let mut s = Session::emulated(a.elf.as_deref(), a.no_qemu)?;
-    run(&mut s, &a.command)
+    run(
+        &mut Session::emulated(a.elf.as_deref(), a.no_qemu)?,
+        &a.command,
+    )
 }
 
-/// The images `start .. start + count` of a set of `len`, or why not: a request past the end
-/// is refused, not cut short.
-pub(crate) fn span(
-    (start_flag, count_flag): (&str, &str),
+/// The data set `--data` names, if its images are the device's 28×28 (training and test
+/// images are one size, or it does not load).
+fn images(data: &DataArgs) -> Result<Mnist> {
+    let data = data.load()?;
+    if data.test.pixels() != proto::PIXELS {
+        let (rows, cols) = (data.test.rows, data.test.cols);
+        bail!("the device takes 28×28 images; this data set has {rows}×{cols}");
+    }
+    Ok(data)
+}
+
+/// What [`span`] names in its messages: the set, the flag that picks the first image, the one
+/// that says how many.
+type Flags<'a> = (&'a str, &'a str, &'a str);
+const TRAINING: Flags = ("training", "--offset", "--count");
+const TEST: Flags = ("test", "--index", "--count");
+
+/// The images `start .. start + count` of `set`, or why not: a request past the end is
+/// refused, not cut short.
+fn span(
+    (what, start_flag, count_flag): Flags,
     start: usize,
     count: usize,
-    len: usize,
-    set: &str,
-) -> Result<std::ops::Range<usize>> {
+    set: &Dataset,
+) -> Result<Range<usize>> {
+    let len = set.len();
     if count == 0 {
         bail!("{count_flag} must be at least 1");
     }
     if start >= len {
         bail!(
-            "{start_flag} {start} is past the end of the {set} set ({len} images, 0 to {})",
+            "{start_flag} {start} is past the end of the {what} set ({len} images, 0 to {})",
             len.saturating_sub(1)
         );
     }
     if count > len - start {
         bail!(
-            "{count_flag} {count} from image {start} runs past the end of the {set} set ({len} images: at most {} from there)",
+            "{count_flag} {count} from image {start} runs past the end of the {what} set ({len} images: at most {} from there)",
             len - start
         );
     }
@@ -178,8 +244,6 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
     let unit = s.counter_unit();
     match cmd {
         DeviceCommand::Info => print_info(s),
-        DeviceCommand::Finetune(a) => finetune::command(s, a)?,
-        DeviceCommand::Checkpoint(c) => checkpoint::run(s, c)?,
         DeviceCommand::Stats => {
             let st: LearnStats = s.ask("stats", &Request::Stats)?;
             say(&format!(
@@ -188,11 +252,10 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
             ));
         }
         DeviceCommand::Infer(a) => {
-            let test = a.data.load()?.test;
-            check_images(&test)?;
+            let test = images(&a.data)?.test;
             s.model_info(a.model_id)?;
-            for i in span(("--index", "--count"), a.index, a.count, test.len(), "test")? {
-                let r = infer(s, a.model_id, &test, i)?;
+            for i in span(TEST, a.index, a.count, &test)? {
+                let r = s.infer(a.model_id, &test, i)?;
                 let (p, label) = (r.scores[r.class as usize], test.labels[i]);
                 say(&format!(
                     "image {i}: class {} (p {p:.3}), label {label}, {} {unit}",
@@ -201,19 +264,18 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
             }
         }
         DeviceCommand::Learn(a) => {
-            let train = a.data.load()?.train;
+            let train = images(&a.data)?.train;
             let count = (a.count).unwrap_or(train.len().saturating_sub(a.offset).max(1));
-            let flags = ("--offset", "--count");
-            let range = span(flags, a.offset, count, train.len(), "training")?;
+            let range = span(TRAINING, a.offset, count, &train)?;
             match (a.optimizer, a.lr) {
-                (Some(o), lr) => configure(s, o, lr)?,
+                (Some(o), lr) => s.configure(o, lr)?,
                 (None, Some(_)) => bail!("--lr needs --optimizer"),
                 (None, None) => {}
             }
             if let Some(seed) = a.reset {
                 s.ask::<()>("reset", &Request::Reset { seed })?;
             }
-            let r = learn(s, Student::Learner, &train, range, true)?;
+            let r = s.learn(Student::Learner, &train, range, true)?;
             let rolled = match r.rolled_back {
                 0 => String::new(),
                 n => format!(" ({n} rolled back by the device: not finite)"),
@@ -223,9 +285,24 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
                 r.learned(), r.learned() + r.rolled_back, r.accuracy(..), r.last_quarter(), r.per_step(), r.samples_seen
             ));
         }
+        DeviceCommand::Finetune(a) => {
+            limits::lr_range(&Rule::sgd(a.lr)).check("--lr", a.lr)?;
+            let mut train = images(&a.data)?.train;
+            let range = span(TRAINING, a.offset, a.count, &train)?;
+            if let Some(deg) = a.rotate {
+                train = rotate(&train, deg);
+            }
+            let decay = a.decay_steps.unwrap_or(u32::try_from(range.len())?);
+            s.schedule(a.model_id, a.lr, decay)?;
+            let r = s.learn(Student::LastLayer(a.model_id), &train, range, true)?;
+            say(&format!(
+                "fine-tuned model {}'s last layer on {} samples ({} rolled back): it predicted {:.4} of them right before learning each ({:.4} over the last quarter), {} {unit} per step",
+                a.model_id, r.learned(), r.rolled_back, r.accuracy(..), r.last_quarter(), r.per_step()
+            ));
+        }
         DeviceCommand::Push { file, model_id } => {
             let mut model = io::load(file, None, None)?.model;
-            let id = push(s, &mut *model, *model_id)?;
+            let id = s.push(&mut *model, *model_id)?;
             let (n, name) = (model.params() + model.state(), model.preset().name());
             say(&format!(
                 "pushed {} ({n} parameters of {name}) to model {id}",
@@ -233,20 +310,19 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
             ));
         }
         DeviceCommand::Pull { out, model_id } => {
-            let blob = pull(s, *model_id)?;
+            let blob = s.pull(*model_id)?;
             io::write_atomic(out, &blob)?;
             let (out, len) = (out.display(), blob.len());
             say(&format!("wrote {out} ({len} bytes, model {model_id})"));
         }
         DeviceCommand::Eval(a) => {
-            let (test, model_id) = (a.data.load()?.test, a.model_id);
+            let (test, model_id) = (images(&a.data)?.test, a.model_id);
             let n = a.count.unwrap_or(test.len());
-            span(("--index", "--count"), 0, n, test.len(), "test")?;
-            let mut host = (a.compare.as_ref())
-                .map(|f| io::load(f, None, None))
-                .transpose()?;
-            let host = host.as_mut().map(|l| &mut *l.model as &mut dyn Model);
-            let r = eval(s, model_id, &test, n, host, true)?;
+            span(TEST, 0, n, &test)?;
+            let compare = a.compare.as_ref().map(|f| io::load(f, None, None));
+            let mut host = compare.transpose()?.map(|l| l.model);
+            let host = host.as_mut().map(|m| &mut **m as &mut dyn Model);
+            let r = s.eval(model_id, &test, n, host, true)?;
             let agrees = r.agreement.map_or(String::new(), |(a, b)| {
                 format!(", agrees with the host on {a:.4} (scores bit-identical on {b:.4})")
             });
@@ -255,18 +331,42 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
                 r.accuracy, r.n, r.count
             ));
         }
+        DeviceCommand::Checkpoint { out } => {
+            let preset = checkpoint::learner_preset(s)?;
+            let state = checkpoint::pull_state(s, preset)?;
+            let (file, h) = checkpoint::to_file(&state, preset)?;
+            io::write_atomic(out, &file)?;
+            let (rule, len) = (checkpoint::rule_name(h.rule.kind()), state.len());
+            say(&format!(
+                "wrote {}: the {} learner after {} steps, {rule} ({len} bytes of state)",
+                out.display(),
+                preset.name(),
+                h.steps,
+            ));
+        }
+        DeviceCommand::Restore { file } => {
+            let bytes = checkpoint::from_file(file, checkpoint::learner_preset(s)?)?;
+            let (len, crc) = (bytes.len() as u32, shinso::model::crc32(&bytes));
+            let begin = Request::RestoreBegin { len, crc };
+            s.transfer("restore", bytes.len(), |link, progress| {
+                link.send(&begin, &bytes, TIMEOUT, progress)
+            })?;
+            let (file, len) = (file.display(), bytes.len());
+            say(&format!("restored the learner from {file} ({len} bytes)"));
+        }
+        DeviceCommand::Save { every: Some(steps) } => {
+            s.ask::<()>("save", &Request::CheckpointEvery { steps: *steps })?;
+            say(&checkpoint::describe(
+                &s.ask("save", &Request::CheckpointStatus)?,
+            ));
+        }
+        DeviceCommand::Save { every: None } => {
+            say(&checkpoint::describe(
+                &s.ask("save", &Request::SaveCheckpoint)?,
+            ));
+        }
     }
     Ok(())
-}
-
-/// Chooses the learner's rule, checking the rate against the core's ranges first (the device
-/// checks the same, and would refuse it too).
-fn configure(s: &mut Session, o: OptimizerKind, lr: Option<f32>) -> Result<()> {
-    let lr = lr.unwrap_or(o.default_lr());
-    limits::lr_range(&o.rule(lr))
-        .check("--lr", lr)
-        .map_err(|e| anyhow!("{e} (for {o:?})"))?;
-    s.ask("configure", &Request::Configure { optimizer: o, lr })
 }
 
 fn print_info(s: &Session) {
