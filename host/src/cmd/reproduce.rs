@@ -143,10 +143,8 @@ fn train_one(
     mp: &MultiProgress,
     overall: &ProgressBar,
 ) -> Result<RunReport> {
-    let pb = mp.insert_before(
-        overall,
-        progress_bar(e.cfg.iterations as u64, &e.group, false),
-    );
+    let bar = progress_bar(e.cfg.iterations as u64, &e.group, false);
+    let pb = mp.insert_before(overall, bar);
     let label: String = e.name.chars().take(40).chain(": ".chars()).collect();
     let r = train::run(
         &e.cfg,
