@@ -10,17 +10,12 @@ use crate::ui::say;
 #[derive(Args, Debug, Clone)]
 pub struct InfoArgs {
     /// Presets to describe (repeat the flag; default: all)
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, hide_default_value = true, default_values_t = Preset::all().to_vec())]
     pub preset: Vec<Preset>,
 }
 
 pub fn run(a: &InfoArgs) -> Result<()> {
-    let presets = if a.preset.is_empty() {
-        Preset::all()
-    } else {
-        &a.preset
-    };
-    for &p in presets {
+    for &p in &a.preset {
         let (d, epochs) = TrainConfig::recipe(p);
         let (signature, floats) = p.shape();
         let (params, optimizer) = (p.params(), d.optimizer.name());
