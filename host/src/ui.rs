@@ -12,9 +12,7 @@ use crate::train::Progress;
 
 /// Print to stdout, ignoring a closed pipe (`shinso eval | head`).
 pub fn say(s: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(s.as_bytes());
-    let _ = out.write_all(b"\n");
+    let _ = writeln!(std::io::stdout().lock(), "{s}");
 }
 
 /// The one progress bar: `label [bar] pos/len message elapsed<eta` on stderr (indicatif hides
