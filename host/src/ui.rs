@@ -1,6 +1,7 @@
 //! What the CLI shows: lines on stdout, one progress-bar style on stderr, JSON values.
 //!
-//! A leaf: every command module prints through here, and this module knows none of them.
+//! Every command module prints through here, and this module knows none of them (only the
+//! `train::Progress` a run reports, to show it).
 
 use std::io::Write;
 use std::path::Path;
