@@ -1,6 +1,7 @@
 //! What the CLI shows: lines on stdout, one progress-bar style on stderr, JSON values.
 //!
-//! A leaf: every command module prints through here, and this module knows none of them.
+//! Every command module prints through here, and this module knows none of them (only the
+//! `train::Progress` a run reports, to show it).
 
 use std::io::Write;
 use std::path::Path;
@@ -8,11 +9,11 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::train::Progress;
+
 /// Print to stdout, ignoring a closed pipe (`shinso eval | head`).
 pub fn say(s: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(s.as_bytes());
-    let _ = out.write_all(b"\n");
+    let _ = writeln!(std::io::stdout().lock(), "{s}");
 }
 
 /// The one progress bar: `label [bar] pos/len message elapsed<eta` on stderr (indicatif hides
@@ -29,6 +30,26 @@ pub fn progress_bar(len: u64, label: &str, quiet: bool) -> ProgressBar {
     ProgressBar::new(len)
         .with_style(style)
         .with_prefix(label.to_string())
+}
+
+/// A training run's progress shown on `pb`: the step, then `label`, the epoch, the loss and
+/// the latest accuracies, redrawn every 20 steps and at the last.
+pub fn show_progress<'a>(pb: &'a ProgressBar, label: &'a str) -> impl FnMut(&Progress) + 'a {
+    let mut last = 0;
+    move |p| {
+        if p.iteration - last >= 20 || p.iteration == p.iterations {
+            last = p.iteration;
+            let acc = match (p.train_accuracy, p.test_accuracy) {
+                (Some(tr), Some(te)) => format!(" train {tr:.3} test {te:.3}"),
+                _ => String::new(),
+            };
+            pb.set_position(p.iteration as u64);
+            pb.set_message(format!(
+                "{label}epoch {:.1} loss {:.3}{acc}",
+                p.epoch, p.loss
+            ));
+        }
+    }
 }
 
 /// A JSON value of `v` whose f32 fields print as written (`0.1`, not `0.10000000149011612`).

@@ -15,7 +15,8 @@ use crate::ui::say;
 #[derive(Args, Debug, Clone)]
 pub struct BenchArgs {
     /// Presets to time (repeat the flag; default: mlp and simple-convnet)
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, hide_default_value = true,
+          default_values_t = [Preset::Mlp, Preset::SimpleConvnet])]
     pub preset: Vec<Preset>,
     /// Samples per step
     #[arg(long, short = 'b', default_value_t = 100)]
@@ -68,14 +69,9 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         (1..=most).contains(&b),
         "--batch-size must be between 1 and {most}"
     );
-    let presets = if a.preset.is_empty() {
-        &[Preset::Mlp, Preset::SimpleConvnet]
-    } else {
-        &a.preset[..]
-    };
     say("| preset | parameters | batch | ms / step | samples / s | CPU ms / step | samples / CPU s |");
     say("|---|---:|---:|---:|---:|---:|---:|");
-    for &p in presets {
+    for &p in &a.preset {
         let (wall, cpu) = measure(p, a, &data.train)?;
         let (name, params) = (p.name(), p.params());
         let (ms, rate, cpu_ms) = (wall * 1e3, b as f64 / wall, cpu * 1e3);

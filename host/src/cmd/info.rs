@@ -10,30 +10,20 @@ use crate::ui::say;
 #[derive(Args, Debug, Clone)]
 pub struct InfoArgs {
     /// Presets to describe (repeat the flag; default: all)
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, hide_default_value = true, default_values_t = Preset::all().to_vec())]
     pub preset: Vec<Preset>,
 }
 
 pub fn run(a: &InfoArgs) -> Result<()> {
-    let presets = if a.preset.is_empty() {
-        Preset::all()
-    } else {
-        &a.preset
-    };
-    for &p in presets {
+    for &p in &a.preset {
         let (d, epochs) = TrainConfig::recipe(p);
         let (signature, floats) = p.shape();
         let (params, optimizer) = (p.params(), d.optimizer.name());
         let (state, blob) = (floats - params, shinso::model::HEADER + 4 * floats);
         let mem = p.memory(&d.rule(), BATCH);
-        let mut extras = String::new();
-        if d.augment_shift > 0 {
-            extras += &format!(", shifts ±{}", d.augment_shift);
-        }
-        if d.dropout > 0.0 {
-            extras += &format!(", dropout {}", d.dropout);
-        }
-        extras += &match d.schedule {
+        let shifts = (d.augment_shift > 0).then(|| format!(", shifts ±{}", d.augment_shift));
+        let dropout = (d.dropout > 0.0).then(|| format!(", dropout {}", d.dropout));
+        let schedule = match d.schedule {
             Schedule::Constant => String::new(),
             Schedule::Step { every, gamma } => format!(", lr ×{gamma} every {every} epochs"),
             Schedule::Cosine { min } => format!(", cosine decay to {min}"),
@@ -45,11 +35,13 @@ pub fn run(a: &InfoArgs) -> Result<()> {
             mem.params, mem.state, mem.optimizer, mem.arena
         ));
         say(&format!(
-            "  defaults: {}, {}, {optimizer} lr {}, batch {}, {epochs} epochs{extras}",
+            "  defaults: {}, {}, {optimizer} lr {}, batch {}, {epochs} epochs{}{}{schedule}",
             d.activation.name(),
             d.init.name(),
             d.lr,
-            d.batch_size
+            d.batch_size,
+            shifts.unwrap_or_default(),
+            dropout.unwrap_or_default()
         ));
         say("  tensors (safetensors name, shape):");
         for (name, shape) in p.tensors() {

@@ -10,11 +10,12 @@ use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget};
 
 use crate::data::{DataArgs, Mnist};
+use crate::io::create_out_dir;
 use crate::report::experiments::{experiments, slug, Experiment};
 use crate::report::markdown::{write_outputs, Reproduction, RunReport};
 use crate::report::metrics::write_csv;
 use crate::train::{self, TrainConfig};
-use crate::ui::{json_value, progress_bar, say};
+use crate::ui::{json_value, progress_bar, say, show_progress};
 
 #[derive(Args, Debug, Clone)]
 pub struct ReproduceArgs {
@@ -61,14 +62,13 @@ pub fn run(a: &ReproduceArgs) -> Result<()> {
     if let Some(only) = &a.only {
         exps.retain(|e| e.group.contains(only.as_str()));
         let ids: Vec<&str> = groups.iter().map(|g| g.id.as_str()).collect();
-        let ids = ids.join(", ");
         ensure!(
             !exps.is_empty(),
-            "--only {only:?} matches no experiment group ({ids})"
+            "--only {only:?} matches no experiment group ({})",
+            ids.join(", ")
         );
     }
-    std::fs::create_dir_all(a.out.join("runs"))
-        .with_context(|| format!("{}: cannot create output directory", a.out.display()))?;
+    create_out_dir(&a.out)?; // runs/ is made with the first run's directory
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
     let jobs = a.jobs.unwrap_or(cpus).clamp(1, 16);
 
@@ -143,24 +143,19 @@ fn train_one(
     mp: &MultiProgress,
     overall: &ProgressBar,
 ) -> Result<RunReport> {
-    let pb = mp.insert_before(
-        overall,
-        progress_bar(e.cfg.iterations as u64, &e.group, false),
+    let bar = progress_bar(e.cfg.iterations as u64, &e.group, false);
+    let pb = mp.insert_before(overall, bar);
+    let label: String = e.name.chars().take(40).chain(": ".chars()).collect();
+    let r = train::run(
+        &e.cfg,
+        &data.train,
+        &data.test,
+        &mut show_progress(&pb, &label),
     );
-    let label: String = e.name.chars().take(40).collect();
-    let mut last = 0usize;
-    let r = train::run(&e.cfg, &data.train, &data.test, &mut |p| {
-        if p.iteration - last >= 20 || p.iteration == p.iterations {
-            last = p.iteration;
-            pb.set_position(p.iteration as u64);
-            let acc = p.test_accuracy.map(|t| format!(" test {t:.3}"));
-            let acc = acc.unwrap_or_default();
-            pb.set_message(format!("{label}: loss {:.3}{acc}", p.loss));
-        }
-    });
     pb.finish_and_clear();
     mp.remove(&pb);
     let r = r?;
+    let (train_samples, test_samples) = e.cfg.used(data.train.len(), data.test.len());
     let dir = Path::new("runs").join(format!("{}-{}", e.group, slug(&e.name)));
     let full = a.out.join(&dir);
     std::fs::create_dir_all(&full).with_context(|| format!("{}: cannot create", full.display()))?;
@@ -173,8 +168,8 @@ fn train_one(
         train_accuracy: r.train_accuracy,
         best_test_accuracy: r.best_test_accuracy,
         course_accuracy: e.course,
-        train_samples: e.cfg.train_size.unwrap_or(usize::MAX).min(data.train.len()),
-        test_samples: e.cfg.test_size.unwrap_or(usize::MAX).min(data.test.len()),
+        train_samples,
+        test_samples,
         wall_time_s: r.wall_time_s,
         samples_per_s: r.samples_per_s,
         metrics: dir.join("metrics.csv").display().to_string(),

@@ -11,7 +11,7 @@ use crate::io::{create_out_dir, safetensors, Metadata};
 use crate::nets::{InitKind, Preset};
 use crate::report::{metrics, plot};
 use crate::train::{self, Schedule, TrainConfig, MAX_ITERATIONS};
-use crate::ui::{json_value, progress_bar, say, write_json};
+use crate::ui::{json_value, progress_bar, say, show_progress, write_json};
 use shinso::{ActivationKind, OptimizerKind};
 
 /// Learning-rate schedule kinds for the command line.
@@ -108,7 +108,7 @@ impl TrainArgs {
             augment_shift: self.augment_shift.unwrap_or(recipe.augment_shift),
             ..self.knobs.clone()
         };
-        let n_train = c.train_size.map_or(train_len, |n| n.min(train_len));
+        let (n_train, _) = c.used(train_len, 0);
         c.iterations = match (self.iterations, self.epochs) {
             (Some(n), _) => n,
             (None, None) => c.steps(epochs, n_train) as usize,
@@ -162,9 +162,7 @@ pub fn run(a: &TrainArgs) -> Result<()> {
     let data = a.data.load()?;
     let cfg = a.config(data.train.len())?;
     create_out_dir(&a.out)?;
-    let used = |limit: Option<usize>, len: usize| limit.map_or(len, |n| n.min(len));
-    let n_train = used(cfg.train_size, data.train.len());
-    let n_test = used(cfg.test_size, data.test.len());
+    let (n_train, n_test) = cfg.used(data.train.len(), data.test.len());
     let epochs = (cfg.iterations * cfg.batch_size) as f64 / n_train as f64;
     let (activation, optimizer) = (cfg.activation.name(), cfg.optimizer.name());
     if !a.quiet {
@@ -178,14 +176,7 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         );
     }
     let pb = progress_bar(cfg.iterations as u64, "train", a.quiet);
-    let result = train::run(&cfg, &data.train, &data.test, &mut |p| {
-        let acc = match (p.train_accuracy, p.test_accuracy) {
-            (Some(tr), Some(te)) => format!(" train {tr:.3} test {te:.3}"),
-            _ => String::new(),
-        };
-        pb.set_position(p.iteration as u64);
-        pb.set_message(format!("epoch {:.1} loss {:.3}{acc}", p.epoch, p.loss));
-    });
+    let result = train::run(&cfg, &data.train, &data.test, &mut show_progress(&pb, ""));
     pb.finish_and_clear();
     let mut r = result?;
 

@@ -127,9 +127,10 @@ pub fn experiments(
     seed: u64,
     train_len: usize,
 ) -> Result<(Vec<Group>, Vec<Experiment>)> {
-    let table: Table = toml::from_str(TABLE).context("the experiment table")?;
+    let mut table: Table = toml::from_str(TABLE).context("the experiment table")?;
     let mut exps = Vec::new();
-    for g in &table.group {
+    for g in &mut table.group {
+        g.setup = pick_text(&g.setup, quick);
         for r in &g.run {
             let name = r.preset.as_ref().or(g.preset.as_ref());
             let preset = name
@@ -164,11 +165,7 @@ pub fn experiments(
             });
         }
     }
-    let mut groups = table.group;
-    for g in &mut groups {
-        g.setup = pick_text(&g.setup, quick);
-    }
-    Ok((groups, exps))
+    Ok((table.group, exps))
 }
 
 /// A run's name as a directory name: `relu + He` is `relu-he`.

@@ -2,6 +2,7 @@
 //! checks of what the course claims.
 
 use std::fmt::Write as _;
+use std::iter::zip;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -124,13 +125,10 @@ fn section(md: &mut String, out: &Path, g: &Group, reports: &[&RunReport]) -> Re
     md.push_str("| run | train accuracy | test accuracy | course | difference |\n");
     md.push_str("|---|---:|---:|---:|---|\n");
     for r in reports {
-        let (name, train, test) = (&r.name, r.train_accuracy, r.test_accuracy);
+        let (train, test) = (r.train_accuracy, r.test_accuracy);
         let course = r.course_accuracy.map_or("—".into(), |v| format!("{v:.4}"));
-        let diff = comparison(r);
-        writeln!(
-            md,
-            "| {name} | {train:.4} | {test:.4} | {course} | {diff} |"
-        )?;
+        let row = format!("| {} | {train:.4} | {test:.4} | {course} |", r.name);
+        writeln!(md, "{row} {} |", comparison(r))?;
     }
 
     let column = |f: fn(&RunReport) -> Option<f64>| reports.iter().map(|r| f(r)).collect();
@@ -201,16 +199,9 @@ fn verdict(c: &Claim, group: &str, runs: &[RunReport]) -> Option<(bool, String)>
     let gap = |r: &RunReport| r.train_accuracy - r.test_accuracy;
     match c.kind {
         Kind::Test => {
-            let found = c
-                .test
-                .iter()
-                .map(|t| Some(find(group, &t.0)?.test_accuracy));
-            let accs: Vec<f64> = found.collect::<Option<_>>()?;
-            let ok = c
-                .test
-                .iter()
-                .zip(&accs)
-                .all(|(t, a)| (t.1..=t.2).contains(a));
+            let acc = |t: &(String, f64, f64)| Some(find(group, &t.0)?.test_accuracy);
+            let accs: Vec<f64> = c.test.iter().map(acc).collect::<Option<_>>()?;
+            let ok = zip(&c.test, &accs).all(|(t, a)| (t.1..=t.2).contains(a));
             let measured: Vec<String> = accs.iter().map(|a| format!("{a:.4}")).collect();
             Some((ok, measured.join(" / ")))
         }
@@ -229,10 +220,8 @@ fn verdict(c: &Claim, group: &str, runs: &[RunReport]) -> Option<(bool, String)>
                     Some((off.train_accuracy, on.train_accuracy))
                 })
                 .collect();
-            let measured: Vec<String> = twins
-                .iter()
-                .map(|(off, on)| format!("{off:.3} → {on:.3}"))
-                .collect();
+            let arrow = |(off, on): &(f64, f64)| format!("{off:.3} → {on:.3}");
+            let measured: Vec<String> = twins.iter().map(arrow).collect();
             let ok = twins.iter().all(|(off, on)| on > off);
             (!twins.is_empty()).then(|| (ok, measured.join(", ")))
         }
@@ -247,10 +236,8 @@ fn verdict(c: &Claim, group: &str, runs: &[RunReport]) -> Option<(bool, String)>
                 .filter(|r| r.name != "none" && gap(r) < gap(none))
                 .map(|r| r.name.as_str())
                 .collect();
-            let with = match narrower.is_empty() {
-                true => "none".to_string(),
-                false => narrower.join(", "),
-            };
+            let with = narrower.join(", ");
+            let with = if with.is_empty() { "none" } else { &with };
             let measured = format!("gap {:.3} without; narrower with: {with}", gap(none));
             Some((!narrower.is_empty(), measured))
         }

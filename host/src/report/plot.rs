@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::sync::Once;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -65,21 +65,15 @@ trait Figure {
 fn render<F: Figure>(path: &Path, size: (u32, u32), fig: &F) -> Result<()> {
     init_font();
     let ctx = || format!("{}: cannot draw plot", path.display());
-    let missing = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty() && !p.is_dir());
-    if let Some(parent) = missing {
-        let e = anyhow!("{}: directory does not exist", parent.display());
-        return Err(e).with_context(ctx);
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+    if let Some(p) = parent.filter(|p| !p.is_dir()) {
+        bail!("{}: {}: directory does not exist", ctx(), p.display());
     }
-    if path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("svg"))
-    {
-        paint(SVGBackend::new(path, size), fig).with_context(ctx)
-    } else {
-        paint(BitMapBackend::new(path, size), fig).with_context(ctx)
+    match path.extension() {
+        Some(e) if e.eq_ignore_ascii_case("svg") => paint(SVGBackend::new(path, size), fig),
+        _ => paint(BitMapBackend::new(path, size), fig),
     }
+    .with_context(ctx)
 }
 
 /// `fig` on a white page of `backend`, written out.
@@ -117,13 +111,7 @@ impl Series {
 /// The points `(x, y)` of the records whose `y` is there and finite; `x` is the epoch or the
 /// iteration.
 pub fn points(records: &[Record], by_epoch: bool, y: fn(&Record) -> Option<f64>) -> Vec<Point> {
-    let x = |r: &Record| {
-        if by_epoch {
-            r.epoch
-        } else {
-            r.iteration as f64
-        }
-    };
+    let x = |r: &Record| [r.iteration as f64, r.epoch][by_epoch as usize];
     let finite = |r: &Record| y(r).filter(|y| y.is_finite()).map(|y| (x(r), y));
     records.iter().filter_map(finite).collect()
 }

@@ -49,6 +49,12 @@ impl TrainConfig {
         c
     }
 
+    /// How many of `train` training and `test` test images a run uses.
+    pub fn used(&self, train: usize, test: usize) -> (usize, usize) {
+        let n = |limit: Option<usize>, len: usize| limit.map_or(len, |n| n.min(len));
+        (n(self.train_size, train), n(self.test_size, test))
+    }
+
     /// Optimizer steps of `batch_size` in `epochs` passes over `n` images (at least 1).
     pub fn steps(&self, epochs: f64, n: usize) -> f64 {
         let per_epoch = n.div_ceil(self.batch_size.max(1)).max(1);
