@@ -17,7 +17,7 @@ use super::{images, span};
 use crate::data::rotate::{rotate, DEMO_DEGREES};
 use crate::data::{DataArgs, Dataset, Mnist};
 use crate::io;
-use crate::nets::{Model, Preset};
+use crate::nets::Preset;
 use crate::train::{self, TrainConfig};
 use crate::ui::{progress_bar, say};
 
@@ -108,17 +108,6 @@ fn demo_training(data: &Mnist, epochs: Option<usize>) -> Result<TrainConfig> {
     Ok(cfg)
 }
 
-/// Train the device's inference net on the host as `cfg` says.
-fn train_on_host(data: &Mnist, cfg: &TrainConfig, quiet: bool) -> Result<Box<dyn Model>> {
-    let pb = progress_bar(cfg.iterations as u64, "train", quiet);
-    let run = train::run(cfg, &data.train, &data.test, &mut |p| {
-        pb.set_position(p.iteration as u64);
-        pb.set_message(format!("epoch {:.1}, loss {:.4}", p.epoch, p.loss));
-    })?;
-    pb.finish_and_clear();
-    Ok(run.model)
-}
-
 /// Streams the training images `range` to the learner started afresh on the one-pass recipe:
 /// Adam at [`LEARNER_LR`] decaying to 0 over the stream, weights from seed 42.
 fn one_pass(
@@ -166,7 +155,13 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
             note(&format!(
                 "1. training the device's inference net (double-convnet) on the host, {epochs} epochs ..."
             ));
-            train_on_host(&data, &training, a.json)?
+            let pb = progress_bar(training.iterations as u64, "train", a.json);
+            let run = train::run(&training, &data.train, &data.test, &mut |p| {
+                pb.set_position(p.iteration as u64);
+                pb.set_message(format!("epoch {:.1}, loss {:.4}", p.epoch, p.loss));
+            })?;
+            pb.finish_and_clear();
+            run.model
         }
     };
     if host.preset() != Preset::DoubleConvnet {

@@ -135,7 +135,7 @@ pub struct LearnArgs {
     #[arg(long, value_enum)]
     optimizer: Option<OptimizerKind>,
     /// Learning rate for --optimizer (default: Adam 0.001, Momentum 0.01, SGD 0.1, ...)
-    #[arg(long)]
+    #[arg(long, requires = "optimizer")]
     lr: Option<f32>,
     /// Re-initialise the learner from this seed first
     #[arg(long)]
@@ -267,10 +267,8 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
             let train = images(&a.data)?.train;
             let count = (a.count).unwrap_or(train.len().saturating_sub(a.offset).max(1));
             let range = span(TRAINING, a.offset, count, &train)?;
-            match (a.optimizer, a.lr) {
-                (Some(o), lr) => s.configure(o, lr)?,
-                (None, Some(_)) => bail!("--lr needs --optimizer"),
-                (None, None) => {}
+            if let Some(o) = a.optimizer {
+                s.configure(o, a.lr)?;
             }
             if let Some(seed) = a.reset {
                 s.ask::<()>("reset", &Request::Reset { seed })?;
@@ -337,11 +335,9 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
             let (file, h) = checkpoint::to_file(&state, preset)?;
             io::write_atomic(out, &file)?;
             let (rule, len) = (checkpoint::rule_name(h.rule.kind()), state.len());
+            let (out, name, steps) = (out.display(), preset.name(), h.steps);
             say(&format!(
-                "wrote {}: the {} learner after {} steps, {rule} ({len} bytes of state)",
-                out.display(),
-                preset.name(),
-                h.steps,
+                "wrote {out}: the {name} learner after {steps} steps, {rule} ({len} bytes of state)"
             ));
         }
         DeviceCommand::Restore { file } => {
@@ -354,16 +350,15 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
             let (file, len) = (file.display(), bytes.len());
             say(&format!("restored the learner from {file} ({len} bytes)"));
         }
-        DeviceCommand::Save { every: Some(steps) } => {
-            s.ask::<()>("save", &Request::CheckpointEvery { steps: *steps })?;
-            say(&checkpoint::describe(
-                &s.ask("save", &Request::CheckpointStatus)?,
-            ));
-        }
-        DeviceCommand::Save { every: None } => {
-            say(&checkpoint::describe(
-                &s.ask("save", &Request::SaveCheckpoint)?,
-            ));
+        DeviceCommand::Save { every } => {
+            let req = match *every {
+                Some(steps) => {
+                    s.ask::<()>("save", &Request::CheckpointEvery { steps })?;
+                    Request::CheckpointStatus
+                }
+                None => Request::SaveCheckpoint,
+            };
+            say(&checkpoint::describe(&s.ask("save", &req)?));
         }
     }
     Ok(())
