@@ -29,8 +29,7 @@ use crate::io;
 use crate::nets::Model;
 use crate::ui::say;
 pub use demo::{demo, DemoArgs};
-pub use session::Session;
-use session::{Student, TIMEOUT};
+use session::{Session, Student, TIMEOUT};
 
 /// `shinso device --port PATH <command>`.
 #[derive(Args, Debug, Clone)]
@@ -190,10 +189,8 @@ pub fn device(a: &DeviceArgs) -> Result<()> {
 
 /// `shinso emulate`.
 pub fn emulate(a: &EmulateArgs) -> Result<()> {
-    run(
-        &mut Session::emulated(a.elf.as_deref(), a.no_qemu)?,
-        &a.command,
-    )
+    let mut s = Session::emulated(a.elf.as_deref(), a.no_qemu)?;
+    run(&mut s, &a.command)
 }
 
 /// The data set `--data` names, if its images are the device's 28×28 (training and test
