@@ -270,7 +270,7 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
             if let Some(seed) = a.reset {
                 s.ask::<()>("reset", &Request::Reset { seed })?;
             }
-            let r = s.learn(Student::Learner, &train, range, true)?;
+            let r = s.learn(Student::Learner, &train, range)?;
             let rolled = match r.rolled_back {
                 0 => String::new(),
                 n => format!(" ({n} rolled back by the device: not finite)"),
@@ -289,7 +289,7 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
             }
             let decay = a.decay_steps.unwrap_or(u32::try_from(range.len())?);
             s.schedule(a.model_id, a.lr, decay)?;
-            let r = s.learn(Student::LastLayer(a.model_id), &train, range, true)?;
+            let r = s.learn(Student::LastLayer(a.model_id), &train, range)?;
             say(&format!(
                 "fine-tuned model {}'s last layer on {} samples ({} rolled back): it predicted {:.4} of them right before learning each ({:.4} over the last quarter), {} {unit} per step",
                 a.model_id, r.learned(), r.rolled_back, r.accuracy(..), r.last_quarter(), r.per_step()
@@ -317,7 +317,7 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
             let compare = a.compare.as_ref().map(|f| io::load(f, None, None));
             let mut host = compare.transpose()?.map(|l| l.model);
             let host = host.as_mut().map(|m| &mut **m as &mut dyn Model);
-            let r = s.eval(model_id, &test, n, host, true)?;
+            let r = s.eval(model_id, &test, n, host)?;
             let agrees = r.agreement.map_or(String::new(), |(a, b)| {
                 format!(", agrees with the host on {a:.4} (scores bit-identical on {b:.4})")
             });
@@ -363,10 +363,9 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
 
 fn print_info(s: &Session) {
     let i = &s.info;
-    let (firmware, protocol, hz) = (&i.firmware, i.protocol, i.clock_hz);
+    let (firmware, protocol, hz, unit) = (&i.firmware, i.protocol, i.clock_hz, s.counter_unit());
     say(&format!(
-        "{firmware} (protocol {protocol}), {hz} Hz, counts {}",
-        s.counter_unit()
+        "{firmware} (protocol {protocol}), {hz} Hz, counts {unit}"
     ));
     for m in &i.models {
         let learns = if m.trainable { ", learns" } else { "" };
