@@ -122,13 +122,10 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
     let t0 = Instant::now();
     let data = images(&a.data)?;
     let test_n = data.test.len();
+    let learner_n = a.learner_eval_count.min(test_n);
     let (eval_n, learn_n, learner_n) = match a.full {
         true => (test_n, data.train.len(), test_n),
-        false => (
-            a.eval_count,
-            a.learn_count,
-            a.learner_eval_count.min(test_n),
-        ),
+        false => (a.eval_count, a.learn_count, learner_n),
     };
     let training = demo_training(&data, a.epochs)?;
     span(("test", "(start)", "--eval-count"), 0, eval_n, &data.test)?;
