@@ -310,6 +310,8 @@ fn bad_flags_are_one_line_errors() {
         &["--dropout"],
     );
     fails(&["train", "--epochs", "0", "--out", o], 1, &["--epochs"]);
+    // A rate without the rule it is for is a command-line mistake, refused before any device.
+    fails(&["emulate", "learn", "--lr", "0.1"], 2, &["--optimizer"]);
     fails(
         &["train", "--epochs", "1", "--iterations", "5", "--out", o],
         2,

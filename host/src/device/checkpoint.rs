@@ -171,11 +171,10 @@ fn words<T: FromStr, const N: usize>(text: &str) -> Option<[T; N]> {
 
 /// The `schedule` metadata [`to_file`] writes: `lr decay_steps step`.
 fn parse_schedule(text: &str) -> Option<Schedule> {
-    let mut words = text.split(' ');
-    let schedule = Schedule {
-        lr: words.next()?.parse().ok()?,
-        decay_steps: words.next()?.parse().ok()?,
-        step: words.next()?.parse().ok()?,
-    };
-    words.next().is_none().then_some(schedule)
+    let [lr, decay_steps, step] = words::<String, 3>(text)?;
+    Some(Schedule {
+        lr: lr.parse().ok()?,
+        decay_steps: decay_steps.parse().ok()?,
+        step: step.parse().ok()?,
+    })
 }

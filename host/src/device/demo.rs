@@ -17,7 +17,7 @@ use super::{images, span};
 use crate::data::rotate::{rotate, DEMO_DEGREES};
 use crate::data::{DataArgs, Dataset, Mnist};
 use crate::io;
-use crate::nets::{Model, Preset};
+use crate::nets::Preset;
 use crate::train::{self, TrainConfig};
 use crate::ui::{progress_bar, say};
 
@@ -108,43 +108,24 @@ fn demo_training(data: &Mnist, epochs: Option<usize>) -> Result<TrainConfig> {
     Ok(cfg)
 }
 
-/// Train the device's inference net on the host as `cfg` says.
-fn train_on_host(data: &Mnist, cfg: &TrainConfig, quiet: bool) -> Result<Box<dyn Model>> {
-    let pb = progress_bar(cfg.iterations as u64, "train", quiet);
-    let run = train::run(cfg, &data.train, &data.test, &mut |p| {
-        pb.set_position(p.iteration as u64);
-        pb.set_message(format!("epoch {:.1}, loss {:.4}", p.epoch, p.loss));
-    })?;
-    pb.finish_and_clear();
-    Ok(run.model)
-}
-
 /// Streams the training images `range` to the learner started afresh on the one-pass recipe:
 /// Adam at [`LEARNER_LR`] decaying to 0 over the stream, weights from seed 42.
-fn one_pass(
-    s: &mut Session,
-    train: &Dataset,
-    range: Range<usize>,
-    progress: bool,
-) -> Result<Tally> {
+fn one_pass(s: &mut Session, train: &Dataset, range: Range<usize>) -> Result<Tally> {
     s.configure(OptimizerKind::Adam, Some(LEARNER_LR))?;
     s.ask::<()>("reset", &Request::Reset { seed: 42 })?;
     s.schedule(1, LEARNER_LR, u32::try_from(range.len())?)?;
-    s.learn(Student::Learner, train, range, progress)
+    s.learn(Student::Learner, train, range)
 }
 
 /// `shinso demo`.
 pub fn demo(a: &DemoArgs) -> Result<()> {
     let t0 = Instant::now();
     let data = images(&a.data)?;
-    let (test_n, progress) = (data.test.len(), !a.json);
+    let test_n = data.test.len();
+    let learner_n = a.learner_eval_count.min(test_n);
     let (eval_n, learn_n, learner_n) = match a.full {
         true => (test_n, data.train.len(), test_n),
-        false => (
-            a.eval_count,
-            a.learn_count,
-            a.learner_eval_count.min(test_n),
-        ),
+        false => (a.eval_count, a.learn_count, learner_n),
     };
     let training = demo_training(&data, a.epochs)?;
     span(("test", "(start)", "--eval-count"), 0, eval_n, &data.test)?;
@@ -166,7 +147,13 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
             note(&format!(
                 "1. training the device's inference net (double-convnet) on the host, {epochs} epochs ..."
             ));
-            train_on_host(&data, &training, a.json)?
+            let pb = progress_bar(training.iterations as u64, "train", a.json);
+            let run = train::run(&training, &data.train, &data.test, &mut |p| {
+                pb.set_position(p.iteration as u64);
+                pb.set_message(format!("epoch {:.1}, loss {:.4}", p.epoch, p.loss));
+            })?;
+            pb.finish_and_clear();
+            run.model
         }
     };
     if host.preset() != Preset::DoubleConvnet {
@@ -182,6 +169,7 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
 
     // 2. The emulated device.
     let mut s = Session::emulated(a.elf.as_deref(), a.no_qemu)?;
+    s.quiet = a.json;
     let (backend, firmware) = (s.backend.name(), &s.info.firmware);
     note(&format!("2. device up ({backend}): {firmware}"));
 
@@ -191,24 +179,24 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
         "3. pushed {} parameters; evaluating {eval_n} test images on the device ...",
         host.params()
     ));
-    let ev = s.eval(0, &data.test, eval_n, Some(&mut *host), progress)?;
+    let ev = s.eval(0, &data.test, eval_n, Some(&mut *host))?;
 
     // 4. Learn on the device.
     note(&format!(
         "4. streaming {learn_n} training images to the device's learner (Adam, from scratch, rate decaying over the stream) ..."
     ));
-    let lr = one_pass(&mut s, &data.train, learn_range, progress)?;
+    let lr = one_pass(&mut s, &data.train, learn_range)?;
     let online_test = if learner_n > 0 {
         note(&format!(
             "   evaluating the learner on {learner_n} test images ..."
         ));
-        Some(s.eval(1, &data.test, learner_n, None, progress)?.accuracy)
+        Some(s.eval(1, &data.test, learner_n, None)?.accuracy)
     } else {
         None
     };
 
     // 5. Fine-tune under a domain shift.
-    let ft = fine_tune_story(&mut s, &data, eval_n, ev.accuracy, &note, progress)?;
+    let ft = fine_tune_story(&mut s, &data, eval_n, ev.accuracy, &note)?;
     let m = s.ask::<DeviceInfo>("info", &Request::Info)?.memory;
     let (unit, seconds) = (s.counter_unit(), t0.elapsed().as_secs_f64());
     let (agree, identical) = ev.agreement.unwrap_or_default();
@@ -286,7 +274,6 @@ fn fine_tune_story(
     eval_n: usize,
     original_before: f64,
     note: &dyn Fn(&str),
-    progress: bool,
 ) -> Result<FineTuneSummary> {
     let deg = DEMO_DEGREES;
     let (test, train) = (rotate(&data.test, deg), rotate(&data.train, deg));
@@ -294,16 +281,16 @@ fn fine_tune_story(
     note(&format!(
         "5. fine-tuning under a domain shift (digits rotated by {deg}°): {eval_n} rotated test images before, {n} rotated training images to the last layer, then both test sets ..."
     ));
-    let before = s.eval(0, &test, eval_n, None, progress)?;
+    let before = s.eval(0, &test, eval_n, None)?;
     s.schedule(0, FINETUNE_LR, u32::try_from(n)?)?;
-    let tuned = s.learn(Student::LastLayer(0), &train, 0..n, progress)?;
-    let after = s.eval(0, &test, eval_n, None, progress)?.accuracy;
-    let original_after = s.eval(0, &data.test, eval_n, None, progress)?.accuracy;
+    let tuned = s.learn(Student::LastLayer(0), &train, 0..n)?;
+    let after = s.eval(0, &test, eval_n, None)?.accuracy;
+    let original_after = s.eval(0, &data.test, eval_n, None)?.accuracy;
     note(&format!(
         "   the learner from scratch on the same {n} rotated images ..."
     ));
-    one_pass(s, &train, 0..n, progress)?;
-    let scratch = s.eval(1, &test, eval_n, None, progress)?.accuracy;
+    one_pass(s, &train, 0..n)?;
+    let scratch = s.eval(1, &test, eval_n, None)?.accuracy;
     let gap = original_before - before.accuracy;
     Ok(FineTuneSummary {
         shift: format!("test and training images rotated by {deg}° about the centre (bilinear, background fill)"),

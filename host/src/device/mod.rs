@@ -29,8 +29,7 @@ use crate::io;
 use crate::nets::Model;
 use crate::ui::say;
 pub use demo::{demo, DemoArgs};
-pub use session::Session;
-use session::{Student, TIMEOUT};
+use session::{Session, Student, TIMEOUT};
 
 /// `shinso device --port PATH <command>`.
 #[derive(Args, Debug, Clone)]
@@ -135,7 +134,7 @@ pub struct LearnArgs {
     #[arg(long, value_enum)]
     optimizer: Option<OptimizerKind>,
     /// Learning rate for --optimizer (default: Adam 0.001, Momentum 0.01, SGD 0.1, ...)
-    #[arg(long)]
+    #[arg(long, requires = "optimizer")]
     lr: Option<f32>,
     /// Re-initialise the learner from this seed first
     #[arg(long)]
@@ -190,10 +189,8 @@ pub fn device(a: &DeviceArgs) -> Result<()> {
 
 /// `shinso emulate`.
 pub fn emulate(a: &EmulateArgs) -> Result<()> {
-    run(
-        &mut Session::emulated(a.elf.as_deref(), a.no_qemu)?,
-        &a.command,
-    )
+    let mut s = Session::emulated(a.elf.as_deref(), a.no_qemu)?;
+    run(&mut s, &a.command)
 }
 
 /// The data set `--data` names, if its images are the device's 28×28 (training and test
@@ -267,15 +264,13 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
             let train = images(&a.data)?.train;
             let count = (a.count).unwrap_or(train.len().saturating_sub(a.offset).max(1));
             let range = span(TRAINING, a.offset, count, &train)?;
-            match (a.optimizer, a.lr) {
-                (Some(o), lr) => s.configure(o, lr)?,
-                (None, Some(_)) => bail!("--lr needs --optimizer"),
-                (None, None) => {}
+            if let Some(o) = a.optimizer {
+                s.configure(o, a.lr)?;
             }
             if let Some(seed) = a.reset {
                 s.ask::<()>("reset", &Request::Reset { seed })?;
             }
-            let r = s.learn(Student::Learner, &train, range, true)?;
+            let r = s.learn(Student::Learner, &train, range)?;
             let rolled = match r.rolled_back {
                 0 => String::new(),
                 n => format!(" ({n} rolled back by the device: not finite)"),
@@ -294,7 +289,7 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
             }
             let decay = a.decay_steps.unwrap_or(u32::try_from(range.len())?);
             s.schedule(a.model_id, a.lr, decay)?;
-            let r = s.learn(Student::LastLayer(a.model_id), &train, range, true)?;
+            let r = s.learn(Student::LastLayer(a.model_id), &train, range)?;
             say(&format!(
                 "fine-tuned model {}'s last layer on {} samples ({} rolled back): it predicted {:.4} of them right before learning each ({:.4} over the last quarter), {} {unit} per step",
                 a.model_id, r.learned(), r.rolled_back, r.accuracy(..), r.last_quarter(), r.per_step()
@@ -322,7 +317,7 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
             let compare = a.compare.as_ref().map(|f| io::load(f, None, None));
             let mut host = compare.transpose()?.map(|l| l.model);
             let host = host.as_mut().map(|m| &mut **m as &mut dyn Model);
-            let r = s.eval(model_id, &test, n, host, true)?;
+            let r = s.eval(model_id, &test, n, host)?;
             let agrees = r.agreement.map_or(String::new(), |(a, b)| {
                 format!(", agrees with the host on {a:.4} (scores bit-identical on {b:.4})")
             });
@@ -337,11 +332,9 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
             let (file, h) = checkpoint::to_file(&state, preset)?;
             io::write_atomic(out, &file)?;
             let (rule, len) = (checkpoint::rule_name(h.rule.kind()), state.len());
+            let (out, name, steps) = (out.display(), preset.name(), h.steps);
             say(&format!(
-                "wrote {}: the {} learner after {} steps, {rule} ({len} bytes of state)",
-                out.display(),
-                preset.name(),
-                h.steps,
+                "wrote {out}: the {name} learner after {steps} steps, {rule} ({len} bytes of state)"
             ));
         }
         DeviceCommand::Restore { file } => {
@@ -354,16 +347,15 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
             let (file, len) = (file.display(), bytes.len());
             say(&format!("restored the learner from {file} ({len} bytes)"));
         }
-        DeviceCommand::Save { every: Some(steps) } => {
-            s.ask::<()>("save", &Request::CheckpointEvery { steps: *steps })?;
-            say(&checkpoint::describe(
-                &s.ask("save", &Request::CheckpointStatus)?,
-            ));
-        }
-        DeviceCommand::Save { every: None } => {
-            say(&checkpoint::describe(
-                &s.ask("save", &Request::SaveCheckpoint)?,
-            ));
+        DeviceCommand::Save { every } => {
+            let req = match *every {
+                Some(steps) => {
+                    s.ask::<()>("save", &Request::CheckpointEvery { steps })?;
+                    Request::CheckpointStatus
+                }
+                None => Request::SaveCheckpoint,
+            };
+            say(&checkpoint::describe(&s.ask("save", &req)?));
         }
     }
     Ok(())
@@ -371,10 +363,9 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
 
 fn print_info(s: &Session) {
     let i = &s.info;
-    let (firmware, protocol, hz) = (&i.firmware, i.protocol, i.clock_hz);
+    let (firmware, protocol, hz, unit) = (&i.firmware, i.protocol, i.clock_hz, s.counter_unit());
     say(&format!(
-        "{firmware} (protocol {protocol}), {hz} Hz, counts {}",
-        s.counter_unit()
+        "{firmware} (protocol {protocol}), {hz} Hz, counts {unit}"
     ));
     for m in &i.models {
         let learns = if m.trainable { ", learns" } else { "" };

@@ -25,6 +25,8 @@ pub struct Session {
     pub link: Link,
     pub info: DeviceInfo,
     pub backend: Backend,
+    /// Hide the progress bars of `eval` and `learn` (the demo's `--json`).
+    pub quiet: bool,
 }
 
 /// A link failure in words, with what to check when the device says nothing.
@@ -44,11 +46,11 @@ impl Session {
         let mut link =
             Link::open(port).with_context(|| format!("{}: cannot open", port.display()))?;
         let info = link.connect(TIMEOUT).map_err(link_err)?;
-        let backend = Backend::Serial;
         Ok(Session {
             link,
             info,
-            backend,
+            backend: Backend::Serial,
+            quiet: false,
         })
     }
 
@@ -62,6 +64,7 @@ impl Session {
             link,
             info,
             backend,
+            quiet: false,
         })
     }
 
@@ -184,14 +187,13 @@ impl Session {
         test: &Dataset,
         n: usize,
         host: Option<&mut dyn Model>,
-        progress: bool,
     ) -> Result<EvalResult> {
         self.model_info(model)?;
         let n = n.min(test.len());
         let host_scores = host
             .map(|m| host_scores(m, &test.images[..n * proto::PIXELS]))
             .transpose()?;
-        let pb = progress_bar(n as u64, "eval", !progress);
+        let pb = progress_bar(n as u64, "eval", self.quiet);
         let (mut correct, mut agree, mut identical, mut total_count) = (0usize, 0, 0, 0u64);
         for i in 0..n {
             let r = self.infer(model, test, i)?;
@@ -224,9 +226,8 @@ impl Session {
         student: Student,
         train: &Dataset,
         range: Range<usize>,
-        progress: bool,
     ) -> Result<Tally> {
-        let pb = progress_bar(range.len() as u64, "learn", !progress);
+        let pb = progress_bar(range.len() as u64, "learn", self.quiet);
         let mut tally = Tally::default();
         for i in range {
             let label = train.labels[i];
