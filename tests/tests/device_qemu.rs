@@ -1,8 +1,8 @@
 //! End to end under QEMU: the firmware built with `--features qemu` boots on the emulated
 //! STM32F405 (`qemu-system-arm -machine netduinoplus2`) and is driven over USART1's
 //! pseudo-terminal: the protocol scenario with garbage, truncated and oversized frames; weights
-//! trained here pushed to it; 1,000 test images inferred there, their
-//! scores bit-identical to the host's; 2,000 samples learned there, then 200 with each update
+//! trained here pushed to it; 500 test images inferred there, their
+//! scores bit-identical to the host's; 2,000 samples learned there, then 100 with each update
 //! rule, its weights bit-identical to the core's own training on the host; its memory budget,
 //! part by part, compared with the ELF.
 //!
@@ -108,14 +108,14 @@ fn firmware_in_qemu_end_to_end() {
     link.push(&Push::new(0, sig, payload), t, |_| {})
         .unwrap_or_else(|e| panic!("{e}"));
 
-    // 1,000 test images on the device and on the host.
+    // 500 test images on the device and on the host.
     let mut host = Network::<Net>::boxed();
     let mut arena = vec![0.0; Network::<Net>::predict_arena(1)];
     host.configure(&Default::default());
     host.load(&blob).unwrap();
     let (mut agree, mut correct, mut count) = (0, 0, 0u64);
     let t3 = Instant::now();
-    for i in 0..1000 {
+    for i in 0..500 {
         if i % 250 == 125 {
             garbage(&mut link, i);
         }
@@ -144,8 +144,8 @@ fn firmware_in_qemu_end_to_end() {
             r => panic!("image {i}: {r:?}"),
         }
     }
-    eprintln!("1000 inferences in {:.1?}: bit-identical scores {agree}/1000, accuracy {correct}/1000, {count} instructions each", t3.elapsed());
-    assert_eq!(agree, 1000, "device and host scores are the same bits");
+    eprintln!("500 inferences in {:.1?}: bit-identical scores {agree}/500, accuracy {correct}/500, {count} instructions each", t3.elapsed());
+    assert_eq!(agree, 500, "device and host scores are the same bits");
 
     // 2,000 samples learned on the device, garbage in between; prequential accuracy rises.
     let t4 = Instant::now();
@@ -193,12 +193,12 @@ fn firmware_in_qemu_end_to_end() {
     };
     assert_eq!(s.samples_seen, 2000);
 
-    // 200 steps with each update rule: the learner's weights are the core's on the host, bit
+    // 100 steps with each update rule: the learner's weights are the core's on the host, bit
     // for bit (the device computes with the same code in the same order).
     let t5 = Instant::now();
-    scenario::every_rule_matches_the_core(&mut link, 200, t).unwrap_or_else(|e| panic!("{e}"));
+    scenario::every_rule_matches_the_core(&mut link, 100, t).unwrap_or_else(|e| panic!("{e}"));
     eprintln!(
-        "5 × 200 steps bit-identical to the host in {:.1?}",
+        "5 × 100 steps bit-identical to the host in {:.1?}",
         t5.elapsed()
     );
 
