@@ -19,7 +19,7 @@ use crate::data::{DataArgs, Dataset, Mnist};
 use crate::io;
 use crate::nets::Preset;
 use crate::train::{self, TrainConfig};
-use crate::ui::{progress_bar, say};
+use crate::ui::{progress_bar, say, show_progress};
 
 /// `shinso demo`: the whole story in one command.
 #[derive(Args, Debug, Clone)]
@@ -148,10 +148,8 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
                 "1. training the device's inference net (double-convnet) on the host, {epochs} epochs ..."
             ));
             let pb = progress_bar(training.iterations as u64, "train", a.json);
-            let run = train::run(&training, &data.train, &data.test, &mut |p| {
-                pb.set_position(p.iteration as u64);
-                pb.set_message(format!("epoch {:.1}, loss {:.4}", p.epoch, p.loss));
-            })?;
+            let show = &mut show_progress(&pb, "");
+            let run = train::run(&training, &data.train, &data.test, show)?;
             pb.finish_and_clear();
             run.model
         }
