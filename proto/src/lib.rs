@@ -42,8 +42,8 @@ use serde::{Deserialize, Serialize};
 /// (2: each model's RAM and heap and the arena in `Info`, [`LearnStats::rx_dropped`],
 /// [`ErrorCode::Overrun`]; 3: the learner's checkpoints, [`Request::SaveCheckpoint`] to
 /// [`Request::RestoreBegin`], [`Request::FineTune`], [`Request::Schedule`], each model's
-/// arena share in `Info`).
-pub const PROTOCOL_VERSION: u16 = 3;
+/// arena share in `Info`; 4: images as runs, see [`Pixels`]).
+pub const PROTOCOL_VERSION: u16 = 4;
 /// Pixels in one MNIST image (28 × 28, row-major, 0 = white background, 255 = ink).
 pub const PIXELS: usize = 784;
 /// Number of classes (digits): the core's, which every zoo net scores.

@@ -325,7 +325,7 @@ fn corrupt_frames_get_the_right_error() {
         })]
     );
 
-    // Wrong pixel count inside a well-formed frame.
+    // Pixels that do not make an image (783 raw bytes, read as runs, cover 522 pixels).
     let f = encode(79, &(1u8, 0u8, &[1u8; 783][..]), &mut raw)
         .unwrap()
         .to_vec();
@@ -437,5 +437,83 @@ proptest! {
         for (s, m) in decode_all::<Request>(&mut dec, &f).into_iter().flatten() {
             prop_assert!(s == 9 && &m == req, "corruption produced {:?}", m);
         }
+    }
+}
+
+/// The wire form of an image, as postcard writes it: the byte string after its length.
+fn wire(p: &Pixels) -> std::vec::Vec<u8> {
+    let mut buf = [0u8; PIXELS + 2];
+    let bytes = postcard::to_slice(p, &mut buf).unwrap();
+    let (len, at) = if bytes[0] < 0x80 {
+        (bytes[0] as usize, 1)
+    } else {
+        ((bytes[0] & 0x7f) as usize | (bytes[1] as usize) << 7, 2)
+    };
+    assert_eq!(bytes.len(), at + len);
+    bytes[at..].to_vec()
+}
+
+/// A hand-worked image: two ink runs and background; its runs as the module's doc describes.
+#[test]
+fn pixels_travel_as_runs() {
+    let mut p = [0u8; PIXELS];
+    p[3..5].copy_from_slice(&[7, 8]);
+    p[300] = 9;
+    let got = wire(&Pixels(p));
+    // 3 zeros, 2 ink (7, 8); 255 zeros, then 40 more and 1 ink (9); 255 + 228 zeros to the end.
+    let want = [3, 2, 7, 8, 255, 0, 40, 1, 9, 255, 0, 228, 0];
+    assert_eq!(got, want);
+    assert_eq!(3 + 2 + 255 + 40 + 1 + 255 + 228, PIXELS);
+    // All background: four pairs.
+    assert_eq!(wire(&Pixels([0; PIXELS])), [255, 0, 255, 0, 255, 0, 19, 0]);
+    // All ink would take 792 bytes as runs: it goes raw, the 784 bytes as they are.
+    assert_eq!(wire(&Pixels([255; PIXELS])), [255; PIXELS]);
+}
+
+/// Raw images (what protocol 3 hosts send) still decode, and runs that do not cover exactly
+/// 784 pixels, or read past their string, are refused.
+#[test]
+fn pixel_runs_are_checked() {
+    let decode = |v: &[u8]| {
+        let mut buf = [0u8; PIXELS + 4];
+        let msg = postcard::to_slice(&(1u8, 0u8, v), &mut buf).unwrap();
+        postcard::from_bytes::<Request>(msg).ok()
+    };
+    let raw: std::vec::Vec<u8> = (0..PIXELS).map(|i| (i % 256) as u8).collect();
+    assert_eq!(
+        decode(&raw),
+        Some(Request::Infer {
+            model: 0,
+            pixels: Pixels::from_slice(&raw).unwrap()
+        })
+    );
+    for bad in [
+        &[255, 0, 255, 0, 255, 0, 18, 0][..], // 783 pixels
+        &[255, 0, 255, 0, 255, 0, 20, 0],     // 785
+        &[255, 0, 255, 0, 255, 0, 18, 2, 1],  // the last ink run lacks a pixel
+        &[255, 0, 255, 0, 255, 0, 19, 0, 0],  // a stray byte after the runs
+        &[255, 255],                          // past the image in one pair
+        &[],
+    ] {
+        assert_eq!(decode(bad), None, "{bad:?}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Any image, sparse or dense, comes back as it was, in no more bytes than raw.
+    #[test]
+    fn pixels_round_trip(
+        ink in proptest::collection::vec((0usize..PIXELS, 1u8..=255), 0..PIXELS),
+        dense in any::<bool>(),
+    ) {
+        let mut p = [if dense { 200 } else { 0 }; PIXELS];
+        for (i, v) in ink {
+            p[i] = if dense { 0 } else { v };
+        }
+        let msg = Request::Learn { pixels: Pixels(p), label: 3 };
+        round_trip(5, &msg);
+        prop_assert!(wire(&Pixels(p)).len() <= PIXELS);
     }
 }
