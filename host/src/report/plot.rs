@@ -71,9 +71,22 @@ fn render<F: Figure>(path: &Path, size: (u32, u32), fig: &F) -> Result<()> {
     }
     match path.extension() {
         Some(e) if e.eq_ignore_ascii_case("svg") => paint(SVGBackend::new(path, size), fig),
-        _ => paint(BitMapBackend::new(path, size), fig),
+        _ => {
+            let mut rgb = vec![0; size.0 as usize * size.1 as usize * 3];
+            paint(BitMapBackend::with_buffer(&mut rgb, size), fig)
+                .and_then(|()| png(path, size, &rgb))
+        }
     }
     .with_context(ctx)
+}
+
+/// `rgb` (8 bits a channel, row by row) as a PNG file.
+fn png(path: &Path, (w, h): (u32, u32), rgb: &[u8]) -> Result<()> {
+    let mut png = png::Encoder::new(std::io::BufWriter::new(std::fs::File::create(path)?), w, h);
+    png.set_color(png::ColorType::Rgb);
+    png.set_adaptive_filter(png::AdaptiveFilterType::Adaptive);
+    png.write_header()?.write_image_data(rgb)?;
+    Ok(())
 }
 
 /// `fig` on a white page of `backend`, written out.
