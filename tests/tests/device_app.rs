@@ -864,3 +864,131 @@ fn the_learner_follows_its_schedule() {
         assert!(pull(&mut app, 1) == want, "step {k}");
     }
 }
+
+/// Hostile but well-framed traffic: random sequences of every request with edge-case fields
+/// (unknown models, labels out of range, NaN and huge rates, offsets and lengths past the
+/// end, pushes and restores begun and abandoned, chunks with wrong CRCs, random images). The
+/// device never panics, answers each request exactly once under its seq, and still infers and
+/// learns afterwards.
+mod hostile_requests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn rate() -> impl Strategy<Value = f32> {
+        prop_oneof![
+            Just(f32::NAN),
+            Just(f32::INFINITY),
+            Just(-1.0),
+            Just(0.0),
+            Just(1e30),
+            1e-4f32..1.0,
+            any::<f32>(),
+        ]
+    }
+
+    fn pixels() -> impl Strategy<Value = Pixels> {
+        prop_oneof![
+            Just(Pixels::default()),
+            Just(Pixels([255; PIXELS])),
+            proptest::collection::vec(any::<u8>(), PIXELS)
+                .prop_map(|v| Pixels::from_slice(&v).unwrap()),
+        ]
+    }
+
+    fn offset() -> impl Strategy<Value = u32> {
+        prop_oneof![0u32..4, 0u32..70_000, any::<u32>()]
+    }
+
+    fn request() -> impl Strategy<Value = Request> {
+        let model = || prop_oneof![0u8..2, any::<u8>()];
+        let label = || prop_oneof![0u8..10, any::<u8>()];
+        prop_oneof![
+            Just(Request::Info),
+            Just(Request::Stats),
+            Just(Request::PushEnd),
+            Just(Request::SaveCheckpoint),
+            Just(Request::CheckpointStatus),
+            (model(), pixels()).prop_map(|(model, pixels)| Request::Infer { model, pixels }),
+            (pixels(), label()).prop_map(|(pixels, label)| Request::Learn { pixels, label }),
+            (model(), pixels(), label()).prop_map(|(model, pixels, label)| Request::FineTune {
+                model,
+                pixels,
+                label
+            }),
+            (0..Kind::ALL.len(), rate()).prop_map(|(k, lr)| Request::Configure {
+                optimizer: Kind::ALL[k],
+                lr
+            }),
+            any::<u64>().prop_map(|seed| Request::Reset { seed }),
+            (model(), any::<u64>(), offset(), any::<u32>()).prop_map(
+                |(model, signature, len, crc)| Request::PushBegin {
+                    model,
+                    signature,
+                    len,
+                    crc
+                }
+            ),
+            (offset(), proptest::collection::vec(any::<u8>(), 0..=CHUNK)).prop_map(
+                |(offset, data)| Request::PushChunk {
+                    offset,
+                    data: data.into_iter().collect()
+                }
+            ),
+            (model(), offset(), any::<u16>()).prop_map(|(model, offset, len)| Request::Pull {
+                model,
+                offset,
+                len
+            }),
+            (offset(), any::<u16>()).prop_map(|(offset, len)| Request::PullState { offset, len }),
+            (offset(), any::<u32>()).prop_map(|(len, crc)| Request::RestoreBegin { len, crc }),
+            prop_oneof![0u32..5, any::<u32>()].prop_map(|steps| Request::CheckpointEvery { steps }),
+            (model(), rate(), prop_oneof![0u32..5, any::<u32>()]).prop_map(
+                |(model, lr, decay_steps)| Request::Schedule {
+                    model,
+                    lr,
+                    decay_steps
+                }
+            ),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(shinso_tests::proptest_config(48))]
+
+        #[test]
+        fn every_request_is_answered_once_and_the_device_keeps_working(
+            requests in proptest::collection::vec(request(), 1..24)
+        ) {
+            let mut dev = Device::new(app());
+            let mut dec = Decoder::new();
+            let mut buf = [0u8; MAX_FRAME];
+            let tail = [
+                Request::Info,
+                Request::Reset { seed: 1 },
+                Request::Learn { pixels: img(1), label: 3 },
+                Request::Infer { model: 1, pixels: img(2) },
+            ];
+            for (i, req) in requests.iter().chain(&tail).enumerate() {
+                let seq = i as u32 + 1;
+                let frame = encode(seq, req, &mut buf).unwrap().to_vec();
+                let got = exchange(&mut dev, &mut dec, &frame);
+                prop_assert_eq!(got.len(), 1, "{:?} → {:?}", req, got);
+                prop_assert_eq!(got[0].0, seq);
+            }
+            // The last three (a reset, a step, an inference on the learner) did their work.
+            let mut last = vec![];
+            for (i, req) in tail[1..].iter().enumerate() {
+                let frame = encode(100 + i as u32, req, &mut buf).unwrap().to_vec();
+                last.extend(exchange(&mut dev, &mut dec, &frame));
+            }
+            prop_assert!(matches!(
+                last[..],
+                [
+                    (_, Response::Ok),
+                    (_, Response::Learned { .. }),
+                    (_, Response::Inferred { .. })
+                ]
+            ), "{:?}", last);
+        }
+    }
+}
