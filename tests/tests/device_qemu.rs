@@ -2,7 +2,7 @@
 //! STM32F405 (`qemu-system-arm -machine netduinoplus2`) and is driven over USART1's
 //! pseudo-terminal: the protocol scenario with garbage, truncated and oversized frames; weights
 //! trained here pushed to it; 500 test images inferred there, their
-//! scores bit-identical to the host's; 2,000 samples learned there, then 100 with each update
+//! scores bit-identical to the host's; 1,000 samples learned there, then 100 with each update
 //! rule, its weights bit-identical to the core's own training on the host; its memory budget,
 //! part by part, compared with the ELF.
 //!
@@ -147,14 +147,15 @@ fn firmware_in_qemu_end_to_end() {
     eprintln!("500 inferences in {:.1?}: bit-identical scores {agree}/500, accuracy {correct}/500, {count} instructions each", t3.elapsed());
     assert_eq!(agree, 500, "device and host scores are the same bits");
 
-    // 2,000 samples learned on the device, garbage in between; prequential accuracy rises.
+    // 1,000 samples learned on the device, garbage in between; prequential accuracy rises
+    // (the demo streams 2,000, the pty test the whole 10,000).
     let t4 = Instant::now();
     assert_eq!(
         link.request(&Request::Reset { seed: 3 }, t).unwrap(),
         Response::Ok
     );
     let mut hits = Vec::new();
-    for i in 0..2000 {
+    for i in 0..1000 {
         if i % 400 == 200 {
             garbage(&mut link, i);
         }
@@ -182,8 +183,8 @@ fn firmware_in_qemu_end_to_end() {
         }
     }
     let rate = |s: &[bool]| s.iter().filter(|&&h| h).count() as f64 / s.len() as f64;
-    let (first, last) = (rate(&hits[..500]), rate(&hits[1500..]));
-    eprintln!("2000 learning steps in {:.1?}: prequential {first:.3} → {last:.3}, {count} instructions each", t4.elapsed());
+    let (first, last) = (rate(&hits[..250]), rate(&hits[750..]));
+    eprintln!("1000 learning steps in {:.1?}: prequential {first:.3} → {last:.3}, {count} instructions each", t4.elapsed());
     assert!(
         last > first + 0.2 && last > 0.75,
         "prequential accuracy {first} → {last}"
@@ -191,7 +192,7 @@ fn firmware_in_qemu_end_to_end() {
     let Response::Stats(s) = link.request(&Request::Stats, t).unwrap() else {
         panic!()
     };
-    assert_eq!(s.samples_seen, 2000);
+    assert_eq!(s.samples_seen, 1000);
 
     // 100 steps with each update rule: the learner's weights are the core's on the host, bit
     // for bit (the device computes with the same code in the same order).
