@@ -104,3 +104,26 @@ fn online_learner_reaches_097_after_one_pass() {
     assert_eq!(stats.samples_seen as usize, train.len());
     assert!(accuracy >= 0.97, "test accuracy {accuracy}");
 }
+
+/// Images travel as runs of background and ink (`shinso_proto::Pixels`): over the official
+/// test set an `Infer` frame averages about a quarter of what the raw image makes (under 30 %
+/// asserted), and no image's frame is larger than raw.
+#[test]
+fn test_images_travel_in_a_quarter_of_their_raw_bytes() {
+    use shinso_proto::{encode, MAX_FRAME, PIXELS};
+    let (_, test) = common::bundled();
+    let mut buf = [0u8; MAX_FRAME];
+    let mut frame = |pixels| {
+        let infer = Request::Infer { model: 0, pixels };
+        encode(1, &infer, &mut buf).unwrap().len()
+    };
+    let raw = frame(shinso_proto::Pixels([255; PIXELS]));
+    let sizes: Vec<usize> = (0..test.len()).map(|i| frame(pixels(&test, i))).collect();
+    let mean = sizes.iter().sum::<usize>() as f64 / sizes.len() as f64;
+    let most = *sizes.iter().max().unwrap();
+    eprintln!("Infer frames: mean {mean:.1} B, largest {most} B, raw {raw} B");
+    assert!(
+        mean < 0.3 * raw as f64 && most <= raw,
+        "{mean} {most} {raw}"
+    );
+}
