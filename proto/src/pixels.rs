@@ -104,10 +104,12 @@ fn from_wire(v: &[u8]) -> Option<Pixels> {
 impl Serialize for Pixels {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut buf = [0u8; PIXELS];
-        match runs(&self.0, &mut buf) {
-            Some(len) if !s.is_human_readable() => s.serialize_bytes(&buf[..len]),
-            _ => s.serialize_bytes(&self.0),
+        if !s.is_human_readable() {
+            if let Some(len) = runs(&self.0, &mut buf) {
+                return s.serialize_bytes(&buf[..len]);
+            }
         }
+        s.serialize_bytes(&self.0)
     }
 }
 

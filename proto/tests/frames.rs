@@ -444,13 +444,7 @@ proptest! {
 fn wire(p: &Pixels) -> std::vec::Vec<u8> {
     let mut buf = [0u8; PIXELS + 2];
     let bytes = postcard::to_slice(p, &mut buf).unwrap();
-    let (len, at) = if bytes[0] < 0x80 {
-        (bytes[0] as usize, 1)
-    } else {
-        ((bytes[0] & 0x7f) as usize | (bytes[1] as usize) << 7, 2)
-    };
-    assert_eq!(bytes.len(), at + len);
-    bytes[at..].to_vec()
+    postcard::from_bytes::<&[u8]>(bytes).unwrap().to_vec()
 }
 
 /// A hand-worked image: two ink runs and background; its runs as the module's doc describes.
