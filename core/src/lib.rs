@@ -48,7 +48,8 @@
 #[cfg(feature = "alloc")]
 extern crate alloc;
 // clap's `ValueEnum` derive (on `optim::Kind`) names `::std`; clap itself needs std anyway.
-#[cfg(feature = "clap")]
+// With `std`, the host's products pick their micro-kernel by what the core has.
+#[cfg(any(feature = "clap", feature = "std"))]
 extern crate std;
 
 pub mod error;

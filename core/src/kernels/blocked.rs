@@ -25,6 +25,8 @@
 
 use core::ops::Range;
 
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+use super::avx512;
 use super::gemm::{chunks, copy, rows_of, run, tiles};
 
 /// The micro-kernel's broadcast side: rows of its tile.
@@ -34,8 +36,10 @@ const W: usize = 16;
 /// Longest chunk of the inner dimension: a packed `W` panel is `KC × W` floats (16 KiB, in L1
 /// beside a tile's packed rows).
 const KC: usize = 256;
-/// Most rows in a block (a multiple of `R`): its packed rows are `MC × KC` floats (120 KiB,
-/// in L2), on the stack.
+/// Floats of the packed panel: `KC` steps of the widest micro-kernel's columns.
+const PANEL: usize = KC * 48;
+/// Most rows in a block (a multiple of `R` and of the AVX-512 kernel's 12): its packed rows
+/// are `MC × KC` floats (120 KiB, in L2), on the stack.
 const MC: usize = 120;
 
 /// One operand as the micro-kernel sees it: entry `(i, p)` — `i` along `C`'s side this
@@ -48,20 +52,23 @@ pub struct View<'a> {
 }
 
 impl View<'_> {
-    /// `dst[p·N + q] = (i0 + q, p)` for the steps `ks`: the `N` entries the micro-kernel takes
-    /// at each step, contiguous. Where they are contiguous in place already (`along == 1`)
-    /// they are copied as one fixed-size array.
+    /// `dst[p·N + q] = (i0 + q, p)` for the steps `ks` and `q < valid`, 0 for the rest: the
+    /// `N` entries the micro-kernel takes at each step, contiguous (zero-padded past the
+    /// operand's edge when it is narrower than a tile). Where they are contiguous in place
+    /// already (`along == 1`) they are copied as one fixed-size array.
     #[inline(always)]
-    fn pack<const N: usize>(&self, dst: &mut [f32], i0: usize, ks: Range<usize>) {
+    fn pack<const N: usize>(&self, dst: &mut [f32], i0: usize, ks: Range<usize>, valid: usize) {
         for (d, p) in dst.chunks_exact_mut(N).zip(ks) {
             let at = i0 * self.along + p * self.step;
+            let (d, pad) = d.split_at_mut(valid);
             if self.along == 1 {
-                copy::<N>(d, &self.x[at..at + N]);
+                copy::<N>(d, &self.x[at..at + valid]);
             } else {
                 for (q, d) in d.iter_mut().enumerate() {
                     *d = self.x[at + q * self.along];
                 }
             }
+            pad.fill(0.0);
         }
     }
 }
@@ -75,6 +82,9 @@ impl View<'_> {
 /// and those with fewer than 6 rows, keep [`super::gemm`]'s tiles, which read `A` in place
 /// (among them exact 40-, 20- and 10-column tiles for the MLP's layers): measured, the 40-column
 /// layers run faster on those than on 6 × 16 tiles, a sixth of whose columns would be padding.
+///
+/// With the `std` feature, a core that has AVX-512 gets the micro-kernels of [`super::avx512`]
+/// instead ([`with_avx512`]): the same floats, twice the lanes.
 pub fn product(
     (m, k, n): (usize, usize, usize),
     a: View,
@@ -82,52 +92,131 @@ pub fn product(
     c: &mut [f32],
     accumulate: bool,
 ) -> bool {
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    if avx512::available() {
+        return with_avx512((m, k, n), a, b, c, accumulate);
+    }
     let min_n = if a.along == 1 { 64 } else { 96 };
     if m < R || n < min_n {
         return false;
     }
-    blocked((m, k, n), a, b, c, accumulate);
+    let kernel = |acc: &mut Tile<R, W>, tile: &[f32], panel: &[f32]| {
+        *acc = run(*acc, rows_of::<R>(tile).zip(rows_of::<W>(panel)));
+    };
+    blocked::<R, W>((m, k, n), a, b, c, accumulate, kernel);
     true
 }
 
-/// The blocked loop: `C (m×n)` row-major, entry `(i, j)` the sum over `p` of `(i, p)` of `a`
-/// times `(j, p)` of `b`.
-fn blocked((m, k, n): (usize, usize, usize), a: View, b: View, c: &mut [f32], accumulate: bool) {
+/// [`product`] on a core with AVX-512: 12 × 32 tiles from 64 columns on, one 8 × 48 tile across
+/// a product of 33 to 48 columns (the MLP's 40-column layers: a sixth of it padding, but twice
+/// the lanes of the exact 2 × 40 AVX2 tiles); narrower or shorter products are left to
+/// [`super::gemm`].
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+fn with_avx512(
+    (m, k, n): (usize, usize, usize),
+    a: View,
+    b: View,
+    c: &mut [f32],
+    accumulate: bool,
+) -> bool {
+    // SAFETY (both kernels): the caller saw that this core has AVX-512F.
+    match n {
+        64.. if m >= 12 => {
+            let kernel = |acc: &mut _, t: &_, p: &_| unsafe { avx512::run::<12, 2, 32>(acc, t, p) };
+            blocked((m, k, n), a, b, c, accumulate, kernel);
+        }
+        33..=48 if m >= 64 && k >= 64 => one_panel((m, k, n), a, b, c, accumulate),
+        _ => return false,
+    }
+    true
+}
+
+/// A product of 33 to 48 columns on a core with AVX-512: one zero-padded panel of `B` per
+/// chunk of the inner dimension, swept by 8 × 48 tiles whose rows of `A` are read in place
+/// (with one panel, a packed row would be copied once and read once).
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+fn one_panel((m, k, n): (usize, usize, usize), a: View, b: View, c: &mut [f32], accumulate: bool) {
+    const R: usize = 8;
+    let mut panel = [0.0f32; PANEL];
+    let kc = k.div_ceil(k.div_ceil(KC));
+    for ks in chunks(k, kc) {
+        let panel = &mut panel[..48 * ks.len()];
+        b.pack::<48>(panel, 0, ks.clone(), n);
+        for (i, rows) in tiles(m, R) {
+            let mut acc = [[0.0f32; 48]; R];
+            let row = |r: usize| (i + r) * n;
+            if accumulate || ks.start > 0 {
+                for (r, sums) in acc.iter_mut().enumerate() {
+                    sums[..n].copy_from_slice(&c[row(r)..][..n]);
+                }
+            }
+            let a_rows = core::array::from_fn(|r| {
+                let at = (i + r) * a.along + ks.start * a.step;
+                &a.x[at..at + (ks.len() - 1) * a.step + 1]
+            });
+            // SAFETY: the caller saw that this core has AVX-512F.
+            unsafe { avx512::run_in_place::<R, 3, 48>(&mut acc, a_rows, a.step, panel) };
+            for r in rows {
+                c[row(r)..][..n].copy_from_slice(&acc[r][..n]);
+            }
+        }
+    }
+}
+
+/// A tile of `C`'s sums: `RT` rows of `WT` columns.
+type Tile<const RT: usize, const WT: usize> = [[f32; WT]; RT];
+
+/// The blocked loop around a micro-kernel of `RT × WT` sums: `C (m×n)` row-major, entry `(i, j)`
+/// the sum over `p` of `(i, p)` of `a` times `(j, p)` of `b`. `kernel(acc, tile, panel)` adds
+/// to `acc` the products of one packed tile of rows (`RT` numbers a step) and one packed panel
+/// (`WT` a step), step after step.
+fn blocked<const RT: usize, const WT: usize>(
+    (m, k, n): (usize, usize, usize),
+    a: View,
+    b: View,
+    c: &mut [f32],
+    accumulate: bool,
+    kernel: impl Fn(&mut Tile<RT, WT>, &[f32], &[f32]),
+) {
     let mut block = [0.0f32; MC * KC];
-    let mut panel = [0.0f32; W * KC];
+    let mut panel = [0.0f32; PANEL];
     let kc = k.div_ceil(k.div_ceil(KC));
     // Blocks of equal size (rounded up to whole tiles) rather than full ones and a remnant.
-    let mc = m.div_ceil(m.div_ceil(MC)).next_multiple_of(R).min(m);
+    let mc = m.div_ceil(m.div_ceil(MC)).next_multiple_of(RT).min(m);
     for (i0, new) in tiles(m, mc) {
         for ks in chunks(k, kc) {
             let len = ks.len();
             let from_c = accumulate || ks.start > 0;
-            for (t, (i, _)) in tiles(mc, R).enumerate() {
-                a.pack::<R>(&mut block[t * R * len..][..R * len], i0 + i, ks.clone());
+            for (t, (i, _)) in tiles(mc, RT).enumerate() {
+                a.pack::<RT>(
+                    &mut block[t * RT * len..][..RT * len],
+                    i0 + i,
+                    ks.clone(),
+                    RT,
+                );
             }
-            for (j, cols) in tiles(n, W) {
-                let panel = &mut panel[..W * len];
-                b.pack::<W>(panel, j, ks.clone());
-                for (t, (i, rows)) in tiles(mc, R).enumerate() {
+            for (j, cols) in tiles(n, WT) {
+                let panel = &mut panel[..WT * len];
+                b.pack::<WT>(panel, j, ks.clone(), cols.end);
+                for (t, (i, rows)) in tiles(mc, RT).enumerate() {
                     let at = |r: usize| (i0 + i + r) * n + j;
-                    let mut acc = [[0.0f32; W]; R];
+                    let mut acc = [[0.0f32; WT]; RT];
                     if from_c {
                         for (r, row) in acc.iter_mut().enumerate() {
-                            copy::<W>(row, &c[at(r)..][..W]);
+                            copy::<WT>(&mut row[..cols.end], &c[at(r)..][..cols.end]);
                         }
                     }
-                    let tile = &block[t * R * len..][..R * len];
-                    let acc = run(acc, rows_of::<R>(tile).zip(rows_of::<W>(panel)));
+                    kernel(&mut acc, &block[t * RT * len..][..RT * len], panel);
                     // Rows before the block's new ones belong to the block before it.
                     let rows = rows.start.max(new.start.saturating_sub(i))..rows.end;
-                    if rows == (0..R) && cols == (0..W) {
+                    if rows == (0..RT) && cols == (0..WT) {
                         // The usual tile, all new: stored straight from the registers.
                         for (r, sums) in acc.iter().enumerate() {
-                            copy::<W>(&mut c[at(r)..][..W], sums);
+                            copy::<WT>(&mut c[at(r)..][..WT], sums);
                         }
                     } else {
                         for r in rows {
-                            copy::<W>(&mut c[at(r)..][cols.clone()], &acc[r][cols.clone()]);
+                            copy::<WT>(&mut c[at(r)..][cols.clone()], &acc[r][cols.clone()]);
                         }
                     }
                 }

@@ -5,6 +5,8 @@
 //! loops (slices are cut to size first, then zipped). Summation order is fixed by the code, not
 //! by the target, so the host and the device compute the same floats.
 
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+mod avx512;
 pub mod batchnorm;
 #[cfg(not(target_arch = "arm"))]
 mod blocked;
