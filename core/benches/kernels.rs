@@ -39,38 +39,42 @@ fn vectors(c: &mut Criterion) {
 }
 
 /// The three products of each affine layer of the course's MLP (784-40, 40-20, 20-10) at
-/// batches of 1, 100 and 1000, with their rate in FLOP/s (criterion's "elem/s", two per MAC).
+/// batches of 1, 100 and 1000, and of the wide MLPs' first layers (784-400, 784-1000) at 100,
+/// with their rate in FLOP/s (criterion's "elem/s", two per MAC).
 fn gemm(c: &mut Criterion) {
     let mut g = c.benchmark_group("gemm");
-    for batch in [1, 100, 1000] {
-        for (i, o) in [(784, 40), (40, 20), (20, 10)] {
-            let (x, w, dy) = (data(batch * i, 1), data(i * o, 2), data(batch * o, 3));
-            let (mut u, mut dw, mut dx) =
-                (vec![0.0; batch * o], vec![0.0; i * o], vec![0.0; batch * i]);
-            g.throughput(Throughput::Elements((2 * batch * i * o) as u64));
-            g.bench_function(format!("nn {batch}x{i}x{o} (affine forward)"), |b| {
-                b.iter(|| gemm_nn(batch, i, o, black_box(&x), black_box(&w), &mut u, false))
-            });
-            g.bench_function(format!("tn {i}x{batch}x{o} (affine dW)"), |b| {
-                b.iter(|| gemm_tn(i, batch, o, black_box(&x), black_box(&dy), &mut dw, false))
-            });
-            g.bench_function(format!("nt {batch}x{o}x{i} (affine dx)"), |b| {
-                b.iter(|| gemm_nt(batch, o, i, black_box(&dy), black_box(&w), &mut dx, false))
-            });
-        }
+    let mlp = [(784, 40), (40, 20), (20, 10)];
+    let layers = [1, 100, 1000]
+        .into_iter()
+        .flat_map(|batch| mlp.map(|(i, o)| (batch, i, o)));
+    for (batch, i, o) in layers.chain([(100, 784, 400), (100, 784, 1000)]) {
+        let (x, w, dy) = (data(batch * i, 1), data(i * o, 2), data(batch * o, 3));
+        let (mut u, mut dw, mut dx) =
+            (vec![0.0; batch * o], vec![0.0; i * o], vec![0.0; batch * i]);
+        g.throughput(Throughput::Elements((2 * batch * i * o) as u64));
+        g.bench_function(format!("nn {batch}x{i}x{o} (affine forward)"), |b| {
+            b.iter(|| gemm_nn(batch, i, o, black_box(&x), black_box(&w), &mut u, false))
+        });
+        g.bench_function(format!("tn {i}x{batch}x{o} (affine dW)"), |b| {
+            b.iter(|| gemm_tn(i, batch, o, black_box(&x), black_box(&dy), &mut dw, false))
+        });
+        g.bench_function(format!("nt {batch}x{o}x{i} (affine dx)"), |b| {
+            b.iter(|| gemm_nt(batch, o, i, black_box(&dy), black_box(&w), &mut dx, false))
+        });
     }
     g.finish();
 }
 
 /// One core's peak rate for separate multiplies and adds (the floats the kernels compute, no
-/// fused multiply-add): 12 independent chains `v = v·m + a` of 8-lane AVX2 vectors, all in
-/// registers, 2 FLOP per lane per step; criterion's "elem/s" is FLOP/s.
+/// fused multiply-add): 12 independent chains `v = v·m + a` of 8-lane AVX2 vectors, and of
+/// 16-lane AVX-512 ones where the core has them, all in registers, 2 FLOP per lane per step;
+/// criterion's "elem/s" is FLOP/s. (`side_by_side --peak` measures the same by another clock.)
 #[cfg(target_arch = "x86_64")]
 fn peak(c: &mut Criterion) {
     use std::arch::x86_64::*;
     const STEPS: usize = 10_000;
     #[target_feature(enable = "avx2")]
-    unsafe fn chains(m: f32, a: f32) -> f32 {
+    fn chains(m: f32, a: f32) -> f32 {
         let (m, a) = (_mm256_set1_ps(m), _mm256_set1_ps(a));
         let mut v = [_mm256_set1_ps(1.0); 12];
         for _ in 0..STEPS {
@@ -83,6 +87,20 @@ fn peak(c: &mut Criterion) {
             .fold(_mm256_setzero_ps(), |s, x| _mm256_add_ps(s, *x));
         _mm256_cvtss_f32(s)
     }
+    #[target_feature(enable = "avx512f")]
+    fn chains16(m: f32, a: f32) -> f32 {
+        let (m, a) = (_mm512_set1_ps(m), _mm512_set1_ps(a));
+        let mut v = [_mm512_set1_ps(1.0); 12];
+        for _ in 0..STEPS {
+            for x in v.iter_mut() {
+                *x = _mm512_add_ps(_mm512_mul_ps(*x, m), a);
+            }
+        }
+        _mm512_reduce_add_ps(
+            v.into_iter()
+                .fold(_mm512_setzero_ps(), |s, x| _mm512_add_ps(s, x)),
+        )
+    }
     if !is_x86_feature_detected!("avx2") {
         return;
     }
@@ -92,6 +110,13 @@ fn peak(c: &mut Criterion) {
         // SAFETY: AVX2 is present (checked above).
         b.iter(|| unsafe { chains(black_box(0.999), black_box(0.001)) })
     });
+    if is_x86_feature_detected!("avx512f") {
+        g.throughput(Throughput::Elements((STEPS * 12 * 16 * 2) as u64));
+        g.bench_function("avx512 mul+add, 12 chains", |b| {
+            // SAFETY: AVX-512F is present (checked above).
+            b.iter(|| unsafe { chains16(black_box(0.999), black_box(0.001)) })
+        });
+    }
     g.finish();
 }
 

@@ -349,9 +349,12 @@ proptest! {
 /// a block holds at most 120) and several chunks of the inner dimension (513, 600, 1000 steps; a
 /// chunk holds at most 256), the smallest ones (6 rows, one step), and the wide MLP's first
 /// layer (100 × 784 × 1000).
+///
+/// On a core with AVX-512 the large products have their own kernels (8 × 48 tiles, packed from
+/// 64 columns and 8 rows; one panel of them for 33 to 48 columns from 64 rows and 64 steps): the shapes run both ways, and the edges of those ranges are among them.
 #[test]
 fn gemms_on_every_tile_shape() {
-    for (m, k, n) in [
+    let shapes = [
         (1, 1, 1),
         (1, 784, 10),
         (4, 3, 10),
@@ -370,9 +373,22 @@ fn gemms_on_every_tile_shape() {
         (300, 600, 7),
         (121, 257, 100),
         (130, 300, 1030),
-    ] {
-        check_gemms(m, k, n, (m * 31 + k * 7 + n) as u64);
+        (8, 5, 64),
+        (7, 70, 64),
+        (13, 300, 63),
+        (64, 64, 33),
+        (64, 63, 48),
+        (63, 64, 40),
+        (200, 600, 47),
+        (1000, 100, 49),
+    ];
+    for avx512 in [true, false] {
+        shinso::kernels::allow_avx512(avx512);
+        for (m, k, n) in shapes {
+            check_gemms(m, k, n, (m * 31 + k * 7 + n) as u64);
+        }
     }
+    shinso::kernels::allow_avx512(true);
 }
 
 /// The 2 × 2, stride-2 windows inference takes a shortcut for, on even and odd sizes, against

@@ -1,6 +1,5 @@
 //! The blocked products' micro-kernel in AVX-512, for hosts that have it (chosen at run time,
-//! `std` feature): a tile of sums held in the 32 vector registers (12 × 32 for wide products, 8 × 48 for the
-//! MLP's 40-column layers).
+//! `std` feature): a tile of 8 × 48 sums held in 24 of the 32 vector registers.
 //!
 //! A core with full-width AVX-512 units (AMD Zen 5, Intel's server cores) does a 16-lane
 //! multiply or add in the time an AVX2 build does an 8-lane one, so on such a core the
@@ -15,9 +14,15 @@
 use core::arch::x86_64::{__m512, _mm512_add_ps, _mm512_loadu_ps, _mm512_mul_ps};
 use core::arch::x86_64::{_mm512_set1_ps, _mm512_storeu_ps};
 
-/// Whether this core runs the kernel (checked once by the standard library, then cached).
+use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
+
+/// Whether the products may use these kernels ([`super::allow_avx512`]).
+pub static ALLOWED: AtomicBool = AtomicBool::new(true);
+
+/// Whether the products use these kernels: allowed, and this core has AVX-512F (checked once
+/// by the standard library, then cached).
 pub fn available() -> bool {
-    std::is_x86_feature_detected!("avx512f")
+    ALLOWED.load(Relaxed) && std::is_x86_feature_detected!("avx512f")
 }
 
 /// `acc[r][c] += a[p·R + r] · b[p·W + c]` for every step `p` in order: the generic

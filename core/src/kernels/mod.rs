@@ -19,6 +19,26 @@ pub mod im2col;
 pub mod pool;
 mod tile;
 
+/// Lets the host's large products use AVX-512 where the core has it (the default), or keeps
+/// them on the portable x86-64-v3 micro-kernel: the same floats either way, so this is for
+/// benchmarks and for tests of both paths on one machine. A no-op elsewhere.
+#[cfg(feature = "std")]
+pub fn allow_avx512(on: bool) {
+    #[cfg(target_arch = "x86_64")]
+    avx512::ALLOWED.store(on, core::sync::atomic::Ordering::Relaxed);
+    let _ = on;
+}
+
+/// Whether the host's large products run on AVX-512 now: allowed ([`allow_avx512`]) and this
+/// core has it.
+#[cfg(feature = "std")]
+pub fn uses_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return avx512::available();
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
 pub use batchnorm::{bn_backward, bn_normalize, bn_stats, bn_update_running, BnShape, Norm};
 pub use conv::{conv2d_direct, conv2d_direct_backward, conv2d_direct_rows, conv2d_direct_tiles};
 pub use conv_pool::{
