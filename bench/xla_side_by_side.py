@@ -8,7 +8,9 @@ rounds (each side's figure is the median of its rounds): one run of that binary 
 the core this process is pinned to. XLA runs single-threaded (no intra-op thread pool, Eigen
 single-threaded), each step jitted with its buffers donated. Prints the median time per call
 of each side and the ratio shinso / XLA (below 1: shinso is faster), and the core's peak of
-separate multiplies and adds as that binary's `--peak` loop measures it.
+separate multiplies and adds as that binary's `--peak` loop measures it, with the vectors the
+products use (16 lanes where the core has AVX-512; `--avx2` keeps them on 8), and each shinso
+row's rate in GFLOP/s (two per multiply-add of its products, counted in MACS) as a share of it.
 
 The networks are the same: the course MLP 784-40-20-10 (and 784-400 / 784-1000 first layers)
 with ReLU and plain SGD (lr 0.1), simple-convnet (30 5x5 filters, ReLU, 2x2 max pool, 4320-100
@@ -193,6 +195,39 @@ CASES = {
 }
 
 
+def mlp_macs(h, train):
+    """Multiply-adds per sample of the products of the MLP 784-h-20-10: the forward pass, and
+    for training also every weight gradient and the input gradients of all but the first layer
+    (whose input gradient neither side computes)."""
+    forward = 784 * h + h * 20 + 20 * 10
+    return 2 * forward + h * 20 + 20 * 10 if train else forward
+
+
+# Multiply-adds per sample of each case's products (the matrix products and convolutions; the
+# activations, pooling, losses and updates are not counted), for the GFLOP/s column.
+SIMPLE = (30 * 24 * 24 * 25, 4320 * 100, 100 * 10)  # conv, affine, affine
+DOUBLE = (16 * 26 * 26 * 9, 32 * 11 * 11 * 16 * 9, 800 * 10)
+MACS = {
+    "train mlp 784-40-20-10 b1": mlp_macs(40, True),
+    "train mlp 784-40-20-10 b10": mlp_macs(40, True),
+    "train mlp 784-40-20-10 b100": mlp_macs(40, True),
+    "train mlp 784-40-20-10 b1000": mlp_macs(40, True),
+    "train mlp 784-400-20-10 b100": mlp_macs(400, True),
+    "train mlp 784-1000-20-10 b100": mlp_macs(1000, True),
+    # forward, weight gradients, input gradients of all but the first layer
+    "train simple-convnet b100": 2 * sum(SIMPLE) + SIMPLE[1] + SIMPLE[2],
+    "train double-convnet b100": 2 * sum(DOUBLE) + DOUBLE[1] + DOUBLE[2],
+    "infer mlp b1": mlp_macs(40, False),
+    "infer mlp b100": mlp_macs(40, False),
+    "infer simple-convnet b1": sum(SIMPLE),
+    "infer simple-convnet b100": sum(SIMPLE),
+}
+
+
+def batch_of(name):
+    return int(name.rsplit(" b", 1)[1])
+
+
 def shinso_binary():
     out = subprocess.run(
         ["cargo", "bench", "-p", "shinso", "--bench", "side_by_side", "--no-run",
@@ -209,26 +244,33 @@ def shinso_binary():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--avx2", action="store_true",
+                    help="keep shinso's products on AVX2 even where the core has AVX-512")
     args = ap.parse_args()
+    flags = ["--avx2"] if args.avx2 else []
     exe = shinso_binary()
     ours = {name: [] for name in CASES}
     theirs = {name: [] for name in CASES}
     for r in range(args.rounds):
-        out = subprocess.run([exe, "--json"], check=True, capture_output=True, text=True).stdout
+        out = subprocess.run([exe, "--json"] + flags, check=True, capture_output=True,
+                             text=True).stdout
         for line in out.splitlines():
             row = json.loads(line)
             ours[row["case"]].append(row["us"])
         for name, run in CASES.items():
             theirs[name].append(run())
         print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)
-    peak = json.loads(subprocess.run([exe, "--peak", "--json"], check=True,
-                                     capture_output=True, text=True).stdout)["peak_gflops"]
-    print(f"one core's peak, separate multiply and add: {peak:.1f} GFLOP/s")
-    print("| case | shinso µs | XLA µs | shinso / XLA |")
-    print("|---|---:|---:|---:|")
+    peak = json.loads(subprocess.run([exe, "--peak", "--json"] + flags, check=True,
+                                     capture_output=True, text=True).stdout)
+    print(f"one core's peak, separate multiply and add in the products' {peak['lanes']}-lane "
+          f"vectors: {peak['peak_gflops']:.1f} GFLOP/s (8 lanes: {peak['avx2_peak_gflops']:.1f})")
+    print("| case | shinso µs | XLA µs | shinso / XLA | shinso GFLOP/s | of peak |")
+    print("|---|---:|---:|---:|---:|---:|")
     for name in CASES:
         a, b = statistics.median(ours[name]), statistics.median(theirs[name])
-        print(f"| {name} | {a:.1f} | {b:.1f} | {a / b:.2f} |")
+        gflops = 2 * MACS[name] * batch_of(name) / a / 1e3
+        share = gflops / peak["peak_gflops"]
+        print(f"| {name} | {a:.1f} | {b:.1f} | {a / b:.2f} | {gflops:.1f} | {share:.0%} |")
 
 
 if __name__ == "__main__":

@@ -11,9 +11,10 @@
 //! order of the inner dimension, a rounded multiply then a rounded add (`vmulps`, `vaddps`, never
 //! a fused multiply-add); only how many sums are computed side by side changes.
 
-use core::arch::x86_64::{__m512, _mm512_add_ps, _mm512_loadu_ps, _mm512_mul_ps};
-use core::arch::x86_64::{_mm512_set1_ps, _mm512_storeu_ps};
-
+use core::arch::x86_64::{__m512, __mmask16, _mm512_add_ps, _mm512_loadu_ps, _mm512_mul_ps};
+use core::arch::x86_64::{_mm512_mask_storeu_ps, _mm512_maskz_loadu_ps, _mm512_set1_ps};
+use core::arch::x86_64::{_mm512_setzero_ps, _mm512_storeu_ps};
+use core::ops::Range;
 use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 /// Whether the products may use these kernels ([`super::allow_avx512`]).
@@ -24,6 +25,9 @@ pub static ALLOWED: AtomicBool = AtomicBool::new(true);
 pub fn available() -> bool {
     ALLOWED.load(Relaxed) && std::is_x86_feature_detected!("avx512f")
 }
+
+/// `R` rows of `V` registers of sums.
+type Sums<const R: usize, const V: usize> = [[__m512; V]; R];
 
 /// `acc[r][c] += a[p·R + r] · b[p·W + c]` for every step `p` in order: the generic
 /// [`super::gemm::run`] over one packed tile of `R` rows (`a`) and one packed panel of
@@ -38,24 +42,45 @@ pub unsafe fn run<const R: usize, const V: usize, const W: usize>(
     a: &[f32],
     b: &[f32],
 ) {
+    const { assert!(W == 16 * V, "W = 16·V") };
     let steps = (a.len() / R).min(b.len() / W);
-    // SAFETY: the reads `a[p·R + r]` for `p < steps` lie within `a`, as `steps` was cut to fit.
-    unsafe { sweep::<R, V, W>(acc, |p, r| *a.as_ptr().add(p * R + r), b, steps) }
+    // SAFETY: the sums are read from and written to `acc` (`W = 16·V` floats a row), and the
+    // reads `a[p·R + r]` for `p < steps` lie within `a`, as `steps` was cut to fit.
+    unsafe {
+        let s = core::array::from_fn(|r| {
+            core::array::from_fn(|v| _mm512_loadu_ps(acc[r][16 * v..].as_ptr()))
+        });
+        let s = sweep::<R, V, W>(s, |p, r| *a.as_ptr().add(p * R + r), b, steps);
+        for (row, sr) in acc.iter_mut().zip(&s) {
+            for (v, &sv) in sr.iter().enumerate() {
+                _mm512_storeu_ps(row[16 * v..].as_mut_ptr(), sv);
+            }
+        }
+    }
 }
 
-/// [`run`] with the tile's rows of `A` read in place: at step `p`, row `r`'s number is
-/// `rows[r][p·step]` (a row-major `A` has `step = 1`, a transposed one `step = m`). For a
-/// product with a single panel, where packing the rows would be copied once and read once.
+/// One tile of a product narrower than a tile (`n ≤ W` columns), straight on `C`: the tile's
+/// sums start from `c[r·ldc + j]` (`j < n`) when `from_c`, else from 0; each step `p` adds
+/// `rows[r][p·step] · b[p·W + j]`, the tile's rows of `A` read in place (a row-major `A` has
+/// `step = 1`, a transposed one `step = m`); then the rows `keep` are stored back. Masked loads
+/// and stores keep the padding columns out of `C`. For a product with a single panel, where
+/// packed rows would be copied once and read once.
 ///
 /// # Safety
 /// The core must have AVX-512F ([`available`]).
 #[target_feature(enable = "avx512f")]
-pub unsafe fn run_in_place<const R: usize, const V: usize, const W: usize>(
-    acc: &mut [[f32; W]; R],
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn narrow_tile<const R: usize, const V: usize, const W: usize>(
+    c: &mut [f32],
+    (ldc, n): (usize, usize),
+    keep: Range<usize>,
+    from_c: bool,
     rows: [&[f32]; R],
     step: usize,
     b: &[f32],
 ) {
+    const { assert!(W == 16 * V, "W = 16·V") };
+    assert!(n <= W && keep.end <= R && (R - 1) * ldc + n <= c.len());
     let shortest = rows
         .iter()
         .map(|r| r.len().div_ceil(step))
@@ -63,33 +88,85 @@ pub unsafe fn run_in_place<const R: usize, const V: usize, const W: usize>(
         .unwrap_or(0);
     let steps = shortest.min(b.len() / W);
     let rows = rows.map(<[f32]>::as_ptr);
-    // SAFETY: `p·step < rows[r].len()` for `p < steps`, as `steps` was cut to fit.
-    unsafe { sweep::<R, V, W>(acc, |p, r| *rows[r].add(p * step), b, steps) }
+    let mask = |v: usize| lanes(n.saturating_sub(16 * v));
+    let c = c.as_mut_ptr();
+    // SAFETY: `C` is read and written at `r·ldc + j` for `r < R`, `j < n` (masked), within `c`
+    // as asserted; `rows[r][p·step]` for `p < steps` lies within row `r`, as `steps` was cut to
+    // fit.
+    unsafe {
+        let s = core::array::from_fn(|r| {
+            core::array::from_fn(|v| match from_c {
+                true => _mm512_maskz_loadu_ps(mask(v), c.add(r * ldc + 16 * v)),
+                false => _mm512_setzero_ps(),
+            })
+        });
+        let s = sweep::<R, V, W>(s, |p, r| *rows[r].add(p * step), b, steps);
+        for r in keep {
+            for (v, &sv) in s[r].iter().enumerate() {
+                _mm512_mask_storeu_ps(c.add(r * ldc + 16 * v), mask(v), sv);
+            }
+        }
+    }
 }
 
-/// The loop of [`run`] and [`run_in_place`]: `acc[r][c] += a(p, r) · b[p·W + c]` for `p` in
-/// `0..steps`. The caller has AVX-512F and `b` holds `steps · W` floats.
+/// `panel[p·W + q] = src[p·stride + q]` for `q < n` and the `steps` steps, 0 for `q ≥ n`: the
+/// rows of a row-major operand narrower than a tile (`n ≤ W`), zero-padded, by masked moves.
+///
+/// # Safety
+/// The core must have AVX-512F ([`available`]).
+#[target_feature(enable = "avx512f")]
+pub unsafe fn pack_narrow<const V: usize, const W: usize>(
+    panel: &mut [f32],
+    src: &[f32],
+    (stride, n): (usize, usize),
+    steps: usize,
+) {
+    const { assert!(W == 16 * V, "W = 16·V") };
+    assert!(n <= W && steps * W <= panel.len());
+    assert!(steps == 0 || (steps - 1) * stride + n <= src.len());
+    let (dst, src) = (panel.as_mut_ptr(), src.as_ptr());
+    // SAFETY: the masked reads stay below `(steps − 1)·stride + n ≤ src.len()` and the writes
+    // below `steps·W ≤ panel.len()`, as asserted.
+    unsafe {
+        for p in 0..steps {
+            for v in 0..V {
+                let row = _mm512_maskz_loadu_ps(
+                    lanes(n.saturating_sub(16 * v)),
+                    src.add(p * stride + 16 * v),
+                );
+                _mm512_storeu_ps(dst.add(p * W + 16 * v), row);
+            }
+        }
+    }
+}
+
+/// The mask of the first `k` of 16 lanes (all of them from 16 on).
+fn lanes(k: usize) -> __mmask16 {
+    match k {
+        16.. => !0,
+        k => (1 << k) - 1,
+    }
+}
+
+/// The loop of [`run`] and [`narrow_tile`]: `s[r][v][l] += a(p, r) · b[p·W + 16·v + l]` for `p`
+/// in `0..steps`, a rounded multiply then a rounded add. The caller has AVX-512F.
 #[inline(always)]
 unsafe fn sweep<const R: usize, const V: usize, const W: usize>(
-    acc: &mut [[f32; W]; R],
+    mut s: Sums<R, V>,
     a: impl Fn(usize, usize) -> f32,
     b: &[f32],
     steps: usize,
-) {
+) -> Sums<R, V> {
     const {
         assert!(
-            W == 16 * V && R * V + V < 32,
-            "W = 16·V, and the sums fit the registers"
+            R * V + V < 32,
+            "the sums, a row of the panel and a broadcast fit"
         )
     };
-    debug_assert!(b.len() >= steps * W);
-    // SAFETY: the sums are loaded from and stored to `acc` (`W = 16·V` floats a row), and the
-    // panel is read below `steps · W ≤ b.len()`.
+    assert!(b.len() >= steps * W);
+    let b = b.as_ptr();
+    // SAFETY: the panel is read below `steps · W ≤ b.len()` (asserted).
     unsafe {
-        let mut s: [[__m512; V]; R] = core::array::from_fn(|r| {
-            core::array::from_fn(|v| _mm512_loadu_ps(acc[r][16 * v..].as_ptr()))
-        });
-        let b = b.as_ptr();
         for p in 0..steps {
             let bv: [__m512; V] = core::array::from_fn(|v| _mm512_loadu_ps(b.add(p * W + 16 * v)));
             for (r, sr) in s.iter_mut().enumerate() {
@@ -99,10 +176,6 @@ unsafe fn sweep<const R: usize, const V: usize, const W: usize>(
                 }
             }
         }
-        for (row, sr) in acc.iter_mut().zip(&s) {
-            for (v, &sv) in sr.iter().enumerate() {
-                _mm512_storeu_ps(row[16 * v..].as_mut_ptr(), sv);
-            }
-        }
     }
+    s
 }

@@ -40,7 +40,7 @@ const KC: usize = 256;
 const PANEL: usize = KC * 48;
 /// Most rows in a block (a multiple of `R` and of the AVX-512 kernel's 12): its packed rows
 /// are `MC × KC` floats (120 KiB, in L2), on the stack.
-const MC: usize = 120;
+const MC: usize = 360;
 
 /// One operand as the micro-kernel sees it: entry `(i, p)` — `i` along `C`'s side this
 /// operand spans, `p` along the inner dimension — is `x[i·along + p·step]`.
@@ -135,32 +135,33 @@ fn with_avx512(
 
 /// A product of 33 to 48 columns on a core with AVX-512: one zero-padded panel of `B` per
 /// chunk of the inner dimension, swept by 8 × 48 tiles whose rows of `A` are read in place
-/// (with one panel, a packed row would be copied once and read once).
+/// (with one panel, a packed row would be copied once and read once), their sums loaded from
+/// and stored to `C` directly.
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
+#[inline(never)] // its panel on the stack only for the products that take this path
 fn one_panel((m, k, n): (usize, usize, usize), a: View, b: View, c: &mut [f32], accumulate: bool) {
     const R: usize = 8;
     let mut panel = [0.0f32; PANEL];
     let kc = k.div_ceil(k.div_ceil(KC));
     for ks in chunks(k, kc) {
         let panel = &mut panel[..48 * ks.len()];
-        b.pack::<48>(panel, 0, ks.clone(), n);
+        if b.along == 1 {
+            let src = &b.x[ks.start * b.step..];
+            // SAFETY: the caller saw that this core has AVX-512F.
+            unsafe { avx512::pack_narrow::<3, 48>(panel, src, (b.step, n), ks.len()) };
+        } else {
+            b.pack::<48>(panel, 0, ks.clone(), n);
+        }
         for (i, rows) in tiles(m, R) {
-            let mut acc = [[0.0f32; 48]; R];
-            let row = |r: usize| (i + r) * n;
-            if accumulate || ks.start > 0 {
-                for (r, sums) in acc.iter_mut().enumerate() {
-                    sums[..n].copy_from_slice(&c[row(r)..][..n]);
-                }
-            }
             let a_rows = core::array::from_fn(|r| {
                 let at = (i + r) * a.along + ks.start * a.step;
                 &a.x[at..at + (ks.len() - 1) * a.step + 1]
             });
+            let (c, from_c) = (&mut c[i * n..], accumulate || ks.start > 0);
             // SAFETY: the caller saw that this core has AVX-512F.
-            unsafe { avx512::run_in_place::<R, 3, 48>(&mut acc, a_rows, a.step, panel) };
-            for r in rows {
-                c[row(r)..][..n].copy_from_slice(&acc[r][..n]);
-            }
+            unsafe {
+                avx512::narrow_tile::<R, 3, 48>(c, (n, n), rows, from_c, a_rows, a.step, panel)
+            };
         }
     }
 }
@@ -172,6 +173,7 @@ type Tile<const RT: usize, const WT: usize> = [[f32; WT]; RT];
 /// the sum over `p` of `(i, p)` of `a` times `(j, p)` of `b`. `kernel(acc, tile, panel)` adds
 /// to `acc` the products of one packed tile of rows (`RT` numbers a step) and one packed panel
 /// (`WT` a step), step after step.
+#[inline(never)] // its buffers (400 KiB) on the stack only for the products that take this path
 fn blocked<const RT: usize, const WT: usize>(
     (m, k, n): (usize, usize, usize),
     a: View,
