@@ -58,17 +58,27 @@ impl View<'_> {
     /// already (`along == 1`) they are copied as one fixed-size array.
     #[inline(always)]
     fn pack<const N: usize>(&self, dst: &mut [f32], i0: usize, ks: Range<usize>, valid: usize) {
-        for (d, p) in dst.chunks_exact_mut(N).zip(ks) {
-            let at = i0 * self.along + p * self.step;
-            let (d, pad) = d.split_at_mut(valid);
-            if self.along == 1 {
+        let dst = &mut dst[..N * ks.len()];
+        if self.along == 1 {
+            for (d, p) in dst.chunks_exact_mut(N).zip(ks) {
+                let at = i0 + p * self.step;
+                let (d, pad) = d.split_at_mut(valid);
                 copy::<N>(d, &self.x[at..at + valid]);
-            } else {
-                for (q, d) in d.iter_mut().enumerate() {
-                    *d = self.x[at + q * self.along];
-                }
+                pad.fill(0.0);
             }
-            pad.fill(0.0);
+            return;
+        }
+        // Entry by entry: each of the `valid` lines read front to back (no index to check per
+        // entry), written down its column of the panel.
+        for q in 0..N {
+            let column = dst.chunks_exact_mut(N).map(|d| &mut d[q]);
+            if q < valid {
+                let at = (i0 + q) * self.along + ks.start * self.step;
+                let line = self.x[at..].iter().step_by(self.step);
+                column.zip(line).for_each(|(d, x)| *d = *x);
+            } else {
+                column.for_each(|d| *d = 0.0);
+            }
         }
     }
 }
@@ -138,11 +148,26 @@ fn with_avx512(
 /// (with one panel, a packed row would be copied once and read once), their sums loaded from
 /// and stored to `C` directly.
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
-#[inline(never)] // its panel on the stack only for the products that take this path
 fn one_panel((m, k, n): (usize, usize, usize), a: View, b: View, c: &mut [f32], accumulate: bool) {
-    const R: usize = 8;
-    let mut panel = [0.0f32; PANEL];
     let kc = k.div_ceil(k.div_ceil(KC));
+    with_scratch(48 * kc, |panel| {
+        one_panel_chunks((m, k, n), kc, a, b, c, accumulate, panel)
+    });
+}
+
+/// The loop of [`one_panel`] over chunks of `kc` steps, `panel` its scratch memory.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+#[allow(clippy::too_many_arguments)]
+fn one_panel_chunks(
+    (m, k, n): (usize, usize, usize),
+    kc: usize,
+    a: View,
+    b: View,
+    c: &mut [f32],
+    accumulate: bool,
+    panel: &mut [f32],
+) {
+    const R: usize = 8;
     for ks in chunks(k, kc) {
         let panel = &mut panel[..48 * ks.len()];
         if b.along == 1 {
@@ -166,6 +191,30 @@ fn one_panel((m, k, n): (usize, usize, usize), a: View, b: View, c: &mut [f32], 
     }
 }
 
+/// Runs `f` on `len` floats of scratch memory (at most a block's and a panel's), whatever they
+/// held: the products pack into it before they read it. With `std`, a buffer of the thread's,
+/// kept between calls: a fresh stack array would be zeroed on every call, and 400 KiB of zeros
+/// cost as much as a small product's arithmetic (a convolution's 30 × 25 × 576 for one image).
+fn with_scratch<T>(len: usize, f: impl FnOnce(&mut [f32]) -> T) -> T {
+    assert!(len <= MC * KC + PANEL, "scratch for a block and a panel");
+    #[cfg(feature = "std")]
+    {
+        std::thread_local!(static SCRATCH: core::cell::RefCell<std::vec::Vec<f32>> =
+            const { core::cell::RefCell::new(std::vec::Vec::new()) });
+        SCRATCH.with_borrow_mut(|s| {
+            if s.len() < len {
+                s.resize(len, 0.0);
+            }
+            f(&mut s[..len])
+        })
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        let mut buf = [0.0f32; MC * KC + PANEL];
+        f(&mut buf[..len])
+    }
+}
+
 /// A tile of `C`'s sums: `RT` rows of `WT` columns.
 type Tile<const RT: usize, const WT: usize> = [[f32; WT]; RT];
 
@@ -173,7 +222,6 @@ type Tile<const RT: usize, const WT: usize> = [[f32; WT]; RT];
 /// the sum over `p` of `(i, p)` of `a` times `(j, p)` of `b`. `kernel(acc, tile, panel)` adds
 /// to `acc` the products of one packed tile of rows (`RT` numbers a step) and one packed panel
 /// (`WT` a step), step after step.
-#[inline(never)] // its buffers (400 KiB) on the stack only for the products that take this path
 fn blocked<const RT: usize, const WT: usize>(
     (m, k, n): (usize, usize, usize),
     a: View,
@@ -182,11 +230,38 @@ fn blocked<const RT: usize, const WT: usize>(
     accumulate: bool,
     kernel: impl Fn(&mut Tile<RT, WT>, &[f32], &[f32]),
 ) {
-    let mut block = [0.0f32; MC * KC];
-    let mut panel = [0.0f32; PANEL];
     let kc = k.div_ceil(k.div_ceil(KC));
     // Blocks of equal size (rounded up to whole tiles) rather than full ones and a remnant.
     let mc = m.div_ceil(m.div_ceil(MC)).next_multiple_of(RT).min(m);
+    let block_len = mc.next_multiple_of(RT) * kc;
+    with_scratch(block_len + WT * kc, |scratch| {
+        let (block, panel) = scratch.split_at_mut(block_len);
+        blocks(
+            (m, k, n),
+            (mc, kc),
+            a,
+            b,
+            c,
+            accumulate,
+            (block, panel),
+            &kernel,
+        )
+    });
+}
+
+/// The loops of [`blocked`] over its scratch memory: `block` holds a block's packed rows,
+/// `panel` one packed panel.
+#[allow(clippy::too_many_arguments)]
+fn blocks<const RT: usize, const WT: usize>(
+    (m, k, n): (usize, usize, usize),
+    (mc, kc): (usize, usize),
+    a: View,
+    b: View,
+    c: &mut [f32],
+    accumulate: bool,
+    (block, panel): (&mut [f32], &mut [f32]),
+    kernel: &impl Fn(&mut Tile<RT, WT>, &[f32], &[f32]),
+) {
     for (i0, new) in tiles(m, mc) {
         for ks in chunks(k, kc) {
             let len = ks.len();
