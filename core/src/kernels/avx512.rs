@@ -29,10 +29,10 @@ pub fn available() -> bool {
 /// `R` rows of `V` registers of sums.
 type Sums<const R: usize, const V: usize> = [[__m512; V]; R];
 
-/// `acc[r][c] += a[p·R + r] · b[p·W + c]` for every step `p` in order: the generic
-/// [`super::gemm::run`] over one packed tile of `R` rows (`a`) and one packed panel of
-/// `W = 16·V` columns (`b`), the `R·V` sums in registers (at most 28 with the `V` vectors of
-/// `b` and a broadcast, of the 32).
+/// `acc[r][c] += a[p·R + r] · b[p·stride + c]` for every step `p` in order: the generic
+/// [`super::gemm::run`] over one packed tile of `R` rows (`a`) and a panel of `W = 16·V`
+/// columns (`b`: packed, `stride = W`, or the rows of a row-major operand read in place), the
+/// `R·V` sums in registers (at most 28 with the `V` vectors of `b` and a broadcast, of the 32).
 ///
 /// # Safety
 /// The core must have AVX-512F ([`available`]).
@@ -40,22 +40,30 @@ type Sums<const R: usize, const V: usize> = [[__m512; V]; R];
 pub unsafe fn run<const R: usize, const V: usize, const W: usize>(
     acc: &mut [[f32; W]; R],
     a: &[f32],
-    b: &[f32],
+    (b, stride): (&[f32], usize),
 ) {
     const { assert!(W == 16 * V, "W = 16·V") };
-    let steps = (a.len() / R).min(b.len() / W);
+    let steps = (a.len() / R).min(rows(b.len(), stride, W));
     // SAFETY: the sums are read from and written to `acc` (`W = 16·V` floats a row), and the
     // reads `a[p·R + r]` for `p < steps` lie within `a`, as `steps` was cut to fit.
     unsafe {
         let s = core::array::from_fn(|r| {
             core::array::from_fn(|v| _mm512_loadu_ps(acc[r][16 * v..].as_ptr()))
         });
-        let s = sweep::<R, V, W>(s, |p, r| *a.as_ptr().add(p * R + r), b, steps);
+        let s = sweep::<R, V, W>(s, |p, r| *a.as_ptr().add(p * R + r), (b, stride), steps);
         for (row, sr) in acc.iter_mut().zip(&s) {
             for (v, &sv) in sr.iter().enumerate() {
                 _mm512_storeu_ps(row[16 * v..].as_mut_ptr(), sv);
             }
         }
+    }
+}
+
+/// How many rows of `w` floats, `stride` apart, a slice of `len` floats holds.
+fn rows(len: usize, stride: usize, w: usize) -> usize {
+    match len.checked_sub(w) {
+        Some(rest) => rest / stride.max(1) + 1,
+        None => 0,
     }
 }
 
@@ -100,7 +108,7 @@ pub unsafe fn narrow_tile<const R: usize, const V: usize, const W: usize>(
                 false => _mm512_setzero_ps(),
             })
         });
-        let s = sweep::<R, V, W>(s, |p, r| *rows[r].add(p * step), b, steps);
+        let s = sweep::<R, V, W>(s, |p, r| *rows[r].add(p * step), (b, W), steps);
         for r in keep {
             for (v, &sv) in s[r].iter().enumerate() {
                 _mm512_mask_storeu_ps(c.add(r * ldc + 16 * v), mask(v), sv);
@@ -148,13 +156,13 @@ fn lanes(k: usize) -> __mmask16 {
     }
 }
 
-/// The loop of [`run`] and [`narrow_tile`]: `s[r][v][l] += a(p, r) · b[p·W + 16·v + l]` for `p`
-/// in `0..steps`, a rounded multiply then a rounded add. The caller has AVX-512F.
+/// The loop of [`run`] and [`narrow_tile`]: `s[r][v][l] += a(p, r) · b[p·stride + 16·v + l]`
+/// for `p` in `0..steps`, a rounded multiply then a rounded add. The caller has AVX-512F.
 #[inline(always)]
 unsafe fn sweep<const R: usize, const V: usize, const W: usize>(
     mut s: Sums<R, V>,
     a: impl Fn(usize, usize) -> f32,
-    b: &[f32],
+    (b, stride): (&[f32], usize),
     steps: usize,
 ) -> Sums<R, V> {
     const {
@@ -163,12 +171,13 @@ unsafe fn sweep<const R: usize, const V: usize, const W: usize>(
             "the sums, a row of the panel and a broadcast fit"
         )
     };
-    assert!(b.len() >= steps * W);
+    assert!(steps <= rows(b.len(), stride, W));
     let b = b.as_ptr();
-    // SAFETY: the panel is read below `steps · W ≤ b.len()` (asserted).
+    // SAFETY: the panel is read below `(steps − 1)·stride + W ≤ b.len()` (asserted).
     unsafe {
         for p in 0..steps {
-            let bv: [__m512; V] = core::array::from_fn(|v| _mm512_loadu_ps(b.add(p * W + 16 * v)));
+            let bv: [__m512; V] =
+                core::array::from_fn(|v| _mm512_loadu_ps(b.add(p * stride + 16 * v)));
             for (r, sr) in s.iter_mut().enumerate() {
                 let ar = _mm512_set1_ps(a(p, r));
                 for (sv, &bv) in sr.iter_mut().zip(&bv) {
