@@ -98,8 +98,13 @@ fn cross_entropy_row(y: &[f32], d: &[f32], g: &mut [f32]) -> f32 {
 fn softmax_cross_entropy_row(x: &[f32], d: &[f32], g: &mut [f32]) -> f32 {
     softmax(x, g);
     let mut sum = 0.0;
-    for (gi, di) in g.iter_mut().zip(d) {
-        sum -= di * math::ln(*gi + LOG_EPS);
+    for (gi, &di) in g.iter_mut().zip(d) {
+        // A class the target gives no weight adds exactly nothing (`0·ln(p + ε)` is ±0 for a
+        // probability `p`, and `sum − ±0` is `sum`) unless `p` is NaN: for one-hot targets one
+        // logarithm per sample instead of one per class, the same floats.
+        if di != 0.0 || gi.is_nan() {
+            sum -= di * math::ln(*gi + LOG_EPS);
+        }
         *gi -= di;
     }
     sum
