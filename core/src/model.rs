@@ -85,7 +85,7 @@ pub fn payload_crc<L: Layer>(net: &mut L) -> u32 {
 fn in_payload<L: Layer>(offset: usize, len: usize, whole: bool) -> Result<(), Error> {
     let payload = payload_len::<L>();
     let inside = offset.checked_add(len).is_some_and(|end| end <= payload);
-    if !inside || (whole && (offset % 4 != 0 || len % 4 != 0)) {
+    if !inside || (whole && (!offset.is_multiple_of(4) || !len.is_multiple_of(4))) {
         return Err(Error::PayloadRange {
             offset,
             len,

@@ -335,7 +335,7 @@ fn learning_reports_what_the_device_did() {
     let half = device(honest(), move |r| match r {
         Request::Learn { label, .. } => {
             k += 1;
-            answer(if k % 2 == 0 {
+            answer(if k.is_multiple_of(2) {
                 Response::Error {
                     code: ErrorCode::RolledBack,
                     detail: 0,

@@ -351,7 +351,7 @@ proptest! {
 /// layer (100 × 784 × 1000).
 ///
 /// On a core with AVX-512 the large products have their own kernels (8 × 48 tiles, packed from
-/// 64 columns and 8 rows; one panel of them for 33 to 48 columns from 64 rows and 64 steps): the shapes run both ways, and the edges of those ranges are among them.
+/// 64 columns and 8 rows; one panel of them for 33 to 48 columns from 64 rows and 16 steps): the shapes run both ways, and the edges of those ranges are among them.
 #[test]
 fn gemms_on_every_tile_shape() {
     let shapes = [
@@ -379,6 +379,8 @@ fn gemms_on_every_tile_shape() {
         (64, 64, 33),
         (64, 63, 48),
         (63, 64, 40),
+        (64, 16, 40),
+        (1000, 15, 40),
         (200, 600, 47),
         (1000, 100, 49),
     ];

@@ -121,7 +121,8 @@ pub fn product(
 /// faster than 12 × 32 on the wide MLP's products, as a step broadcasts 8 numbers instead of 12
 /// for the same 24 multiplies and adds). From 64 columns on, both operands packed; from 33 to 48
 /// columns (the MLP's 40-column layers: a sixth of each tile padding, but twice the lanes of the
-/// exact 2 × 40 AVX2 tiles) one panel, when there are rows and steps enough to pay for it.
+/// exact 2 × 40 AVX2 tiles) one panel, from 64 rows and 16 steps (measured: 10 rows or 10 steps ran slower than on
+/// the AVX2 tiles).
 /// Narrower or smaller products are left to [`super::gemm`].
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 fn with_avx512(
@@ -138,7 +139,7 @@ fn with_avx512(
                 |acc: &mut _, t: &_, p: (&_, _)| unsafe { avx512::run::<8, 3, 48>(acc, t, p) };
             blocked((m, k, n), a, b, c, (accumulate, b.along == 1), kernel);
         }
-        33..=48 if m >= 64 && k >= 64 => one_panel((m, k, n), a, b, c, accumulate),
+        33..=48 if m >= 64 && k >= 16 => one_panel((m, k, n), a, b, c, accumulate),
         _ => return false,
     }
     true

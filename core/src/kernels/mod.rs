@@ -3,7 +3,9 @@
 //! Written to vectorise on x86-64 (AVX2 via `target-cpu=x86-64-v3`) and to pipeline on a
 //! Cortex-M4F: contiguous rows, several independent accumulators, no bounds checks in inner
 //! loops (slices are cut to size first, then zipped). Summation order is fixed by the code, not
-//! by the target, so the host and the device compute the same floats.
+//! by the target, so the host and the device compute the same floats. With the `std` feature
+//! the host's large products run an AVX-512 micro-kernel where the core has one (`avx512`,
+//! chosen at run time): the same floats, twice the lanes.
 
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 mod avx512;

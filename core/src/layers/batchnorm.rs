@@ -52,7 +52,7 @@ impl<T: Pod, const C: usize> BatchNorm<T, C> {
     /// sample.
     const S: usize = {
         assert!(
-            C >= 1 && floats::<T>() % C == 0,
+            C >= 1 && floats::<T>().is_multiple_of(C),
             "channels must divide the sample evenly"
         );
         floats::<T>() / C
