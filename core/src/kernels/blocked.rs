@@ -121,9 +121,9 @@ pub fn product(
 /// faster than 12 × 32 on the wide MLP's products, as a step broadcasts 8 numbers instead of 12
 /// for the same 24 multiplies and adds). From 64 columns on, both operands packed; from 33 to 48
 /// columns (the MLP's 40-column layers: a sixth of each tile padding, but twice the lanes of the
-/// exact 2 × 40 AVX2 tiles) one panel, from 64 rows and 16 steps (measured: 10 rows or 10 steps ran slower than on
-/// the AVX2 tiles).
-/// Narrower or smaller products are left to [`super::gemm`].
+/// exact 2 × 40 AVX2 tiles) one panel, from 64 rows and 16 steps (measured: 10 rows or 10
+/// steps ran slower than on the AVX2 tiles). Narrower or smaller products are left to
+/// [`super::gemm`].
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 fn with_avx512(
     (m, k, n): (usize, usize, usize),
