@@ -351,7 +351,8 @@ proptest! {
 /// layer (100 × 784 × 1000).
 ///
 /// On a core with AVX-512 the large products have their own kernels (8 × 48 tiles, packed from
-/// 64 columns and 8 rows; one panel of them for 33 to 48 columns from 64 rows and 16 steps): the shapes run both ways, and the edges of those ranges are among them.
+/// 64 columns and 8 rows; one panel of them for 33 to 48 columns from 64 rows and 16 steps; rows
+/// one at a time in 112-column tiles below 8 rows, from 33 columns and 64 steps): the shapes run both ways, and the edges of those ranges are among them.
 #[test]
 fn gemms_on_every_tile_shape() {
     let shapes = [
@@ -381,6 +382,11 @@ fn gemms_on_every_tile_shape() {
         (63, 64, 40),
         (64, 16, 40),
         (1000, 15, 40),
+        (1, 4320, 100),
+        (3, 64, 113),
+        (7, 200, 224),
+        (1, 64, 33),
+        (2, 63, 300),
         (200, 600, 47),
         (1000, 100, 49),
     ];

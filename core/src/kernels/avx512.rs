@@ -43,14 +43,14 @@ pub unsafe fn run<const R: usize, const V: usize, const W: usize>(
     (b, stride): (&[f32], usize),
 ) {
     const { assert!(W == 16 * V, "W = 16·V") };
-    let steps = (a.len() / R).min(rows(b.len(), stride, W));
+    let steps = (a.len() / R).min(steps_in(b.len(), stride, W));
     // SAFETY: the sums are read from and written to `acc` (`W = 16·V` floats a row), and the
     // reads `a[p·R + r]` for `p < steps` lie within `a`, as `steps` was cut to fit.
     unsafe {
         let s = core::array::from_fn(|r| {
             core::array::from_fn(|v| _mm512_loadu_ps(acc[r][16 * v..].as_ptr()))
         });
-        let s = sweep::<R, V, W>(s, |p, r| *a.as_ptr().add(p * R + r), (b, stride), steps);
+        let s = sweep::<R, V, W>(s, |p, r| *a.as_ptr().add(p * R + r), (b, stride, W), steps);
         for (row, sr) in acc.iter_mut().zip(&s) {
             for (v, &sv) in sr.iter().enumerate() {
                 _mm512_storeu_ps(row[16 * v..].as_mut_ptr(), sv);
@@ -60,19 +60,19 @@ pub unsafe fn run<const R: usize, const V: usize, const W: usize>(
 }
 
 /// How many rows of `w` floats, `stride` apart, a slice of `len` floats holds.
-fn rows(len: usize, stride: usize, w: usize) -> usize {
+fn steps_in(len: usize, stride: usize, w: usize) -> usize {
     match len.checked_sub(w) {
         Some(rest) => rest / stride.max(1) + 1,
         None => 0,
     }
 }
 
-/// One tile of a product narrower than a tile (`n ≤ W` columns), straight on `C`: the tile's
-/// sums start from `c[r·ldc + j]` (`j < n`) when `from_c`, else from 0; each step `p` adds
-/// `rows[r][p·step] · b[p·W + j]`, the tile's rows of `A` read in place (a row-major `A` has
-/// `step = 1`, a transposed one `step = m`); then the rows `keep` are stored back. Masked loads
-/// and stores keep the padding columns out of `C`. For a product with a single panel, where
-/// packed rows would be copied once and read once.
+/// One tile of `n ≤ W` columns straight on `C`: the tile's sums start from `c[r·ldc + j]`
+/// (`j < n`) when `from_c`, else from 0; each step `p` adds `rows[r][p·step] · b[p·stride + j]`,
+/// the tile's rows of `A` read in place (a row-major `A` has `step = 1`, a transposed one
+/// `step = m`) and `b` a packed panel (`stride = W`) or rows read in place; then the rows `keep`
+/// are stored back. Masked loads and stores keep the columns past `n` out of `C` and `b`. For
+/// products whose packed rows would be copied once and read once: one panel, or one row.
 ///
 /// # Safety
 /// The core must have AVX-512F ([`available`]).
@@ -85,7 +85,7 @@ pub unsafe fn narrow_tile<const R: usize, const V: usize, const W: usize>(
     from_c: bool,
     rows: [&[f32]; R],
     step: usize,
-    b: &[f32],
+    (b, stride): (&[f32], usize),
 ) {
     const { assert!(W == 16 * V, "W = 16·V") };
     assert!(n <= W && keep.end <= R && (R - 1) * ldc + n <= c.len());
@@ -94,7 +94,7 @@ pub unsafe fn narrow_tile<const R: usize, const V: usize, const W: usize>(
         .map(|r| r.len().div_ceil(step))
         .min()
         .unwrap_or(0);
-    let steps = shortest.min(b.len() / W);
+    let steps = shortest.min(steps_in(b.len(), stride, n));
     let rows = rows.map(<[f32]>::as_ptr);
     let mask = |v: usize| lanes(n.saturating_sub(16 * v));
     let c = c.as_mut_ptr();
@@ -108,7 +108,7 @@ pub unsafe fn narrow_tile<const R: usize, const V: usize, const W: usize>(
                 false => _mm512_setzero_ps(),
             })
         });
-        let s = sweep::<R, V, W>(s, |p, r| *rows[r].add(p * step), (b, W), steps);
+        let s = sweep::<R, V, W>(s, |p, r| *rows[r].add(p * step), (b, stride, n), steps);
         for r in keep {
             for (v, &sv) in s[r].iter().enumerate() {
                 _mm512_mask_storeu_ps(c.add(r * ldc + 16 * v), mask(v), sv);
@@ -157,12 +157,13 @@ fn lanes(k: usize) -> __mmask16 {
 }
 
 /// The loop of [`run`] and [`narrow_tile`]: `s[r][v][l] += a(p, r) · b[p·stride + 16·v + l]`
-/// for `p` in `0..steps`, a rounded multiply then a rounded add. The caller has AVX-512F.
+/// for `p` in `0..steps`, a rounded multiply then a rounded add, `b`'s rows read up to `width`
+/// floats (the lanes past it add zeros). The caller has AVX-512F.
 #[inline(always)]
 unsafe fn sweep<const R: usize, const V: usize, const W: usize>(
     mut s: Sums<R, V>,
     a: impl Fn(usize, usize) -> f32,
-    (b, stride): (&[f32], usize),
+    (b, stride, width): (&[f32], usize, usize),
     steps: usize,
 ) -> Sums<R, V> {
     const {
@@ -171,13 +172,16 @@ unsafe fn sweep<const R: usize, const V: usize, const W: usize>(
             "the sums, a row of the panel and a broadcast fit"
         )
     };
-    assert!(steps <= rows(b.len(), stride, W));
+    assert!(width <= W && steps <= steps_in(b.len(), stride, width));
     let b = b.as_ptr();
-    // SAFETY: the panel is read below `(steps − 1)·stride + W ≤ b.len()` (asserted).
+    let masks: [__mmask16; V] = core::array::from_fn(|v| lanes(width.saturating_sub(16 * v)));
+    // SAFETY: the panel is read (masked) below `(steps − 1)·stride + width ≤ b.len()`
+    // (asserted).
     unsafe {
         for p in 0..steps {
-            let bv: [__m512; V] =
-                core::array::from_fn(|v| _mm512_loadu_ps(b.add(p * stride + 16 * v)));
+            let bv: [__m512; V] = core::array::from_fn(|v| {
+                _mm512_maskz_loadu_ps(masks[v], b.add(p * stride + 16 * v))
+            });
             for (r, sr) in s.iter_mut().enumerate() {
                 let ar = _mm512_set1_ps(a(p, r));
                 for (sv, &bv) in sr.iter_mut().zip(&bv) {

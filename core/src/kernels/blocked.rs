@@ -122,8 +122,9 @@ pub fn product(
 /// for the same 24 multiplies and adds). From 64 columns on, both operands packed; from 33 to 48
 /// columns (the MLP's 40-column layers: a sixth of each tile padding, but twice the lanes of the
 /// exact 2 × 40 AVX2 tiles) one panel, from 64 rows and 16 steps (measured: 10 rows or 10
-/// steps ran slower than on the AVX2 tiles). Narrower or smaller products are left to
-/// [`super::gemm`].
+/// steps ran slower than on the AVX2 tiles). Fewer than 8 rows (a batch of one) from 33
+/// columns and 64 steps: a row at a time ([`few_rows`]). Narrower or smaller products are left
+/// to [`super::gemm`].
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 fn with_avx512(
     (m, k, n): (usize, usize, usize),
@@ -140,6 +141,7 @@ fn with_avx512(
             blocked((m, k, n), a, b, c, (accumulate, b.along == 1), kernel);
         }
         33..=48 if m >= 64 && k >= 16 => one_panel((m, k, n), a, b, c, accumulate),
+        33.. if m < 8 && k >= 64 && b.along == 1 => few_rows((m, k, n), a, b, c, accumulate),
         _ => return false,
     }
     true
@@ -187,7 +189,45 @@ fn one_panel_chunks(
             let (c, from_c) = (&mut c[i * n..], accumulate || ks.start > 0);
             // SAFETY: the caller saw that this core has AVX-512F.
             unsafe {
-                avx512::narrow_tile::<R, 3, 48>(c, (n, n), rows, from_c, a_rows, a.step, panel)
+                avx512::narrow_tile::<R, 3, 48>(
+                    c,
+                    (n, n),
+                    rows,
+                    from_c,
+                    a_rows,
+                    a.step,
+                    (panel, 48),
+                )
+            };
+        }
+    }
+}
+
+/// A product of fewer than 8 rows (a batch of one, say) on a core with AVX-512, `B`'s rows
+/// contiguous: each row of `C` in tiles of up to 112 columns (seven registers), the last one
+/// masked, with `A`'s row and `B` read in place, once each, the whole inner dimension in one
+/// sweep (nothing is reused, so nothing is packed).
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+fn few_rows((m, k, n): (usize, usize, usize), a: View, b: View, c: &mut [f32], accumulate: bool) {
+    const W: usize = 112;
+    for i in 0..m {
+        let at = i * a.along;
+        let row = [&a.x[at..at + (k - 1) * a.step + 1]];
+        for j in (0..n).step_by(W) {
+            let cols = (n - j).min(W);
+            let b_rows = &b.x[j..][..(k - 1) * b.step + cols];
+            let c = &mut c[i * n + j..];
+            // SAFETY: the caller saw that this core has AVX-512F.
+            unsafe {
+                avx512::narrow_tile::<1, 7, W>(
+                    c,
+                    (n, cols),
+                    0..1,
+                    accumulate,
+                    row,
+                    a.step,
+                    (b_rows, b.step),
+                )
             };
         }
     }
