@@ -196,7 +196,7 @@ fn one_panel_chunks(
                     from_c,
                     a_rows,
                     a.step,
-                    (panel, 48),
+                    (panel, 48, 48),
                 )
             };
         }
@@ -226,7 +226,7 @@ fn few_rows((m, k, n): (usize, usize, usize), a: View, b: View, c: &mut [f32], a
                     accumulate,
                     row,
                     a.step,
-                    (b_rows, b.step),
+                    (b_rows, b.step, cols),
                 )
             };
         }
