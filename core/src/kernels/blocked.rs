@@ -1,5 +1,8 @@
 //! The host's large products: both operands packed, the rows blocked for the L2 cache and the
-//! inner dimension chunked for the L1 cache (the BLIS scheme), around one 6 × 16 micro-kernel.
+//! inner dimension chunked for the L1 cache (the BLIS scheme), around one 6 × 16 micro-kernel —
+//! or, with the `std` feature on a core with AVX-512, around the 8 × 48 kernels of
+//! [`super::avx512`] ([`with_avx512`], which also takes the narrow and single-row products
+//! that are worth its lanes).
 //!
 //! # Why pack
 //!
@@ -34,12 +37,13 @@ const R: usize = 6;
 /// The micro-kernel's vector side: columns of its tile (two AVX registers).
 const W: usize = 16;
 /// Longest chunk of the inner dimension: a packed `W` panel is `KC × W` floats (16 KiB, in L1
-/// beside a tile's packed rows).
+/// beside a tile's packed rows; the AVX-512 kernels' 48 columns, 48 KiB).
 const KC: usize = 256;
 /// Floats of the packed panel: `KC` steps of the widest micro-kernel's columns.
 const PANEL: usize = KC * 48;
-/// Most rows in a block (a multiple of `R` and of the AVX-512 kernel's 12): its packed rows
-/// are `MC × KC` floats (120 KiB, in L2), on the stack.
+/// Most rows in a block (a multiple of `R` and of the AVX-512 kernels' 8): its packed rows are
+/// `MC × KC` floats (360 KiB, in L2). A 784-row weight gradient is then three blocks, each
+/// packing the panels of `dy` once, where blocks of 120 rows packed them seven times.
 const MC: usize = 360;
 
 /// One operand as the micro-kernel sees it: entry `(i, p)` — `i` along `C`'s side this
