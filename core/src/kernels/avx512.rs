@@ -98,7 +98,7 @@ pub unsafe fn narrow_tile<const R: usize, const V: usize, const W: usize>(
         .unwrap_or(0);
     let steps = shortest.min(steps_in(b.len(), stride, width));
     let rows = rows.map(<[f32]>::as_ptr);
-    let mask = |v: usize| lanes(n.saturating_sub(16 * v));
+    let mask = |v: usize| lanes(n, v);
     let c = c.as_mut_ptr();
     // SAFETY: `C` is read and written at `r·ldc + j` for `r < R`, `j < n` (masked), within `c`
     // as asserted; `rows[r][p·step]` for `p < steps` lies within row `r`, as `steps` was cut to
@@ -144,19 +144,17 @@ pub unsafe fn pack_narrow<const V: usize, const W: usize>(
     unsafe {
         for p in 0..steps {
             for v in 0..V {
-                let row = _mm512_maskz_loadu_ps(
-                    lanes(n.saturating_sub(16 * v)),
-                    src.add(p * stride + 16 * v),
-                );
+                let row = _mm512_maskz_loadu_ps(lanes(n, v), src.add(p * stride + 16 * v));
                 _mm512_storeu_ps(dst.add(p * W + 16 * v), row);
             }
         }
     }
 }
 
-/// The mask of the first `k` of 16 lanes (all of them from 16 on).
-fn lanes(k: usize) -> __mmask16 {
-    match k {
+/// The mask of register `v`'s lanes (floats `16·v ..= 16·v + 15` of a row) that lie below
+/// `width`.
+fn lanes(width: usize, v: usize) -> __mmask16 {
+    match width.saturating_sub(16 * v) {
         16.. => !0,
         k => (1 << k) - 1,
     }
@@ -182,7 +180,7 @@ unsafe fn sweep<const R: usize, const V: usize, const W: usize, const MASKED: bo
     };
     assert!(width <= W && (MASKED || width == W) && steps <= steps_in(b.len(), stride, width));
     let b = b.as_ptr();
-    let masks: [__mmask16; V] = core::array::from_fn(|v| lanes(width.saturating_sub(16 * v)));
+    let masks: [__mmask16; V] = core::array::from_fn(|v| lanes(width, v));
     // SAFETY: the panel is read (masked) below `(steps − 1)·stride + width ≤ b.len()`
     // (asserted).
     unsafe {

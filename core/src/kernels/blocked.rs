@@ -114,7 +114,9 @@ pub fn product(
     if m < R || n < min_n {
         return false;
     }
-    let kernel = |acc: &mut Tile<R, W>, tile: &[f32], (panel, _): (&[f32], usize)| {
+    // Packed panels only (`in_place` is false below): `rows_of` reads rows `W` apart.
+    let kernel = |acc: &mut Tile<R, W>, tile: &[f32], (panel, stride): (&[f32], usize)| {
+        debug_assert_eq!(stride, W);
         *acc = run(*acc, rows_of::<R>(tile).zip(rows_of::<W>(panel)));
     };
     blocked::<R, W>((m, k, n), a, b, c, (accumulate, false), kernel);
@@ -142,7 +144,7 @@ fn with_avx512(
             // SAFETY: the caller saw that this core has AVX-512F.
             let kernel =
                 |acc: &mut _, t: &_, p: (&_, _)| unsafe { avx512::run::<8, 3, 48>(acc, t, p) };
-            blocked((m, k, n), a, b, c, (accumulate, b.along == 1), kernel);
+            blocked((m, k, n), a, b, c, (accumulate, true), kernel);
         }
         33..=48 if m >= 64 && k >= 16 => one_panel((m, k, n), a, b, c, accumulate),
         33.. if m < 8 && k >= 64 && b.along == 1 => few_rows((m, k, n), a, b, c, accumulate),

@@ -28,6 +28,7 @@ mod tile;
 pub fn allow_avx512(on: bool) {
     #[cfg(target_arch = "x86_64")]
     avx512::ALLOWED.store(on, core::sync::atomic::Ordering::Relaxed);
+    #[cfg(not(target_arch = "x86_64"))]
     let _ = on;
 }
 
