@@ -41,9 +41,10 @@ const W: usize = 16;
 const KC: usize = 256;
 /// Floats of the packed panel: `KC` steps of the widest micro-kernel's columns.
 const PANEL: usize = KC * 48;
-/// Most rows in a block (a multiple of `R` and of the AVX-512 kernels' 8): its packed rows are
-/// `MC × KC` floats (360 KiB, in L2). A 784-row weight gradient is then three blocks, each
-/// packing the panels of `dy` once, where blocks of 120 rows packed them seven times.
+/// Most rows in a block whose chunks are `KC` steps long (a multiple of `R` and of the AVX-512
+/// kernels' 8): its packed rows are `MC × KC` floats (360 KiB, in L2). Shorter chunks take more
+/// rows in the same space, so a 784-row weight gradient over a batch of 100 is one block, which
+/// packs the panels of `dy` once (blocks of 120 rows packed them seven times).
 const MC: usize = 360;
 
 /// One operand as the micro-kernel sees it: entry `(i, p)` — `i` along `C`'s side this
@@ -125,12 +126,14 @@ pub fn product(
 
 /// [`product`] on a core with AVX-512, in 8 × 48 tiles (three registers a row: measured, 6 %
 /// faster than 12 × 32 on the wide MLP's products, as a step broadcasts 8 numbers instead of 12
-/// for the same 24 multiplies and adds). From 64 columns on, both operands packed; from 33 to 48
-/// columns (the MLP's 40-column layers: a sixth of each tile padding, but twice the lanes of the
-/// exact 2 × 40 AVX2 tiles) one panel, from 64 rows and 16 steps (measured: 10 rows or 10
-/// steps ran slower than on the AVX2 tiles). Fewer than 8 rows (a batch of one) from 33
-/// columns and 64 steps: a row at a time ([`few_rows`]). Narrower or smaller products are left
-/// to [`super::gemm`].
+/// for the same 24 multiplies and adds). From 64 columns on, both operands packed. Up to 48
+/// columns (the MLP's 40-, 20- and 10-column layers) one panel, in tiles of 48, 32 or 16
+/// columns, from 16 steps: padding takes a sixth of a 40-column tile and three eighths of a 20-
+/// or 10-column one, but twice the lanes of the exact AVX2 tiles ran the 20-column products
+/// 2.4× faster and the 10-column ones 1.5–2.8×. The 40-column tiles from 64 rows, the others
+/// from a tile's rows (measured: 40 columns on 10 rows, or 10 steps, ran slower than on the
+/// AVX2 tiles). Fewer than 8 rows (a batch of one) from 33 columns
+/// and 64 steps: a row at a time ([`few_rows`]). Other products are left to [`super::gemm`].
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 fn with_avx512(
     (m, k, n): (usize, usize, usize),
@@ -146,67 +149,53 @@ fn with_avx512(
                 |acc: &mut _, t: &_, p: (&_, _)| unsafe { avx512::run::<8, 3, 48>(acc, t, p) };
             blocked((m, k, n), a, b, c, (accumulate, true), kernel);
         }
-        33..=48 if m >= 64 && k >= 16 => one_panel((m, k, n), a, b, c, accumulate),
+        33..=48 if m >= 64 && k >= 16 => one_panel::<8, 3, 48>((m, k, n), a, b, c, accumulate),
+        17..=32 if m >= 14 && k >= 16 => one_panel::<14, 2, 32>((m, k, n), a, b, c, accumulate),
+        1..=16 if m >= 20 && k >= 16 => one_panel::<20, 1, 16>((m, k, n), a, b, c, accumulate),
         33.. if m < 8 && k >= 64 && b.along == 1 => few_rows((m, k, n), a, b, c, accumulate),
         _ => return false,
     }
     true
 }
 
-/// A product of 33 to 48 columns on a core with AVX-512: one zero-padded panel of `B` per
-/// chunk of the inner dimension, swept by 8 × 48 tiles whose rows of `A` are read in place
-/// (with one panel, a packed row would be copied once and read once), their sums loaded from
-/// and stored to `C` directly.
+/// A product of at most 48 columns on a core with AVX-512, in tiles of `R` rows and `W = 16·V`
+/// columns (the narrowest `W` that holds them all): one zero-padded panel of `B` per chunk of
+/// the inner dimension, swept by tiles whose rows of `A` are read in place (with one panel, a
+/// packed row would be copied once and read once), their sums loaded from and stored to `C`
+/// directly.
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
-fn one_panel((m, k, n): (usize, usize, usize), a: View, b: View, c: &mut [f32], accumulate: bool) {
-    let kc = k.div_ceil(k.div_ceil(KC));
-    with_scratch(48 * kc, |panel| {
-        one_panel_chunks((m, k, n), kc, a, b, c, accumulate, panel)
-    });
-}
-
-/// The loop of [`one_panel`] over chunks of `kc` steps, `panel` its scratch memory.
-#[cfg(all(feature = "std", target_arch = "x86_64"))]
-#[allow(clippy::too_many_arguments)]
-fn one_panel_chunks(
+fn one_panel<const R: usize, const V: usize, const W: usize>(
     (m, k, n): (usize, usize, usize),
-    kc: usize,
     a: View,
     b: View,
     c: &mut [f32],
     accumulate: bool,
-    panel: &mut [f32],
 ) {
-    const R: usize = 8;
-    for ks in chunks(k, kc) {
-        let panel = &mut panel[..48 * ks.len()];
-        if b.along == 1 {
-            let src = &b.x[ks.start * b.step..];
-            // SAFETY: the caller saw that this core has AVX-512F.
-            unsafe { avx512::pack_narrow::<3, 48>(panel, src, (b.step, n), ks.len()) };
-        } else {
-            b.pack::<48>(panel, 0, ks.clone(), n);
+    let kc = k.div_ceil(k.div_ceil(KC));
+    with_scratch(W * kc, |panel| {
+        for ks in chunks(k, kc) {
+            let panel = &mut panel[..W * ks.len()];
+            if b.along == 1 {
+                let src = &b.x[ks.start * b.step..];
+                // SAFETY: the caller saw that this core has AVX-512F.
+                unsafe { avx512::pack_narrow::<V, W>(panel, src, (b.step, n), ks.len()) };
+            } else {
+                b.pack::<W>(panel, 0, ks.clone(), n);
+            }
+            for (i, rows) in tiles(m, R) {
+                let a_rows = core::array::from_fn(|r| {
+                    let at = (i + r) * a.along + ks.start * a.step;
+                    &a.x[at..at + (ks.len() - 1) * a.step + 1]
+                });
+                let (c, from_c) = (&mut c[i * n..], accumulate || ks.start > 0);
+                let panel = (&panel[..], W, W);
+                // SAFETY: the caller saw that this core has AVX-512F.
+                unsafe {
+                    avx512::narrow_tile::<R, V, W>(c, (n, n), rows, from_c, a_rows, a.step, panel)
+                };
+            }
         }
-        for (i, rows) in tiles(m, R) {
-            let a_rows = core::array::from_fn(|r| {
-                let at = (i + r) * a.along + ks.start * a.step;
-                &a.x[at..at + (ks.len() - 1) * a.step + 1]
-            });
-            let (c, from_c) = (&mut c[i * n..], accumulate || ks.start > 0);
-            // SAFETY: the caller saw that this core has AVX-512F.
-            unsafe {
-                avx512::narrow_tile::<R, 3, 48>(
-                    c,
-                    (n, n),
-                    rows,
-                    from_c,
-                    a_rows,
-                    a.step,
-                    (panel, 48, 48),
-                )
-            };
-        }
-    }
+    });
 }
 
 /// A product of fewer than 8 rows (a batch of one, say) on a core with AVX-512, `B`'s rows
@@ -284,7 +273,8 @@ fn blocked<const RT: usize, const WT: usize>(
 ) {
     let kc = k.div_ceil(k.div_ceil(KC));
     // Blocks of equal size (rounded up to whole tiles) rather than full ones and a remnant.
-    let mc = m.div_ceil(m.div_ceil(MC)).next_multiple_of(RT).min(m);
+    let most = (MC * KC / kc) / RT * RT;
+    let mc = m.div_ceil(m.div_ceil(most)).next_multiple_of(RT).min(m);
     let block_len = mc.next_multiple_of(RT) * kc;
     with_scratch(block_len + WT * kc, |scratch| {
         let (block, panel) = scratch.split_at_mut(block_len);
