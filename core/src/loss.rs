@@ -11,7 +11,7 @@
 //! The `1e-7` keeps `ln 0` finite. `exp` and `ln` are [`crate::math`]'s (libm, or micromath
 //! with the `fast-math` feature).
 
-use crate::layers::softmax::softmax;
+use crate::layers::softmax::{softmax, softmax_rows};
 use crate::math;
 
 /// Guard added inside logarithms, as in the course.
@@ -46,6 +46,10 @@ impl Loss {
     pub fn loss_and_grad(self, y: &[f32], d: &[f32], k: usize, dy: &mut [f32]) -> f32 {
         let n = y.len() / k.max(1);
         let inv_n = 1.0 / n.max(1) as f32;
+        if self == Loss::SoftmaxCrossEntropy {
+            // All rows' probabilities first, in one pass (their exponentials vectorise).
+            softmax_rows(y, dy, k);
+        }
         let mut total = 0.0;
         let rows = y
             .chunks_exact(k)
@@ -55,7 +59,7 @@ impl Loss {
             total += match self {
                 Loss::Mse => mse_row(yr, dr, gr),
                 Loss::CrossEntropy => cross_entropy_row(yr, dr, gr),
-                Loss::SoftmaxCrossEntropy => softmax_cross_entropy_row(yr, dr, gr),
+                Loss::SoftmaxCrossEntropy => softmax_cross_entropy_row(dr, gr),
                 Loss::SigmoidCrossEntropy => sigmoid_cross_entropy_row(yr, dr, gr),
             };
             gr.iter_mut().for_each(|g| *g *= inv_n);
@@ -95,8 +99,9 @@ fn cross_entropy_row(y: &[f32], d: &[f32], g: &mut [f32]) -> f32 {
     sum
 }
 
-fn softmax_cross_entropy_row(x: &[f32], d: &[f32], g: &mut [f32]) -> f32 {
-    softmax(x, g);
+/// The loss of one row whose probabilities `g` already holds (`softmax_rows`), which become
+/// its gradient.
+fn softmax_cross_entropy_row(d: &[f32], g: &mut [f32]) -> f32 {
     let mut sum = 0.0;
     for (gi, &di) in g.iter_mut().zip(d) {
         // A class the target gives no weight adds exactly nothing (`0·ln(p + ε)` is ±0 for a

@@ -341,6 +341,38 @@ fn too_small_buffers_are_errors() {
     assert_eq!((opt.steps(), small.steps(), params3(&mut net)), (0, 0, W0));
 }
 
+/// A gradient with a NaN or an infinity in it is refused as such by every rule, whichever
+/// parameter it falls on, at any rate (zero included: `0·∞` is no number either), and the step
+/// changes nothing.
+#[test]
+fn non_finite_gradients_are_refused() {
+    for rule in [
+        Rule::sgd(0.1),
+        Rule::momentum(0.1),
+        Rule::adagrad(0.1),
+        Rule::rmsprop(0.1),
+        Rule::adam(0.1),
+    ] {
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            for at in 0..3 {
+                for lr in [rule.lr(), 0.0] {
+                    let mut net = tiny();
+                    let mut opt = shinso_tests::optimizer::<Tiny>(rule);
+                    opt.step(&mut net.layers, &G1).unwrap();
+                    let (before, state) = (params3(&mut net), opt.state().to_vec());
+                    opt.set_lr(lr);
+                    let mut g = G2;
+                    g[at] = bad;
+                    let r = opt.step(&mut net.layers, &g);
+                    assert_eq!(r, Err(Error::NonFiniteGradient), "{rule:?} lr {lr}: {g:?}");
+                    assert_eq!(params3(&mut net), before, "{rule:?}: weights");
+                    assert_eq!((opt.state(), opt.steps()), (&state[..], 1), "{rule:?}");
+                }
+            }
+        }
+    }
+}
+
 // ------------------------------------------------------------------- 200 steps vs f64
 
 /// Every rule stepped 200 times with random gradients stays within `1e-4` relative of an `f64`

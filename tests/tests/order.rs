@@ -431,3 +431,39 @@ fn max_pool_infer_on_2x2_windows_is_max_pool() {
         assert_eq!(bits(&got), bits(&want), "{c}×{h}×{w}");
     }
 }
+
+/// The host's vectorised exponential (softmax's) against libm's `expf`, which the device runs,
+/// bit for bit on every 61st bit pattern of `f32` (about 70 million inputs: every exponent,
+/// both signs, the special values' neighbourhoods), in slices whose lengths leave remainders.
+#[test]
+fn exp_in_place_is_libm_expf() {
+    let mut inputs = (0..=u32::MAX).step_by(61).map(f32::from_bits).chain([
+        0.0,
+        -0.0,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        87.33654,
+        -87.33655,
+        88.72283,
+        -103.97208,
+        1.0e-30,
+    ]);
+    let mut batch = Vec::with_capacity(1 << 16);
+    loop {
+        batch.clear();
+        batch.extend(inputs.by_ref().take((1 << 16) - 3));
+        if batch.is_empty() {
+            break;
+        }
+        let mut got = batch.clone();
+        shinso::math::exp_in_place(&mut got);
+        for (x, y) in batch.iter().zip(&got) {
+            let want = libm::expf(*x);
+            assert!(
+                want.to_bits() == y.to_bits() || want.is_nan() && y.is_nan(),
+                "exp({x:e}) = {want:e}, got {y:e}"
+            );
+        }
+    }
+}

@@ -14,14 +14,26 @@ pub struct Softmax<const K: usize>;
 /// `y = exp(x − max x) / Σ exp(x − max x)`. Subtracting the maximum keeps `exp` finite for any
 /// finite input (inputs near ±1000 included) without changing the result.
 pub fn softmax(x: &[f32], y: &mut [f32]) {
-    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut sum = 0.0;
-    for (yi, xi) in y.iter_mut().zip(x) {
-        *yi = math::exp(xi - max);
-        sum += *yi;
+    softmax_rows(x, y, x.len());
+}
+
+/// [`softmax`] of each row of `k` entries of `x` into the same row of `y`. The exponentials of
+/// all rows are taken in one pass ([`math::exp_in_place`]), then each row is summed in order
+/// and scaled: the floats of a row at a time.
+pub fn softmax_rows(x: &[f32], y: &mut [f32], k: usize) {
+    if k == 0 {
+        return;
     }
-    let inv = 1.0 / sum;
-    y.iter_mut().for_each(|yi| *yi *= inv);
+    let y = &mut y[..x.len() / k * k];
+    for (xr, yr) in x.chunks_exact(k).zip(y.chunks_exact_mut(k)) {
+        let max = xr.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        yr.iter_mut().zip(xr).for_each(|(yi, xi)| *yi = xi - max);
+    }
+    math::exp_in_place(y);
+    for yr in y.chunks_exact_mut(k) {
+        let inv = 1.0 / yr.iter().fold(0.0, |sum, yi| sum + yi);
+        yr.iter_mut().for_each(|yi| *yi *= inv);
+    }
 }
 
 impl<const K: usize> Layer for Softmax<K> {
@@ -43,9 +55,7 @@ impl<const K: usize> Layer for Softmax<K> {
         _cache: &mut [f32],
         _work: &mut [f32],
     ) {
-        for (xi, yi) in x.iter().zip(y) {
-            softmax(xi, yi);
-        }
+        softmax_rows(x.as_flattened(), y.as_flattened_mut(), K);
     }
 
     fn backward(
