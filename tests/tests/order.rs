@@ -399,6 +399,8 @@ fn gemms_on_every_tile_shape() {
         (784, 100, 1000),
         (1000, 300, 64),
         (2000, 40, 64),
+        (64, 2100, 64),
+        (70, 2100, 40),
     ];
     for avx512 in [true, false] {
         shinso::kernels::allow_avx512(avx512);
