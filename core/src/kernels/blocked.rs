@@ -130,13 +130,14 @@ pub fn product(
         debug_assert_eq!(stride, W);
         *acc = run(*acc, rows_of::<R>(tile).zip(rows_of::<W>(panel)));
     };
-    blocked::<R, W, KC>((m, k, n), a, b, c, (accumulate, false), kernel);
+    blocked::<R, W, KC>((m, k, n), a, b, c, (accumulate, false, n), kernel);
     true
 }
 
 /// [`product`] on a core with AVX-512, in 8 × 48 tiles (three registers a row: measured, 6 %
 /// faster than 12 × 32 on the wide MLP's products, as a step broadcasts 8 numbers instead of 12
-/// for the same 24 multiplies and adds). From 64 columns on, both operands packed. Up to 48
+/// for the same 24 multiplies and adds). From 64 columns on, both operands packed, and up to 32
+/// columns past the last multiple of 48 (from 20 rows) in one narrower panel. Up to 48
 /// columns (the MLP's 40-, 20- and 10-column layers) one panel, in tiles of 48, 32 or 16
 /// columns, from 16 steps: padding takes a sixth of a 40-column tile and three eighths of a 20-
 /// or 10-column one, but twice the lanes of the exact AVX2 tiles ran the 20-column products
@@ -157,11 +158,30 @@ fn with_avx512(
             // SAFETY: the caller saw that this core has AVX-512F.
             let kernel =
                 |acc: &mut _, t: &_, p: (&_, _)| unsafe { avx512::run::<8, 3, 48>(acc, t, p) };
-            blocked::<8, 48, KC_WIDE>((m, k, n), a, b, c, (accumulate, true), kernel);
+            // Columns past the last multiple of 48, up to 32 of them, in a tile of their own
+            // width: in an 8 × 48 tile they would leave two thirds of it or more padding (the
+            // 16 of 400 columns, measured: 5 % of the wide MLP's step).
+            let rest = n % 48;
+            let (split, ldc) = (matches!(rest, 1..=32) && m >= 20, n);
+            let main = if split { n - rest } else { n };
+            blocked::<8, 48, KC_WIDE>((m, k, main), a, b, c, (accumulate, true, ldc), kernel);
+            if split {
+                let (b, c) = (
+                    View {
+                        x: &b.x[main * b.along..],
+                        ..b
+                    },
+                    &mut c[main..],
+                );
+                match rest {
+                    1..=16 => one_panel::<20, 1, 16>((m, k, rest), a, b, c, accumulate, ldc),
+                    _ => one_panel::<14, 2, 32>((m, k, rest), a, b, c, accumulate, ldc),
+                }
+            }
         }
-        33..=48 if m >= 64 && k >= 16 => one_panel::<8, 3, 48>((m, k, n), a, b, c, accumulate),
-        17..=32 if m >= 14 && k >= 16 => one_panel::<14, 2, 32>((m, k, n), a, b, c, accumulate),
-        1..=16 if m >= 20 && k >= 16 => one_panel::<20, 1, 16>((m, k, n), a, b, c, accumulate),
+        33..=48 if m >= 64 && k >= 16 => one_panel::<8, 3, 48>((m, k, n), a, b, c, accumulate, n),
+        17..=32 if m >= 14 && k >= 16 => one_panel::<14, 2, 32>((m, k, n), a, b, c, accumulate, n),
+        1..=16 if m >= 20 && k >= 16 => one_panel::<20, 1, 16>((m, k, n), a, b, c, accumulate, n),
         33.. if m < 8 && k >= 64 && b.along == 1 => few_rows((m, k, n), a, b, c, accumulate),
         _ => return false,
     }
@@ -172,7 +192,7 @@ fn with_avx512(
 /// columns (the narrowest `W` that holds them all): one zero-padded panel of `B` per chunk of
 /// the inner dimension, swept by tiles whose rows of `A` are read in place (with one panel, a
 /// packed row would be copied once and read once), their sums loaded from and stored to `C`
-/// directly.
+/// directly (`ldc` floats a row: the product may be the last columns of a wider one).
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 fn one_panel<const R: usize, const V: usize, const W: usize>(
     (m, k, n): (usize, usize, usize),
@@ -180,6 +200,7 @@ fn one_panel<const R: usize, const V: usize, const W: usize>(
     b: View,
     c: &mut [f32],
     accumulate: bool,
+    ldc: usize,
 ) {
     let kc = k.div_ceil(k.div_ceil(KC_WIDE));
     with_scratch(W * kc, |panel| {
@@ -197,11 +218,11 @@ fn one_panel<const R: usize, const V: usize, const W: usize>(
                     let at = (i + r) * a.along + ks.start * a.step;
                     &a.x[at..at + (ks.len() - 1) * a.step + 1]
                 });
-                let (c, from_c) = (&mut c[i * n..], accumulate || ks.start > 0);
+                let (c, from_c) = (&mut c[i * ldc..], accumulate || ks.start > 0);
                 let panel = (&panel[..], W, W);
                 // SAFETY: the caller saw that this core has AVX-512F.
                 unsafe {
-                    avx512::narrow_tile::<R, V, W>(c, (n, n), rows, from_c, a_rows, a.step, panel)
+                    avx512::narrow_tile::<R, V, W>(c, (ldc, n), rows, from_c, a_rows, a.step, panel)
                 };
             }
         }
@@ -278,7 +299,7 @@ fn blocked<const RT: usize, const WT: usize, const KCM: usize>(
     a: View,
     b: View,
     c: &mut [f32],
-    (accumulate, in_place): (bool, bool),
+    (accumulate, in_place, ldc): (bool, bool, usize),
     kernel: impl Fn(&mut Tile<RT, WT>, &[f32], (&[f32], usize)),
 ) {
     let kc = k.div_ceil(k.div_ceil(KCM));
@@ -289,7 +310,7 @@ fn blocked<const RT: usize, const WT: usize, const KCM: usize>(
     with_scratch(block_len + WT * kc, |scratch| {
         let (block, panel) = scratch.split_at_mut(block_len);
         let in_place = in_place && b.along == 1 && n >= WT && mc == m;
-        let flags = (accumulate, in_place);
+        let flags = (accumulate, in_place, ldc);
         blocks((m, k, n), (mc, kc), a, b, c, flags, (block, panel), &kernel)
     });
 }
@@ -303,7 +324,7 @@ fn blocks<const RT: usize, const WT: usize>(
     a: View,
     b: View,
     c: &mut [f32],
-    (accumulate, in_place): (bool, bool),
+    (accumulate, in_place, ldc): (bool, bool, usize),
     (block, panel): (&mut [f32], &mut [f32]),
     kernel: &impl Fn(&mut Tile<RT, WT>, &[f32], (&[f32], usize)),
 ) {
@@ -331,7 +352,7 @@ fn blocks<const RT: usize, const WT: usize>(
                     }
                 };
                 for (t, (i, rows)) in tiles(mc, RT).enumerate() {
-                    let at = |r: usize| (i0 + i + r) * n + j;
+                    let at = |r: usize| (i0 + i + r) * ldc + j;
                     let mut acc = [[0.0f32; WT]; RT];
                     if from_c {
                         for (r, row) in acc.iter_mut().enumerate() {
