@@ -13,7 +13,7 @@ use shinso_link::Tally;
 use shinso_proto::{DeviceInfo, Request};
 
 use super::session::{Session, Student};
-use super::{images, span};
+use super::span;
 use crate::data::rotate::{rotate, DEMO_DEGREES};
 use crate::data::{DataArgs, Dataset, Mnist};
 use crate::io;
@@ -120,7 +120,7 @@ fn one_pass(s: &mut Session, train: &Dataset, range: Range<usize>) -> Result<Tal
 /// `shinso demo`.
 pub fn demo(a: &DemoArgs) -> Result<()> {
     let t0 = Instant::now();
-    let data = images(&a.data)?;
+    let data = a.data.load()?;
     let test_n = data.test.len();
     let learner_n = a.learner_eval_count.min(test_n);
     let (eval_n, learn_n, learner_n) = match a.full {

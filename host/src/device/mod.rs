@@ -21,10 +21,10 @@ use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use shinso::optim::limits;
 use shinso::{OptimizerKind, Rule};
-use shinso_proto::{self as proto, LearnStats, Request};
+use shinso_proto::{LearnStats, Request};
 
 use crate::data::rotate::rotate;
-use crate::data::{DataArgs, Dataset, Mnist};
+use crate::data::{DataArgs, Dataset};
 use crate::io;
 use crate::nets::Model;
 use crate::ui::say;
@@ -189,19 +189,10 @@ pub fn device(a: &DeviceArgs) -> Result<()> {
 
 /// `shinso emulate`.
 pub fn emulate(a: &EmulateArgs) -> Result<()> {
-    let mut s = Session::emulated(a.elf.as_deref(), a.no_qemu)?;
-    run(&mut s, &a.command)
-}
-
-/// The data set `--data` names, if its images are the device's 28×28 (training and test
-/// images are one size, or it does not load).
-fn images(data: &DataArgs) -> Result<Mnist> {
-    let data = data.load()?;
-    if data.test.pixels() != proto::PIXELS {
-        let (rows, cols) = (data.test.rows, data.test.cols);
-        bail!("the device takes 28×28 images; this data set has {rows}×{cols}");
-    }
-    Ok(data)
+    run(
+        &mut Session::emulated(a.elf.as_deref(), a.no_qemu)?,
+        &a.command,
+    )
 }
 
 /// What [`span`] names in its messages: the set, the flag that picks the first image, the one
@@ -249,7 +240,7 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
             ));
         }
         DeviceCommand::Infer(a) => {
-            let test = images(&a.data)?.test;
+            let test = a.data.load()?.test;
             s.model_info(a.model_id)?;
             for i in span(TEST, a.index, a.count, &test)? {
                 let r = s.infer(a.model_id, &test, i)?;
@@ -261,7 +252,7 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
             }
         }
         DeviceCommand::Learn(a) => {
-            let train = images(&a.data)?.train;
+            let train = a.data.load()?.train;
             let count = (a.count).unwrap_or(train.len().saturating_sub(a.offset).max(1));
             let range = span(TRAINING, a.offset, count, &train)?;
             if let Some(o) = a.optimizer {
@@ -271,18 +262,16 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
                 s.ask::<()>("reset", &Request::Reset { seed })?;
             }
             let r = s.learn(Student::Learner, &train, range)?;
-            let rolled = match r.rolled_back {
-                0 => String::new(),
-                n => format!(" ({n} rolled back by the device: not finite)"),
-            };
+            let rolled = (r.rolled_back > 0)
+                .then(|| format!(" ({} rolled back by the device: not finite)", r.rolled_back));
             say(&format!(
-                "learned {} of {} samples{rolled}: prequential accuracy {:.4} over them ({:.4} over the last quarter), {} {unit} per step, device total {} samples",
-                r.learned(), r.learned() + r.rolled_back, r.accuracy(..), r.last_quarter(), r.per_step(), r.samples_seen
+                "learned {} of {} samples{}: prequential accuracy {:.4} over them ({:.4} over the last quarter), {} {unit} per step, device total {} samples",
+                r.learned(), r.learned() + r.rolled_back, rolled.unwrap_or_default(), r.accuracy(..), r.last_quarter(), r.per_step(), r.samples_seen
             ));
         }
         DeviceCommand::Finetune(a) => {
             limits::lr_range(&Rule::sgd(a.lr)).check("--lr", a.lr)?;
-            let mut train = images(&a.data)?.train;
+            let mut train = a.data.load()?.train;
             let range = span(TRAINING, a.offset, a.count, &train)?;
             if let Some(deg) = a.rotate {
                 train = rotate(&train, deg);
@@ -311,7 +300,7 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
             say(&format!("wrote {out} ({len} bytes, model {model_id})"));
         }
         DeviceCommand::Eval(a) => {
-            let (test, model_id) = (images(&a.data)?.test, a.model_id);
+            let (test, model_id) = (a.data.load()?.test, a.model_id);
             let n = a.count.unwrap_or(test.len());
             span(TEST, 0, n, &test)?;
             let compare = a.compare.as_ref().map(|f| io::load(f, None, None));
@@ -369,13 +358,10 @@ fn print_info(s: &Session) {
     ));
     for m in &i.models {
         let learns = if m.trainable { ", learns" } else { "" };
-        let heap = match m.heap {
-            0 => String::new(),
-            h => format!(", optimizer state {h} B on the heap"),
-        };
+        let heap = (m.heap > 0).then(|| format!(", optimizer state {} B on the heap", m.heap));
         say(&format!(
-            "  model {}: {} ({} parameters, signature {:#018x}{learns}), RAM {} B{heap}, arena share {} B (in all {} B)",
-            m.id, m.name, m.params, m.signature, m.ram, m.arena, m.ram + m.heap + m.arena
+            "  model {}: {} ({} parameters, signature {:#018x}{learns}), RAM {} B{}, arena share {} B (in all {} B)",
+            m.id, m.name, m.params, m.signature, m.ram, heap.unwrap_or_default(), m.arena, m.ram + m.heap + m.arena
         ));
     }
     let b = i.memory;
