@@ -78,13 +78,9 @@ pub fn run(a: &ReproduceArgs) -> Result<()> {
     }
     let overall = mp.add(progress_bar(exps.len() as u64, "reproduce", false));
     if !a.quiet {
-        eprintln!(
-            "reproduce{}: {} runs on {} threads, data {}",
-            if a.quick { " --quick" } else { "" },
-            exps.len(),
-            jobs,
-            data.dir.display()
-        );
+        let quick = if a.quick { " --quick" } else { "" };
+        let (n, dir) = (exps.len(), data.dir.display());
+        eprintln!("reproduce{quick}: {n} runs on {jobs} threads, data {dir}");
     }
     // every worker takes the costliest run left until none is, or one has failed
     let mut order: Vec<usize> = (0..exps.len()).collect();
@@ -125,11 +121,10 @@ pub fn run(a: &ReproduceArgs) -> Result<()> {
         data_dir: &data.dir,
     };
     write_outputs(&run, &groups, &done)?;
+    let (n, report) = (done.len(), a.out.join("REPORT.md"));
     say(&format!(
-        "reproduce: {} runs in {:.0} s; wrote {}",
-        done.len(),
-        wall,
-        a.out.join("REPORT.md").display()
+        "reproduce: {n} runs in {wall:.0} s; wrote {}",
+        report.display()
     ));
     Ok(())
 }
