@@ -29,7 +29,7 @@ use crate::io;
 use crate::nets::Model;
 use crate::ui::say;
 pub use demo::{demo, DemoArgs};
-use session::{Session, Student, TIMEOUT};
+use session::{Emulator, Session, Student, TIMEOUT};
 
 /// `shinso device --port PATH <command>`.
 #[derive(Args, Debug, Clone)]
@@ -44,13 +44,8 @@ pub struct DeviceArgs {
 /// `shinso emulate [--elf FILE] <command>`.
 #[derive(Args, Debug, Clone)]
 pub struct EmulateArgs {
-    /// Firmware ELF to boot (default: build firmware/ with `--features qemu`)
-    #[arg(long, value_name = "FILE")]
-    pub elf: Option<PathBuf>,
-    /// Run the device's application logic on the host over a pseudo-terminal pair instead of
-    /// QEMU (the default when qemu-system-arm is not installed)
-    #[arg(long)]
-    pub no_qemu: bool,
+    #[command(flatten)]
+    pub emulator: Emulator,
     #[command(subcommand)]
     pub command: DeviceCommand,
 }
@@ -189,10 +184,7 @@ pub fn device(a: &DeviceArgs) -> Result<()> {
 
 /// `shinso emulate`.
 pub fn emulate(a: &EmulateArgs) -> Result<()> {
-    run(
-        &mut Session::emulated(a.elf.as_deref(), a.no_qemu)?,
-        &a.command,
-    )
+    run(&mut Session::emulated(&a.emulator)?, &a.command)
 }
 
 /// What [`span`] names in its messages: the set, the flag that picks the first image, the one
@@ -287,7 +279,7 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
         DeviceCommand::Push { file, model_id } => {
             let mut model = io::load(file, None, None)?.model;
             let id = s.push(&mut *model, *model_id)?;
-            let (n, name) = (model.params() + model.state(), model.preset().name());
+            let (n, name) = (model.preset().shape().1, model.preset().name());
             say(&format!(
                 "pushed {} ({n} parameters of {name}) to model {id}",
                 file.display()

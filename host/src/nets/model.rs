@@ -22,14 +22,6 @@ pub trait Model: Send {
     fn params(&self) -> usize {
         self.preset().net().params
     }
-    /// Non-trainable saved floats (batch-norm running statistics).
-    fn state(&self) -> usize {
-        self.preset().net().state
-    }
-    /// Blob signature (kind and sizes of every layer).
-    fn signature(&self) -> u64 {
-        self.preset().net().signature
-    }
     fn configure(&mut self, knobs: &Knobs);
     fn init(&mut self, init: Init, seed: u64);
     /// One optimizer step on `labels.len()` samples (`x` holds `labels.len() × 784` floats,
