@@ -116,10 +116,10 @@ impl TrainArgs {
                     "--epochs must be a positive number, got {e}"
                 );
                 let n = c.steps(e, n_train);
+                let batch = c.batch_size;
                 ensure!(
                     n <= MAX_ITERATIONS as f64,
-                    "--epochs {e} is {n:.0} iterations of {}; at most {MAX_ITERATIONS} are accepted",
-                    c.batch_size
+                    "--epochs {e} is {n:.0} iterations of {batch}; at most {MAX_ITERATIONS} are accepted"
                 );
                 n as usize
             }

@@ -161,10 +161,7 @@ fn section(md: &mut String, out: &Path, g: &Group, reports: &[&RunReport]) -> Re
     curves.append(&mut train_curves);
     let title = (g.curves_title.clone())
         .unwrap_or_else(|| format!("{}: test accuracy during training", g.title));
-    let y = match g.show_train.is_empty() {
-        true => "test accuracy",
-        false => "accuracy",
-    };
+    let y = ["accuracy", "test accuracy"][g.show_train.is_empty() as usize];
     let figure = format!("{}-curves.png", g.id);
     LineChart {
         series: curves,

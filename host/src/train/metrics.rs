@@ -62,11 +62,7 @@ impl Confusion {
     }
 }
 
-/// `n / of`, or 0 when there is nothing to divide.
+/// `n / of` for `n ≤ of`: 0 when there is nothing to divide.
 fn ratio(n: u64, of: u64) -> f64 {
-    if of == 0 {
-        0.0
-    } else {
-        n as f64 / of as f64
-    }
+    n as f64 / of.max(1) as f64
 }

@@ -82,13 +82,10 @@ pub fn run(
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<RunResult> {
     cfg.validate()?;
+    let (tr, tc, r, c) = (train.rows, train.cols, test.rows, test.cols);
     ensure!(
         train.pixels() == INPUT && test.pixels() == INPUT,
-        "the networks take 28x28 images; the data holds {}x{} (training) and {}x{} (test)",
-        train.rows,
-        train.cols,
-        test.rows,
-        test.cols
+        "the networks take 28x28 images; the data holds {tr}x{tc} (training) and {r}x{c} (test)"
     );
     let start = Instant::now();
     let (train, test) = (first(train, cfg.train_size), first(test, cfg.test_size));
