@@ -141,19 +141,15 @@ fn train_one(
     let bar = progress_bar(e.cfg.iterations as u64, &e.group, false);
     let pb = mp.insert_before(overall, bar);
     let label: String = e.name.chars().take(40).chain(": ".chars()).collect();
-    let r = train::run(
-        &e.cfg,
-        &data.train,
-        &data.test,
-        &mut show_progress(&pb, &label),
-    );
+    let show = &mut show_progress(&pb, &label);
+    let r = train::run(&e.cfg, &data.train, &data.test, show);
     pb.finish_and_clear();
     mp.remove(&pb);
     let r = r?;
     let (train_samples, test_samples) = e.cfg.used(data.train.len(), data.test.len());
     let dir = Path::new("runs").join(format!("{}-{}", e.group, slug(&e.name)));
     let full = a.out.join(&dir);
-    std::fs::create_dir_all(&full).with_context(|| format!("{}: cannot create", full.display()))?;
+    create_out_dir(&full)?;
     write_csv(&full.join("metrics.csv"), &r.records)?;
     Ok(RunReport {
         experiment: e.group.clone(),

@@ -17,7 +17,7 @@ mod session;
 use std::ops::Range;
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::{ensure, Result};
 use clap::{Args, Subcommand};
 use shinso::optim::limits;
 use shinso::{OptimizerKind, Rule};
@@ -202,21 +202,16 @@ fn span(
     set: &Dataset,
 ) -> Result<Range<usize>> {
     let len = set.len();
-    if count == 0 {
-        bail!("{count_flag} must be at least 1");
-    }
-    if start >= len {
-        bail!(
-            "{start_flag} {start} is past the end of the {what} set ({len} images, 0 to {})",
-            len.saturating_sub(1)
-        );
-    }
-    if count > len - start {
-        bail!(
-            "{count_flag} {count} from image {start} runs past the end of the {what} set ({len} images: at most {} from there)",
-            len - start
-        );
-    }
+    let (last, left) = (len.saturating_sub(1), len.saturating_sub(start));
+    ensure!(count > 0, "{count_flag} must be at least 1");
+    ensure!(
+        start < len,
+        "{start_flag} {start} is past the end of the {what} set ({len} images, 0 to {last})"
+    );
+    ensure!(
+        count <= left,
+        "{count_flag} {count} from image {start} runs past the end of the {what} set ({len} images: at most {left} from there)"
+    );
     Ok(start..start + count)
 }
 

@@ -6,7 +6,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, ensure, Context, Result};
 use clap::Args;
 use shinso::optim::limits;
 use shinso::OptimizerKind;
@@ -254,12 +254,11 @@ impl Session {
             }
         }
         pb.finish_and_clear();
-        if tally.learned() == 0 {
-            bail!(
-                "learn: the device rolled back all {} steps (not finite): the learner is stuck; reset it, or configure a smaller rate",
-                tally.rolled_back
-            );
-        }
+        ensure!(
+            tally.learned() > 0,
+            "learn: the device rolled back all {} steps (not finite): the learner is stuck; reset it, or configure a smaller rate",
+            tally.rolled_back
+        );
         Ok(tally)
     }
 }

@@ -67,9 +67,7 @@ impl<L: Classifier> Net<L> {
 
 /// The first `floats` of `arena`, grown (zeroed) if it is shorter.
 fn at_least(arena: &mut Vec<f32>, floats: usize) -> &mut [f32] {
-    if arena.len() < floats {
-        arena.resize(floats, 0.0);
-    }
+    arena.resize(arena.len().max(floats), 0.0);
     &mut arena[..floats]
 }
 

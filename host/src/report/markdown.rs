@@ -5,12 +5,13 @@ use std::fmt::Write as _;
 use std::iter::zip;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use plotters::chart::SeriesLabelPosition;
 use serde::Serialize;
 
 use super::experiments::{Claim, Group, Kind};
 use super::plot::{color, points, Bars, LineChart, Series};
+use crate::io::write_atomic;
 use crate::train::Record;
 use crate::ui::write_json;
 
@@ -112,8 +113,7 @@ pub fn write_outputs(r: &Reproduction, groups: &[Group], runs: &[RunReport]) -> 
         let head = "## Checks\n\n| claim | result | measured |\n|---|---|---|";
         writeln!(md, "{head}\n{checks}")?;
     }
-    let path = r.out.join("REPORT.md");
-    std::fs::write(&path, md).with_context(|| format!("{}: cannot write", path.display()))
+    write_atomic(&r.out.join("REPORT.md"), md.as_bytes())
 }
 
 /// A group's section of `REPORT.md`: what it is, a table of its runs, a bar chart of their
