@@ -249,11 +249,13 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
                 s.ask::<()>("reset", &Request::Reset { seed })?;
             }
             let r = s.learn(Student::Learner, &train, range)?;
-            let rolled = (r.rolled_back > 0)
-                .then(|| format!(" ({} rolled back by the device: not finite)", r.rolled_back));
+            let rolled = match r.rolled_back {
+                0 => String::new(),
+                n => format!(" ({n} rolled back by the device: not finite)"),
+            };
             say(&format!(
-                "learned {} of {} samples{}: prequential accuracy {:.4} over them ({:.4} over the last quarter), {} {unit} per step, device total {} samples",
-                r.learned(), r.learned() + r.rolled_back, rolled.unwrap_or_default(), r.accuracy(..), r.last_quarter(), r.per_step(), r.samples_seen
+                "learned {} of {} samples{rolled}: prequential accuracy {:.4} over them ({:.4} over the last quarter), {} {unit} per step, device total {} samples",
+                r.learned(), r.learned() + r.rolled_back, r.accuracy(..), r.last_quarter(), r.per_step(), r.samples_seen
             ));
         }
         DeviceCommand::Finetune(a) => {
@@ -345,10 +347,13 @@ fn print_info(s: &Session) {
     ));
     for m in &i.models {
         let learns = if m.trainable { ", learns" } else { "" };
-        let heap = (m.heap > 0).then(|| format!(", optimizer state {} B on the heap", m.heap));
+        let heap = match m.heap {
+            0 => String::new(),
+            h => format!(", optimizer state {h} B on the heap"),
+        };
         say(&format!(
-            "  model {}: {} ({} parameters, signature {:#018x}{learns}), RAM {} B{}, arena share {} B (in all {} B)",
-            m.id, m.name, m.params, m.signature, m.ram, heap.unwrap_or_default(), m.arena, m.ram + m.heap + m.arena
+            "  model {}: {} ({} parameters, signature {:#018x}{learns}), RAM {} B{heap}, arena share {} B (in all {} B)",
+            m.id, m.name, m.params, m.signature, m.ram, m.arena, m.ram + m.heap + m.arena
         ));
     }
     let b = i.memory;

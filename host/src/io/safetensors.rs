@@ -48,10 +48,8 @@ pub fn encode_model(
     let mut info = meta.clone();
     info.insert("format".into(), "shinso".into());
     info.insert("preset".into(), model.preset().name().into());
-    info.insert(
-        "signature".into(),
-        format!("{:#018x}", model.preset().shape().0),
-    );
+    let (signature, _) = model.preset().shape();
+    info.insert("signature".into(), format!("{signature:#018x}"));
     info.insert("params".into(), model.params().to_string());
     encode(&tensors, &info)
 }

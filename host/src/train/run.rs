@@ -68,10 +68,10 @@ pub fn run(
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<RunResult> {
     cfg.validate()?;
-    let (tr, tc, r, c) = (train.rows, train.cols, test.rows, test.cols);
+    let [train_size, test_size] = [train, test].map(|d| format!("{}x{}", d.rows, d.cols));
     ensure!(
         train.pixels() == INPUT && test.pixels() == INPUT,
-        "the networks take 28x28 images; the data holds {tr}x{tc} (training) and {r}x{c} (test)"
+        "the networks take 28x28 images; the data holds {train_size} (training) and {test_size} (test)"
     );
     let start = Instant::now();
     let (train, test) = (train.first(cfg.train_size), test.first(cfg.test_size));
