@@ -37,11 +37,10 @@ fn main() -> ExitCode {
     }
     // clap's message and usage, without its hint to try --help
     let text = usage.render().to_string();
-    let line = one_line(
-        text.split("For more information")
-            .next()
-            .unwrap_or_default(),
-    );
+    let (message, _hint) = text
+        .split_once("For more information")
+        .unwrap_or((&text, ""));
+    let line = one_line(message);
     eprintln!("error: {}", line.strip_prefix("error: ").unwrap_or(&line));
     ExitCode::from(2)
 }

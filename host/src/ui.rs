@@ -37,17 +37,16 @@ pub fn progress_bar(len: u64, label: &str, quiet: bool) -> ProgressBar {
 pub fn show_progress<'a>(pb: &'a ProgressBar, label: &'a str) -> impl FnMut(&Progress) + 'a {
     let mut last = 0;
     move |p| {
-        if p.iteration - last >= 20 || p.iteration == p.iterations {
-            last = p.iteration;
-            let acc = match (p.train_accuracy, p.test_accuracy) {
+        let r = p.now;
+        if r.iteration - last >= 20 || r.iteration == p.iterations {
+            last = r.iteration;
+            let acc = match (r.train_accuracy, r.test_accuracy) {
                 (Some(tr), Some(te)) => format!(" train {tr:.3} test {te:.3}"),
                 _ => String::new(),
             };
-            pb.set_position(p.iteration as u64);
-            pb.set_message(format!(
-                "{label}epoch {:.1} loss {:.3}{acc}",
-                p.epoch, p.loss
-            ));
+            pb.set_position(r.iteration as u64);
+            let (epoch, loss) = (r.epoch, r.loss);
+            pb.set_message(format!("{label}epoch {epoch:.1} loss {loss:.3}{acc}"));
         }
     }
 }

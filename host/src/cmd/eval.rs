@@ -8,7 +8,7 @@ use clap::Args;
 use super::PlotFormat;
 use crate::data::DataArgs;
 use crate::io::{self, create_out_dir};
-use crate::nets::{Preset, INPUT};
+use crate::nets::Preset;
 use crate::report::plot;
 use crate::train;
 use crate::ui::{say, write_json};
@@ -45,32 +45,16 @@ pub fn run(a: &EvalArgs) -> Result<()> {
     let loaded = io::load(&a.model, a.preset, a.activation)?;
     let mut model = loaded.model;
     let data = a.data.load()?;
-    let (set, ds) = if a.on_train {
-        ("training", &data.train)
-    } else {
-        ("test", &data.test)
-    };
-    ensure!(
-        ds.pixels() == INPUT,
-        "the model takes 28x28 images; {} holds {}x{}",
-        data.dir.display(),
-        ds.rows,
-        ds.cols
-    );
+    let (set, ds) = [("test", &data.test), ("training", &data.train)][a.on_train as usize];
     ensure!(a.limit != Some(0), "--limit must be at least 1");
     let conf = train::evaluate(&mut *model, ds, a.limit.unwrap_or(usize::MAX))?;
     let (preset, activation) = (model.preset().name(), loaded.knobs.activation.name());
+    let (file, params, dir) = (a.model.display(), model.params(), data.dir.display());
+    let (accuracy, correct, total) = (conf.accuracy(), conf.correct(), conf.total());
     say(&format!(
-        "{} ({preset}, {activation}, {} parameters) on the {set} set of {}: accuracy {:.4} ({} of {})",
-        a.model.display(),
-        model.params(),
-        data.dir.display(),
-        conf.accuracy(),
-        conf.correct(),
-        conf.total()
+        "{file} ({preset}, {activation}, {params} parameters) on the {set} set of {dir}: accuracy {accuracy:.4} ({correct} of {total})\n\n{}",
+        conf.to_table()
     ));
-    say("");
-    say(&conf.to_table());
     // next to the model unless told otherwise
     let beside = a.model.parent().filter(|p| !p.as_os_str().is_empty());
     let out = (a.out.as_deref().or(beside)).unwrap_or(Path::new("."));
@@ -83,13 +67,13 @@ pub fn run(a: &EvalArgs) -> Result<()> {
     }
     .save(&plot)?;
     let report = serde_json::json!({
-        "model": a.model.display().to_string(),
+        "model": file.to_string(),
         "preset": preset,
         "activation": activation,
-        "data": data.dir.display().to_string(),
+        "data": dir.to_string(),
         "set": set,
-        "samples": conf.total(),
-        "accuracy": conf.accuracy(),
+        "samples": total,
+        "accuracy": accuracy,
         "per_class_accuracy": conf.per_class().to_vec(),
         "confusion": conf.m,
     });

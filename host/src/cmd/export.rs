@@ -47,13 +47,10 @@ pub fn run(a: &ExportArgs) -> Result<()> {
         ModelFormat::Blob => {
             let blob = model.save_blob();
             io::write_atomic(&a.out, &blob)?;
+            let (out, len, header) = (a.out.display(), blob.len(), shinso::model::HEADER);
+            let (sig, floats) = model.preset().shape();
             say(&format!(
-                "wrote {} ({} bytes: {} header + {} parameters, preset {preset}, signature {:#018x})",
-                a.out.display(),
-                blob.len(),
-                shinso::model::HEADER,
-                model.params() + model.state(),
-                model.signature()
+                "wrote {out} ({len} bytes: {header} header + {floats} parameters, preset {preset}, signature {sig:#018x})"
             ));
         }
         ModelFormat::Safetensors => {

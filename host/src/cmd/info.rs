@@ -34,14 +34,11 @@ pub fn run(a: &InfoArgs) -> Result<()> {
             "  memory at batch {BATCH} with {optimizer}: parameters {} B, state {} B, optimizer {} B, training arena {} B (gradients, activations, caches)",
             mem.params, mem.state, mem.optimizer, mem.arena
         ));
+        let (activation, init, lr, batch) =
+            (d.activation.name(), d.init.name(), d.lr, d.batch_size);
+        let extras = [shifts, dropout].map(Option::unwrap_or_default).concat();
         say(&format!(
-            "  defaults: {}, {}, {optimizer} lr {}, batch {}, {epochs} epochs{}{}{schedule}",
-            d.activation.name(),
-            d.init.name(),
-            d.lr,
-            d.batch_size,
-            shifts.unwrap_or_default(),
-            dropout.unwrap_or_default()
+            "  defaults: {activation}, {init}, {optimizer} lr {lr}, batch {batch}, {epochs} epochs{extras}{schedule}"
         ));
         say("  tensors (safetensors name, shape):");
         for (name, shape) in p.tensors() {

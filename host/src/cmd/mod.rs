@@ -60,11 +60,7 @@ impl PlotFormat {
 
 /// Parse `args` and run the command. A parsing error (or `--help` / `--version`) is returned
 /// as the [`clap::Error`] itself, for `main` to print.
-pub fn run<I, T>(args: I) -> Result<()>
-where
-    I: IntoIterator<Item = T>,
-    T: Into<OsString> + Clone,
-{
+pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> Result<()> {
     match Cli::try_parse_from(args)?.command {
         Command::Train(a) => train::run(&a),
         Command::Eval(a) => eval::run(&a),

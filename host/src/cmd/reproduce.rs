@@ -78,13 +78,9 @@ pub fn run(a: &ReproduceArgs) -> Result<()> {
     }
     let overall = mp.add(progress_bar(exps.len() as u64, "reproduce", false));
     if !a.quiet {
-        eprintln!(
-            "reproduce{}: {} runs on {} threads, data {}",
-            if a.quick { " --quick" } else { "" },
-            exps.len(),
-            jobs,
-            data.dir.display()
-        );
+        let quick = if a.quick { " --quick" } else { "" };
+        let (n, dir) = (exps.len(), data.dir.display());
+        eprintln!("reproduce{quick}: {n} runs on {jobs} threads, data {dir}");
     }
     // every worker takes the costliest run left until none is, or one has failed
     let mut order: Vec<usize> = (0..exps.len()).collect();
@@ -125,11 +121,10 @@ pub fn run(a: &ReproduceArgs) -> Result<()> {
         data_dir: &data.dir,
     };
     write_outputs(&run, &groups, &done)?;
+    let (n, report) = (done.len(), a.out.join("REPORT.md"));
     say(&format!(
-        "reproduce: {} runs in {:.0} s; wrote {}",
-        done.len(),
-        wall,
-        a.out.join("REPORT.md").display()
+        "reproduce: {n} runs in {wall:.0} s; wrote {}",
+        report.display()
     ));
     Ok(())
 }
@@ -146,19 +141,15 @@ fn train_one(
     let bar = progress_bar(e.cfg.iterations as u64, &e.group, false);
     let pb = mp.insert_before(overall, bar);
     let label: String = e.name.chars().take(40).chain(": ".chars()).collect();
-    let r = train::run(
-        &e.cfg,
-        &data.train,
-        &data.test,
-        &mut show_progress(&pb, &label),
-    );
+    let show = &mut show_progress(&pb, &label);
+    let r = train::run(&e.cfg, &data.train, &data.test, show);
     pb.finish_and_clear();
     mp.remove(&pb);
     let r = r?;
     let (train_samples, test_samples) = e.cfg.used(data.train.len(), data.test.len());
     let dir = Path::new("runs").join(format!("{}-{}", e.group, slug(&e.name)));
     let full = a.out.join(&dir);
-    std::fs::create_dir_all(&full).with_context(|| format!("{}: cannot create", full.display()))?;
+    create_out_dir(&full)?;
     write_csv(&full.join("metrics.csv"), &r.records)?;
     Ok(RunReport {
         experiment: e.group.clone(),

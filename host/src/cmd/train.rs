@@ -89,12 +89,10 @@ impl TrainArgs {
     /// images.
     fn config(&self, train_len: usize) -> Result<TrainConfig> {
         let (recipe, epochs) = TrainConfig::recipe(self.preset);
-        let optimizer = self.optimizer.unwrap_or(recipe.optimizer);
         // another rule than the recipe's starts from that rule's usual rate
-        let lr = if optimizer == recipe.optimizer {
-            recipe.lr
-        } else {
-            optimizer.default_lr()
+        let (optimizer, lr) = match self.optimizer {
+            Some(o) if o != recipe.optimizer => (o, o.default_lr()),
+            _ => (recipe.optimizer, recipe.lr),
         };
         let mut c = TrainConfig {
             preset: recipe.preset,
@@ -118,10 +116,10 @@ impl TrainArgs {
                     "--epochs must be a positive number, got {e}"
                 );
                 let n = c.steps(e, n_train);
+                let batch = c.batch_size;
                 ensure!(
                     n <= MAX_ITERATIONS as f64,
-                    "--epochs {e} is {n:.0} iterations of {}; at most {MAX_ITERATIONS} are accepted",
-                    c.batch_size
+                    "--epochs {e} is {n:.0} iterations of {batch}; at most {MAX_ITERATIONS} are accepted"
                 );
                 n as usize
             }
@@ -165,15 +163,10 @@ pub fn run(a: &TrainArgs) -> Result<()> {
     let (n_train, n_test) = cfg.used(data.train.len(), data.test.len());
     let epochs = (cfg.iterations * cfg.batch_size) as f64 / n_train as f64;
     let (activation, optimizer) = (cfg.activation.name(), cfg.optimizer.name());
+    let (preset, iterations, batch, lr) = (&cfg.preset, cfg.iterations, cfg.batch_size, cfg.lr);
     if !a.quiet {
-        eprintln!(
-            "training {} ({activation}) on {n_train} images from {}, testing on {n_test}; {} iterations of {} ({epochs:.1} epochs), {optimizer} lr {}",
-            cfg.preset,
-            data.dir.display(),
-            cfg.iterations,
-            cfg.batch_size,
-            cfg.lr
-        );
+        let dir = data.dir.display();
+        eprintln!("training {preset} ({activation}) on {n_train} images from {dir}, testing on {n_test}; {iterations} iterations of {batch} ({epochs:.1} epochs), {optimizer} lr {lr}");
     }
     let pb = progress_bar(cfg.iterations as u64, "train", a.quiet);
     let result = train::run(&cfg, &data.train, &data.test, &mut show_progress(&pb, ""));
@@ -184,17 +177,14 @@ pub fn run(a: &TrainArgs) -> Result<()> {
     let [accuracy, loss, confusion] =
         ["accuracy", "loss", "confusion"].map(|s| format!("{s}.{ext}"));
     let init = cfg.init.name();
-    let title = format!(
-        "{} — {activation}, {init}, {optimizer} lr {}",
-        cfg.preset, cfg.lr
-    );
+    let title = format!("{preset} — {activation}, {init}, {optimizer} lr {lr}");
     metrics::write_csv(&a.out.join("metrics.csv"), &r.records)?;
     let by_epoch = epochs >= 2.0;
     plot::accuracy_chart(&r.records, by_epoch, &format!("accuracy: {title}"))
         .save(&a.out.join(&accuracy))?;
     plot::loss_chart(&r.records, by_epoch, &format!("loss: {title}")).save(&a.out.join(&loss))?;
     plot::Heatmap {
-        title: format!("confusion (test): {}", cfg.preset),
+        title: format!("confusion (test): {preset}"),
         confusion: &r.confusion,
     }
     .save(&a.out.join(&confusion))?;
@@ -218,7 +208,7 @@ pub fn run(a: &TrainArgs) -> Result<()> {
             "cols": data.train.cols,
         },
         "parameters": r.model.params(),
-        "iterations": cfg.iterations,
+        "iterations": iterations,
         "epochs": epochs,
         "final_loss": r.final_loss,
         "train_accuracy": r.train_accuracy,
@@ -233,16 +223,11 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         "files": ["metrics.csv", accuracy, loss, confusion, "model.safetensors", "summary.json"],
     });
     write_json(&a.out.join("summary.json"), &summary)?;
+    let (test, best, train) = (r.test_accuracy, r.best_test_accuracy, r.train_accuracy);
+    let (final_loss, wall, rate) = (r.final_loss, r.wall_time_s, r.samples_per_s);
+    let out = a.out.display();
     say(&format!(
-        "{}: test accuracy {:.4} (best {:.4}), train accuracy {:.4}, loss {:.4}; {:.1} s, {:.0} samples/s; wrote {}",
-        cfg.preset,
-        r.test_accuracy,
-        r.best_test_accuracy,
-        r.train_accuracy,
-        r.final_loss,
-        r.wall_time_s,
-        r.samples_per_s,
-        a.out.display()
+        "{preset}: test accuracy {test:.4} (best {best:.4}), train accuracy {train:.4}, loss {final_loss:.4}; {wall:.1} s, {rate:.0} samples/s; wrote {out}"
     ));
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! Images and labels in memory, and the one pixel scaling.
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use super::idx::{read_idx, Idx};
@@ -37,13 +38,15 @@ impl Dataset {
         let p = self.pixels();
         &self.images[i * p..(i + 1) * p]
     }
-    /// The first `n` samples (or all, if fewer).
-    pub fn take(&self, n: usize) -> Dataset {
-        let n = n.min(self.len());
-        Dataset {
-            images: self.images[..n * self.pixels()].to_vec(),
-            labels: self.labels[..n].to_vec(),
-            ..*self
+    /// The first `n` samples (all of them when `n` is `None` or larger), copied only if cut.
+    pub fn first(&self, n: Option<usize>) -> Cow<'_, Dataset> {
+        match n {
+            Some(n) if n < self.len() => Cow::Owned(Dataset {
+                images: self.images[..n * self.pixels()].to_vec(),
+                labels: self.labels[..n].to_vec(),
+                ..*self
+            }),
+            _ => Cow::Borrowed(self),
         }
     }
     /// Copy the samples `idx` into `x` (len `idx.len() * pixels`) and `y`.

@@ -62,6 +62,13 @@ pub enum DataError {
         test: PathBuf,
         test_shape: (usize, usize),
     },
+    /// Well-formed, but not the 28×28 images the networks and the device take.
+    #[error("{}: the networks and the device take 28x28 images; these are {rows}x{cols}", .dir.display())]
+    Not28x28 {
+        dir: PathBuf,
+        rows: usize,
+        cols: usize,
+    },
     /// A header with a zero-sized or absurdly large dimension.
     #[error("{}: bad IDX header: {msg}", .path.display())]
     BadHeader { path: PathBuf, msg: String },

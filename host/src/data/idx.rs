@@ -91,14 +91,10 @@ pub fn read_idx(path: &Path) -> Result<Idx, DataError> {
         return Err(truncated(expected, bytes.len()));
     }
     if bytes.len() as u64 > expected {
-        let extra = meta.len().saturating_sub(expected);
-        return Err(if gzip {
-            DataError::Overlong {
-                path: p(),
-                expected,
-            }
-        } else {
-            DataError::TrailingBytes { path: p(), extra }
+        let (path, extra) = (p(), meta.len().saturating_sub(expected));
+        return Err(match gzip {
+            true => DataError::Overlong { path, expected },
+            false => DataError::TrailingBytes { path, extra },
         });
     }
     Ok(Idx {

@@ -33,8 +33,14 @@ pub struct DataArgs {
 }
 
 impl DataArgs {
+    /// The data set, if its images are the 28×28 that the networks and the device take
+    /// (training and test images are one size, or it does not load).
     pub fn load(&self) -> Result<Mnist, DataError> {
-        let dir = self.data.clone().unwrap_or_else(default_data_dir);
-        load_dir(&dir)
+        let data = load_dir(&self.data.clone().unwrap_or_else(default_data_dir))?;
+        let (dir, rows, cols) = (data.dir.clone(), data.test.rows, data.test.cols);
+        match rows * cols == shinso_proto::PIXELS {
+            true => Ok(data),
+            false => Err(DataError::Not28x28 { dir, rows, cols }),
+        }
     }
 }

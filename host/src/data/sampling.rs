@@ -7,7 +7,6 @@ use shinso::Rng;
 pub struct EpochSampler {
     order: Vec<usize>,
     pos: usize,
-    epoch: usize,
     rng: Rng,
 }
 
@@ -16,16 +15,7 @@ impl EpochSampler {
         let mut rng = Rng::new(seed);
         let mut order: Vec<usize> = (0..n).collect();
         rng.shuffle(&mut order);
-        Self {
-            order,
-            pos: 0,
-            epoch: 0,
-            rng,
-        }
-    }
-    /// Completed epochs.
-    pub fn epoch(&self) -> usize {
-        self.epoch
+        Self { order, pos: 0, rng }
     }
     /// Fill `out` with the next indices; the index that ends an epoch reshuffles (a batch may
     /// straddle epochs).
@@ -35,7 +25,6 @@ impl EpochSampler {
             self.pos += 1;
             if self.pos == self.order.len() {
                 self.pos = 0;
-                self.epoch += 1;
                 self.rng.shuffle(&mut self.order);
             }
         }

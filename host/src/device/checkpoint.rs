@@ -15,7 +15,7 @@
 use std::path::Path;
 use std::str::FromStr;
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, bail, ensure, Result};
 use shinso::optim::Kind;
 use shinso_app::schedule::Schedule;
 use shinso_app::slot::state::{self, Header};
@@ -63,12 +63,11 @@ pub(super) fn pull_state(s: &mut Session, preset: Preset) -> Result<Vec<u8>> {
     let len = status.state_len as usize;
     let (_, floats) = preset.shape();
     let most = state::HEADER + 4 * (floats + 2 * preset.params());
-    if !(state::HEADER..=most).contains(&len) {
-        bail!(
-            "the device's learner state is {len} bytes; a {} learner's is at most {most}",
-            preset.name()
-        );
-    }
+    let name = preset.name();
+    ensure!(
+        (state::HEADER..=most).contains(&len),
+        "the device's learner state is {len} bytes; a {name} learner's is at most {most}"
+    );
     let request = |offset, len| Request::PullState { offset, len };
     s.transfer("checkpoint", len, |link, progress| {
         link.fetch(len, request, TIMEOUT, progress)
@@ -162,11 +161,8 @@ pub fn from_file(path: &Path, preset: Preset) -> Result<Vec<u8>> {
 
 /// `text` as `N` values separated by single spaces.
 fn words<T: FromStr, const N: usize>(text: &str) -> Option<[T; N]> {
-    let values: Vec<T> = text
-        .split(' ')
-        .map(|w| w.parse().ok())
-        .collect::<Option<_>>()?;
-    values.try_into().ok()
+    let values: Option<Vec<T>> = text.split(' ').map(|w| w.parse().ok()).collect();
+    values?.try_into().ok()
 }
 
 /// The `schedule` metadata [`to_file`] writes: `lr decay_steps step`.

@@ -12,8 +12,8 @@ use shinso::OptimizerKind;
 use shinso_link::Tally;
 use shinso_proto::{DeviceInfo, Request};
 
-use super::session::{Session, Student};
-use super::{images, span};
+use super::session::{Emulator, Session, Student};
+use super::span;
 use crate::data::rotate::{rotate, DEMO_DEGREES};
 use crate::data::{DataArgs, Dataset, Mnist};
 use crate::io;
@@ -46,12 +46,8 @@ pub struct DemoArgs {
     /// Print the summary as JSON
     #[arg(long)]
     pub json: bool,
-    /// Firmware ELF to boot (default: build it)
-    #[arg(long, value_name = "FILE")]
-    pub elf: Option<PathBuf>,
-    /// Use the pty emulation even if QEMU is installed
-    #[arg(long)]
-    pub no_qemu: bool,
+    #[command(flatten)]
+    pub emulator: Emulator,
     #[command(flatten)]
     pub data: DataArgs,
 }
@@ -120,7 +116,7 @@ fn one_pass(s: &mut Session, train: &Dataset, range: Range<usize>) -> Result<Tal
 /// `shinso demo`.
 pub fn demo(a: &DemoArgs) -> Result<()> {
     let t0 = Instant::now();
-    let data = images(&a.data)?;
+    let data = a.data.load()?;
     let test_n = data.test.len();
     let learner_n = a.learner_eval_count.min(test_n);
     let (eval_n, learn_n, learner_n) = match a.full {
@@ -166,7 +162,7 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
     ));
 
     // 2. The emulated device.
-    let mut s = Session::emulated(a.elf.as_deref(), a.no_qemu)?;
+    let mut s = Session::emulated(&a.emulator)?;
     s.quiet = a.json;
     let (backend, firmware) = (s.backend.name(), &s.info.firmware);
     note(&format!("2. device up ({backend}): {firmware}"));

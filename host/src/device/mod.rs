@@ -17,19 +17,19 @@ mod session;
 use std::ops::Range;
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::{ensure, Result};
 use clap::{Args, Subcommand};
 use shinso::optim::limits;
 use shinso::{OptimizerKind, Rule};
-use shinso_proto::{self as proto, LearnStats, Request};
+use shinso_proto::{LearnStats, Request};
 
 use crate::data::rotate::rotate;
-use crate::data::{DataArgs, Dataset, Mnist};
+use crate::data::{DataArgs, Dataset};
 use crate::io;
 use crate::nets::Model;
 use crate::ui::say;
 pub use demo::{demo, DemoArgs};
-use session::{Session, Student, TIMEOUT};
+use session::{Emulator, Session, Student, TIMEOUT};
 
 /// `shinso device --port PATH <command>`.
 #[derive(Args, Debug, Clone)]
@@ -44,13 +44,8 @@ pub struct DeviceArgs {
 /// `shinso emulate [--elf FILE] <command>`.
 #[derive(Args, Debug, Clone)]
 pub struct EmulateArgs {
-    /// Firmware ELF to boot (default: build firmware/ with `--features qemu`)
-    #[arg(long, value_name = "FILE")]
-    pub elf: Option<PathBuf>,
-    /// Run the device's application logic on the host over a pseudo-terminal pair instead of
-    /// QEMU (the default when qemu-system-arm is not installed)
-    #[arg(long)]
-    pub no_qemu: bool,
+    #[command(flatten)]
+    pub emulator: Emulator,
     #[command(subcommand)]
     pub command: DeviceCommand,
 }
@@ -189,19 +184,7 @@ pub fn device(a: &DeviceArgs) -> Result<()> {
 
 /// `shinso emulate`.
 pub fn emulate(a: &EmulateArgs) -> Result<()> {
-    let mut s = Session::emulated(a.elf.as_deref(), a.no_qemu)?;
-    run(&mut s, &a.command)
-}
-
-/// The data set `--data` names, if its images are the device's 28×28 (training and test
-/// images are one size, or it does not load).
-fn images(data: &DataArgs) -> Result<Mnist> {
-    let data = data.load()?;
-    if data.test.pixels() != proto::PIXELS {
-        let (rows, cols) = (data.test.rows, data.test.cols);
-        bail!("the device takes 28×28 images; this data set has {rows}×{cols}");
-    }
-    Ok(data)
+    run(&mut Session::emulated(&a.emulator)?, &a.command)
 }
 
 /// What [`span`] names in its messages: the set, the flag that picks the first image, the one
@@ -219,21 +202,16 @@ fn span(
     set: &Dataset,
 ) -> Result<Range<usize>> {
     let len = set.len();
-    if count == 0 {
-        bail!("{count_flag} must be at least 1");
-    }
-    if start >= len {
-        bail!(
-            "{start_flag} {start} is past the end of the {what} set ({len} images, 0 to {})",
-            len.saturating_sub(1)
-        );
-    }
-    if count > len - start {
-        bail!(
-            "{count_flag} {count} from image {start} runs past the end of the {what} set ({len} images: at most {} from there)",
-            len - start
-        );
-    }
+    let (last, left) = (len.saturating_sub(1), len.saturating_sub(start));
+    ensure!(count > 0, "{count_flag} must be at least 1");
+    ensure!(
+        start < len,
+        "{start_flag} {start} is past the end of the {what} set ({len} images, 0 to {last})"
+    );
+    ensure!(
+        count <= left,
+        "{count_flag} {count} from image {start} runs past the end of the {what} set ({len} images: at most {left} from there)"
+    );
     Ok(start..start + count)
 }
 
@@ -249,7 +227,7 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
             ));
         }
         DeviceCommand::Infer(a) => {
-            let test = images(&a.data)?.test;
+            let test = a.data.load()?.test;
             s.model_info(a.model_id)?;
             for i in span(TEST, a.index, a.count, &test)? {
                 let r = s.infer(a.model_id, &test, i)?;
@@ -261,7 +239,7 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
             }
         }
         DeviceCommand::Learn(a) => {
-            let train = images(&a.data)?.train;
+            let train = a.data.load()?.train;
             let count = (a.count).unwrap_or(train.len().saturating_sub(a.offset).max(1));
             let range = span(TRAINING, a.offset, count, &train)?;
             if let Some(o) = a.optimizer {
@@ -282,7 +260,7 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
         }
         DeviceCommand::Finetune(a) => {
             limits::lr_range(&Rule::sgd(a.lr)).check("--lr", a.lr)?;
-            let mut train = images(&a.data)?.train;
+            let mut train = a.data.load()?.train;
             let range = span(TRAINING, a.offset, a.count, &train)?;
             if let Some(deg) = a.rotate {
                 train = rotate(&train, deg);
@@ -298,7 +276,7 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
         DeviceCommand::Push { file, model_id } => {
             let mut model = io::load(file, None, None)?.model;
             let id = s.push(&mut *model, *model_id)?;
-            let (n, name) = (model.params() + model.state(), model.preset().name());
+            let (n, name) = (model.preset().shape().1, model.preset().name());
             say(&format!(
                 "pushed {} ({n} parameters of {name}) to model {id}",
                 file.display()
@@ -311,7 +289,7 @@ fn run(s: &mut Session, cmd: &DeviceCommand) -> Result<()> {
             say(&format!("wrote {out} ({len} bytes, model {model_id})"));
         }
         DeviceCommand::Eval(a) => {
-            let (test, model_id) = (images(&a.data)?.test, a.model_id);
+            let (test, model_id) = (a.data.load()?.test, a.model_id);
             let n = a.count.unwrap_or(test.len());
             span(TEST, 0, n, &test)?;
             let compare = a.compare.as_ref().map(|f| io::load(f, None, None));

@@ -3,10 +3,11 @@
 //! ([`shinso_link::answer`]); a failure comes back in words.
 
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, ensure, Context, Result};
+use clap::Args;
 use shinso::optim::limits;
 use shinso::OptimizerKind;
 use shinso_link::{listed, pixels, target, Answer, AnswerError, Backend, Inferred, Link};
@@ -19,6 +20,18 @@ use crate::ui::progress_bar;
 
 /// How long one request may take before the device counts as gone.
 pub const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How `shinso emulate` and `shinso demo` start the device on this host.
+#[derive(Args, Debug, Clone)]
+pub struct Emulator {
+    /// Firmware ELF to boot (default: build firmware/ with `--features qemu`)
+    #[arg(long, value_name = "FILE")]
+    pub elf: Option<PathBuf>,
+    /// Run the device's application logic on the host over a pseudo-terminal pair instead of
+    /// QEMU (the default when qemu-system-arm is not installed)
+    #[arg(long)]
+    pub no_qemu: bool,
+}
 
 /// A connected device and what keeps it alive (QEMU, or the emulation thread).
 pub struct Session {
@@ -56,10 +69,10 @@ impl Session {
 
     /// QEMU when available (building the firmware unless `elf` is given), else the pty
     /// emulation; says which on stderr.
-    pub fn emulated(elf: Option<&Path>, no_qemu: bool) -> Result<Session> {
+    pub fn emulated(e: &Emulator) -> Result<Session> {
         let note = |m: &str| eprintln!("{m}");
         let (backend, link, info) =
-            Backend::start(elf, no_qemu, note, TIMEOUT).map_err(|e| anyhow!(e))?;
+            Backend::start(e.elf.as_deref(), e.no_qemu, note, TIMEOUT).map_err(|e| anyhow!(e))?;
         Ok(Session {
             link,
             info,
@@ -241,12 +254,11 @@ impl Session {
             }
         }
         pb.finish_and_clear();
-        if tally.learned() == 0 {
-            bail!(
-                "learn: the device rolled back all {} steps (not finite): the learner is stuck; reset it, or configure a smaller rate",
-                tally.rolled_back
-            );
-        }
+        ensure!(
+            tally.learned() > 0,
+            "learn: the device rolled back all {} steps (not finite): the learner is stuck; reset it, or configure a smaller rate",
+            tally.rolled_back
+        );
         Ok(tally)
     }
 }

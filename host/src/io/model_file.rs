@@ -52,10 +52,7 @@ pub fn load(
     let bytes = read(path)?;
     let at = |e: String| anyhow!("{}: {e}", path.display());
     let (mut model, meta) = if bytes.starts_with(&shinso::model::MAGIC) {
-        let preset = match preset {
-            Some(p) => p,
-            None => blob_preset(&bytes).map_err(at)?,
-        };
+        let preset = preset.map_or_else(|| blob_preset(&bytes), Ok).map_err(at)?;
         let mut m = preset.build();
         m.load_blob(&bytes).map_err(|e| at(e.to_string()))?;
         (m, Metadata::new())

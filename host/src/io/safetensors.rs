@@ -48,7 +48,8 @@ pub fn encode_model(
     let mut info = meta.clone();
     info.insert("format".into(), "shinso".into());
     info.insert("preset".into(), model.preset().name().into());
-    info.insert("signature".into(), format!("{:#018x}", model.signature()));
+    let (signature, _) = model.preset().shape();
+    info.insert("signature".into(), format!("{signature:#018x}"));
     info.insert("params".into(), model.params().to_string());
     encode(&tensors, &info)
 }
@@ -110,11 +111,9 @@ fn floats<const N: usize>(data: &[u8], f32_of: impl Fn([u8; N]) -> f32) -> Vec<f
 
 /// `784x40`, or `scalar`.
 fn shape_str(s: &[usize]) -> String {
-    let dims: Vec<String> = s.iter().map(|d| d.to_string()).collect();
-    if dims.is_empty() {
-        "scalar".into()
-    } else {
-        dims.join("x")
+    match s {
+        [] => "scalar".into(),
+        _ => s.iter().map(usize::to_string).collect::<Vec<_>>().join("x"),
     }
 }
 

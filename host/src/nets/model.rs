@@ -22,14 +22,6 @@ pub trait Model: Send {
     fn params(&self) -> usize {
         self.preset().net().params
     }
-    /// Non-trainable saved floats (batch-norm running statistics).
-    fn state(&self) -> usize {
-        self.preset().net().state
-    }
-    /// Blob signature (kind and sizes of every layer).
-    fn signature(&self) -> u64 {
-        self.preset().net().signature
-    }
     fn configure(&mut self, knobs: &Knobs);
     fn init(&mut self, init: Init, seed: u64);
     /// One optimizer step on `labels.len()` samples (`x` holds `labels.len() × 784` floats,
@@ -75,9 +67,7 @@ impl<L: Classifier> Net<L> {
 
 /// The first `floats` of `arena`, grown (zeroed) if it is shorter.
 fn at_least(arena: &mut Vec<f32>, floats: usize) -> &mut [f32] {
-    if arena.len() < floats {
-        arena.resize(floats, 0.0);
-    }
+    arena.resize(arena.len().max(floats), 0.0);
     &mut arena[..floats]
 }
 

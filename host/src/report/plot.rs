@@ -18,15 +18,13 @@ use crate::train::{Confusion, Record};
 static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 const FAMILY: &str = "sans-serif";
 
-/// Register the bundled font with plotters (idempotent; done before every chart is drawn).
+/// Register the bundled font with plotters, in the one style the charts use (idempotent; done
+/// before every chart is drawn).
 fn init_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        use FontStyle::*;
-        for style in [Normal, Bold, Italic, Oblique] {
-            // The font is compiled in and known valid (host/tests/plots.rs renders text with it).
-            let _ = plotters::style::register_font(FAMILY, style, FONT);
-        }
+        // The font is compiled in and known valid (host/tests/plots.rs renders text with it).
+        let _ = plotters::style::register_font(FAMILY, FontStyle::Normal, FONT);
     });
 }
 

@@ -188,19 +188,15 @@ impl TrainConfig {
         }
         limits::WEIGHT_DECAY.check("--l1", self.l1)?;
         limits::WEIGHT_DECAY.check("--l2", self.l2)?;
+        let (batch, iterations, shift) = (self.batch_size, self.iterations, self.augment_shift);
         ensure!(
-            (1..=BATCH).contains(&self.batch_size),
-            "--batch-size must be between 1 and {BATCH}, got {}",
-            self.batch_size
+            (1..=BATCH).contains(&batch),
+            "--batch-size must be between 1 and {BATCH}, got {batch}"
         );
+        ensure!(iterations > 0, "nothing to do: the run has 0 iterations");
         ensure!(
-            self.iterations > 0,
-            "nothing to do: the run has 0 iterations"
-        );
-        ensure!(
-            self.iterations <= MAX_ITERATIONS,
-            "--iterations must be at most {MAX_ITERATIONS}, got {}",
-            self.iterations
+            iterations <= MAX_ITERATIONS,
+            "--iterations must be at most {MAX_ITERATIONS}, got {iterations}"
         );
         if let Schedule::Step { every, gamma } = self.schedule {
             ensure!(
@@ -220,9 +216,8 @@ impl TrainConfig {
             "--train-size and --test-size must be at least 1"
         );
         ensure!(
-            self.augment_shift <= 27,
-            "--augment-shift must be at most 27 pixels, got {}",
-            self.augment_shift
+            shift <= 27,
+            "--augment-shift must be at most 27 pixels, got {shift}"
         );
         let p = self.preset()?;
         let name = p.name();

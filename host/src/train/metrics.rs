@@ -40,12 +40,8 @@ impl Confusion {
     }
     /// Recall of each class: correct / samples of that class (NaN-free: 0 for absent classes).
     pub fn per_class(&self) -> [f64; CLASSES] {
-        std::array::from_fn(|i| {
-            ratio(
-                self.m[i][i].into(),
-                self.m[i].iter().map(|&c| c as u64).sum(),
-            )
-        })
+        let samples = |i: usize| self.m[i].iter().map(|&c| c as u64).sum();
+        std::array::from_fn(|i| ratio(self.m[i][i].into(), samples(i)))
     }
     /// A text table: rows are true classes, columns predictions, then the per-class accuracy.
     pub fn to_table(&self) -> String {
@@ -62,11 +58,7 @@ impl Confusion {
     }
 }
 
-/// `n / of`, or 0 when there is nothing to divide.
+/// `n / of` for `n ≤ of`: 0 when there is nothing to divide.
 fn ratio(n: u64, of: u64) -> f64 {
-    if of == 0 {
-        0.0
-    } else {
-        n as f64 / of as f64
-    }
+    n as f64 / of.max(1) as f64
 }

@@ -1,7 +1,6 @@
 //! The training loop shared by `shinso train`, `shinso reproduce` and the demo: plain
 //! mini-batch descent over shuffled epochs (the core's examples show the other variants).
 
-use std::borrow::Cow;
 use std::time::Instant;
 
 use anyhow::{ensure, Result};
@@ -12,17 +11,12 @@ use crate::nets::{knobs, predict_all, Model, INPUT};
 
 use super::{Confusion, Record, TrainConfig};
 
-/// Live state reported to a progress display after every step.
+/// Live state reported to a progress display after every step: the run's length, and where it
+/// is as a [`Record`] whose loss is smoothed and whose accuracies are the latest evaluation's.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Progress {
-    pub iteration: usize,
     pub iterations: usize,
-    pub epoch: f64,
-    /// Smoothed training loss.
-    pub loss: f64,
-    /// The accuracies of the latest evaluation.
-    pub train_accuracy: Option<f64>,
-    pub test_accuracy: Option<f64>,
+    pub now: Record,
 }
 
 /// The outcome of a training run.
@@ -66,14 +60,6 @@ pub fn fresh(cfg: &TrainConfig) -> Result<(Box<dyn Model>, HostOptimizer)> {
     Ok((model, opt))
 }
 
-/// The first `n` samples of `ds` (all of it when `n` is `None` or larger), copied only if cut.
-fn first(ds: &Dataset, n: Option<usize>) -> Cow<'_, Dataset> {
-    match n {
-        Some(n) if n < ds.len() => Cow::Owned(ds.take(n)),
-        _ => Cow::Borrowed(ds),
-    }
-}
-
 /// Train a fresh network of `cfg.preset` on `train`, measuring on `test`.
 pub fn run(
     cfg: &TrainConfig,
@@ -82,16 +68,13 @@ pub fn run(
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<RunResult> {
     cfg.validate()?;
+    let [train_size, test_size] = [train, test].map(|d| format!("{}x{}", d.rows, d.cols));
     ensure!(
         train.pixels() == INPUT && test.pixels() == INPUT,
-        "the networks take 28x28 images; the data holds {}x{} (training) and {}x{} (test)",
-        train.rows,
-        train.cols,
-        test.rows,
-        test.cols
+        "the networks take 28x28 images; the data holds {train_size} (training) and {test_size} (test)"
     );
     let start = Instant::now();
-    let (train, test) = (first(train, cfg.train_size), first(test, cfg.test_size));
+    let (train, test) = (train.first(cfg.train_size), test.first(cfg.test_size));
     let (mut model, mut opt) = fresh(cfg)?;
     let (b, l1, l2) = (cfg.batch_size, cfg.l1, cfg.l2);
     let per_epoch = train.len() as f64 / b as f64;
@@ -139,31 +122,25 @@ pub fn run(
                 );
             }
         }
-        state.iteration = it;
-        state.epoch = it as f64 / per_epoch;
-        state.loss = ema.unwrap_or(f64::NAN);
+        state.now.iteration = it;
+        state.now.epoch = it as f64 / per_epoch;
+        state.now.loss = ema.unwrap_or(f64::NAN);
         if it % eval_every == 0 || it == cfg.iterations {
             let train_accuracy = evaluate(&mut *model, &train, cfg.eval_train_samples)?.accuracy();
             confusion = evaluate(&mut *model, &test, usize::MAX)?;
             best = best.max(confusion.accuracy());
             let loss = loss_sum / loss_n as f64; // NaN (0 / 0) if every step was rolled back
             (loss_sum, loss_n) = (0.0, 0);
-            state.train_accuracy = Some(train_accuracy);
-            state.test_accuracy = Some(confusion.accuracy());
-            records.push(Record {
-                iteration: it,
-                epoch: state.epoch,
-                loss,
-                train_accuracy: state.train_accuracy,
-                test_accuracy: state.test_accuracy,
-            });
+            state.now.train_accuracy = Some(train_accuracy);
+            state.now.test_accuracy = Some(confusion.accuracy());
+            records.push(Record { loss, ..state.now });
         }
         progress(&state);
     }
     let trained = (cfg.iterations * b) as f64;
     Ok(RunResult {
         final_loss: records.last().map_or(f64::NAN, |r| r.loss),
-        train_accuracy: state.train_accuracy.unwrap_or(0.0),
+        train_accuracy: state.now.train_accuracy.unwrap_or(0.0),
         test_accuracy: confusion.accuracy(),
         best_test_accuracy: best,
         confusion,
