@@ -407,6 +407,8 @@ fn gemms_on_every_tile_shape() {
         (19, 70, 80),
         (20, 64, 80),
         (100, 300, 112),
+        (64, 512, 33),
+        (100, 600, 36),
     ];
     for avx512 in [true, false] {
         shinso::kernels::allow_avx512(avx512);

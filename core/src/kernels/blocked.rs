@@ -143,7 +143,8 @@ pub fn product(
 /// or 10-column one, but twice the lanes of the exact AVX2 tiles ran the 20-column products
 /// 2.4× faster and the 10-column ones 1.5–2.8×. The 40-column tiles from 64 rows, the others
 /// from a tile's rows (measured: 40 columns on 10 rows, or 10 steps, ran slower than on the
-/// AVX2 tiles). Fewer than 8 rows (a batch of one) from 33 columns
+/// AVX2 tiles); a 40-column weight gradient over a long batch transposed instead
+/// ([`transposed`]). Fewer than 8 rows (a batch of one) from 33 columns
 /// and 64 steps: a row at a time ([`few_rows`]). Other products are left to [`super::gemm`].
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 fn with_avx512(
@@ -154,30 +155,9 @@ fn with_avx512(
     accumulate: bool,
 ) -> bool {
     match n {
-        64.. if m >= 8 => {
-            // SAFETY: the caller saw that this core has AVX-512F.
-            let kernel =
-                |acc: &mut _, t: &_, p: (&_, _)| unsafe { avx512::run::<8, 3, 48>(acc, t, p) };
-            // Columns past the last multiple of 48, up to 32 of them, in a tile of their own
-            // width: in an 8 × 48 tile they would leave two thirds of it or more padding (the
-            // 16 of 400 columns, measured: 5 % of the wide MLP's step).
-            let rest = n % 48;
-            let (split, ldc) = (matches!(rest, 1..=32) && m >= 20, n);
-            let main = if split { n - rest } else { n };
-            blocked::<8, 48, KC_WIDE>((m, k, main), a, b, c, (accumulate, true, ldc), kernel);
-            if split {
-                let (b, c) = (
-                    View {
-                        x: &b.x[main * b.along..],
-                        ..b
-                    },
-                    &mut c[main..],
-                );
-                match rest {
-                    1..=16 => one_panel::<20, 1, 16>((m, k, rest), a, b, c, accumulate, ldc),
-                    _ => one_panel::<14, 2, 32>((m, k, rest), a, b, c, accumulate, ldc),
-                }
-            }
+        64.. if m >= 8 => wide((m, k, n), a, b, c, accumulate),
+        33..=40 if m >= 64 && k >= 512 && a.along == 1 => {
+            transposed((m, k, n), a, b, c, accumulate)
         }
         33..=48 if m >= 64 && k >= 16 => one_panel::<8, 3, 48>((m, k, n), a, b, c, accumulate, n),
         17..=32 if m >= 14 && k >= 16 => one_panel::<14, 2, 32>((m, k, n), a, b, c, accumulate, n),
@@ -186,6 +166,34 @@ fn with_avx512(
         _ => return false,
     }
     true
+}
+
+/// A product of 64 columns or more (and 8 rows or more) on a core with AVX-512: 8 × 48 tiles,
+/// both operands packed.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+fn wide((m, k, n): (usize, usize, usize), a: View, b: View, c: &mut [f32], accumulate: bool) {
+    // SAFETY: the caller saw that this core has AVX-512F.
+    let kernel = |acc: &mut _, t: &_, p: (&_, _)| unsafe { avx512::run::<8, 3, 48>(acc, t, p) };
+    // Columns past the last multiple of 48, up to 32 of them, in a tile of their own width: in
+    // an 8 × 48 tile they would leave two thirds of it or more padding (the 16 of 400 columns,
+    // measured: 5 % of the wide MLP's step).
+    let rest = n % 48;
+    let (split, ldc) = (matches!(rest, 1..=32) && m >= 20, n);
+    let main = if split { n - rest } else { n };
+    blocked::<8, 48, KC_WIDE>((m, k, main), a, b, c, (accumulate, true, ldc), kernel);
+    if split {
+        let (b, c) = (
+            View {
+                x: &b.x[main * b.along..],
+                ..b
+            },
+            &mut c[main..],
+        );
+        match rest {
+            1..=16 => one_panel::<20, 1, 16>((m, k, rest), a, b, c, accumulate, ldc),
+            _ => one_panel::<14, 2, 32>((m, k, rest), a, b, c, accumulate, ldc),
+        }
+    }
 }
 
 /// A product of at most 48 columns on a core with AVX-512, in tiles of `R` rows and `W = 16·V`
@@ -227,6 +235,42 @@ fn one_panel<const R: usize, const V: usize, const W: usize>(
             }
         }
     });
+}
+
+/// A product of 33 to 40 columns whose `A` is stored transposed (the weight gradient `xᵀ·dy` of
+/// a 40-unit layer over a batch of 512 or more: shorter, the two transpositions cost more than
+/// the padding, measured) on a core with AVX-512, as `Cᵀ = Bᵀ·Aᵀ`: its 40 rows are five whole 8-row
+/// tiles and its columns are many, both operands packed as cheaply as `C`'s (contiguous runs),
+/// where the 48-column tiles of [`one_panel`] would spend a sixth of their work on padding. Then
+/// transposed into `C` (and, to accumulate, out of it first). The same floats: each entry is
+/// its start, then the products `b·a` (which equal `a·b`) in the inner dimension's order.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+fn transposed((m, k, n): (usize, usize, usize), a: View, b: View, c: &mut [f32], accumulate: bool) {
+    std::thread_local!(static CT: core::cell::RefCell<std::vec::Vec<f32>> =
+        const { core::cell::RefCell::new(std::vec::Vec::new()) });
+    CT.with_borrow_mut(|ct| {
+        ct.resize(m * n, 0.0);
+        if accumulate {
+            transpose(c, (m, n), ct);
+        }
+        wide((n, k, m), b, a, ct, accumulate);
+        transpose(ct, (n, m), c);
+    });
+}
+
+/// `dst (cols × rows) = srcᵀ` for a row-major `src` of `rows × cols`, in blocks of 16 × 16 that
+/// stay in L1.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+fn transpose(src: &[f32], (rows, cols): (usize, usize), dst: &mut [f32]) {
+    for i0 in (0..rows).step_by(16) {
+        for j0 in (0..cols).step_by(16) {
+            for i in i0..(i0 + 16).min(rows) {
+                for j in j0..(j0 + 16).min(cols) {
+                    dst[j * rows + i] = src[i * cols + j];
+                }
+            }
+        }
+    }
 }
 
 /// A product of fewer than 8 rows (a batch of one, say) on a core with AVX-512, `B`'s rows
