@@ -83,6 +83,13 @@ impl View<'_> {
             }
             return;
         }
+        #[cfg(all(feature = "std", target_arch = "x86_64"))]
+        if N % 16 == 0 && self.step == 1 && avx512::available() {
+            let at = (i0 * self.along + ks.start, self.along);
+            // SAFETY: this core has AVX-512F (just checked).
+            unsafe { avx512::pack_lines::<N>(dst, self.x, at, valid, ks.len()) };
+            return;
+        }
         // Entry by entry: each of the `valid` lines read front to back (no index to check per
         // entry), written down its column of the panel.
         for q in 0..N {
