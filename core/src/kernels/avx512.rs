@@ -169,7 +169,7 @@ pub unsafe fn pack_lines<const N: usize>(
     valid: usize,
     steps: usize,
 ) {
-    assert!(N % 16 == 0 && valid <= N && steps * N <= panel.len());
+    assert!(N.is_multiple_of(16) && valid <= N && steps * N <= panel.len());
     assert!(valid == 0 || steps == 0 || at + (valid - 1) * along + steps <= x.len());
     let (dst, src) = (panel.as_mut_ptr(), x.as_ptr());
     // SAFETY: line `q < valid` is read (masked) at `at + q·along + p` for `p < steps`, within

@@ -84,7 +84,7 @@ impl View<'_> {
             return;
         }
         #[cfg(all(feature = "std", target_arch = "x86_64"))]
-        if N % 16 == 0 && self.step == 1 && avx512::available() {
+        if N.is_multiple_of(16) && self.step == 1 && avx512::available() {
             let at = (i0 * self.along + ks.start, self.along);
             // SAFETY: this core has AVX-512F (just checked).
             unsafe { avx512::pack_lines::<N>(dst, self.x, at, valid, ks.len()) };
