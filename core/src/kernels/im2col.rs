@@ -196,7 +196,10 @@ fn runs(g: &Geometry, mut f: impl FnMut(usize, usize, usize)) {
 /// layers' sizes are checked when they compile).
 pub fn im2col(g: &Geometry, x: &[f32], col: &mut [f32]) {
     let (x, col) = (&x[..g.input_len()], &mut col[..g.col_len()]);
-    col.fill(0.0);
+    // Without padding every entry is a pixel, written below.
+    if g.pad > 0 {
+        col.fill(0.0);
+    }
     runs(g, |c, i, n| copy_run(&mut col[c..c + n], &x[i..i + n]));
 }
 
