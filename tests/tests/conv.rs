@@ -77,6 +77,25 @@ proptest! {
         prop_assert_eq!(col, to_f32(&twin::im2col(g, &x)));
     }
 
+    /// The transposed im2col is im2col's twin read the other way round, exactly (the padding's
+    /// zeros and strides included), over a buffer of NaN.
+    #[test]
+    fn im2col_t_is_the_twin_transposed(g in geom(), seed in any::<u64>()) {
+        let cg = g.core();
+        let x = uniform(&mut Rng::new(seed), g.input_len());
+        let want = to_f32(&twin::im2col(g, &x));
+        let (positions, taps) = (cg.positions(), cg.patch());
+        let samples = x.chunks_exact(cg.input_len()).zip(want.chunks_exact(cg.col_len()));
+        for (xn, wn) in samples {
+            let mut col_t = vec![f32::NAN; cg.col_len()];
+            shinso::kernels::im2col_t(&cg, xn, &mut col_t);
+            for (pos, t) in (0..positions).flat_map(|pos| (0..taps).map(move |t| (pos, t))) {
+                let (got, want) = (col_t[t * positions + pos], wn[pos * taps + t]);
+                prop_assert_eq!(got.to_bits(), want.to_bits(), "{:?} position {} tap {}", g, pos, t);
+            }
+        }
+    }
+
     /// col2im sums at most FH·FW floats per pixel: within 1e-6 relative (floor 1) of the twin.
     #[test]
     fn col2im_matches_twin(g in geom(), seed in any::<u64>()) {

@@ -203,6 +203,44 @@ pub fn im2col(g: &Geometry, x: &[f32], col: &mut [f32]) {
     runs(g, |c, i, n| copy_run(&mut col[c..c + n], &x[i..i + n]));
 }
 
+/// [`im2col`] transposed: `col_t` gets one row per tap `(c, ky, kx)` (`C·FH·FW` rows of
+/// `OH·OW`), the pixel under that tap at each output position in order (0 in the padding).
+/// Inference multiplies the filters by it (`W·colᵀ`), its rows read whole where `W·colᵀ`
+/// from [`im2col`]'s rows would first transpose them; and with stride 1 an output row's
+/// entries are one run of an input row, copied whole (25 runs of 24 floats a row for
+/// simple-convnet's 5 × 5 filters, where im2col copies 120 runs of 5).
+pub fn im2col_t(g: &Geometry, x: &[f32], col_t: &mut [f32]) {
+    let (x, col_t) = (&x[..g.input_len()], &mut col_t[..g.col_len()]);
+    let (rows, ow, s, p) = (g.rows(), g.ow(), g.stride, g.pad);
+    let taps = col_t.chunks_exact_mut(g.positions());
+    for (t, tap) in taps.enumerate() {
+        let (c, ky, kx) = (t / (g.fh * g.fw), t / g.fw % g.fh, t % g.fw);
+        // The outputs whose tap `kx` falls inside the row: `0 ≤ ox·s + kx − p < w`.
+        let lo = p.saturating_sub(kx).div_ceil(s).min(ow);
+        let hi = (g.w + p).saturating_sub(kx).div_ceil(s).clamp(lo, ow);
+        for (oy, out) in tap.chunks_exact_mut(ow).enumerate() {
+            if !rows.taps(oy).contains(&ky) {
+                out.fill(0.0);
+                continue;
+            }
+            let line = &x[(c * g.h + rows.input(oy, ky)) * g.w..][..g.w];
+            let (pad_lo, rest) = out.split_at_mut(lo);
+            let (inside, pad_hi) = rest.split_at_mut(hi - lo);
+            pad_lo.fill(0.0);
+            pad_hi.fill(0.0);
+            let first = lo * s + kx - p;
+            match s {
+                _ if inside.is_empty() => {}
+                1 => inside.copy_from_slice(&line[first..first + inside.len()]),
+                _ => inside
+                    .iter_mut()
+                    .zip(line[first..].iter().step_by(s))
+                    .for_each(|(o, v)| *o = *v),
+            }
+        }
+    }
+}
+
 /// `dst = src` for one run of im2col: a row of a window, 5 or 3 floats in the course's
 /// networks. Those two lengths are copied as fixed-size arrays (a few moves) rather than
 /// through a call to `memmove`, which costs more than the copy itself at that size.

@@ -50,5 +50,5 @@ pub use conv_pool::{
 pub use dense::affine_backward_one;
 pub use elementwise::{all_finite, relu, sqrt};
 pub use gemm::{axpy, dot, gemm_nn, gemm_nt, gemm_tn};
-pub use im2col::{col2im, im2col, out_size, Axis, Geometry};
+pub use im2col::{col2im, im2col, im2col_t, out_size, Axis, Geometry};
 pub use pool::{avg_pool, avg_pool_backward, max_pool, max_pool_backward, max_pool_infer};

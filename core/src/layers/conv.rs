@@ -7,7 +7,7 @@
 
 use bytemuck::Zeroable;
 
-use crate::kernels::{col2im, gemm_nn, gemm_nt, gemm_tn, im2col, Geometry};
+use crate::kernels::{col2im, gemm_nn, gemm_nt, gemm_tn, im2col, im2col_t, Geometry};
 use crate::layer::{
     flat, flat_mut, signature, visit_values, Layer, Mode, Plan, SpecVisitor, TensorKind,
     TensorSpec, Visitor,
@@ -138,16 +138,24 @@ impl<
         );
         let w = flat(&self.w);
         for (i, (xn, yn)) in xs.zip(ys).enumerate() {
-            // Training keeps every sample's matrix; inference reuses one.
-            let col = match mode {
-                Mode::Train => &mut cache[i * Self::COL..(i + 1) * Self::COL],
-                Mode::Infer => &mut work[..Self::COL],
-            };
-            im2col(&g, xn, col);
             for (plane, b) in yn.chunks_exact_mut(OH * OW).zip(&self.b) {
                 plane.fill(*b);
             }
-            gemm_nt(FN, g.patch(), OH * OW, w, col, yn, true);
+            // Training keeps every sample's matrix as backward reads it; inference reuses one,
+            // transposed, which is quicker to build and to multiply (the same sums in the same
+            // order either way).
+            match mode {
+                Mode::Train => {
+                    let col = &mut cache[i * Self::COL..(i + 1) * Self::COL];
+                    im2col(&g, xn, col);
+                    gemm_nt(FN, g.patch(), OH * OW, w, col, yn, true);
+                }
+                Mode::Infer => {
+                    let col_t = &mut work[..Self::COL];
+                    im2col_t(&g, xn, col_t);
+                    gemm_nn(FN, g.patch(), OH * OW, w, col_t, yn, true);
+                }
+            }
         }
     }
 
