@@ -346,13 +346,7 @@ fn too_small_buffers_are_errors() {
 /// changes nothing.
 #[test]
 fn non_finite_gradients_are_refused() {
-    for rule in [
-        Rule::sgd(0.1),
-        Rule::momentum(0.1),
-        Rule::adagrad(0.1),
-        Rule::rmsprop(0.1),
-        Rule::adam(0.1),
-    ] {
+    for rule in shinso::optim::Kind::ALL.map(|kind| kind.rule(0.1)) {
         for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
             for at in 0..3 {
                 for lr in [rule.lr(), 0.0] {
