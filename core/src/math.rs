@@ -68,13 +68,7 @@ fn exp_lanes(x: &mut [f32; LANES]) {
         // Argument reduction: x = k·ln 2 + r, |r| ≤ ½ ln 2 (k = 0 leaves x as it is).
         let k: i32 = match (hx > 0x3f85_1592, hx > 0x3eb1_7218) {
             (true, _) => (INV_LN2 * xv + if negative { -0.5 } else { 0.5 }) as i32,
-            (false, true) => {
-                if negative {
-                    -1
-                } else {
-                    1
-                }
-            }
+            (false, true) => 1 - 2 * i32::from(negative),
             _ => 0,
         };
         let kf = k as f32;

@@ -91,7 +91,8 @@ proptest! {
             shinso::kernels::im2col_t(&cg, xn, &mut col_t);
             for (pos, t) in (0..positions).flat_map(|pos| (0..taps).map(move |t| (pos, t))) {
                 let (got, want) = (col_t[t * positions + pos], wn[pos * taps + t]);
-                prop_assert_eq!(got.to_bits(), want.to_bits(), "{:?} position {} tap {}", g, pos, t);
+                let at = format!("{g:?} position {pos} tap {t}");
+                prop_assert_eq!(got.to_bits(), want.to_bits(), "{}", at);
             }
         }
     }

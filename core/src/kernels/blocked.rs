@@ -151,8 +151,8 @@ pub fn product(
 /// 2.4× faster and the 10-column ones 1.5–2.8×. The 40-column tiles from 64 rows, the others
 /// from a tile's rows (measured: 40 columns on 10 rows, or 10 steps, ran slower than on the
 /// AVX2 tiles); a 40-column weight gradient over a long batch transposed instead
-/// ([`transposed`]). Fewer than 8 rows (a batch of one) from 33 columns
-/// and 64 steps: a row at a time ([`few_rows`]). Other products are left to [`super::gemm`].
+/// ([`transposed`]). Fewer than 8 rows (a batch of one) from 33 columns and 64 steps: a row at
+/// a time ([`few_rows`]). Other products are left to [`super::gemm`].
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 fn with_avx512(
     (m, k, n): (usize, usize, usize),
@@ -245,12 +245,13 @@ fn one_panel<const R: usize, const V: usize, const W: usize>(
 }
 
 /// A product of 33 to 40 columns whose `A` is stored transposed (the weight gradient `xᵀ·dy` of
-/// a 40-unit layer over a batch of 512 or more: shorter, the two transpositions cost more than
-/// the padding, measured) on a core with AVX-512, as `Cᵀ = Bᵀ·Aᵀ`: its 40 rows are five whole 8-row
-/// tiles and its columns are many, both operands packed as cheaply as `C`'s (contiguous runs),
-/// where the 48-column tiles of [`one_panel`] would spend a sixth of their work on padding. Then
-/// transposed into `C` (and, to accumulate, out of it first). The same floats: each entry is
-/// its start, then the products `b·a` (which equal `a·b`) in the inner dimension's order.
+/// a 40-unit layer over a batch of 512 or more; over shorter ones the two transpositions cost
+/// more than the padding saves, measured) on a core with AVX-512, as `Cᵀ = Bᵀ·Aᵀ`: its 40 rows
+/// are five whole 8-row tiles and its columns are many, both operands packed as cheaply as `C`'s
+/// (contiguous runs), where the 48-column tiles of [`one_panel`] would spend a sixth of their
+/// work on padding. Then transposed into `C` (and, to accumulate, out of it first). The same
+/// floats: each entry is its start, then the products `b·a` (which equal `a·b`) in the inner
+/// dimension's order.
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 fn transposed((m, k, n): (usize, usize, usize), a: View, b: View, c: &mut [f32], accumulate: bool) {
     std::thread_local!(static CT: core::cell::RefCell<std::vec::Vec<f32>> =

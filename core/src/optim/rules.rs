@@ -20,9 +20,9 @@ fn flush(x: f32) -> f32 {
 /// With `WRITE = false` nothing is written: it returns whether every new weight and state
 /// value would be finite, which also refuses every non-finite gradient: each rule's new values
 /// take `g` through products and sums that keep a NaN or an infinity non-finite (even at a zero
-/// rate or `β = 1`, `0·∞` is NaN), so no separate pass over the gradients is needed. With `WRITE = true` it applies the update (and returns `true`). Both
-/// compute the same floats in the same order, so a step can be checked whole before any of it
-/// is applied.
+/// rate or `β = 1`, `0·∞` is NaN), so no separate pass over the gradients is needed. With
+/// `WRITE = true` it applies the update (and returns `true`). Both compute the same floats in
+/// the same order, so a step can be checked whole before any of it is applied.
 pub(super) fn apply<const WRITE: bool>(
     rule: Rule,
     t: u32,
