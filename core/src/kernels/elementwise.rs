@@ -29,7 +29,7 @@ pub fn all_finite(x: &[f32]) -> bool {
 /// `VSQRT.F32` on a hard-float ARM core (14 cycles on the Cortex-M4F; `libm::sqrtf` is ~50–90
 /// instructions of integer code there, and `f32::sqrt` needs `std`); with `std` elsewhere,
 /// `f32::sqrt`, which the compiler vectorises (`vsqrtps`: Adam's update over a slice, measured
-/// 4× faster); else [`libm::sqrtf`] (the `sqrtss` instruction on x86-64, but in inline
+/// 6× faster); else [`libm::sqrtf`] (the `sqrtss` instruction on x86-64, but in inline
 /// assembly, which keeps the loop around it scalar).
 ///
 /// Stable Rust has no `sqrt` intrinsic in `core`, and its inline assembly only takes `f32`

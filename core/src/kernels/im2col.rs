@@ -48,6 +48,14 @@ impl Axis {
         lo..hi.max(lo)
     }
 
+    /// The outputs whose tap `k` lands inside the image, `0 ≤ o·s + k − p < n` (possibly
+    /// empty): the other side of [`Axis::taps`].
+    pub fn outputs(&self, k: usize) -> Range<usize> {
+        let lo = self.p.saturating_sub(k).div_ceil(self.s).min(self.out());
+        let hi = (self.n + self.p).saturating_sub(k).div_ceil(self.s);
+        lo..hi.clamp(lo, self.out())
+    }
+
     /// The input index of tap `k` of output `o`; only meaningful for `k` in [`Axis::taps`].
     pub fn input(&self, o: usize, k: usize) -> usize {
         o * self.s + k - self.p
@@ -211,26 +219,26 @@ pub fn im2col(g: &Geometry, x: &[f32], col: &mut [f32]) {
 /// simple-convnet's 5 × 5 filters, where im2col copies 120 runs of 5).
 pub fn im2col_t(g: &Geometry, x: &[f32], col_t: &mut [f32]) {
     let (x, col_t) = (&x[..g.input_len()], &mut col_t[..g.col_len()]);
-    let (rows, ow, s, p) = (g.rows(), g.ow(), g.stride, g.pad);
+    let (rows, cols, ow, s) = (g.rows(), g.cols(), g.ow(), g.stride);
     let taps = col_t.chunks_exact_mut(g.positions());
     for (t, tap) in taps.enumerate() {
         let (c, ky, kx) = (t / (g.fh * g.fw), t / g.fw % g.fh, t % g.fw);
-        // The outputs whose tap `kx` falls inside the row: `0 ≤ ox·s + kx − p < w`.
-        let lo = p.saturating_sub(kx).div_ceil(s).min(ow);
-        let hi = (g.w + p).saturating_sub(kx).div_ceil(s).clamp(lo, ow);
+        let (in_rows, in_cols) = (rows.outputs(ky), cols.outputs(kx));
         for (oy, out) in tap.chunks_exact_mut(ow).enumerate() {
-            if !rows.taps(oy).contains(&ky) {
+            if !in_rows.contains(&oy) {
                 out.fill(0.0);
                 continue;
             }
             let line = &x[(c * g.h + rows.input(oy, ky)) * g.w..][..g.w];
-            let (pad_lo, rest) = out.split_at_mut(lo);
-            let (inside, pad_hi) = rest.split_at_mut(hi - lo);
+            let (pad_lo, rest) = out.split_at_mut(in_cols.start);
+            let (inside, pad_hi) = rest.split_at_mut(in_cols.len());
             pad_lo.fill(0.0);
             pad_hi.fill(0.0);
-            let first = lo * s + kx - p;
+            if inside.is_empty() {
+                continue;
+            }
+            let first = cols.input(in_cols.start, kx);
             match s {
-                _ if inside.is_empty() => {}
                 1 => inside.copy_from_slice(&line[first..first + inside.len()]),
                 _ => inside
                     .iter_mut()
